@@ -1,0 +1,3 @@
+from probe.cli import entry
+
+entry()

@@ -1,0 +1,109 @@
+"""The check registry: pure functions Facts -> Outcome, registered under stable ids.
+
+A check never does I/O. Adding one is one decorated function (and a table of test cases).
+The registry times each check, turns an exception into an ``error`` result, and applies
+``--only`` / ``--skip`` as ordinary ``skip`` results, so every id appears once, in order.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
+
+from probe.facts import Facts
+from probe.model import Result, Status
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: Status
+    title: str
+    detail: str = ""
+    remedy: str = ""
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+def passed(title: str, detail: str = "", **data: Any) -> Outcome:
+    return Outcome(Status.PASS, title, detail, "", data)
+
+
+def warned(title: str, detail: str = "", remedy: str = "", **data: Any) -> Outcome:
+    return Outcome(Status.WARN, title, detail, remedy, data)
+
+
+def failed(title: str, detail: str = "", remedy: str = "", **data: Any) -> Outcome:
+    return Outcome(Status.FAIL, title, detail, remedy, data)
+
+
+def skipped(title: str, why: str, **data: Any) -> Outcome:
+    return Outcome(Status.SKIP, title, why, "", data)
+
+
+CheckFn = Callable[[Facts], Outcome]
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    mode: str
+    title: str
+    needs: tuple[str, ...]
+    fn: CheckFn
+
+
+REGISTRY: dict[str, Check] = {}
+
+
+def check(id: str, *, mode: str, title: str, needs: Sequence[str] = ()) -> Callable[[CheckFn], CheckFn]:
+    """Register a check. ``title`` is its neutral name, used when it errors or is not selected."""
+
+    def register(fn: CheckFn) -> CheckFn:
+        if id in REGISTRY:
+            raise ValueError(f"duplicate check id {id}")
+        REGISTRY[id] = Check(id, mode, title, tuple(needs), fn)
+        return fn
+
+    return register
+
+
+def load(mode: str) -> list[Check]:
+    """The checks of one mode, in their stable order."""
+    if mode == "task":
+        # Import order is report order: the contract's order of the task-mode ids.
+        from probe.checks import env  # noqa: F401  (registers)
+        from probe.checks import proxy  # noqa: F401
+        from probe.checks import endpoint  # noqa: F401
+        from probe.checks import imds  # noqa: F401
+        from probe.checks import identity  # noqa: F401
+    return [c for c in REGISTRY.values() if c.mode == mode]
+
+
+def select(checks: Iterable[Check], only: Optional[set[str]], skip: Optional[set[str]]) -> list[tuple[Check, bool]]:
+    return [(c, (not only or c.id in only) and not (skip and c.id in skip)) for c in checks]
+
+
+def run(selection: Sequence[tuple[Check, bool]], facts: Facts, only: Optional[set[str]]) -> list[Result]:
+    results: list[Result] = []
+    for chk, wanted in selection:
+        if not wanted:
+            why = "not selected (--only)" if only and chk.id not in only else "not selected (--skip)"
+            results.append(Result(chk.id, Status.SKIP, chk.title, why))
+            continue
+        started = time.perf_counter()
+        try:
+            out = chk.fn(facts)
+            result = Result(chk.id, out.status, out.title, out.detail, out.remedy, dict(out.data))
+        except Exception as exc:  # a broken check is reported, never fatal
+            result = Result(chk.id, Status.ERROR, chk.title, f"the check raised {type(exc).__name__}: {exc}")
+        ms = int((time.perf_counter() - started) * 1000)
+        results.append(Result(result.id, result.status, result.title, result.detail, result.remedy, result.data, ms))
+    return results
+
+
+def needs_of(selection: Sequence[tuple[Check, bool]]) -> set[str]:
+    out: set[str] = set()
+    for chk, wanted in selection:
+        if wanted:
+            out.update(chk.needs)
+    return out

@@ -1,0 +1,180 @@
+"""Environment checks: the credentials variable, its safety, shadowing sources, region."""
+
+from __future__ import annotations
+
+from probe.checks import Outcome, check, failed, passed, skipped, warned
+from probe.checks import remedies
+from probe.facts import Facts
+
+# botocore's methods that come before 'container-role' in the default chain.
+EARLIER_METHODS = {
+    "env": "static keys in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY",
+    "assume-role": "a profile with role_arn (assume-role)",
+    "assume-role-with-web-identity": "web identity (AWS_WEB_IDENTITY_TOKEN_FILE / AWS_ROLE_ARN)",
+    "sso": "an SSO profile",
+    "shared-credentials-file": "keys in the shared credentials file",
+    "login": "a login session profile",
+    "custom-process": "a credential_process in the config file",
+    "config-file": "keys in the config file",
+    "ec2-credentials-file": "the file named by AWS_CREDENTIAL_FILE",
+    "boto-config": "a boto config file (/etc/boto.cfg, ~/.boto)",
+}
+
+
+@check("env.credentials-variable", mode="task", title="Credentials variable")
+def credentials_variable(f: Facts) -> Outcome:
+    """Guarantees: passes only if the container provider is active for this process
+    (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI set and non-empty)."""
+    env = f.get("environ")
+    if env.get("relative_uri_set"):
+        if env.get("relative_uri") == "":
+            return failed(
+                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is set but empty",
+                "The SDKs treat the variable as present and ask http://169.254.170.2 for nothing.",
+                "Do not set the variable yourself; the ECS agent injects it when the task has a role. " + remedies.TASK_ROLE,
+            )
+        extra = " (AWS_CONTAINER_CREDENTIALS_FULL_URI is also set; the relative URI wins)" if env.get("full_uri_set") else ""
+        return passed(
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is set",
+            f"value {env.get('relative_uri')}{extra}",
+        )
+    if env.get("full_uri_set"):
+        if not env.get("full_uri"):
+            return failed(
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI is set but empty",
+                "The SDKs treat the variable as present and fail on an empty URL.",
+                "Unset AWS_CONTAINER_CREDENTIALS_FULL_URI or give it the endpoint's URL.",
+            )
+        return passed("AWS_CONTAINER_CREDENTIALS_FULL_URI is set", f"value {env.get('full_uri')}")
+    return failed(
+        "No container credentials variable: the SDKs will use the EC2 instance role",
+        "Neither AWS_CONTAINER_CREDENTIALS_RELATIVE_URI nor AWS_CONTAINER_CREDENTIALS_FULL_URI is set "
+        f"in this process (pid {env.get('pid')}), so every SDK falls through to IMDS.",
+        " ".join((remedies.TASK_ROLE, remedies.AGENT_FLAGS, remedies.NON_PID1)),
+    )
+
+
+@check("env.credentials-uri-safe", mode="task", title="Credentials URI is safe to request")
+def credentials_uri_safe(f: Facts) -> Outcome:
+    """Guarantees: passes only if the URI the SDKs would build goes to the expected host
+    (169.254.170.2 for a relative URI; https, loopback or a known link-local host for a
+    full URI). An unsafe URI is never requested by the probe."""
+    target = f.get("environ").get("credentials_target") or {}
+    if not target.get("source"):
+        return skipped("Credentials URI is safe to request", "no credentials variable is set (see env.credentials-variable)")
+    name = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI" if target["source"] == "relative" else "AWS_CONTAINER_CREDENTIALS_FULL_URI"
+    if target.get("refused"):
+        remedy = (
+            f"Set {name} only through ECS (the agent injects /v2/credentials/<id>); remove any "
+            "override in the image, task definition or entrypoint."
+            if target["source"] == "relative"
+            else f"Point {name} at https://, a loopback address, 169.254.170.2 or 169.254.170.23."
+        )
+        return failed(
+            f"{name} is unsafe and was not requested",
+            f"{target.get('url')}: {target['refused']}.",
+            remedy,
+            url=target.get("url"),
+        )
+    detail = f"requests go to {target.get('url')}"
+    if target.get("source") == "full" and target.get("old_sdks_refuse"):
+        detail += " (SDKs older than botocore 1.32.0 / November 2023 refuse this host)"
+    return passed(f"{name} points at {target.get('host')}", detail)
+
+
+@check("env.shadowing-credentials", mode="task", title="No credentials earlier in the chain", needs=("identity",))
+def shadowing_credentials(f: Facts) -> Outcome:
+    """Guarantees: fails when botocore's default chain stops at a provider that comes
+    before the container provider (env keys, profiles, shared files, web identity,
+    credential_process, boto config), so the task role is never used."""
+    env = f.get("environ")
+    ident = f.get("identity")
+    found = _static_sources(env)
+    winner = ident.get("provider")
+    if winner is None and ident.get("chain_error_provider") in EARLIER_METHODS:
+        winner = ident["chain_error_provider"]
+    if winner in EARLIER_METHODS:
+        where = EARLIER_METHODS[winner]
+        return failed(
+            f"{where[0].upper()}{where[1:]} {'win' if winner == 'env' else 'wins'} over the task role",
+            f"botocore's default chain stops at '{winner}' before it reaches 'container-role'."
+            + (f" Found: {'; '.join(found)}." if found else ""),
+            _shadow_remedy(winner, env),
+            provider=winner,
+            found=found,
+        )
+    if not ident or ident.get("deadline_exceeded") or ident.get("collector_error"):
+        if found:
+            return failed(
+                "Credentials earlier in the chain would win over the task role",
+                "Found: " + "; ".join(found) + ".",
+                _shadow_remedy("env" if env.get("present", {}).get("AWS_ACCESS_KEY_ID") else "shared-credentials-file", env),
+                found=found,
+            )
+        return passed("No credentials found earlier in the chain", "botocore's chain was not resolved in time; no static source was found.")
+    return passed(
+        "No credentials earlier in the chain",
+        f"botocore's chain reached '{winner or 'nothing'}'" + (f" (also present: {'; '.join(found)})" if found else ""),
+    )
+
+
+def _static_sources(env: dict) -> list[str]:
+    found = []
+    present = env.get("present") or {}
+    if present.get("AWS_ACCESS_KEY_ID") or present.get("AWS_SECRET_ACCESS_KEY"):
+        found.append(f"AWS_ACCESS_KEY_ID={env.get('access_key_id') or '(empty)'} in the environment")
+    shown = env.get("shown") or {}
+    if shown.get("AWS_WEB_IDENTITY_TOKEN_FILE"):
+        found.append("AWS_WEB_IDENTITY_TOKEN_FILE in the environment")
+    for key in ("shared_credentials_file", "config_file"):
+        inv = env.get(key) or {}
+        keys = [k for k in inv.get("active_keys") or [] if k != "region"]
+        if keys:
+            found.append(f"{inv.get('path')} [{env.get('profile')}]: {', '.join(keys)}")
+    for path in env.get("boto_config") or []:
+        found.append(f"{path} exists")
+    return found
+
+
+def _shadow_remedy(winner: str, env: dict) -> str:
+    if winner == "env":
+        return (
+            "Remove AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN from the task "
+            'definition ("environment" and "secrets"), the image (ENV lines) and the entrypoint; '
+            "static keys beat the task role in every SDK."
+        )
+    if winner in ("shared-credentials-file", "config-file", "assume-role", "custom-process", "sso", "login"):
+        files = ", ".join(
+            str((env.get(k) or {}).get("path")) for k in ("shared_credentials_file", "config_file") if (env.get(k) or {}).get("exists")
+        )
+        return (
+            f"Remove the credentials of profile '{env.get('profile')}' from {files or '~/.aws/'} in the image "
+            "(or unset AWS_PROFILE / AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE); files baked into an "
+            "image beat the task role."
+        )
+    if winner == "assume-role-with-web-identity":
+        return "Unset AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN in the task; they are for EKS, not ECS task roles."
+    if winner == "boto-config":
+        return "Remove /etc/boto.cfg and ~/.boto from the image."
+    return "Remove the file named by AWS_CREDENTIAL_FILE from the image."
+
+
+@check("env.region", mode="task", title="Region is set", needs=("identity",))
+def region(f: Facts) -> Outcome:
+    """Guarantees: passes when AWS_REGION / AWS_DEFAULT_REGION or the active profile sets a region."""
+    env = f.get("environ")
+    shown = env.get("shown") or {}
+    value = shown.get("AWS_REGION") or shown.get("AWS_DEFAULT_REGION")
+    if value:
+        source = "AWS_REGION" if shown.get("AWS_REGION") else "AWS_DEFAULT_REGION"
+        return passed(f"Region {value}", f"from {source}")
+    cfg = (env.get("config_file") or {}).get("region") or f.get("identity").get("region")
+    if cfg:
+        return passed(f"Region {cfg}", "from the config file profile")
+    return warned(
+        "No region is set",
+        "Neither AWS_REGION nor AWS_DEFAULT_REGION is set (the ECS agent sets both from version 1.104.0); "
+        "SDK clients will fail with NoRegionError or use a global endpoint.",
+        'Add "environment": [{"name": "AWS_REGION", "value": "<your region>"}] to the container definition, '
+        "or update the ECS agent.",
+    )

@@ -1,0 +1,28 @@
+"""Can this container reach the EC2 instance role?"""
+
+from __future__ import annotations
+
+from probe.checks import Outcome, check, passed, remedies, skipped, warned
+from probe.facts import Facts
+
+
+@check("imds.instance-role", mode="task", title="Instance role is out of reach", needs=("imds",))
+def instance_role(f: Facts) -> Outcome:
+    """Guarantees: warns when IMDS hands this container the instance role's credentials,
+    which every SDK falls back to when the task role is missing."""
+    rec = f.get("imds")
+    if rec.get("disabled"):
+        return skipped("Instance role is out of reach", "AWS_EC2_METADATA_DISABLED=true: the SDKs never ask IMDS")
+    if rec.get("deadline_exceeded") or rec.get("collector_error"):
+        return passed("IMDS did not answer in time", rec.get("error") or rec.get("collector_error", ""))
+    if rec.get("credentials_reachable"):
+        return warned(
+            f"The instance role {rec.get('role_name')} is reachable from this container",
+            f"IMDSv{rec.get('version')} at {rec.get('endpoint')} serves its credentials"
+            + (f" (instance {rec.get('instance_id')})" if rec.get("instance_id") else "")
+            + "; an SDK that misses the task role silently uses it.",
+            remedies.BLOCK_IMDS,
+            role_name=rec.get("role_name"),
+        )
+    why = rec.get("error") or "no credentials served"
+    return passed("The instance role is out of reach", f"IMDS at {rec.get('endpoint')}: {why}")

@@ -1,0 +1,240 @@
+"""Command line: parse, run, render, write. The only module that prints."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+from typing import Any, Callable, Optional, Sequence, TextIO
+
+from probe import __version__, redact
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+COMMANDS = ("task", "sdk", "host", "taskdef", "trust", "watch", "health", "wait", "demo")
+NOT_YET = {
+    "sdk": "the SDK scanner",
+    "host": "the container instance checks",
+    "taskdef": "the task definition lint",
+    "trust": "the trust policy checks",
+    "watch": "the sidecar mode",
+    "health": "the sidecar health client",
+    "wait": "the init-container gate",
+}
+DEFAULT_DEADLINE = 5.0
+
+
+class UsageError(Exception):
+    """The probe cannot run as asked (exit 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> "NoReturn":  # type: ignore[name-defined]  # noqa: F821
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"probe: error: {message}\n")
+
+
+def _env_default(name: str, fallback: Any = None) -> Any:
+    return os.environ.get("PROBE_" + name.upper().replace("-", "_"), fallback)
+
+
+def _common(parser: argparse.ArgumentParser, top: bool) -> None:
+    """Options every command takes, before or after the command name."""
+    d: Callable[[Any], Any] = (lambda v: v) if top else (lambda v: argparse.SUPPRESS)
+    g = parser.add_argument_group("common options (each also read from PROBE_<NAME>)")
+    g.add_argument("--format", choices=("text", "json"), default=d(None), help="report format (default text)")
+    g.add_argument("--json", action="store_const", const="json", dest="format", default=d(None), help="short for --format json")
+    g.add_argument("--output", metavar="FILE", default=d(None), help="write the report to FILE instead of stdout")
+    g.add_argument("--deadline", metavar="SECONDS", default=d(None), help=f"limit for the whole run (default {DEFAULT_DEADLINE:g})")
+    g.add_argument("--only", metavar="ID[,ID]", default=d(None), help="run only these checks")
+    g.add_argument("--skip", metavar="ID[,ID]", default=d(None), help="do not run these checks")
+    g.add_argument("--strict", action="store_true", default=d(None), help="warnings fail the run (exit 1)")
+    g.add_argument("--no-color", action="store_true", default=d(None), help="no colour (also NO_COLOR)")
+    g.add_argument("--expect-role", metavar="NAME_OR_ARN", default=d(None), help="the task role the application must get")
+    g.add_argument("-v", "--verbose", action="store_true", default=d(None), help="show details of passing checks too")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="probe",
+        description="Which AWS identity does this ECS task really get? Run inside the task.",
+        epilog="Exit codes: 0 no check failed, 1 a check failed or errored, 2 the probe could not run as asked.",
+    )
+    parser.add_argument("--version", action="version", version=f"ecs-credential-probe {__version__}")
+    _common(parser, top=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    task = sub.add_parser("task", help="diagnose the task this process runs in (the default)")
+    _task_options(task)
+    _common(task, top=False)
+    demo = sub.add_parser("demo", help="run the diagnosis against the built-in emulator, scenario by scenario")
+    demo.add_argument("scenarios", nargs="*", metavar="SCENARIO", help="scenario names (default: all)")
+    demo.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    _common(demo, top=False)
+    for name, what in NOT_YET.items():
+        p = sub.add_parser(name, help=f"{what} (not in this version yet)")
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        _common(p, top=False)
+    return parser
+
+
+def _task_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--save-facts", metavar="FILE", default=_env_default("save_facts"), help="also write the observed facts (redacted) to FILE")
+    p.add_argument("--facts", metavar="FILE", default=_env_default("facts"), help="judge facts saved with --save-facts instead of observing (- for stdin)")
+
+
+def _split_ids(value: Optional[str]) -> Optional[frozenset[str]]:
+    if not value:
+        return None
+    return frozenset(v.strip() for v in value.split(",") if v.strip())
+
+
+def _resolve(args: argparse.Namespace) -> dict[str, Any]:
+    """Options with their PROBE_* defaults, validated."""
+    fmt = args.format or _env_default("format") or "text"
+    if fmt not in ("text", "json"):
+        raise UsageError(f"--format must be text or json, not {fmt!r}")
+    raw_deadline = args.deadline if args.deadline is not None else _env_default("deadline", DEFAULT_DEADLINE)
+    try:
+        deadline = float(raw_deadline)
+    except (TypeError, ValueError):
+        raise UsageError(f"--deadline must be a number of seconds, not {raw_deadline!r}") from None
+    if not 0 < deadline <= 600:
+        raise UsageError(f"--deadline must be between 0 and 600 seconds, not {raw_deadline}")
+
+    def flag(name: str) -> bool:
+        value = getattr(args, name, None)
+        if value:
+            return True
+        return str(_env_default(name, "")).lower() in ("1", "true", "yes", "on")
+
+    return {
+        "format": fmt,
+        "output": args.output or _env_default("output"),
+        "deadline": deadline,
+        "only": _split_ids(args.only or _env_default("only")),
+        "skip": _split_ids(args.skip or _env_default("skip")),
+        "strict": flag("strict"),
+        "no_color": flag("no_color") or bool(os.environ.get("NO_COLOR")),
+        "expect_role": args.expect_role or _env_default("expect_role"),
+        "verbose": flag("verbose"),
+    }
+
+
+def _check_ids(opts: dict[str, Any], mode: str) -> None:
+    from probe import checks
+
+    known = {c.id for c in checks.load(mode)}
+    for key in ("only", "skip"):
+        unknown = sorted((opts[key] or set()) - known)
+        if unknown:
+            raise UsageError(f"--{key}: unknown check id {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+
+
+def write_report(text: str, opts: dict[str, Any], stdout: TextIO) -> None:
+    """Every report leaves through here, scrubbed."""
+    text = redact.scrub(text)
+    if opts.get("output"):
+        try:
+            with open(opts["output"], "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:
+            raise UsageError(f"cannot write --output {opts['output']}: {exc.strerror or exc}") from None
+    else:
+        stdout.write(text)
+        stdout.flush()
+
+
+def render(report: Any, opts: dict[str, Any], stdout: TextIO) -> str:
+    if opts["format"] == "json":
+        from probe.render import json as json_render
+
+        return json_render.render(report)
+    from probe.render import text as text_render
+
+    color = (
+        not opts["no_color"]
+        and not opts.get("output")
+        and hasattr(stdout, "isatty")
+        and stdout.isatty()
+        and os.environ.get("TERM") != "dumb"
+    )
+    return text_render.render(report, color=color, verbose=opts["verbose"])
+
+
+def run_task(args: argparse.Namespace, opts: dict[str, Any], stdout: TextIO) -> int:
+    from probe import model, runner
+    from probe.facts import Facts
+
+    _check_ids(opts, "task")
+    selection = runner.Selection(opts["only"], opts["skip"], opts["expect_role"])
+    facts_file = getattr(args, "facts", None)
+    if facts_file:
+        try:
+            if facts_file == "-":
+                text = sys.stdin.read()
+            else:
+                with open(facts_file, encoding="utf-8") as fh:
+                    text = fh.read(16 << 20)
+            facts = Facts.loads(text)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read --facts {facts_file}: {getattr(exc, 'strerror', None) or exc}") from None
+        except ValueError as exc:
+            raise UsageError(f"--facts {facts_file}: {exc}") from None
+        report = runner.judge(facts, selection)
+    else:
+        facts, report = runner.diagnose_task(dict(os.environ), opts["deadline"], selection)
+    save = getattr(args, "save_facts", None)
+    if save:
+        try:
+            with open(save, "w", encoding="utf-8") as fh:
+                fh.write(facts.dumps())
+        except OSError as exc:
+            raise UsageError(f"cannot write --save-facts {save}: {exc.strerror or exc}") from None
+    write_report(render(report, opts, stdout), opts, stdout)
+    return model.exit_code(report.results, strict=opts["strict"])
+
+
+def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, stderr: Optional[TextIO] = None) -> int:
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `probe --json` means `probe task --json`: insert the default command.
+    if not any(a in COMMANDS for a in argv if not a.startswith("-")) and not any(a in ("-h", "--help", "--version") for a in argv):
+        argv = ["task"] + argv
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    command = args.command or "task"
+    try:
+        opts = _resolve(args)
+        if command == "task":
+            return run_task(args, opts, stdout)
+        if command == "demo":
+            from probe import demo
+
+            return demo.run(args, opts, stdout, stderr)
+        stderr.write(f"probe: '{command}' ({NOT_YET[command]}) is not available in ecs-credential-probe {__version__} yet.\n")
+        return EXIT_USAGE
+    except UsageError as exc:
+        stderr.write(redact.scrub(f"probe: {exc}\n"))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        stderr.write("probe: interrupted\n")
+        return 130
+    except Exception as exc:  # the contract: never a traceback
+        stderr.write(redact.scrub(f"probe: internal error: {type(exc).__name__}: {exc}\n"))
+        return EXIT_FAIL
+
+
+def entry() -> None:
+    """Console script: run, then leave at once even if a collector thread still hangs."""
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        if any(t.is_alive() and t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+            os._exit(code)
+    raise SystemExit(code)

@@ -1,0 +1,158 @@
+"""`probe demo`: the real probe, run as a separate process, against the emulator.
+
+Everything stays on loopback: the credentials come through AWS_CONTAINER_CREDENTIALS_FULL_URI
+on 127.0.0.1, IMDS through AWS_EC2_METADATA_SERVICE_ENDPOINT, STS through
+AWS_ENDPOINT_URL_STS, and HOME and the AWS config files point into an empty folder, so
+no real credentials or link-local addresses of the machine are touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from typing import Any, Callable, TextIO
+
+from probe.emulator import Emulator
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    story: str
+    expect: str  # the verdict the probe must reach
+    setup: Callable[[Emulator, dict[str, str]], None]
+
+
+def _healthy(emu: Emulator, env: dict[str, str]) -> None:
+    emu.update({"imds_enabled": False})
+
+
+def _fallback(emu: Emulator, env: dict[str, str]) -> None:
+    env.pop("AWS_CONTAINER_CREDENTIALS_FULL_URI", None)
+
+
+def _proxy(emu: Emulator, env: dict[str, str]) -> None:
+    emu.update({"imds_enabled": False})
+    env["HTTP_PROXY"] = "http://127.0.0.1:3128"
+    env["HTTPS_PROXY"] = "http://127.0.0.1:3128"
+    # STS is reached by name and bypassed; the credentials endpoint is not.
+    env["NO_PROXY"] = "localhost"
+    env["AWS_ENDPOINT_URL_STS"] = env["AWS_ENDPOINT_URL_STS"].replace("127.0.0.1", "localhost")
+
+
+def _static_keys(emu: Emulator, env: dict[str, str]) -> None:
+    emu.update({"imds_enabled": False})
+    user = emu.add_user("ci-deploy")
+    env["AWS_ACCESS_KEY_ID"] = user.access_key_id
+    env["AWS_SECRET_ACCESS_KEY"] = user.secret_access_key
+
+
+def _endpoint_error(emu: Emulator, env: dict[str, str]) -> None:
+    emu.update({"imds_enabled": False, "behaviour": "invalid-id"})
+
+
+SCENARIOS = (
+    Scenario("healthy", "A task with a task role; IMDS blocked. Everything as it should be.", "pass", _healthy),
+    Scenario(
+        "instance-role-fallback",
+        "The process lacks AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (say, started by cron), so the SDK silently uses the EC2 instance role.",
+        "fail",
+        _fallback,
+    ),
+    Scenario(
+        "proxy-without-no-proxy",
+        "HTTP_PROXY is set for the application, NO_PROXY forgets the credentials endpoint.",
+        "fail",
+        _proxy,
+    ),
+    Scenario(
+        "static-keys",
+        "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in the task definition shadow the task role.",
+        "fail",
+        _static_keys,
+    ),
+    Scenario(
+        "endpoint-error",
+        "The agent no longer knows the task's credentials id (task stopped, or the variable was copied from another task).",
+        "fail",
+        _endpoint_error,
+    ),
+)
+
+
+def _base_env(emu: Emulator, home: str) -> dict[str, str]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": home,
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+        "PYTHONPATH": HERE + (os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else ""),
+        "AWS_SHARED_CREDENTIALS_FILE": os.path.join(home, "no-credentials"),
+        "AWS_CONFIG_FILE": os.path.join(home, "no-config"),
+    }
+    env.update(emu.task_env())
+    return env
+
+
+def run(args: Any, opts: dict[str, Any], stdout: TextIO, stderr: TextIO) -> int:
+    from probe.cli import UsageError, write_report
+
+    by_name = {s.name: s for s in SCENARIOS}
+    if getattr(args, "list", False):
+        stdout.write("".join(f"{s.name:<24} {s.story}\n" for s in SCENARIOS))
+        return 0
+    unknown = [n for n in args.scenarios if n not in by_name]
+    if unknown:
+        raise UsageError(f"unknown scenario {', '.join(unknown)} (known: {', '.join(by_name)})")
+    chosen = [by_name[n] for n in args.scenarios] or list(SCENARIOS)
+    fmt = opts["format"]
+    outputs: list[str] = []
+    documents: list[dict[str, Any]] = []
+    mismatches = []
+    color = fmt == "text" and not opts["no_color"] and not opts.get("output") and stdout.isatty() and os.environ.get("TERM") != "dumb"
+    for i, scenario in enumerate(chosen, 1):
+        with tempfile.TemporaryDirectory(prefix="probe-demo-") as home, Emulator() as emu:
+            emu.give_task_role("demo-task-role")
+            emu.give_instance_role("ecsInstanceRole")
+            env = _base_env(emu, home)
+            scenario.setup(emu, env)
+            cmd = [sys.executable, "-m", "probe", "task", "--format", fmt, "--deadline", str(opts["deadline"])]
+            if opts["verbose"]:
+                cmd.append("--verbose")
+            if not color:
+                env["NO_COLOR"] = "1"
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=opts["deadline"] + 30)
+        got = None
+        if fmt == "json":
+            try:
+                doc = json.loads(proc.stdout)
+                got = doc.get("verdict")
+                documents.append({"scenario": scenario.name, "story": scenario.story, "expect": scenario.expect, "report": doc})
+            except ValueError:
+                documents.append({"scenario": scenario.name, "error": (proc.stderr or proc.stdout)[-500:]})
+        else:
+            got = next((line.split()[1].lower() for line in proc.stdout.splitlines() if line.startswith("Verdict:")), None)
+            rule = "=" * 100
+            outputs.append(
+                f"{rule}\nScenario {i}/{len(chosen)}: {scenario.name}\n{scenario.story}\n{rule}\n{proc.stdout}"
+                + (f"(stderr) {proc.stderr}\n" if proc.stderr.strip() else "")
+                + "\n"
+            )
+        if got != scenario.expect:
+            mismatches.append(f"{scenario.name}: expected verdict {scenario.expect}, got {got}")
+    if fmt == "json":
+        text = json.dumps({"demo": documents, "mismatches": mismatches}, indent=2) + "\n"
+    else:
+        text = "".join(outputs)
+        text += (
+            f"Demo: {len(chosen)} scenarios, each diagnosed as expected.\n"
+            if not mismatches
+            else "Demo: some scenarios were not diagnosed as expected:\n" + "".join(f"  {m}\n" for m in mismatches)
+        )
+    write_report(text, opts, stdout)
+    return 0 if not mismatches else 1

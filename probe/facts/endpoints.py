@@ -1,0 +1,218 @@
+"""The link-local endpoints: the agent's credentials endpoint, task metadata v4, and IMDS.
+
+One request per endpoint per run (the agent rate-limits the credentials path per task);
+every check shares the observed answer. Secrets in an answer are registered with the
+redactor and dropped; the record keeps shapes, the role ARN and masked key ids only.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Mapping, Optional
+
+from probe import redact
+from probe.facts import http
+
+CREDENTIAL_FIELDS = ("AccessKeyId", "SecretAccessKey", "Token", "Expiration")
+CREDENTIALS_TIMEOUT = 2.0  # botocore's ContainerMetadataFetcher.TIMEOUT_SECONDS
+IMDS_TIMEOUT = 1.0  # botocore's default metadata_service_timeout
+IMDS_DEFAULT = "http://169.254.169.254/"
+_SECRET_KEYS = ("SecretAccessKey", "Token", "SessionToken")
+
+
+class Observed:
+    """The credentials endpoint's answer: a secret-free record plus the parsed payload.
+
+    The payload is kept in memory only, so the identity collector can hand botocore the
+    same answer instead of asking the endpoint a second time.
+    """
+
+    def __init__(self, record: dict[str, Any], payload: Optional[dict[str, Any]] = None) -> None:
+        self.record = record
+        self.payload = payload
+
+
+def _budget(deadline: Optional[float], default: float) -> float:
+    if deadline is None:
+        return default
+    return max(0.05, min(default, deadline - time.monotonic() - 0.1))
+
+
+def _answer_record(answer: http.HttpAnswer) -> dict[str, Any]:
+    return {
+        "status": answer.status,
+        "error": redact.scrub(answer.error) if answer.error else None,
+        "timed_out": answer.timed_out,
+        "elapsed_ms": answer.elapsed_ms,
+        "content_type": answer.headers.get("content-type"),
+        "date": answer.headers.get("date"),
+        "date_epoch": answer.date(),
+        "local_epoch": answer.local_time,
+        "body_bytes": len(answer.body),
+        "oversized": answer.oversized,
+    }
+
+
+def _register_secrets(obj: Any) -> None:
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if key in _SECRET_KEYS and isinstance(value, str):
+                redact.register(value)
+            else:
+                _register_secrets(value)
+    elif isinstance(obj, list):
+        for value in obj:
+            _register_secrets(value)
+
+
+def _parse_json(answer: http.HttpAnswer, record: dict[str, Any]) -> Optional[Any]:
+    try:
+        doc = json.loads(answer.body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        record["json_error"] = f"{type(exc).__name__}: {str(exc)[:120]}"
+        return None
+    _register_secrets(doc)
+    return doc
+
+
+def fetch_credentials(
+    target: Mapping[str, Any],
+    raw_url: Optional[str],
+    token: Optional[str],
+    token_record: Mapping[str, Any],
+    deadline: Optional[float] = None,
+) -> Observed:
+    """GET the credentials URL once, if it is safe to; never raises."""
+    record: dict[str, Any] = {"requested": False, "url": target.get("url")}
+    if target.get("source") is None:
+        record["not_requested"] = "no credentials variable is set"
+        return Observed(record)
+    if raw_url is None:
+        record["not_requested"] = f"the URI is unsafe: {target.get('refused')}"
+        return Observed(record)
+    headers = {"Accept": "application/json"}
+    if token is not None:
+        if token_record.get("illegal"):
+            record["not_requested"] = "the authorization token contains a line break (botocore refuses it)"
+            return Observed(record)
+        headers["Authorization"] = token
+    elif token_record.get("error"):
+        record["token_error"] = token_record["error"]
+    record["requested"] = True
+    answer = http.request(raw_url, headers=headers, timeout=_budget(deadline, CREDENTIALS_TIMEOUT))
+    record.update(_answer_record(answer))
+    record["rate_limit"] = {
+        k: answer.headers[k] for k in ("x-rate-limit-limit", "x-rate-limit-duration") if k in answer.headers
+    }
+    if answer.error is not None:
+        return Observed(record)
+    doc = _parse_json(answer, record)
+    payload: Optional[dict[str, Any]] = None
+    if isinstance(doc, dict):
+        if answer.status == 200:
+            record["fields_missing"] = [f for f in CREDENTIAL_FIELDS if not isinstance(doc.get(f), str) or not doc.get(f)]
+            record["role_arn"] = doc.get("RoleArn") if isinstance(doc.get("RoleArn"), str) else None
+            record["account_id"] = doc.get("AccountId") if isinstance(doc.get("AccountId"), str) else None
+            record["access_key_id"] = redact.mask_key_id(doc.get("AccessKeyId")) if isinstance(doc.get("AccessKeyId"), str) else None
+            record["expiration"] = doc.get("Expiration") if isinstance(doc.get("Expiration"), str) else None
+            if not record["fields_missing"]:
+                payload = doc
+        else:
+            code = doc.get("code") or doc.get("Code")
+            message = doc.get("message") or doc.get("Message")
+            record["error_code"] = str(code)[:100] if code is not None else None
+            record["error_message"] = redact.scrub(str(message)[:300]) if message is not None else None
+    elif doc is not None:
+        record["json_error"] = f"the body is JSON but not an object ({type(doc).__name__})"
+    if answer.status != 200 and "error_code" not in record:
+        text = answer.body[:200].decode("utf-8", "replace").strip()
+        record["body_text"] = redact.scrub(text)
+    return Observed(record, payload)
+
+
+def fetch_task_metadata(uri: Optional[str], deadline: Optional[float] = None) -> dict[str, Any]:
+    """GET ${ECS_CONTAINER_METADATA_URI_V4} and /task; keep the task's identifying fields."""
+    record: dict[str, Any] = {"uri": uri, "requested": False}
+    if not uri:
+        return record
+    record["requested"] = True
+    base = uri.rstrip("/")
+    container = http.request(base, timeout=_budget(deadline, 2.0))
+    record["container"] = _answer_record(container)
+    task_answer = http.request(base + "/task", timeout=_budget(deadline, 2.0))
+    record["task"] = _answer_record(task_answer)
+    cdoc = _parse_json(container, record["container"]) if container.ok else None
+    tdoc = _parse_json(task_answer, record["task"]) if task_answer.ok else None
+    info: dict[str, Any] = {}
+    if isinstance(tdoc, dict):
+        info.update(
+            task_arn=tdoc.get("TaskARN"),
+            cluster=tdoc.get("Cluster"),
+            family=tdoc.get("Family"),
+            revision=tdoc.get("Revision"),
+            launch_type=tdoc.get("LaunchType"),
+            availability_zone=tdoc.get("AvailabilityZone"),
+        )
+    if isinstance(cdoc, dict):
+        info["container_name"] = cdoc.get("Name")
+        networks = cdoc.get("Networks")
+        if isinstance(networks, list) and networks and isinstance(networks[0], dict):
+            info["network_mode"] = networks[0].get("NetworkMode")
+    record["info"] = {k: v for k, v in info.items() if isinstance(v, (str, int)) or v is None}
+    return record
+
+
+def fetch_imds(environ: Mapping[str, str], deadline: Optional[float] = None) -> dict[str, Any]:
+    """Can this container reach the EC2 instance role through IMDS (v2, then v1)?"""
+    disabled = environ.get("AWS_EC2_METADATA_DISABLED", "").lower() == "true"
+    base = environ.get("AWS_EC2_METADATA_SERVICE_ENDPOINT") or IMDS_DEFAULT
+    record: dict[str, Any] = {"disabled": disabled, "endpoint": redact.mask_url(base), "requested": False}
+    if disabled:
+        return record
+    base = base.rstrip("/")
+    record["requested"] = True
+    timeout = _budget(deadline, IMDS_TIMEOUT)
+    token_answer = http.request(
+        base + "/latest/api/token",
+        method="PUT",
+        headers={"X-aws-ec2-metadata-token-ttl-seconds": "21600"},
+        timeout=timeout,
+    )
+    record["token"] = _answer_record(token_answer)
+    headers: dict[str, str] = {}
+    if token_answer.ok and token_answer.body:
+        token = token_answer.body.decode("utf-8", "replace").strip()
+        redact.register(token)
+        headers["X-aws-ec2-metadata-token"] = token
+        record["version"] = 2
+    elif token_answer.error is not None and not token_answer.timed_out:
+        # Refused or unreachable: v1 would fail the same way.
+        record["error"] = token_answer.error
+        return record
+    else:
+        record["version"] = 1
+    roles = http.request(base + "/latest/meta-data/iam/security-credentials/", headers=headers, timeout=_budget(deadline, IMDS_TIMEOUT))
+    record["roles"] = _answer_record(roles)
+    if not roles.ok:
+        record["error"] = roles.error or f"HTTP {roles.status} listing instance roles"
+        return record
+    names = [n.strip() for n in roles.body.decode("utf-8", "replace").splitlines() if n.strip()]
+    if not names:
+        record["error"] = "no instance role is attached"
+        return record
+    record["role_name"] = names[0]
+    creds = http.request(
+        base + "/latest/meta-data/iam/security-credentials/" + names[0],
+        headers=headers,
+        timeout=_budget(deadline, IMDS_TIMEOUT),
+    )
+    record["credentials"] = _answer_record(creds)
+    doc = _parse_json(creds, record["credentials"]) if creds.ok else None
+    record["credentials_reachable"] = isinstance(doc, dict) and bool(doc.get("AccessKeyId")) and doc.get("Code", "Success") == "Success"
+    if isinstance(doc, dict):
+        record["access_key_id"] = redact.mask_key_id(doc.get("AccessKeyId")) if isinstance(doc.get("AccessKeyId"), str) else None
+    instance = http.request(base + "/latest/meta-data/instance-id", headers=headers, timeout=_budget(deadline, IMDS_TIMEOUT))
+    if instance.ok:
+        record["instance_id"] = instance.body.decode("utf-8", "replace").strip()[:64]
+    return record

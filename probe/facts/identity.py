@@ -1,0 +1,123 @@
+"""Which identity the default credential chain really gets: botocore's chain, then STS.
+
+The chain is botocore's own (``create_credential_resolver``), walked provider by provider
+so we learn which one won or which one raised. The only change: the container provider
+is handed the credentials endpoint's answer we already observed, so the run costs one
+request to the rate-limited endpoint, not two. botocore still does everything else
+itself (which variables activate it, precedence, token file handling, refusing hosts).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Mapping, Optional
+
+from probe import redact
+from probe.facts.endpoints import Observed
+
+STS_TIMEOUT = 2.0
+
+
+def _observed_fetcher(observed: Callable[[], Observed]) -> Any:
+    from botocore.exceptions import MetadataRetrievalError
+    from botocore.utils import ContainerMetadataFetcher
+
+    class ObservedFetcher(ContainerMetadataFetcher):
+        """Answers botocore's container provider from the probe's single observation."""
+
+        def retrieve_full_uri(self, full_url: str, headers: Optional[Mapping[str, str]] = None) -> Any:
+            self._validate_allowed_url(full_url)
+            return self._answer()
+
+        def retrieve_uri(self, relative_uri: str) -> Any:
+            return self._answer()
+
+        def _answer(self) -> Any:
+            obs = observed()
+            if obs.payload is not None:
+                return obs.payload
+            rec = obs.record
+            if rec.get("not_requested"):
+                reason = "not requested: " + rec["not_requested"]
+            elif rec.get("error"):
+                reason = "Received error when attempting to retrieve container metadata: " + rec["error"]
+            elif rec.get("status") != 200:
+                reason = f"Received non 200 response {rec.get('status')} from container metadata"
+            else:
+                reason = "Unable to parse JSON returned from container metadata services"
+            raise MetadataRetrievalError(error_msg=reason)
+
+    return ObservedFetcher()
+
+
+def collect_identity(observed: Callable[[], Observed], deadline: Optional[float] = None) -> dict[str, Any]:
+    """Resolve credentials with botocore's default chain and ask STS who they are.
+
+    botocore reads os.environ and the config files itself, as it does in the application.
+    """
+    import botocore.session
+    from botocore.config import Config
+    from botocore.credentials import create_credential_resolver
+
+    record: dict[str, Any] = {"provider": None, "tried": []}
+    session = botocore.session.Session()
+    region = session.get_config_variable("region")
+    record["region"] = region
+    resolver = create_credential_resolver(session)
+    container = resolver.get_provider("container-role")
+    if hasattr(container, "_fetcher"):
+        container._fetcher = _observed_fetcher(observed)
+    creds = None
+    for provider in resolver.providers:
+        record["tried"].append(provider.METHOD)
+        try:
+            creds = provider.load()
+        except Exception as exc:  # botocore raises many kinds; all end the chain
+            record["chain_error"] = redact.scrub(f"{type(exc).__name__}: {exc}")[:600]
+            record["chain_error_provider"] = provider.METHOD
+            return record
+        if creds is not None:
+            break
+    if creds is None:
+        record["chain_error"] = "NoCredentialsError: Unable to locate credentials"
+        return record
+    record["provider"] = getattr(creds, "method", None)
+    try:
+        frozen = creds.get_frozen_credentials()
+    except Exception as exc:
+        record["chain_error"] = redact.scrub(f"{type(exc).__name__}: {exc}")[:600]
+        record["chain_error_provider"] = record["provider"]
+        return record
+    redact.register(frozen.secret_key)
+    redact.register(frozen.token)
+    record["access_key_id"] = redact.mask_key_id(frozen.access_key)
+
+    remaining = STS_TIMEOUT if deadline is None else max(0.1, min(STS_TIMEOUT, deadline - time.monotonic() - 0.1))
+    config = Config(
+        connect_timeout=remaining,
+        read_timeout=remaining,
+        retries={"total_max_attempts": 1},
+        region_name=region or "us-east-1",
+    )
+    started = time.monotonic()
+    try:
+        client = session.create_client(
+            "sts",
+            config=config,
+            aws_access_key_id=frozen.access_key,
+            aws_secret_access_key=frozen.secret_key,
+            aws_session_token=frozen.token,
+        )
+        record["sts_endpoint"] = redact.mask_url(client.meta.endpoint_url)
+        answer = client.get_caller_identity()
+    except Exception as exc:
+        record["sts_error"] = redact.scrub(f"{type(exc).__name__}: {exc}")[:600]
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
+        record["sts_error_code"] = code
+        return record
+    finally:
+        record["sts_elapsed_ms"] = int((time.monotonic() - started) * 1000)
+    record["arn"] = answer.get("Arn")
+    record["account"] = answer.get("Account")
+    record["user_id"] = answer.get("UserId")
+    return record

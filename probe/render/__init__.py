@@ -1,0 +1,1 @@
+"""Renderers: Report -> str. They never print; the CLI writes, after redaction."""

@@ -1,0 +1,81 @@
+"""The human report: identity first, one line per check, remedies under failures."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Optional
+
+from probe.model import Report, Status
+
+MARKS = {
+    Status.PASS: "PASS",
+    Status.WARN: "WARN",
+    Status.FAIL: "FAIL",
+    Status.SKIP: "skip",
+    Status.ERROR: "ERR!",
+}
+COLORS = {
+    Status.PASS: "32",
+    Status.WARN: "33",
+    Status.FAIL: "31",
+    Status.SKIP: "2",
+    Status.ERROR: "35",
+}
+WIDTH = 100
+
+
+def _paint(text: str, code: str, color: bool) -> str:
+    return f"\033[{code}m{text}\033[0m" if color else text
+
+
+def _wrap(label: str, text: str, indent: int = 8) -> list[str]:
+    pad = " " * indent
+    return textwrap.wrap(
+        text,
+        WIDTH,
+        initial_indent=pad + label,
+        subsequent_indent=pad + " " * len(label),
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [pad + label]
+
+
+def render(report: Report, color: bool = False, verbose: bool = False) -> str:
+    lines: list[str] = []
+    verdict = report.verdict
+    head = f"ecs-credential-probe {report.version} · {report.mode} · {report.started_at} · {report.duration_ms} ms"
+    lines.append(_paint(head, "1", color))
+    ident = report.identity
+    if ident:
+        kind = ident.get("kind")
+        paint = COLORS[Status.PASS] if kind == "task-role" else COLORS[Status.FAIL]
+        lines.append("Identity: " + _paint(f"{ident.get('arn') or '(unconfirmed)'}", paint, color))
+        lines.append(
+            f"          kind {kind}, source '{ident.get('provider')}', task role {ident.get('task_role_arn') or 'unknown'}"
+        )
+    elif report.mode == "task":
+        lines.append("Identity: " + _paint("unknown (no credentials were confirmed by STS)", COLORS[Status.FAIL], color))
+    task = report.task
+    if task:
+        bits = [f"{k.replace('_', ' ')} {v}" for k, v in task.items() if v]
+        lines.append("Task:     " + ", ".join(bits))
+    lines.append("")
+    not_selected = 0
+    for r in report.results:
+        if r.status is Status.SKIP and r.detail.startswith("not selected"):
+            not_selected += 1
+            continue
+        mark = _paint(f"[{MARKS[r.status]}]", COLORS[r.status], color)
+        lines.append(f"{mark} {r.id:<32} {r.title}")
+        if r.detail and (verbose or r.status is not Status.PASS):
+            lines.extend(_wrap("", r.detail))
+        if r.remedy and r.status in (Status.FAIL, Status.ERROR, Status.WARN):
+            lines.extend(_wrap("fix: ", r.remedy))
+    if not_selected:
+        lines.append(f"       ({not_selected} checks not selected)")
+    counts = {s: sum(1 for r in report.results if r.status is s) for s in Status}
+    tally = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
+    lines.append("")
+    lines.append(_paint(f"Verdict: {verdict.value.upper()}", COLORS[verdict], color) + f" ({tally})")
+    lines.append(report.summary)
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,96 @@
+"""Observe once, judge purely: turn options into Facts, Facts into a Report."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Mapping, Optional
+
+from probe import __version__, checks
+from probe.facts import Facts, collect_task
+from probe.model import Report, Result, Status
+
+# The checks that explain the most when they fail, first.
+SUMMARY_ORDER = (
+    "identity.task-role",
+    "env.credentials-variable",
+    "env.credentials-uri-safe",
+    "endpoint.credentials",
+    "identity.caller",
+)
+
+
+@dataclass(frozen=True)
+class Selection:
+    only: Optional[frozenset[str]] = None
+    skip: Optional[frozenset[str]] = None
+    expect_role: Optional[str] = None
+
+
+def summarize(results: list[Result]) -> str:
+    by_id = {r.id: r for r in results}
+    for cid in SUMMARY_ORDER:
+        r = by_id.get(cid)
+        # "identity unknown" explains nothing: let the cause speak.
+        if r is not None and r.status.failing and (cid != "identity.task-role" or r.data.get("kind")):
+            return r.title
+    for r in results:
+        if r.status.failing:
+            return r.title
+    warns = [r for r in results if r.status is Status.WARN]
+    head = by_id.get("identity.task-role")
+    if head is not None and head.status is Status.PASS:
+        return head.title + (f" ({len(warns)} warning{'s' if len(warns) != 1 else ''})" if warns else "")
+    if warns:
+        return warns[0].title
+    ran = sum(1 for r in results if r.status is Status.PASS)
+    return f"All {ran} checks that ran passed"
+
+
+def judge(facts: Facts, selection: Selection, mode: str = "task") -> Report:
+    """Run the mode's checks over the facts; pure apart from the clock."""
+    only = set(selection.only) if selection.only else None
+    skip = set(selection.skip) if selection.skip else None
+    plan = checks.select(checks.load(mode), only, skip)
+    if selection.expect_role:
+        facts.options["expect_role"] = selection.expect_role
+    results = checks.run(plan, facts, only)
+    identity = None
+    task = None
+    if mode == "task":
+        from probe.checks.identity import derive_identity
+
+        identity = derive_identity(facts)
+        info = facts.get("metadata").get("info")
+        if info:
+            task = {
+                "task_arn": info.get("task_arn"),
+                "cluster": info.get("cluster"),
+                "launch_type": info.get("launch_type"),
+                "network_mode": info.get("network_mode"),
+                "container_name": info.get("container_name"),
+                "availability_zone": info.get("availability_zone"),
+            }
+    return Report(
+        mode=mode,
+        started_at=facts.collected_at,
+        duration_ms=facts.duration_ms,
+        summary=summarize(results),
+        results=tuple(results),
+        identity=identity,
+        task=task,
+        version=__version__,
+    )
+
+
+def diagnose_task(environ: Mapping[str, str], deadline: float, selection: Selection) -> tuple[Facts, Report]:
+    """Collect the facts the selected checks need, then judge them."""
+    started = time.monotonic()
+    only = set(selection.only) if selection.only else None
+    skip = set(selection.skip) if selection.skip else None
+    plan = checks.select(checks.load("task"), only, skip)
+    facts = collect_task(environ, deadline, checks.needs_of(plan))
+    report = judge(facts, selection)
+    total = int((time.monotonic() - started) * 1000)
+    facts.duration_ms = total
+    return facts, Report(**{**report.__dict__, "duration_ms": total})
