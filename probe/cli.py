@@ -131,8 +131,7 @@ def _check_ids(opts: dict[str, Any], mode: str) -> None:
 
 
 def write_report(text: str, opts: dict[str, Any], stdout: TextIO) -> None:
-    """Every report leaves through here, scrubbed."""
-    text = redact.scrub(text)
+    """Write a rendered (and so already scrubbed) report to --output or stdout."""
     if opts.get("output"):
         try:
             with open(opts["output"], "w", encoding="utf-8") as fh:
@@ -145,6 +144,7 @@ def write_report(text: str, opts: dict[str, Any], stdout: TextIO) -> None:
 
 
 def render(report: Any, opts: dict[str, Any], stdout: TextIO) -> str:
+    """The report as text or JSON, with every secret this process has seen removed."""
     if opts["format"] == "json":
         from probe.render import json as json_render
 
@@ -158,7 +158,7 @@ def render(report: Any, opts: dict[str, Any], stdout: TextIO) -> str:
         and stdout.isatty()
         and os.environ.get("TERM") != "dumb"
     )
-    return text_render.render(report, color=color, verbose=opts["verbose"])
+    return redact.scrub(text_render.render(report, color=color, verbose=opts["verbose"]))
 
 
 def run_task(args: argparse.Namespace, opts: dict[str, Any], stdout: TextIO) -> int:

@@ -77,6 +77,7 @@ class State:
     instance_role: Optional[dict[str, str]] = None  # role name + the same keys
     sts_identities: dict[str, str] = field(default_factory=dict)  # access key id -> ARN
     behaviour: str = "ok"
+    auth_token: Optional[str] = None  # when set, credentials requests must carry it
     clock_offset: float = 0.0  # seconds added to the Date header
     hang_seconds: float = 30.0
     imds_enabled: bool = True
@@ -170,6 +171,8 @@ class Handler(BaseHTTPRequestHandler):
             )
         if b == "not-found":
             return self._send(404, b"404 page not found\n", "text/plain; charset=utf-8")
+        if st.auth_token is not None and self.headers.get("Authorization") != st.auth_token:
+            return self._send(401, {"code": "AccessDenied", "message": "Authorization header missing or invalid"})
         if cred_id != st.credentials_id or b == "invalid-id" or st.task_role is None:
             return self._error(400, "InvalidIdInRequest", version, "Credentials not found")
         if b == "uninitialized":
@@ -322,13 +325,14 @@ class Emulator:
         self.imds_token = secrets.token_urlsafe(32)
         self.servers: dict[str, ThreadingHTTPServer] = {}
         self._threads: list[threading.Thread] = []
-        for role, addr in (("agent", agent), ("imds", imds), ("sts", sts)):
-            if addr:
+        for role, addrs in (("agent", agent), ("imds", imds), ("sts", sts)):
+            # "A,B": the same role on several addresses (e.g. 169.254.170.2 and .23).
+            for i, addr in enumerate(a for a in (addrs or "").split(",") if a):
                 host, _, port = addr.rpartition(":")
                 handler = type(f"{role.title()}Handler", (Handler,), {"emulator": self, "role": role})
-                server = ThreadingHTTPServer((host, int(port)), handler)
+                server = ThreadingHTTPServer((host.strip("[]"), int(port)), handler)
                 server.daemon_threads = True
-                self.servers[role] = server
+                self.servers[role if i == 0 else f"{role}{i + 1}"] = server
 
     def url(self, role: str) -> str:
         host, port = self.servers[role].server_address[:2]

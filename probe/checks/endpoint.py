@@ -56,6 +56,14 @@ def credentials(f: Facts) -> Outcome:
     rec = f.get("credentials")
     if rec.get("not_requested"):
         return skipped("Credentials endpoint answers", f"not requested: {rec['not_requested']}")
+    if rec.get("token_problem"):
+        tok = f.get("environ").get("authorization_token") or {}
+        where = f"the file {tok.get('file')}" if tok.get("source") == "file" else "AWS_CONTAINER_AUTHORIZATION_TOKEN"
+        return failed(
+            "The authorization token for the credentials endpoint cannot be used",
+            f"{rec['token_problem']}; the SDKs fail before sending the request.",
+            f"Fix {where}: it must be readable by this process and hold the token on one line, without a trailing newline.",
+        )
     if rec.get("deadline_exceeded") or rec.get("collector_error"):
         return failed("The credentials endpoint did not answer in time", rec.get("error") or rec.get("collector_error", ""), _unreachable_remedy(f))
     url = rec.get("url")

@@ -159,7 +159,7 @@ def _shadow_remedy(winner: str, env: dict) -> str:
     return "Remove the file named by AWS_CREDENTIAL_FILE from the image."
 
 
-@check("env.region", mode="task", title="Region is set", needs=("identity",))
+@check("env.region", mode="task", title="Region is set")
 def region(f: Facts) -> Outcome:
     """Guarantees: passes when AWS_REGION / AWS_DEFAULT_REGION or the active profile sets a region."""
     env = f.get("environ")
@@ -168,7 +168,7 @@ def region(f: Facts) -> Outcome:
     if value:
         source = "AWS_REGION" if shown.get("AWS_REGION") else "AWS_DEFAULT_REGION"
         return passed(f"Region {value}", f"from {source}")
-    cfg = (env.get("config_file") or {}).get("region") or f.get("identity").get("region")
+    cfg = (env.get("config_file") or {}).get("region")
     if cfg:
         return passed(f"Region {cfg}", "from the config file profile")
     return warned(

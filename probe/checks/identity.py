@@ -157,12 +157,11 @@ def task_role(f: Facts) -> Outcome:
         detail = f"STS says {arn} (botocore source '{ident.get('provider')}')."
         if no_var:
             detail += " The container credentials variable is missing, so the SDK fell back to IMDS."
-        return failed(
-            title,
-            detail,
-            " ".join((remedies.TASK_ROLE, remedies.AGENT_FLAGS, remedies.NON_PID1, remedies.SDK)),
-            **data,
-        )
+            remedy = " ".join((remedies.TASK_ROLE, remedies.AGENT_FLAGS, remedies.NON_PID1))
+        else:
+            detail += " The credentials variable is set, yet the chain went to IMDS: an SDK that predates task roles ignores it."
+            remedy = remedies.SDK
+        return failed(title, detail, remedy, **data)
     if kind == "user":
         return failed(
             "The SDK uses an IAM user's static keys, not the task role",

@@ -5,20 +5,18 @@ AGENT_RESTART = (
     "`sudo stop ecs && sudo start ecs` (Amazon Linux AMI)"
 )
 AGENT_FLAGS = (
-    "On EC2 container instances put ECS_ENABLE_TASK_IAM_ROLE=true (bridge, default and awsvpc "
-    "network modes) and ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST=true (host network mode) in "
-    "/etc/ecs/ecs.config, without quotes, then " + AGENT_RESTART + "."
+    "On EC2, /etc/ecs/ecs.config needs ECS_ENABLE_TASK_IAM_ROLE=true (and "
+    "ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST=true for host network mode), without quotes; then "
+    + AGENT_RESTART + "."
 )
 TASK_ROLE = (
-    'Give the task a role: set "taskRoleArn" in the task definition (the executionRoleArn only '
-    "pulls images and reads secrets; the application never gets it), with a trust policy that "
-    "allows the service principal ecs-tasks.amazonaws.com to sts:AssumeRole."
+    'Set "taskRoleArn" in the task definition (the executionRoleArn is never given to the '
+    "application); its trust policy must allow ecs-tasks.amazonaws.com to sts:AssumeRole."
 )
 NON_PID1 = (
-    "If the application is not PID 1 (cron, su -, sshd, supervisord programs with a clean "
-    "environment, ECS Exec shells) it never saw the variable PID 1 has: start the container "
-    "through `shim` (ENTRYPOINT [\"shim\", \"--\"]), or export it from PID 1 in the image's "
-    "entrypoint: `echo \"export AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI\" "
+    "Not PID 1 (cron, su -, sshd, supervisord, ECS Exec)? Such processes never see PID 1's "
+    "variable: start the container through `shim`, or export it into a profile at start: "
+    "`echo \"export AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI\" "
     ">> /root/.profile`."
 )
 NO_PROXY = (

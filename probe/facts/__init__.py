@@ -55,7 +55,7 @@ class Facts:
 
     def dumps(self) -> str:
         """The facts as redacted JSON text, fit to attach to a support ticket."""
-        return redact.scrub(json.dumps(redact.scrub_obj(self.to_dict()), indent=2, sort_keys=True)) + "\n"
+        return json.dumps(redact.scrub_obj(self.to_dict()), indent=2, sort_keys=True) + "\n"
 
     @classmethod
     def loads(cls, text: str) -> "Facts":

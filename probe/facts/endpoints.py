@@ -92,13 +92,15 @@ def fetch_credentials(
         record["not_requested"] = f"the URI is unsafe: {target.get('refused')}"
         return Observed(record)
     headers = {"Accept": "application/json"}
+    # The SDKs fail before sending anything when the token cannot be read or sent.
+    if token_record.get("error"):
+        record["token_problem"] = token_record["error"]
+        return Observed(record)
     if token is not None:
         if token_record.get("illegal"):
-            record["not_requested"] = "the authorization token contains a line break (botocore refuses it)"
+            record["token_problem"] = "the authorization token contains a line break, which is not a legal header value"
             return Observed(record)
         headers["Authorization"] = token
-    elif token_record.get("error"):
-        record["token_error"] = token_record["error"]
     record["requested"] = True
     answer = http.request(raw_url, headers=headers, timeout=_budget(deadline, CREDENTIALS_TIMEOUT))
     record.update(_answer_record(answer))

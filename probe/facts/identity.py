@@ -37,7 +37,9 @@ def _observed_fetcher(observed: Callable[[], Observed]) -> Any:
             if obs.payload is not None:
                 return obs.payload
             rec = obs.record
-            if rec.get("not_requested"):
+            if rec.get("token_problem"):
+                reason = "not requested: " + rec["token_problem"]
+            elif rec.get("not_requested"):
                 reason = "not requested: " + rec["not_requested"]
             elif rec.get("error"):
                 reason = "Received error when attempting to retrieve container metadata: " + rec["error"]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json as _json
 
+from probe import redact
 from probe.model import Report
 
 
 def render(report: Report) -> str:
-    return _json.dumps(report.to_dict(), indent=2) + "\n"
+    # Scrub values, not the serialized text: keys stay intact whatever a secret contains.
+    return _json.dumps(redact.scrub_obj(report.to_dict()), indent=2) + "\n"

@@ -1,0 +1,37 @@
+"""Test-wide set-up: the network guard (see _guard/netguard.py) and shared fixtures."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from typing import Iterator
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "_guard"))
+import netguard  # noqa: E402
+
+_GUARD_LOG = tempfile.NamedTemporaryFile(prefix="probe-netguard-", suffix=".log", delete=False)
+_GUARD_LOG.close()
+os.environ["PROBE_TEST_GUARD_LOG"] = _GUARD_LOG.name
+os.environ["PROBE_TEST_HOST_NETNS"] = os.readlink("/proc/self/ns/net")
+netguard.install()
+
+
+@pytest.fixture(autouse=True)
+def network_guard() -> Iterator[None]:
+    """Fail any test during which a process tried to reach 169.254.0.0/16 outside a namespace."""
+    with open(_GUARD_LOG.name, "w", encoding="utf-8"):
+        pass
+    yield
+    with open(_GUARD_LOG.name, encoding="utf-8") as fh:
+        violations = fh.read()
+    assert not violations, "network guard:\n" + violations
+
+
+@pytest.fixture
+def home(tmp_path: "os.PathLike[str]") -> str:
+    path = os.path.join(str(tmp_path), "home")
+    os.makedirs(path)
+    return path

@@ -1,0 +1,205 @@
+"""Shared test helpers: clean environments, running the real probe, secret scanning, netns."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GUARD_DIR = os.path.join(REPO, "tests", "_guard")
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip locally when a prerequisite is missing; in CI a missing prerequisite fails."""
+    if condition:
+        return
+    if in_ci():
+        pytest.fail(f"CI prerequisite missing: {reason}")
+    pytest.skip(reason)
+
+
+def clean_env(home: str, extra: Optional[Mapping[str, str]] = None) -> dict[str, str]:
+    """Like `env -i`: nothing from the machine (it sets AWS_CA_BUNDLE, proxies, ...)."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        "HOME": home,
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": os.pathsep.join([GUARD_DIR, REPO]),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PROBE_TEST_HOST_NETNS": os.environ["PROBE_TEST_HOST_NETNS"],
+        "PROBE_TEST_GUARD_LOG": os.environ["PROBE_TEST_GUARD_LOG"],
+        # Never the machine's own profiles.
+        "AWS_SHARED_CREDENTIALS_FILE": os.path.join(home, "no-credentials"),
+        "AWS_CONFIG_FILE": os.path.join(home, "no-config"),
+    }
+    env.update(extra or {})
+    return env
+
+
+@dataclass
+class ProbeRun:
+    rc: int
+    stdout: str
+    stderr: str
+    wall: float
+    files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def report(self) -> dict[str, Any]:
+        return json.loads(self.stdout)
+
+    def check(self, cid: str) -> dict[str, Any]:
+        matches = [c for c in self.report["checks"] if c["id"] == cid]
+        assert len(matches) == 1, f"{cid} appears {len(matches)} times"
+        return matches[0]
+
+    def status(self, cid: str) -> str:
+        return self.check(cid)["status"]
+
+
+def assert_no_secrets(texts: Iterable[str], secrets: Iterable[str]) -> None:
+    """No secret, nor any 8-character piece of one, in any captured text."""
+    texts = list(texts)
+    for secret in secrets:
+        if not secret:
+            continue
+        pieces = {secret} if len(secret) < 8 else {secret[i : i + 8] for i in range(len(secret) - 7)}
+        for text in texts:
+            for piece in pieces:
+                assert piece not in text, f"a piece of a secret ({piece[:2]}...) leaked into output"
+
+
+def run_probe(
+    args: Sequence[str],
+    env: Mapping[str, str],
+    *,
+    netns: Optional[str] = None,
+    secrets: Iterable[str] = (),
+    saved: Iterable[str] = (),
+    timeout: float = 60,
+    stdin: Optional[str] = None,
+) -> ProbeRun:
+    """Run the unmodified probe as a process, then scan everything it wrote for secrets."""
+    cmd = [sys.executable, "-m", "probe", *args]
+    if netns:
+        cmd = ["ip", "netns", "exec", netns, *cmd]
+    started = time.monotonic()
+    proc = subprocess.run(cmd, env=dict(env), capture_output=True, text=True, timeout=timeout, input=stdin)
+    run = ProbeRun(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
+    for path in saved:
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as fh:
+                run.files[path] = fh.read()
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert_no_secrets([run.stdout, run.stderr, *run.files.values()], secrets)
+    return run
+
+
+def netns_available() -> Optional[str]:
+    """None if network namespaces can be made here, else why not."""
+    if os.geteuid() != 0:
+        return "needs root for ip netns"
+    if not shutil.which("ip"):
+        return "needs iproute2 (ip)"
+    return None
+
+
+class NetnsHost:
+    """A network namespace with the link-local addresses on lo, the emulated agent and
+    IMDS bound to them, and moto's STS on the namespace's own 127.0.0.1:5000."""
+
+    def __init__(self) -> None:
+        self.name = f"ecp-{uuid.uuid4().hex[:8]}"
+        self.proc: Optional[subprocess.Popen[str]] = None
+        self.info: dict[str, Any] = {}
+
+    def _ip(self, *args: str) -> None:
+        subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=20)
+
+    def __enter__(self) -> "NetnsHost":
+        self._ip("netns", "add", self.name)
+        try:
+            self._ip("-n", self.name, "link", "set", "lo", "up")
+            for addr in ("169.254.170.2/32", "169.254.170.23/32", "169.254.169.254/32"):
+                self._ip("-n", self.name, "addr", "add", addr, "dev", "lo")
+            env = clean_env("/tmp", {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
+            self.proc = subprocess.Popen(
+                ["ip", "netns", "exec", self.name, sys.executable, os.path.join(REPO, "tests", "nshost.py")],
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            assert self.proc.stdout is not None
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError("netns host failed to start: " + (self.proc.stderr.read() if self.proc.stderr else ""))
+            self.info = json.loads(line)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.proc is not None:
+            try:
+                if self.proc.stdin:
+                    self.proc.stdin.close()
+                self.proc.wait(timeout=10)
+            except (subprocess.TimeoutExpired, OSError):
+                self.proc.kill()
+                self.proc.wait()
+            for stream in (self.proc.stdout, self.proc.stderr):
+                if stream:
+                    stream.close()
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True, timeout=20)
+
+    def set(self, **changes: Any) -> dict[str, Any]:
+        """Change the emulated agent's state; returns its snapshot (with request counters)."""
+        assert self.proc and self.proc.stdin and self.proc.stdout
+        self.proc.stdin.write(json.dumps(changes) + "\n")
+        self.proc.stdin.flush()
+        answer = json.loads(self.proc.stdout.readline())
+        assert "error" not in answer, answer
+        return answer
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return self.info["state"]
+
+    def secrets(self) -> list[str]:
+        out = [self.state["credentials_id"]]
+        for who in ("task", "instance"):
+            out += [self.info[who]["secret_access_key"], self.info[who]["token"]]
+        out.append(self.info["user"]["secret_access_key"])
+        return out
+
+    def task_env(self, home: str, **extra: str) -> dict[str, str]:
+        """What the ECS agent would inject into a container of this task."""
+        env = clean_env(
+            home,
+            {
+                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": f"/v2/credentials/{self.state['credentials_id']}",
+                "ECS_CONTAINER_METADATA_URI_V4": f"http://169.254.170.2/v4/{self.state['container_id']}",
+                "AWS_EXECUTION_ENV": "AWS_ECS_EC2",
+                "AWS_REGION": "us-east-1",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_ENDPOINT_URL_STS": "http://127.0.0.1:5000",
+            },
+        )
+        env.update(extra)
+        return env

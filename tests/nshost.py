@@ -1,0 +1,83 @@
+"""The "container instance" of the network-namespace tests, run inside the namespace.
+
+Starts moto's STS/IAM on 127.0.0.1:5000, mints real assumed-role credentials with
+AssumeRole (task role: session named after the task id, as ECS does; instance role:
+session named after the instance id, as EC2 does) and an IAM user's access key, then
+serves them through probe.emulator bound to the real link-local addresses. Prints one
+JSON line when ready, then applies JSON state changes read from stdin (one per line).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from probe.emulator import Emulator, Identity
+
+MOTO = "http://127.0.0.1:5000"
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+
+
+def mint(iam, sts, name: str, session: str) -> Identity:
+    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]
+    creds = sts.assume_role(RoleArn=role["Arn"], RoleSessionName=session)
+    c = creds["Credentials"]
+    return Identity(
+        arn=creds["AssumedRoleUser"]["Arn"],
+        access_key_id=c["AccessKeyId"],
+        secret_access_key=c["SecretAccessKey"],
+        token=c["SessionToken"],
+    )
+
+
+def main() -> int:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=5000)
+    server.start()
+    kw = dict(endpoint_url=MOTO, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+    iam = boto3.client("iam", **kw)
+    sts = boto3.client("sts", **kw)
+    emu = Emulator(
+        agent="169.254.170.2:80,169.254.170.23:80,127.0.0.1:18080",
+        imds="169.254.169.254:80",
+        sts=None,
+    )
+    task = mint(iam, sts, "ecsTaskRole", emu.state.task_id)
+    instance = mint(iam, sts, "ecsInstanceRole", emu.state.instance_id)
+    iam.create_user(UserName="ci-deploy")
+    key = iam.create_access_key(UserName="ci-deploy")["AccessKey"]
+    emu.give_task_role("ecsTaskRole", task)
+    emu.give_instance_role("ecsInstanceRole", instance)
+    emu.start()
+    print(
+        json.dumps(
+            {
+                "ready": True,
+                "state": emu.snapshot(),
+                "task": task.__dict__,
+                "instance": instance.__dict__,
+                "user": {"arn": "arn:aws:iam::123456789012:user/ci-deploy", "access_key_id": key["AccessKeyId"], "secret_access_key": key["SecretAccessKey"]},
+            }
+        ),
+        flush=True,
+    )
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            emu.update(json.loads(line))
+            print(json.dumps(emu.snapshot()), flush=True)
+        except (ValueError, KeyError, TypeError) as exc:
+            print(json.dumps({"error": str(exc)}), flush=True)
+    emu.stop()
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,275 @@
+"""The real probe process against the loopback emulator: every answer of the agent, the
+identity verdicts, deadlines, saved facts, and no secret in any output."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from typing import Iterator
+
+import pytest
+
+from helpers import clean_env, run_probe
+from probe.emulator import Emulator, Identity
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    with Emulator() as e:
+        e.give_task_role("app-task-role")
+        e.give_instance_role("ecsInstanceRole")
+        e.update({"imds_enabled": False})
+        yield e
+
+
+def task_env(emu: Emulator, home: str, **extra: str) -> dict[str, str]:
+    return clean_env(home, {**emu.task_env(), **extra})
+
+
+def secrets_of(emu: Emulator, *more: str) -> list[str]:
+    st = emu.state
+    out = [st.credentials_id, *more]
+    for role in (st.task_role, st.instance_role):
+        if role:
+            out += [role["SecretAccessKey"], role["Token"]]
+    return out
+
+
+def probe_json(emu: Emulator, home: str, *args: str, env: dict[str, str] | None = None, secrets: list[str] | None = None, saved: tuple[str, ...] = ()):  # noqa: E501
+    return run_probe(
+        ["--json", *args],
+        env if env is not None else task_env(emu, home),
+        secrets=secrets if secrets is not None else secrets_of(emu),
+        saved=saved,
+    )
+
+
+def test_healthy_task_role_one_request(emu: Emulator, home: str) -> None:
+    run = probe_json(emu, home)
+    rep = run.report
+    assert run.rc == 0, run.stdout
+    assert rep["verdict"] == "pass"
+    assert rep["identity"]["kind"] == "task-role"
+    assert rep["identity"]["arn"] == f"arn:aws:sts::123456789012:assumed-role/app-task-role/{emu.state.task_id}"
+    assert rep["identity"]["provider"] == "container-role"
+    assert rep["identity"]["task_role_arn"] == "arn:aws:iam::123456789012:role/app-task-role"
+    assert rep["task"]["cluster"] == "demo-cluster" and rep["task"]["network_mode"] == "awsvpc"
+    # The identity check reuses the one observed answer: the rate-limited endpoint sees one request.
+    assert emu.state.requests["credentials"] == 1
+    assert emu.state.requests["sts"] == 1
+
+
+AGENT_ANSWERS = [
+    pytest.param("no-id", "HTTP 400 NoIdInRequest", id="400-no-id"),
+    pytest.param("invalid-id", "HTTP 400 InvalidIdInRequest", id="400-invalid-id"),
+    pytest.param("uninitialized", "HTTP 503 CredentialsUninitialized", id="503-uninitialized"),
+    pytest.param("internal", "HTTP 500 InternalServerError", id="500-internal"),
+    pytest.param("not-found", "HTTP 404", id="404"),
+    pytest.param("rate-limited", "HTTP 429", id="429-rate-limited"),
+    pytest.param("malformed", "not usable JSON", id="malformed-json"),
+    pytest.param("missing-fields", "lacks Token", id="missing-token"),
+    pytest.param("oversized", "oversized", id="oversized"),
+]
+
+
+@pytest.mark.parametrize("behaviour, title_part", AGENT_ANSWERS)
+def test_bad_agent_answers_fail_with_reason(emu: Emulator, home: str, behaviour: str, title_part: str) -> None:
+    emu.update({"behaviour": behaviour})
+    run = probe_json(emu, home)
+    assert run.rc == 1
+    cred = run.check("endpoint.credentials")
+    assert cred["status"] == "fail"
+    assert title_part in cred["title"]
+    assert cred["remedy"]
+    caller = run.check("identity.caller")
+    assert caller["status"] == "fail"
+    assert "container-role" in caller["detail"] and "does not fall back" in caller["detail"]
+    assert run.report["identity"] is None
+    assert emu.state.requests["credentials"] == 1
+
+
+def test_error_code_meaning_in_detail(emu: Emulator, home: str) -> None:
+    emu.update({"behaviour": "uninitialized"})
+    detail = probe_json(emu, home).check("endpoint.credentials")
+    assert "CredentialsV2Request: Credentials uninitialized for ID" in detail["detail"]
+    assert "restarted" in detail["detail"]
+
+
+def test_hanging_endpoint_costs_its_timeout_within_deadline(emu: Emulator, home: str) -> None:
+    emu.update({"behaviour": "hang", "hang_seconds": 20})
+    run = probe_json(emu, home, "--deadline", "3")
+    assert run.rc == 1
+    cred = run.check("endpoint.credentials")
+    assert cred["status"] == "fail" and "timed out" in cred["detail"]
+    assert run.report["duration_ms"] <= 3000
+    # A generous bound that still catches a hang (botocore alone needs ~9 s here).
+    assert run.wall < 3 + 4, run.wall
+
+
+@pytest.mark.parametrize(
+    "behaviour, status",
+    [pytest.param("expired", "fail", id="expired"), pytest.param("expiring", "warn", id="expires-in-3-min"), pytest.param("ok", "pass", id="6h")],
+)
+def test_expiry(emu: Emulator, home: str, behaviour: str, status: str) -> None:
+    emu.update({"behaviour": behaviour})
+    assert probe_json(emu, home).status("endpoint.credentials-expiry") == status
+
+
+@pytest.mark.parametrize(
+    "offset, status",
+    [pytest.param(600, "fail", id="10-min-ahead"), pytest.param(-400, "fail", id="7-min-behind"), pytest.param(120, "warn", id="2-min"), pytest.param(0, "pass", id="in-sync")],
+)
+def test_clock_skew(emu: Emulator, home: str, offset: int, status: str) -> None:
+    emu.update({"clock_offset": offset})
+    check = probe_json(emu, home).check("endpoint.clock-skew")
+    assert check["status"] == status
+    if offset:
+        assert abs(check["data"]["skew_seconds"] + offset) <= 2
+
+
+def test_instance_role_fallback(emu: Emulator, home: str) -> None:
+    emu.update({"imds_enabled": True})
+    env = task_env(emu, home)
+    del env["AWS_CONTAINER_CREDENTIALS_FULL_URI"]
+    run = probe_json(emu, home, env=env)
+    assert run.rc == 1
+    assert run.report["identity"]["kind"] == "instance-role"
+    assert run.report["identity"]["provider"] == "iam-role"
+    assert run.report["identity"]["arn"].endswith("assumed-role/ecsInstanceRole/i-0abc1234def567890")
+    assert run.status("env.credentials-variable") == "fail"
+    assert run.status("imds.instance-role") == "warn"
+    tr = run.check("identity.task-role")
+    assert tr["status"] == "fail" and "ECS_ENABLE_TASK_IAM_ROLE=true" in tr["remedy"] and "shim" in tr["remedy"]
+    assert run.report["summary"] == "The SDK uses the EC2 instance role, not the task role"
+
+
+def test_static_keys_shadow_the_task_role(emu: Emulator, home: str) -> None:
+    user = emu.add_user("ci-deploy")
+    env = task_env(emu, home, AWS_ACCESS_KEY_ID=user.access_key_id, AWS_SECRET_ACCESS_KEY=user.secret_access_key)
+    run = probe_json(emu, home, env=env, secrets=secrets_of(emu, user.secret_access_key))
+    assert run.report["identity"]["kind"] == "user"
+    assert run.report["identity"]["provider"] == "env"
+    shadow = run.check("env.shadowing-credentials")
+    assert shadow["status"] == "fail" and "AWS_ACCESS_KEY_ID" in shadow["remedy"]
+    # The key id is shown by its last four characters only.
+    assert user.access_key_id not in run.stdout and user.access_key_id[-4:] in shadow["detail"]
+
+
+def test_profile_in_shared_file_shadows(emu: Emulator, home: str) -> None:
+    user = emu.add_user("baked-in")
+    creds = os.path.join(home, "credentials")
+    with open(creds, "w") as fh:
+        fh.write(f"[default]\naws_access_key_id = {user.access_key_id}\naws_secret_access_key = {user.secret_access_key}\n")
+    env = task_env(emu, home, AWS_SHARED_CREDENTIALS_FILE=creds)
+    run = probe_json(emu, home, env=env, secrets=secrets_of(emu, user.secret_access_key))
+    assert run.report["identity"]["provider"] == "shared-credentials-file"
+    shadow = run.check("env.shadowing-credentials")
+    assert shadow["status"] == "fail" and creds in shadow["remedy"]
+
+
+def test_proxy_without_no_proxy(emu: Emulator, home: str) -> None:
+    env = task_env(emu, home, HTTP_PROXY="http://proxyuser:s3cretpr0xy@127.0.0.1:3128", NO_PROXY="localhost")
+    env["AWS_ENDPOINT_URL_STS"] = env["AWS_ENDPOINT_URL_STS"].replace("127.0.0.1", "localhost")
+    run = probe_json(emu, home, env=env, secrets=secrets_of(emu, "s3cretpr0xy"))
+    px = run.check("proxy.credentials-endpoint")
+    assert px["status"] == "fail"
+    assert "NO_PROXY=169.254.169.254,169.254.170.2,/var/run/docker.sock" in px["remedy"]
+    assert "http://proxyuser:****@127.0.0.1:3128" in px["detail"]
+    assert run.status("proxy.metadata-endpoints") == "warn"
+    # botocore ignores proxies for the container endpoint: the identity is still the task role.
+    assert run.report["identity"]["kind"] == "task-role"
+
+
+def test_proxy_with_no_proxy_passes(emu: Emulator, home: str) -> None:
+    env = task_env(emu, home, HTTP_PROXY="http://127.0.0.1:3128", NO_PROXY="localhost,127.0.0.1,169.254.169.254,169.254.170.2")
+    run = probe_json(emu, home, env=env)
+    assert run.status("proxy.credentials-endpoint") == "pass"
+    assert run.status("proxy.metadata-endpoints") == "pass"
+
+
+def test_full_uri_with_authorization_token_file(emu: Emulator, home: str) -> None:
+    token = "eyJhbGciOiJSUzI1NiJ9." + secrets.token_urlsafe(40)
+    emu.update({"auth_token": token})
+    path = os.path.join(home, "token")
+    with open(path, "w") as fh:
+        fh.write(token)
+    run = probe_json(emu, home, env=task_env(emu, home, AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=path), secrets=secrets_of(emu, token))
+    assert run.rc == 0, run.stdout
+    assert run.report["identity"]["kind"] == "task-role"
+    # The file wins over the variable, as in botocore.
+    run = probe_json(
+        emu,
+        home,
+        env=task_env(emu, home, AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=path, AWS_CONTAINER_AUTHORIZATION_TOKEN="wrong-token-value"),
+        secrets=secrets_of(emu, token, "wrong-token-value"),
+    )
+    assert run.rc == 0
+
+
+@pytest.mark.parametrize(
+    "content, title",
+    [
+        pytest.param("wrong-but-well-formed-token", "HTTP 401", id="wrong-token"),
+        pytest.param("token-with-newline\n", "cannot be used", id="trailing-newline"),
+        pytest.param(None, "cannot be used", id="file-missing"),
+    ],
+)
+def test_bad_authorization_token(emu: Emulator, home: str, content: str | None, title: str) -> None:
+    emu.update({"auth_token": "the-right-token-value"})
+    path = os.path.join(home, "token")
+    if content is not None:
+        with open(path, "w") as fh:
+            fh.write(content)
+    run = probe_json(emu, home, env=task_env(emu, home, AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=path), secrets=secrets_of(emu, "the-right-token-value", "token-with-newline"))
+    cred = run.check("endpoint.credentials")
+    assert cred["status"] == "fail" and title in cred["title"], cred
+    assert run.status("identity.caller") == "fail"
+
+
+def test_unsafe_full_uri_is_never_requested(emu: Emulator, home: str) -> None:
+    port = emu.url("agent").rsplit(":", 1)[1]
+    # 0.0.0.0 reaches this machine's own listeners, yet is no loopback address: the SDKs refuse it.
+    env = task_env(emu, home, AWS_CONTAINER_CREDENTIALS_FULL_URI=f"http://0.0.0.0:{port}/v2/credentials/{emu.state.credentials_id}")
+    run = probe_json(emu, home, env=env)
+    safe = run.check("env.credentials-uri-safe")
+    assert safe["status"] == "fail" and "refuse" in safe["detail"]
+    assert run.status("endpoint.credentials") == "skip"
+    assert run.status("identity.caller") == "fail"
+    assert emu.state.requests.get("credentials", 0) == 0
+
+
+def test_sts_unreachable(emu: Emulator, home: str) -> None:
+    run = probe_json(emu, home, env=task_env(emu, home, AWS_ENDPOINT_URL_STS="http://127.0.0.1:9"))
+    caller = run.check("identity.caller")
+    assert caller["status"] == "fail" and caller["title"] == "STS GetCallerIdentity failed"
+    assert "sts" in caller["remedy"].lower()
+    assert run.status("endpoint.credentials") == "pass"
+
+
+def test_expect_role(emu: Emulator, home: str) -> None:
+    assert probe_json(emu, home, "--expect-role", "app-task-role").rc == 0
+    run = probe_json(emu, home, "--expect-role", "arn:aws:iam::123456789012:role/other-role")
+    assert run.rc == 1 and "not the expected other-role" in run.check("identity.task-role")["title"]
+
+
+def test_save_facts_and_rejudge_offline(emu: Emulator, home: str, tmp_path) -> None:
+    emu.update({"behaviour": "expiring"})
+    facts = str(tmp_path / "facts.json")
+    first = probe_json(emu, home, "--save-facts", facts, saved=(facts,))
+    assert first.files[facts], "facts file written"
+    doc = json.loads(first.files[facts])
+    assert doc["schema"] == "ecs-credential-probe/facts/v1"
+    before = emu.state.requests["credentials"]
+    # Offline: no environment, no endpoint; same statuses.
+    again = run_probe(["--json", "--facts", facts], clean_env(home), secrets=secrets_of(emu))
+    assert emu.state.requests["credentials"] == before
+    assert [(c["id"], c["status"]) for c in again.report["checks"]] == [(c["id"], c["status"]) for c in first.report["checks"]]
+    assert again.report["identity"] == first.report["identity"]
+
+
+def test_only_limits_the_work(emu: Emulator, home: str) -> None:
+    run = probe_json(emu, home, "--only", "env.region,env.credentials-variable")
+    ran = [c["id"] for c in run.report["checks"] if c["status"] != "skip"]
+    assert ran == ["env.credentials-variable", "env.region"]
+    assert emu.state.requests.get("credentials", 0) == 0 and emu.state.requests.get("sts", 0) == 0
