@@ -140,19 +140,22 @@ def mask_key_id(key_id: Optional[str]) -> Optional[str]:
     return MASK + key_id[-4:] if len(key_id) > 4 else MASK
 
 
+_ID_LIKE = re.compile(r"^[A-Za-z0-9_\-]{8,}$")
+
+
 def _secret_parts_of_uri(uri: str) -> Iterable[str]:
+    """The id-like parts of a relative URI: path segments and query values.
+
+    Only id-shaped parts are secrets; registering words such as "credentials" or a host
+    name would blank them out of every report.
+    """
     parts = urlsplit(uri)
-    for segment in parts.path.split("/"):
-        if segment.lower() not in _PLAIN_SEGMENTS:
-            yield segment
-    for pair in parts.query.split("&"):
-        if pair:
-            yield pair.partition("=")[2] or pair
+    candidates = parts.path.split("/") + [p.partition("=")[2] or p for p in parts.query.split("&") if p]
     if parts.fragment:
-        yield parts.fragment
-    # An unsafe value (e.g. "@host/x") may not split as a path at all.
-    if not uri.startswith("/"):
-        yield uri
+        candidates.append(parts.fragment)
+    for part in candidates:
+        if part.lower() not in _PLAIN_SEGMENTS and _ID_LIKE.match(part):
+            yield part
 
 
 def mask_relative_uri(uri: Optional[str]) -> Optional[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -16,6 +17,8 @@ _GUARD_LOG = tempfile.NamedTemporaryFile(prefix="probe-netguard-", suffix=".log"
 _GUARD_LOG.close()
 os.environ["PROBE_TEST_GUARD_LOG"] = _GUARD_LOG.name
 os.environ["PROBE_TEST_HOST_NETNS"] = os.readlink("/proc/self/ns/net")
+with open("/tmp/ecs-credential-probe-test-guard.json", "w", encoding="utf-8") as _fh:
+    json.dump({k: os.environ[k] for k in ("PROBE_TEST_GUARD_LOG", "PROBE_TEST_HOST_NETNS")}, _fh)
 netguard.install()
 
 

@@ -144,11 +144,7 @@ class NetnsHost:
                 stderr=subprocess.PIPE,
                 text=True,
             )
-            assert self.proc.stdout is not None
-            line = self.proc.stdout.readline()
-            if not line:
-                raise RuntimeError("netns host failed to start: " + (self.proc.stderr.read() if self.proc.stderr else ""))
-            self.info = json.loads(line)
+            self.info = self._answer()
         except BaseException:
             self.__exit__()
             raise
@@ -173,9 +169,16 @@ class NetnsHost:
         assert self.proc and self.proc.stdin and self.proc.stdout
         self.proc.stdin.write(json.dumps(changes) + "\n")
         self.proc.stdin.flush()
-        answer = json.loads(self.proc.stdout.readline())
+        answer = self._answer()
         assert "error" not in answer, answer
         return answer
+
+    def _answer(self) -> dict[str, Any]:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith("NSHOST "):
+                return json.loads(line[len("NSHOST "):])
+        raise RuntimeError("netns host ended: " + (self.proc.stderr.read() if self.proc.stderr else ""))
 
     @property
     def state(self) -> dict[str, Any]:

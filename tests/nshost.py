@@ -24,6 +24,14 @@ TRUST = {
 }
 
 
+MARK = "NSHOST "
+
+
+def say(line: str) -> None:
+    """Our answers carry a mark: moto prints to stdout too."""
+    print(MARK + line, flush=True)
+
+
 def mint(iam, sts, name: str, session: str) -> Identity:
     role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]
     creds = sts.assume_role(RoleArn=role["Arn"], RoleSessionName=session)
@@ -54,7 +62,7 @@ def main() -> int:
     emu.give_task_role("ecsTaskRole", task)
     emu.give_instance_role("ecsInstanceRole", instance)
     emu.start()
-    print(
+    say(
         json.dumps(
             {
                 "ready": True,
@@ -63,17 +71,16 @@ def main() -> int:
                 "instance": instance.__dict__,
                 "user": {"arn": "arn:aws:iam::123456789012:user/ci-deploy", "access_key_id": key["AccessKeyId"], "secret_access_key": key["SecretAccessKey"]},
             }
-        ),
-        flush=True,
+        )
     )
     for line in sys.stdin:
         if not line.strip():
             continue
         try:
             emu.update(json.loads(line))
-            print(json.dumps(emu.snapshot()), flush=True)
+            say(json.dumps(emu.snapshot()))
         except (ValueError, KeyError, TypeError) as exc:
-            print(json.dumps({"error": str(exc)}), flush=True)
+            say(json.dumps({"error": str(exc)}))
     emu.stop()
     server.stop()
     return 0

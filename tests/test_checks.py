@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import email.utils
 import json
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,14 +21,19 @@ import pytest
 
 from probe import checks, runner
 from probe.checks import Outcome
-from probe.checks.identity import derive_identity
-from probe.facts import Facts
-from probe.facts.endpoints import IMDS_DEFAULT
-from probe.facts.environ import collect_environ, credentials_target
-from probe.facts.proxy import collect_proxy
-from probe.model import Result, Status, exit_code, verdict
 
+# Register the task checks before anything imports a check module directly: the registry
+# keeps first-import order (see test_report_order_does_not_depend_on_import_order).
 checks.load("task")
+
+from probe.checks.identity import derive_identity  # noqa: E402
+from probe.facts import Facts  # noqa: E402
+from probe.facts.endpoints import IMDS_DEFAULT  # noqa: E402
+from probe.facts.environ import collect_environ, credentials_target  # noqa: E402
+from probe.facts.proxy import collect_proxy  # noqa: E402
+from probe.model import Result, Status, exit_code, verdict  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
 
 # The task-mode ids the probe implements, in the contract's order (CONTRACT.md).
 IMPLEMENTED_TASK_IDS = [
@@ -622,13 +629,6 @@ REGION_PASS = [
         records={"identity": identity_record(region=None)},
         title=("Region eu-west-1",),
     ),
-    case(
-        "botocore-session-region",
-        Status.PASS,
-        env=env_with("AWS_REGION", "AWS_DEFAULT_REGION"),
-        records={"identity": identity_record(region="ca-central-1")},
-        title=("Region ca-central-1",),
-    ),
 ]
 REGION_FAIL = [
     case(
@@ -856,6 +856,25 @@ ENDPOINT_CREDENTIALS_FAIL = [
         records={"credentials": cred_ok(oversized=True, body_bytes=65536, json_error="JSONDecodeError: Unterminated string")},
         title=("oversized",),
     ),
+    case(
+        "token-file-unreadable",
+        Status.FAIL,
+        env=env_with(
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            AWS_CONTAINER_CREDENTIALS_FULL_URI="http://169.254.170.23/v1/credentials",
+            AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE="/var/run/secrets/pods.eks.amazonaws.com/eks-pod-identity-token",
+        ),
+        records={
+            "credentials": {
+                "requested": False,
+                "url": "http://169.254.170.23/v1/credentials",
+                "token_problem": "cannot read /var/run/secrets/pods.eks.amazonaws.com/eks-pod-identity-token: No such file or directory",
+            }
+        },
+        title=("authorization token", "cannot be used"),
+        detail=("No such file or directory",),
+        remedy=("the file /var/run/secrets/pods.eks.amazonaws.com/eks-pod-identity-token",),
+    ),
     case("no-variable", Status.SKIP, env=NO_VARIABLE_ENV, records={"credentials": cred_not_requested()}, detail=("no credentials variable is set",)),
     case(
         "unsafe-uri",
@@ -908,7 +927,7 @@ EXPIRY_FAIL = [
         Status.WARN,
         records={"credentials": cred_ok(expiration=iso(NOW + 180))},
         title=("expire within 5 minutes",),
-        detail=("180 s from now",),
+        detail=("3 min from now",),
         remedy=("/var/log/ecs/ecs-agent.log",),
         data={"seconds_left": 180},
     ),
@@ -1525,29 +1544,12 @@ def statuses(report: runner.Report) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("env, records", ROUND_TRIP_SCENARIOS)
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason=(
-        "probe bug: Facts.dumps() writes invalid JSON. redact._JSON_SECRET_FIELD matches any JSON key "
-        "that merely contains 'token' (environ.authorization_token, present.AWS_SESSION_TOKEN, imds.token) "
-        "and replaces the first characters of its value ('{', 'true') with ****, so Facts.loads() fails"
-    ),
-)
 def test_saved_facts_judge_the_same(env: Mapping[str, str], records: Mapping[str, Any], tmp_path: Path) -> None:
+    """--save-facts then --facts: the offline verdict is the verdict of the run."""
     facts = make_facts(tmp_path, env or ECS_ENV, records)
     before = statuses(runner.judge(facts, runner.Selection()))
     again = Facts.loads(facts.dumps())
     assert again.data.keys() == facts.data.keys()
-    assert statuses(runner.judge(again, runner.Selection())) == before
-
-
-@pytest.mark.parametrize("env, records", ROUND_TRIP_SCENARIOS)
-def test_facts_json_round_trip_judges_the_same(env: Mapping[str, str], records: Mapping[str, Any], tmp_path: Path) -> None:
-    """Facts -> JSON -> Facts.loads (without the redaction pass) judges identically."""
-    facts = make_facts(tmp_path, env or ECS_ENV, records)
-    before = statuses(runner.judge(facts, runner.Selection()))
-    again = Facts.loads(json.dumps(facts.to_dict()))
     assert (again.mode, again.deadline, again.duration_ms, again.collected_at) == ("task", 5.0, 120, iso(NOW))
     assert statuses(runner.judge(again, runner.Selection())) == before
 
@@ -1570,3 +1572,22 @@ def test_saved_facts_hold_no_secret(env: Mapping[str, str], records: Mapping[str
 def test_facts_loads_rejects(text: str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         Facts.loads(text)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "probe bug: checks.load() returns REGISTRY in first-import order, so importing a check "
+        "module (e.g. `from probe.checks.identity import derive_identity`) before load('task') "
+        "moves identity.* to the front of every report"
+    ),
+)
+def test_report_order_does_not_depend_on_import_order() -> None:
+    """A fresh interpreter that imports a check module first still gets the contract's order."""
+    code = (
+        "import json, probe.checks.identity\n"
+        "from probe import checks\n"
+        "print(json.dumps([c.id for c in checks.load('task')]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=str(REPO), capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(out.stdout) == IMPLEMENTED_TASK_IDS
