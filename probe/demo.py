@@ -150,7 +150,7 @@ def run(args: Any, opts: dict[str, Any], stdout: TextIO, stderr: TextIO) -> int:
     else:
         text = "".join(outputs)
         text += (
-            f"Demo: {len(chosen)} scenarios, each diagnosed as expected.\n"
+            f"Demo: {len(chosen)} scenario{'s' if len(chosen) != 1 else ''}, each diagnosed as expected.\n"
             if not mismatches
             else "Demo: some scenarios were not diagnosed as expected:\n" + "".join(f"  {m}\n" for m in mismatches)
         )

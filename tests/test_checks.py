@@ -1532,9 +1532,14 @@ ROUND_TRIP_SCENARIOS = [
     ),
     pytest.param(env_with(HTTP_PROXY=PROXY, NO_PROXY="169.254.0.0/16"), {"credentials": skewed(600)}, id="proxy-and-skew"),
     pytest.param(
-        env_with(**STATIC_KEYS, AWS_SESSION_TOKEN="IQoJb3JpZ2luX2VjEXAMPLETOKENvalue0123456789"),
+        env_with(**STATIC_KEYS, AWS_SESSION_TOKEN="IQoJb3JpZ2luX2VjEHYaCXVzLWVhc3QtMSJGMEQCIBexampleSessTok"),
         {"identity": identity_record(USER_ARN, "env"), "credentials": cred_ok(expiration=iso(NOW + 120))},
         id="static-keys",
+    ),
+    pytest.param(
+        env_with(AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=f"v2/credentials/{CRED_ID}"),
+        {"credentials": cred_not_requested("the URI is unsafe: it would go elsewhere", url="http://169.254.170.2v****")},
+        id="relative-uri-without-slash",
     ),
 ]
 
@@ -1557,7 +1562,7 @@ def test_saved_facts_judge_the_same(env: Mapping[str, str], records: Mapping[str
 @pytest.mark.parametrize("env, records", ROUND_TRIP_SCENARIOS)
 def test_saved_facts_hold_no_secret(env: Mapping[str, str], records: Mapping[str, Any], tmp_path: Path) -> None:
     text = make_facts(tmp_path, env or ECS_ENV, records).dumps()
-    for secret in (CRED_ID, PROXY_PASSWORD, SECRET_KEY, ACCESS_KEY_ID, "IQoJb3JpZ2luX2VjEXAMPLETOKEN"):
+    for secret in (CRED_ID, PROXY_PASSWORD, SECRET_KEY, ACCESS_KEY_ID, "IQoJb3JpZ2luX2VjEHYaCXVzLWVhc3Qt"):
         assert secret not in text
 
 

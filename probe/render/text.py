@@ -57,8 +57,15 @@ def render(report: Report, color: bool = False, verbose: bool = False) -> str:
         lines.append("Identity: " + _paint("unknown (no credentials were confirmed by STS)", COLORS[Status.FAIL], color))
     task = report.task
     if task:
-        bits = [f"{k.replace('_', ' ')} {v}" for k, v in task.items() if v]
-        lines.append("Task:     " + ", ".join(bits))
+        arn = task.get("task_arn") or ""
+        bits = [
+            f"cluster {task.get('cluster')}" if task.get("cluster") else "",
+            f"task {arn.rsplit('/', 1)[-1]}" if arn else "",
+            " ".join(str(v) for v in (task.get("launch_type"), task.get("network_mode")) if v),
+            f"container {task.get('container_name')}" if task.get("container_name") else "",
+            str(task.get("availability_zone") or ""),
+        ]
+        lines.append("Task:     " + " · ".join(b for b in bits if b))
     lines.append("")
     not_selected = 0
     for r in report.results:
