@@ -45,7 +45,7 @@ class Result:
         }
 
 
-def verdict(results: Sequence[Result], strict: bool = False) -> Status:
+def verdict(results: Sequence[Result]) -> Status:
     """fail if any check is fail or error, else warn if any warns, else pass."""
     statuses = {r.status for r in results}
     if Status.FAIL in statuses or Status.ERROR in statuses:

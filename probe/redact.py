@@ -43,9 +43,10 @@ _PLAIN_SEGMENTS = {"", "v1", "v2", "v3", "v4", "credentials", "api", "task", "ro
 # Whatever follows these in a text is the credentials id (a capability), even when we
 # never saw the value itself, e.g. in a third party's error message.
 _CREDENTIALS_ID = re.compile(r"((?:/credentials/|[?&]id=))([^\s\"'<>&/]+)", re.IGNORECASE)
+# Secret fields as JSON, a Python repr (exception messages print dicts) or key=value.
 _JSON_SECRET_FIELD = re.compile(
-    r'("?(?:SecretAccessKey|Token|SessionToken|aws_secret_access_key|aws_session_token)"?\s*[:=]\s*"?)'
-    r'([^"\s,}]+)',
+    r"""(["']?(?:SecretAccessKey|Token|SessionToken|aws_secret_access_key|aws_session_token)["']?\s*[:=]\s*["']?)"""
+    r"""([^"'\s,}]+)""",
     re.IGNORECASE,
 )
 
@@ -167,6 +168,9 @@ def mask_relative_uri(uri: Optional[str]) -> Optional[str]:
     """
     if uri is None:
         return None
+    if uri.startswith("//"):
+        # urlsplit would take the host for a netloc and drop it: keep the reason visible.
+        return "//" + MASK
     if not uri.startswith("/"):
         return (uri[:1] + MASK) if uri else uri
     parts = urlsplit(uri)

@@ -1579,14 +1579,6 @@ def test_facts_loads_rejects(text: str, reason: str) -> None:
         Facts.loads(text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "probe bug: checks.load() returns REGISTRY in first-import order, so importing a check "
-        "module (e.g. `from probe.checks.identity import derive_identity`) before load('task') "
-        "moves identity.* to the front of every report"
-    ),
-)
 def test_report_order_does_not_depend_on_import_order() -> None:
     """A fresh interpreter that imports a check module first still gets the contract's order."""
     code = (

@@ -67,16 +67,35 @@ def check(id: str, *, mode: str, title: str, needs: Sequence[str] = ()) -> Calla
     return register
 
 
+# The contract's order of the task-mode ids: reports list checks in this order, whatever
+# order their modules happened to be imported in.
+ORDER = {
+    "task": (
+        "env.credentials-variable",
+        "env.credentials-uri-safe",
+        "env.shadowing-credentials",
+        "env.region",
+        "proxy.credentials-endpoint",
+        "proxy.metadata-endpoints",
+        "endpoint.credentials",
+        "endpoint.credentials-expiry",
+        "endpoint.clock-skew",
+        "endpoint.task-metadata",
+        "imds.instance-role",
+        "identity.caller",
+        "identity.task-role",
+    ),
+}
+
+
 def load(mode: str) -> list[Check]:
     """The checks of one mode, in their stable order."""
     if mode == "task":
-        # Import order is report order: the contract's order of the task-mode ids.
-        from probe.checks import env  # noqa: F401  (registers)
-        from probe.checks import proxy  # noqa: F401
-        from probe.checks import endpoint  # noqa: F401
-        from probe.checks import imds  # noqa: F401
-        from probe.checks import identity  # noqa: F401
-    return [c for c in REGISTRY.values() if c.mode == mode]
+        from probe.checks import endpoint, env, identity, imds, proxy  # noqa: F401  (registers)
+    order = ORDER.get(mode, ())
+    rank = {cid: i for i, cid in enumerate(order)}
+    found = [c for c in REGISTRY.values() if c.mode == mode]
+    return sorted(found, key=lambda c: (rank.get(c.id, len(order)), c.id))
 
 
 def select(checks: Iterable[Check], only: Optional[set[str]], skip: Optional[set[str]]) -> list[tuple[Check, bool]]:
