@@ -336,7 +336,8 @@ class Emulator:
 
     def url(self, role: str) -> str:
         host, port = self.servers[role].server_address[:2]
-        return f"http://{host}:{port}"
+        host = host.decode() if isinstance(host, bytes) else str(host)
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     def start(self) -> "Emulator":
         for role, server in self.servers.items():

@@ -160,6 +160,8 @@ def credentials_expiry(f: Facts) -> Outcome:
             "Something other than the ECS agent answers on this address: " + _unreachable_remedy(f),
         )
     now = rec.get("local_epoch") or f.get("run").get("now_epoch")
+    if not isinstance(now, (int, float)):
+        return skipped("Credentials are not expired", "the time the answer arrived was not recorded")
     left = expires - float(now)
     if left <= 0:
         return failed(

@@ -157,7 +157,10 @@ def task_role(f: Facts) -> Outcome:
         detail = f"STS says {arn} (botocore source '{ident.get('provider')}')."
         if no_var:
             detail += " The container credentials variable is missing, so the SDK fell back to IMDS."
-            remedy = " ".join((remedies.TASK_ROLE, remedies.AGENT_FLAGS, remedies.NON_PID1))
+            remedy = (
+                'See env.credentials-variable: give the task a "taskRoleArn", set ECS_ENABLE_TASK_IAM_ROLE=true '
+                "in /etc/ecs/ecs.config on EC2, and hand the variable to processes that are not PID 1 (`shim`)."
+            )
         else:
             detail += " The credentials variable is set, yet the chain went to IMDS: an SDK that predates task roles ignores it."
             remedy = remedies.SDK

@@ -66,14 +66,18 @@ class Facts:
             raise ValueError(f"not JSON: {exc}") from None
         if not isinstance(doc, dict) or doc.get("schema") != FACTS_SCHEMA or not isinstance(doc.get("facts"), dict):
             raise ValueError(f"not an {FACTS_SCHEMA} document (save one with --save-facts)")
-        return cls(
-            data=doc["facts"],
-            collected_at=str(doc.get("collected_at", "")),
-            mode=str(doc.get("mode", "task")),
-            deadline=float(doc.get("deadline", 5.0)),
-            duration_ms=int(doc.get("duration_ms", 0)),
-            options=doc.get("options") if isinstance(doc.get("options"), dict) else {},
-        )
+        options = doc.get("options")
+        try:
+            return cls(
+                data=doc["facts"],
+                collected_at=str(doc.get("collected_at", "")),
+                mode=str(doc.get("mode", "task")),
+                deadline=float(doc.get("deadline", 5.0)),
+                duration_ms=int(doc.get("duration_ms", 0)),
+                options=options if isinstance(options, dict) else {},
+            )
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"a field has the wrong type ({exc})") from None
 
 
 class _Job(threading.Thread):

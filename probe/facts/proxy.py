@@ -64,7 +64,7 @@ def route(url: Optional[str], proxies: Mapping[str, str]) -> Optional[dict[str, 
     scheme_proxy = proxies.get(parts.scheme)
     any_proxy = scheme_proxy or proxies.get("all")
     no_proxy = proxies.get("no", "")
-    strict = bool(urllib.request.proxy_bypass_environment(netloc, dict(proxies))) if proxies else True
+    strict = bool(urllib.request.proxy_bypass_environment(netloc, dict(proxies))) if proxies else True  # type: ignore[attr-defined]
     cidr = strict or _cidr_bypass(host, no_proxy)
     return {
         "host": host,
