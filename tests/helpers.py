@@ -17,6 +17,24 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GUARD_DIR = os.path.join(REPO, "tests", "_guard")
 
+# The task-mode ids implemented so far, in the contract's order (CONTRACT.md). Written
+# out, not imported from probe, so a reordering in the code fails the tests.
+IMPLEMENTED_TASK_IDS = [
+    "env.credentials-variable",
+    "env.credentials-uri-safe",
+    "env.shadowing-credentials",
+    "env.region",
+    "proxy.credentials-endpoint",
+    "proxy.metadata-endpoints",
+    "endpoint.credentials",
+    "endpoint.credentials-expiry",
+    "endpoint.clock-skew",
+    "endpoint.task-metadata",
+    "imds.instance-role",
+    "identity.caller",
+    "identity.task-role",
+]
+
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")

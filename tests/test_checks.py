@@ -22,8 +22,6 @@ import pytest
 from probe import checks, runner
 from probe.checks import Outcome
 
-# Register the task checks before anything imports a check module directly: the registry
-# keeps first-import order (see test_report_order_does_not_depend_on_import_order).
 checks.load("task")
 
 from probe.checks.identity import derive_identity  # noqa: E402
@@ -33,24 +31,10 @@ from probe.facts.environ import collect_environ, credentials_target  # noqa: E40
 from probe.facts.proxy import collect_proxy  # noqa: E402
 from probe.model import Result, Status, exit_code, verdict  # noqa: E402
 
+from helpers import IMPLEMENTED_TASK_IDS  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 
-# The task-mode ids the probe implements, in the contract's order (CONTRACT.md).
-IMPLEMENTED_TASK_IDS = [
-    "env.credentials-variable",
-    "env.credentials-uri-safe",
-    "env.shadowing-credentials",
-    "env.region",
-    "proxy.credentials-endpoint",
-    "proxy.metadata-endpoints",
-    "endpoint.credentials",
-    "endpoint.credentials-expiry",
-    "endpoint.clock-skew",
-    "endpoint.task-metadata",
-    "imds.instance-role",
-    "identity.caller",
-    "identity.task-role",
-]
 # Every task-mode id of the contract, in its order (some are not implemented yet).
 CONTRACT_TASK_IDS = IMPLEMENTED_TASK_IDS + [
     "processes.credentials-variable",

@@ -11,7 +11,7 @@ from typing import Iterator
 
 import pytest
 
-from helpers import REPO, clean_env, run_probe
+from helpers import IMPLEMENTED_TASK_IDS, REPO, clean_env, run_probe
 from probe.emulator import Emulator
 
 
@@ -106,21 +106,7 @@ def test_json_report_shape(emu: Emulator, home: str) -> None:
     assert rep["mode"] == "task"
     assert rep["started_at"].endswith("Z") and len(rep["started_at"]) == 20
     ids = [c["id"] for c in rep["checks"]]
-    assert ids == [
-        "env.credentials-variable",
-        "env.credentials-uri-safe",
-        "env.shadowing-credentials",
-        "env.region",
-        "proxy.credentials-endpoint",
-        "proxy.metadata-endpoints",
-        "endpoint.credentials",
-        "endpoint.credentials-expiry",
-        "endpoint.clock-skew",
-        "endpoint.task-metadata",
-        "imds.instance-role",
-        "identity.caller",
-        "identity.task-role",
-    ]
+    assert ids == IMPLEMENTED_TASK_IDS
     for c in rep["checks"]:
         assert set(c) == {"id", "status", "title", "detail", "remedy", "data", "duration_ms"}
         assert c["status"] in ("pass", "warn", "fail", "skip", "error")
