@@ -33,6 +33,7 @@ IMPLEMENTED_TASK_IDS = [
     "imds.instance-role",
     "identity.caller",
     "identity.task-role",
+    "shim.profile",
 ]
 
 

@@ -84,6 +84,7 @@ ORDER = {
         "imds.instance-role",
         "identity.caller",
         "identity.task-role",
+        "shim.profile",
     ),
 }
 
@@ -91,7 +92,7 @@ ORDER = {
 def load(mode: str) -> list[Check]:
     """The checks of one mode, in their stable order."""
     if mode == "task":
-        from probe.checks import endpoint, env, identity, imds, proxy  # noqa: F401  (registers)
+        from probe.checks import endpoint, env, identity, imds, proxy, shim  # noqa: F401  (registers)
     order = ORDER.get(mode, ())
     rank = {cid: i for i, cid in enumerate(order)}
     found = [c for c in REGISTRY.values() if c.mode == mode]

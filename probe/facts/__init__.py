@@ -20,7 +20,7 @@ from probe import TOOL_NAME, __version__, redact
 
 FACTS_SCHEMA = "ecs-credential-probe/facts/v1"
 # Collectors a check can ask for; "environ" and "proxy" are cheap and always gathered.
-COLLECTORS = ("environ", "proxy", "credentials", "metadata", "imds", "identity")
+COLLECTORS = ("environ", "proxy", "credentials", "metadata", "imds", "identity", "shim")
 
 
 @dataclass
@@ -161,6 +161,11 @@ def collect_task(
 
         jobs["identity"] = _Job("identity", lambda: identity.collect_identity(observed, deadline))
 
+    if "shim" in wanted:
+        from probe.facts.shim import collect_shim
+
+        home = environ.get("HOME")
+        jobs["shim"] = _Job("shim", lambda: collect_shim(home))
     for job in jobs.values():
         job.start()
     for name, job in jobs.items():

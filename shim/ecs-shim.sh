@@ -1,0 +1,274 @@
+#!/bin/sh
+# ecs-shim.sh: the POSIX sh twin of `shim` (ecs-credential-probe), for images without Python.
+#
+# Writes the container's credential variables (present in this environment) into
+# /etc/profile.d/ecs-credentials.sh and ~/.profile, so processes started later with a
+# fresh environment (cron, su -, sshd, login shells, ECS Exec) get the task role instead of
+# silently falling back to the EC2 instance role; then execs COMMAND, which keeps PID 1.
+#
+# usage: ecs-shim.sh [--profile PATH ...] [--no-default-profiles] [--environment-file [PATH]]
+#                    [--var NAME ...] [--wait SECONDS] [--strict] [--] [COMMAND [ARG ...]]
+#
+# Plain POSIX sh: no bash-isms, no binutils. Needs mv and chmod; --wait needs curl or wget.
+
+BEGIN='# >>> ecs-credential-probe shim >>>'
+END='# <<< ecs-credential-probe shim <<<'
+VARS='AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_CONTAINER_CREDENTIALS_FULL_URI AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE ECS_CONTAINER_METADATA_URI ECS_CONTAINER_METADATA_URI_V4 ECS_AGENT_URI AWS_REGION AWS_DEFAULT_REGION AWS_EXECUTION_ENV'
+PROFILE_D=/etc/profile.d/ecs-credentials.sh
+NL='
+'
+
+say() { printf 'shim: %s\n' "$*" >&2; }
+
+usage() {
+    say "usage: shim [--profile PATH ...] [--no-default-profiles] [--environment-file [PATH]] [--var NAME ...] [--wait SECONDS] [--strict] [--] [COMMAND [ARG ...]]"
+    exit 2
+}
+
+profiles=''        # newline-separated extra profile paths
+extra_vars=''
+default_profiles=1
+env_file=''
+wait_s=''
+strict=0
+
+while [ $# -gt 0 ]; do
+    case $1 in
+        --profile) [ $# -ge 2 ] || usage; profiles="$profiles$2$NL"; shift 2 ;;
+        --profile=*) profiles="$profiles${1#*=}$NL"; shift ;;
+        --no-default-profiles) default_profiles=0; shift ;;
+        --environment-file=*) env_file=${1#*=}; shift ;;
+        --environment-file)
+            shift
+            case ${1-} in
+                ''|-*) env_file=/etc/environment ;;
+                *) env_file=$1; shift ;;
+            esac ;;
+        --var) [ $# -ge 2 ] || usage; extra_vars="$extra_vars $2"; shift 2 ;;
+        --var=*) extra_vars="$extra_vars ${1#*=}"; shift ;;
+        --wait) [ $# -ge 2 ] || usage; wait_s=$2; shift 2 ;;
+        --wait=*) wait_s=${1#*=}; shift ;;
+        --strict) strict=1; shift ;;
+        -h|--help) usage ;;
+        --) shift; break ;;
+        -*) say "unknown option $1"; usage ;;
+        *) break ;;
+    esac
+done
+
+case $wait_s in
+    ''|*[!0-9.]*|*.*.*) [ -z "$wait_s" ] || { say "--wait needs a number of seconds, not $wait_s"; exit 2; } ;;
+esac
+
+# --- which variables ---------------------------------------------------------------
+names=''
+private=0
+for name in $VARS $extra_vars; do
+    case $name in
+        ''|[0-9]*|*[!A-Za-z0-9_]*) say "ignoring --var '$name': not a variable name"; continue ;;
+    esac
+    case " $names " in *" $name "*) continue ;; esac
+    eval "present=\${$name+x}"
+    [ "$present" = x ] || continue
+    eval "value=\${$name}"
+    case $value in
+        *"$BEGIN"*|*"$END"*) say "not writing $name: its value contains the shim's block marker"; continue ;;
+    esac
+    names="$names $name"
+    case " $extra_vars " in
+        *" $name "*)
+            case $name in
+                *SECRET*|*secret*|*TOKEN*|*token*|*PASSWORD*|*password*|*PASSWD*|*passwd*|*CREDENTIAL*|*credential*|*PRIVATE*|*private*|*_KEY|*_key) private=1 ;;
+            esac ;;
+    esac
+done
+mode=644
+[ $private = 1 ] && mode=600
+
+# --- rendering -----------------------------------------------------------------------
+# Single quotes: no shell expands anything inside them; a ' becomes '\''.
+sh_quote() {
+    _rest=$1
+    printf "'"
+    while :; do
+        case $_rest in
+            *\'*) printf '%s' "${_rest%%\'*}'\\''"; _rest=${_rest#*\'} ;;
+            *) printf '%s' "$_rest"; break ;;
+        esac
+    done
+    printf "'"
+}
+
+emit_block() {
+    printf '%s\n' "$BEGIN"
+    for name in $names; do
+        eval "value=\${$name}"
+        printf 'export %s=' "$name"
+        sh_quote "$value"
+        printf '\n'
+    done
+    printf '%s\n' "$END"
+}
+
+# pam_env (/etc/environment) has no escapes: plain values only.
+emit_env_block() {
+    printf '%s\n' "$BEGIN"
+    for name in $names; do
+        eval "value=\${$name}"
+        case $value in
+            *[!A-Za-z0-9_./:@%+,=~-]*) say "not writing $name to $env_file: pam_env cannot hold its value" ;;
+            *) printf '%s=%s\n' "$name" "$value" ;;
+        esac
+    done
+    printf '%s\n' "$END"
+}
+
+# Copy FILE with our block replaced in place (or appended once); never follows a symlink.
+emit_merged() {  # $1 file, $2 block emitter
+    _placed=0
+    _inside=0
+    _last=''
+    if [ -f "$1" ] && [ ! -L "$1" ]; then
+        while IFS= read -r _line || [ -n "$_line" ]; do
+            if [ $_inside = 1 ]; then
+                [ "$_line" = "$END" ] && _inside=0
+                continue
+            fi
+            if [ "$_line" = "$BEGIN" ]; then
+                _inside=1
+                if [ $_placed = 0 ]; then "$2"; _placed=1; fi
+                continue
+            fi
+            printf '%s\n' "$_line"
+        done < "$1"
+    fi
+    [ $_placed = 1 ] || "$2"
+}
+
+# Write via a temporary file in the same folder, then rename over the target.
+write_atomic() {  # $1 path, $2 emitter, $3 whole|merge
+    _dir=$(dirname -- "$1") || return 1
+    _tmp="$_dir/.ecs-shim-$$"
+    ( set -C; : > "$_tmp" ) 2>/dev/null || { rm -f "$_tmp" 2>/dev/null; ( set -C; : > "$_tmp" ) 2>/dev/null; } || return 1
+    chmod "$mode" "$_tmp" || { rm -f "$_tmp"; return 1; }
+    if [ "$3" = whole ]; then
+        {
+            printf '%s\n' "# Written by the ecs-credential-probe shim at container start from PID 1's environment,"
+            printf '%s\n' "# so login shells, cron, su - and ECS Exec sessions get the task's credentials."
+            printf '%s\n' "# Rewritten at every start: do not edit between the markers."
+            "$2"
+        } > "$_tmp" || { rm -f "$_tmp"; return 1; }
+    else
+        emit_merged "$1" "$2" > "$_tmp" || { rm -f "$_tmp"; return 1; }
+    fi
+    sync "$_tmp" 2>/dev/null
+    mv -f "$_tmp" "$1" || { rm -f "$_tmp"; return 1; }
+}
+
+problems=0
+write_or_say() {  # $1 path, $2 emitter, $3 whole|merge
+    if ! write_atomic "$1" "$2" "$3" 2>/dev/null; then
+        say "cannot write $1"
+        problems=1
+    fi
+}
+
+if [ $default_profiles = 1 ]; then
+    [ -d /etc/profile.d ] && write_or_say "$PROFILE_D" emit_block whole
+    if [ -n "${HOME-}" ]; then
+        write_or_say "$HOME/.profile" emit_block merge
+    else
+        say "HOME is not set: ~/.profile not written"
+        problems=1
+    fi
+fi
+_old_ifs=$IFS
+IFS=$NL
+for path in $profiles; do
+    IFS=$_old_ifs
+    [ -n "$path" ] && write_or_say "$path" emit_block merge
+done
+IFS=$_old_ifs
+[ -n "$env_file" ] && write_or_say "$env_file" emit_env_block merge
+
+if [ $problems = 1 ] && [ $strict = 1 ]; then
+    exit 1
+fi
+
+# --- --wait --------------------------------------------------------------------------
+credentials_url() {
+    if [ "${AWS_CONTAINER_CREDENTIALS_RELATIVE_URI+x}" = x ]; then
+        case $AWS_CONTAINER_CREDENTIALS_RELATIVE_URI in
+            //*|*[!A-Za-z0-9._~%/?=\&-]*) return 1 ;;
+            /*) printf '%s' "http://169.254.170.2$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"; return 0 ;;
+            *) return 1 ;;
+        esac
+    fi
+    case ${AWS_CONTAINER_CREDENTIALS_FULL_URI-} in
+        http://*|https://*) printf '%s' "$AWS_CONTAINER_CREDENTIALS_FULL_URI"; return 0 ;;
+    esac
+    return 1
+}
+
+fetch_once() {  # $1 url, $2 token (may be empty); prints the body
+    if command -v curl >/dev/null 2>&1; then
+        if [ -n "$2" ]; then
+            curl -fsS --noproxy '*' -m 1 -H "Authorization: $2" "$1" 2>/dev/null
+        else
+            curl -fsS --noproxy '*' -m 1 "$1" 2>/dev/null
+        fi
+    else
+        if [ -n "$2" ]; then
+            wget -q -O - -Y off -T 1 --header="Authorization: $2" "$1" 2>/dev/null
+        else
+            wget -q -O - -Y off -T 1 "$1" 2>/dev/null
+        fi
+    fi
+}
+
+wait_for_credentials() {
+    url=$(credentials_url) || { say "--wait: no usable credentials variable; not waiting"; return 1; }
+    if ! command -v curl >/dev/null 2>&1 && ! command -v wget >/dev/null 2>&1; then
+        say "--wait: neither curl nor wget is in the image; not waiting"
+        return 1
+    fi
+    token=${AWS_CONTAINER_AUTHORIZATION_TOKEN-}
+    if [ -n "${AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE-}" ]; then
+        token=$(cat -- "$AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE" 2>/dev/null) || say "--wait: cannot read $AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
+    fi
+    start=$(date +%s)
+    limit=${wait_s%%.*}
+    [ -n "$limit" ] || limit=0
+    case $wait_s in *.*) limit=$((limit + 1)) ;; esac
+    while :; do
+        body=$(fetch_once "$url" "$token")
+        case $body in
+            *'"AccessKeyId"'*'"SecretAccessKey"'*'"Token"'*'"Expiration"'*) return 0 ;;
+            *'"AccessKeyId"'*) case $body in *'"SecretAccessKey"'*) case $body in *'"Token"'*) case $body in *'"Expiration"'*) return 0 ;; esac ;; esac ;; esac ;;
+        esac
+        now=$(date +%s)
+        if [ $((now - start)) -ge "$limit" ]; then
+            say "--wait: no credentials after $wait_s s"
+            return 1
+        fi
+        sleep 1
+    done
+}
+
+if [ -n "$wait_s" ]; then
+    if ! wait_for_credentials; then
+        [ $strict = 1 ] && exit 1
+        say "starting anyway"
+    fi
+fi
+
+# --- exec ----------------------------------------------------------------------------
+[ $# -gt 0 ] || exit 0
+case $1 in
+    */*)
+        if [ ! -e "$1" ]; then say "$1: command not found"; exit 127; fi
+        if [ -d "$1" ] || [ ! -x "$1" ]; then say "$1: permission denied (not executable)"; exit 126; fi ;;
+    *)
+        if ! command -v -- "$1" >/dev/null 2>&1; then say "$1: command not found"; exit 127; fi ;;
+esac
+exec "$@"

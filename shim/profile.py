@@ -1,0 +1,182 @@
+"""Render and atomically write the shim's profile blocks. Standard library only.
+
+Format (parsed back by the probe's ``shim.profile`` check and by ``read_block``)::
+
+    # >>> ecs-credential-probe shim >>>
+    export NAME='value'
+    # <<< ecs-credential-probe shim <<<
+
+Values are single-quoted, the one quoting that no POSIX shell (sh, dash, bash, busybox
+ash, zsh) interprets inside: no expansion, no command substitution, newlines literal. A
+single quote in a value is written as ``'\\''``.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import stat
+import tempfile
+from typing import Mapping, Optional
+
+BEGIN = "# >>> ecs-credential-probe shim >>>"
+END = "# <<< ecs-credential-probe shim <<<"
+HEADER = (
+    "# Written by the ecs-credential-probe shim at container start from PID 1's environment,\n"
+    "# so login shells, cron, su - and ECS Exec sessions get the task's credentials.\n"
+    "# Rewritten at every start: do not edit between the markers.\n"
+)
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# pam_env (/etc/environment) has no escapes: plain values only.
+_ENV_FILE_SAFE = re.compile(r"^[A-Za-z0-9_./:@%+,=~-]*$")
+
+
+def sh_quote(value: str) -> str:
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def render_block(values: Mapping[str, str]) -> str:
+    lines = [BEGIN]
+    for name, value in values.items():
+        lines.append(f"export {name}={sh_quote(value)}")
+    lines.append(END)
+    return "\n".join(lines) + "\n"
+
+
+def render_environment_block(values: Mapping[str, str]) -> tuple[str, list[str]]:
+    """The /etc/environment block, and the names left out because pam_env cannot hold them."""
+    lines = [BEGIN]
+    skipped = []
+    for name, value in values.items():
+        if _ENV_FILE_SAFE.match(value):
+            lines.append(f"{name}={value}")
+        else:
+            skipped.append(name)
+    lines.append(END)
+    return "\n".join(lines) + "\n", skipped
+
+
+def replace_block(existing: str, block: str) -> str:
+    """``existing`` with our block replaced in place (or appended once); other lines kept.
+
+    Line based, like the sh twin: a block runs from a line that is exactly BEGIN to the
+    next line that is exactly END. Later duplicate blocks are dropped.
+    """
+    out: list[str] = []
+    placed = False
+    inside = False
+    for line in existing.splitlines(keepends=True):
+        bare = line.rstrip("\n")
+        if inside:
+            inside = bare != END
+            continue
+        if bare == BEGIN:
+            inside = True
+            if not placed:
+                out.append(block)
+                placed = True
+            continue
+        out.append(line)
+    if not placed and block:
+        if out and not out[-1].endswith("\n"):
+            out[-1] += "\n"
+        out.append(block)
+    return "".join(out)
+
+
+def read_nofollow(path: str, limit: int = 1 << 20) -> Optional[str]:
+    """The file's text, or None if it does not exist or is a symlink (never followed)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR):
+            return None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        data = os.read(fd, limit)
+    finally:
+        os.close(fd)
+    return data.decode("utf-8", "surrogateescape")
+
+
+def write_atomic(path: str, text: str, mode: int = 0o644) -> None:
+    """Write via a temporary file in the same folder, fsync, rename over the target.
+
+    The rename replaces whatever is at ``path`` (a planted symlink included) instead of
+    writing through it.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".ecs-shim-", dir=folder)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.rename(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass  # some filesystems refuse fsync on a directory; the rename is done
+
+
+def update_file(path: str, block: str, mode: int = 0o644, whole: bool = False) -> None:
+    """Put ``block`` into the file: as the whole file, or replacing our block in place."""
+    if whole:
+        write_atomic(path, HEADER + block, mode)
+        return
+    existing = read_nofollow(path) or ""
+    write_atomic(path, replace_block(existing, block), mode)
+
+
+def read_block(text: str) -> Optional[dict[str, str]]:
+    """Parse our block back into names and values; None if the text has no block."""
+    start = text.find(BEGIN + "\n")
+    if start == -1:
+        return None
+    end = text.find("\n" + END, start)
+    body = text[start + len(BEGIN) + 1 : end + 1 if end != -1 else len(text)]
+    values: dict[str, str] = {}
+    i = 0
+    pattern = re.compile(r"export ([A-Za-z_][A-Za-z0-9_]*)=|([A-Za-z_][A-Za-z0-9_]*)=")
+    while i < len(body):
+        m = pattern.match(body, i)
+        if not m:
+            nl = body.find("\n", i)
+            i = len(body) if nl == -1 else nl + 1
+            continue
+        name = m.group(1) or m.group(2)
+        i = m.end()
+        if m.group(2):  # /etc/environment style: plain value to the end of the line
+            nl = body.find("\n", i)
+            nl = len(body) if nl == -1 else nl
+            values[name] = body[i:nl]
+            i = nl + 1
+            continue
+        value = []
+        while i < len(body) and body[i] == "'":
+            close = body.find("'", i + 1)
+            if close == -1:
+                close = len(body)
+            value.append(body[i + 1 : close])
+            i = close + 1
+            if body.startswith("\\''", i):
+                value.append("'")
+                i += 2
+        values[name] = "".join(value)
+        nl = body.find("\n", i)
+        i = len(body) if nl == -1 else nl + 1
+    return values
