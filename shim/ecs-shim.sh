@@ -147,10 +147,12 @@ emit_merged() {  # $1 file, $2 block emitter
 
 # Write via a temporary file in the same folder, then rename over the target.
 write_atomic() {  # $1 path, $2 emitter, $3 whole|merge
-    _dir=$(dirname -- "$1") || return 1
+    case $1 in */*) _dir=${1%/*} ;; *) _dir=. ;; esac
+    [ -n "$_dir" ] || _dir=/
     _tmp="$_dir/.ecs-shim-$$"
+    # noclobber: the temporary file is created, never opened through something planted there.
     ( set -C; : > "$_tmp" ) 2>/dev/null || { rm -f "$_tmp" 2>/dev/null; ( set -C; : > "$_tmp" ) 2>/dev/null; } || return 1
-    chmod "$mode" "$_tmp" || { rm -f "$_tmp"; return 1; }
+    chmod "$mode" "$_tmp" 2>/dev/null || { rm -f "$_tmp"; return 1; }
     if [ "$3" = whole ]; then
         {
             printf '%s\n' "# Written by the ecs-credential-probe shim at container start from PID 1's environment,"
@@ -162,12 +164,12 @@ write_atomic() {  # $1 path, $2 emitter, $3 whole|merge
         emit_merged "$1" "$2" > "$_tmp" || { rm -f "$_tmp"; return 1; }
     fi
     sync "$_tmp" 2>/dev/null
-    mv -f "$_tmp" "$1" || { rm -f "$_tmp"; return 1; }
+    mv -f "$_tmp" "$1" 2>/dev/null || { rm -f "$_tmp"; return 1; }
 }
 
 problems=0
 write_or_say() {  # $1 path, $2 emitter, $3 whole|merge
-    if ! write_atomic "$1" "$2" "$3" 2>/dev/null; then
+    if ! write_atomic "$1" "$2" "$3"; then
         say "cannot write $1"
         problems=1
     fi

@@ -1,0 +1,382 @@
+"""shim and its POSIX sh twin, one suite for both: real processes, real shells, real PID 1.
+
+The namespace tests run the shim as PID 1 of a fresh PID and mount namespace
+(`unshare --pid --fork --mount-proc`) with a temporary folder bind-mounted over
+/etc/profile.d and a temporary HOME, then look at what later processes see.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Iterator, Optional, Sequence
+
+import pytest
+
+from helpers import REPO, NetnsHost, clean_env, need, netns_available
+from probe.emulator import Emulator
+
+SH_TWIN = os.path.join(REPO, "shim", "ecs-shim.sh")
+IMPLS = {
+    "python": [sys.executable, "-m", "shim"],
+    "sh": ["/bin/sh", SH_TWIN],
+}
+URI = "/v2/credentials/1f6b1a52-7a3e-4c1e-9b7a-5e2d1c3b4a69"
+HOSTILE = [
+    pytest.param("it's a 'quoted' \"value\"", id="quotes"),
+    pytest.param("$(touch {marker})", id="command-substitution"),
+    pytest.param("`touch {marker}`", id="backticks"),
+    pytest.param("x; touch {marker}; y", id="semicolons"),
+    pytest.param("line one\nline two\n\n", id="newlines"),
+    pytest.param("'\\''; touch {marker}; echo '", id="quote-escape-attempt"),
+    pytest.param("${HOME} $PATH \\n \\ end\\", id="expansions-and-backslashes"),
+    pytest.param("é ✓ 日本", id="unicode"),
+    pytest.param("v" * 100_000, id="very-long"),
+    pytest.param("", id="empty"),
+]
+SHELLS = ["sh", "dash", "bash", "busybox", "zsh"]
+
+
+@pytest.fixture(params=sorted(IMPLS), ids=lambda p: f"{p}-shim")
+def impl(request: pytest.FixtureRequest) -> list[str]:
+    return IMPLS[request.param]
+
+
+def run_shim(
+    impl: Sequence[str],
+    args: Sequence[str],
+    env: dict[str, str],
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([*impl, *args], env=env, capture_output=True, text=True, timeout=timeout)
+    for line in proc.stderr.splitlines():
+        assert line.startswith("shim: ") or line.startswith("usage"), f"stderr line without 'shim:': {line!r}"
+    return proc
+
+
+def shim_env(home: str, **extra: str) -> dict[str, str]:
+    return clean_env(home, {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": URI, "AWS_REGION": "eu-west-1", **extra})
+
+
+def source_in(shell: str, path: str, name: str) -> bytes:
+    """Source the file in a fresh shell and return the variable's exact bytes."""
+    argv = {"busybox": ["busybox", "sh"]}.get(shell, [shell])
+    need(shutil.which(argv[0]) is not None, f"{argv[0]} is not installed")
+    script = f'. "{path}"; printf "%s" "${{{name}-UNSET}}"'
+    return subprocess.run([*argv, "-c", script], env={"PATH": os.environ["PATH"]}, capture_output=True, timeout=30, check=True).stdout
+
+
+# ---------------------------------------------------------------------------------------
+# Files: quoting, blocks, atomicity, permissions (no root needed)
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("template", HOSTILE)
+def test_hostile_values_round_trip_and_run_nothing(impl: list[str], home: str, tmp_path: Path, template: str) -> None:
+    marker = tmp_path / "pwned"
+    value = template.replace("{marker}", str(marker))
+    out = tmp_path / "profile"
+    proc = run_shim(impl, ["--no-default-profiles", "--profile", str(out), "--var", "APP_SETTING"], shim_env(home, APP_SETTING=value))
+    assert proc.returncode == 0, proc.stderr
+    for shell in SHELLS:
+        got = source_in(shell, str(out), "APP_SETTING")
+        assert got == value.encode(), f"{shell} read {got[:80]!r}"
+        assert source_in(shell, str(out), "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") == URI.encode()
+    assert not marker.exists(), "a value ran code when sourced"
+
+
+def test_both_implementations_write_the_same_bytes(home: str, tmp_path: Path) -> None:
+    env = shim_env(home, APP_SETTING="a'b\nc $(x)", ECS_AGENT_URI="http://169.254.170.2/api/x")
+    outputs = []
+    for name, argv in sorted(IMPLS.items()):
+        out = tmp_path / f"profile-{name}"
+        out.write_text("# user line\nexport KEEP=1\n")
+        assert run_shim(argv, ["--no-default-profiles", "--profile", str(out), "--var", "APP_SETTING"], env).returncode == 0
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
+
+
+def test_block_is_replaced_in_place_never_duplicated(impl: list[str], home: str) -> None:
+    profile = Path(home) / ".profile"
+    profile.write_text("# before\nexport EDITOR=vi\n")
+    for region in ("eu-west-1", "us-east-2", "ap-south-1"):
+        assert run_shim(impl, [], shim_env(home, AWS_REGION=region)).returncode == 0
+        profile.write_text(profile.read_text() + f"# after {region}\n")
+    text = profile.read_text()
+    assert text.count("# >>> ecs-credential-probe shim >>>") == 1
+    assert text.startswith("# before\nexport EDITOR=vi\n# >>> ecs-credential-probe shim >>>\n")
+    assert text.endswith("# after eu-west-1\n# after us-east-2\n# after ap-south-1\n")
+    assert source_in("sh", str(profile), "AWS_REGION") == b"ap-south-1"
+
+
+def test_never_writes_through_a_planted_symlink(impl: list[str], home: str, tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    os.symlink(victim, Path(home) / ".profile")
+    assert run_shim(impl, [], shim_env(home)).returncode == 0
+    assert victim.read_text() == "precious\n"
+    profile = Path(home) / ".profile"
+    assert not profile.is_symlink() and "precious" not in profile.read_text()
+    assert URI in profile.read_text()
+
+
+def test_permissions(impl: list[str], home: str, tmp_path: Path) -> None:
+    out = tmp_path / "p"
+    assert run_shim(impl, ["--no-default-profiles", "--profile", str(out)], shim_env(home)).returncode == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644
+    env = shim_env(home, DB_PASSWORD="hunter2-but-longer")
+    assert run_shim(impl, ["--no-default-profiles", "--profile", str(out), "--var", "DB_PASSWORD"], env).returncode == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".ecs-shim-")]
+    assert leftovers == []
+
+
+def test_environment_file_holds_plain_values_only(impl: list[str], home: str, tmp_path: Path) -> None:
+    envfile = tmp_path / "environment"
+    envfile.write_text('LANG="C.UTF-8"\n')
+    env = shim_env(home, APP_SETTING="has space; $(x)")
+    proc = run_shim(impl, ["--no-default-profiles", "--environment-file", str(envfile), "--var", "APP_SETTING", "--", "true"], env)
+    assert proc.returncode == 0
+    text = envfile.read_text()
+    assert text.startswith('LANG="C.UTF-8"\n')
+    assert f"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI={URI}\n" in text and "AWS_REGION=eu-west-1\n" in text
+    assert "APP_SETTING" not in text and "pam_env cannot hold" in proc.stderr
+
+
+def test_unwritable_profile_still_starts_the_app_unless_strict(impl: list[str], home: str) -> None:
+    args = ["--no-default-profiles", "--profile", "/nonexistent/dir/profile", "--", "sh", "-c", "echo started; exit 3"]
+    proc = run_shim(impl, args, shim_env(home))
+    assert proc.returncode == 3 and proc.stdout == "started\n"
+    assert "shim: cannot write /nonexistent/dir/profile" in proc.stderr
+    proc = run_shim(impl, ["--strict", *args], shim_env(home))
+    assert proc.returncode == 1 and proc.stdout == ""
+
+
+def test_no_command_writes_and_exits_0(impl: list[str], home: str) -> None:
+    proc = run_shim(impl, [], shim_env(home))
+    assert proc.returncode == 0
+    assert URI in (Path(home) / ".profile").read_text()
+
+
+@pytest.mark.parametrize("code", [0, 1, 2, 127, 255])
+def test_exit_codes_pass_through(impl: list[str], home: str, code: int) -> None:
+    proc = run_shim(impl, ["--no-default-profiles", "--", "sh", "-c", f"exit {code}"], shim_env(home))
+    assert proc.returncode == code
+
+
+def test_command_not_found_and_not_executable(impl: list[str], home: str, tmp_path: Path) -> None:
+    proc = run_shim(impl, ["--no-default-profiles", "--", "no-such-command-xyz"], shim_env(home))
+    assert proc.returncode == 127 and "shim: no-such-command-xyz: command not found" in proc.stderr
+    plain = tmp_path / "not-executable"
+    plain.write_text("#!/bin/sh\necho hi\n")
+    proc = run_shim(impl, ["--no-default-profiles", "--", str(plain)], shim_env(home))
+    assert proc.returncode == 126 and "not executable" in proc.stderr
+
+
+def test_profile_d_is_written_whole(impl: list[str], home: str, tmp_path: Path) -> None:
+    """Without root or a namespace we cannot replace /etc/profile.d; check the format via --profile."""
+    out = tmp_path / "p"
+    run_shim(impl, ["--no-default-profiles", "--profile", str(out)], shim_env(home, ECS_CONTAINER_METADATA_URI_V4="http://169.254.170.2/v4/abc"))
+    text = out.read_text()
+    assert "export ECS_CONTAINER_METADATA_URI_V4='http://169.254.170.2/v4/abc'\n" in text
+    assert text.index("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") < text.index("AWS_REGION"), "the contract's order"
+
+
+# ---------------------------------------------------------------------------------------
+# --wait against the loopback emulator
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    with Emulator(imds=None, sts=None) as e:
+        e.give_task_role("wait-role")
+        yield e
+
+
+def wait_env(emu: Emulator, home: str) -> dict[str, str]:
+    return clean_env(home, {"AWS_CONTAINER_CREDENTIALS_FULL_URI": emu.task_env()["AWS_CONTAINER_CREDENTIALS_FULL_URI"]})
+
+
+def test_wait_holds_the_app_until_credentials_work(impl: list[str], home: str, emu: Emulator) -> None:
+    need(shutil.which("curl") is not None or shutil.which("wget") is not None, "the sh twin's --wait needs curl or wget")
+    emu.update({"behaviour": "uninitialized"})
+    ready_at: list[float] = []
+
+    def agent_recovers() -> None:
+        time.sleep(1.5)
+        emu.update({"behaviour": "ok"})
+        ready_at.append(time.time())
+
+    threading.Thread(target=agent_recovers, daemon=True).start()
+    proc = run_shim(impl, ["--no-default-profiles", "--wait", "10", "--", sys.executable, "-c", "import time; print(time.time())"], wait_env(emu, home))
+    assert proc.returncode == 0, proc.stderr
+    assert float(proc.stdout) >= ready_at[0], "the app started before the credentials worked"
+    assert emu.state.requests["credentials"] >= 2
+
+
+def test_wait_timeout_starts_anyway_or_fails_strict(impl: list[str], home: str, emu: Emulator) -> None:
+    need(shutil.which("curl") is not None or shutil.which("wget") is not None, "the sh twin's --wait needs curl or wget")
+    emu.update({"behaviour": "uninitialized"})
+    proc = run_shim(impl, ["--no-default-profiles", "--wait", "1", "--", "echo", "started"], wait_env(emu, home))
+    assert proc.returncode == 0 and proc.stdout == "started\n" and "starting anyway" in proc.stderr
+    proc = run_shim(impl, ["--no-default-profiles", "--strict", "--wait", "1", "--", "echo", "started"], wait_env(emu, home))
+    assert proc.returncode == 1 and proc.stdout == ""
+
+
+# ---------------------------------------------------------------------------------------
+# As PID 1 of a fresh PID + mount namespace (root)
+# ---------------------------------------------------------------------------------------
+
+DRIVER = textwrap.dedent(
+    """
+    import json, os, subprocess, sys
+    out, home = sys.argv[1], sys.argv[2]
+    name = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"
+    show = 'printf "%s" "${' + name + '-UNSET}"'
+    def run(argv):
+        return subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout
+    with open("/proc/1/cmdline", "rb") as fh:
+        cmdline = fh.read().split(b"\\0")[0].decode()
+    result = {
+        "pid": os.getpid(),
+        "pid1_cmdline": cmdline,
+        "sh -l": run(["env", "-i", "sh", "-l", "-c", show]),
+        "bash -l": run(["env", "-i", "HOME=" + home, "bash", "-l", "-c", show]),
+        "su - nobody": run(["su", "-s", "/bin/sh", "-", "nobody", "-c", show]),
+        "sh -c": run(["env", "-i", "sh", "-c", show]),
+    }
+    with open(out, "w") as fh:
+        json.dump(result, fh)
+    """
+)
+
+
+def in_pid_namespace(tmp_path: Path, inner: Sequence[str], env: dict[str, str], readonly: bool = False, netns: Optional[str] = None) -> subprocess.Popen[str]:
+    """Start ``inner`` as PID 1 of a new PID + mount namespace, /etc/profile.d replaced by a temp folder."""
+    why = netns_available() if netns else (None if os.geteuid() == 0 else "needs root for unshare --pid")
+    need(why is None, why or "")
+    need(shutil.which("unshare") is not None, "needs unshare (util-linux)")
+    profile_d = tmp_path / "profile.d"
+    profile_d.mkdir(exist_ok=True)
+    profile_d.chmod(0o755)
+    ro = " && mount -o remount,bind,ro /etc/profile.d" if readonly else ""
+    script = f'mount --bind "{profile_d}" /etc/profile.d{ro} && exec "$@"'
+    cmd = ["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", script, "pid1", *inner]
+    if netns:
+        cmd = ["ip", "netns", "exec", netns, *cmd]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str, str]:
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
+@pytest.mark.parametrize("value", [pytest.param(URI, id="agent-uri"), pytest.param("/v2/credentials/it's $(odd)\nvalue", id="hostile")])
+def test_as_pid1_login_shells_and_su_see_the_variable(impl: list[str], home: str, tmp_path: Path, value: str) -> None:
+    os.chmod(home, 0o755)
+    result = tmp_path / "result.json"
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER)
+    env = clean_env(home, {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": value})
+    rc, _, err = finish(in_pid_namespace(tmp_path, [*impl, "--", sys.executable, str(driver), str(result), home], env))
+    assert rc == 0, err
+    got = json.loads(result.read_text())
+    assert got["pid"] == 1, "the command must keep PID 1 after exec"
+    assert got["pid1_cmdline"] == sys.executable
+    assert got["sh -l"] == value
+    assert got["bash -l"] == value
+    assert got["su - nobody"] == value
+    assert got["sh -c"] == "UNSET", "a non-login shell reads no profile (see README)"
+    assert stat.S_IMODE((tmp_path / "profile.d" / "ecs-credentials.sh").stat().st_mode) == 0o644
+
+
+def test_as_pid1_sigterm_reaches_the_command(impl: list[str], home: str, tmp_path: Path) -> None:
+    import psutil
+
+    flag = tmp_path / "got-sigterm"
+    app = textwrap.dedent(
+        f"""
+        import os, signal, sys, time
+        def on_term(signum, frame):
+            open({str(flag)!r}, "w").write(str(os.getpid()))
+            sys.exit(42)
+        signal.signal(signal.SIGTERM, on_term)
+        open({str(flag) + '.ready'!r}, "w").close()
+        time.sleep(60)
+        """
+    )
+    proc = in_pid_namespace(tmp_path, [*impl, "--", sys.executable, "-c", app], shim_env(home))
+    ready = Path(str(flag) + ".ready")
+    deadline = time.monotonic() + 30
+    while not ready.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    assert ready.exists(), proc.stderr.read() if proc.poll() is not None and proc.stderr else "app did not start"
+    # unshare --fork -> its child is the namespace's PID 1.
+    pid1 = psutil.Process(proc.pid).children()[0]
+    assert pid1.cmdline()[0] == sys.executable
+    os.kill(pid1.pid, signal.SIGTERM)
+    rc, _, err = finish(proc)
+    assert rc == 42, err
+    assert flag.read_text() == "1"
+
+
+def test_as_pid1_read_only_profile_d_still_starts_the_app(impl: list[str], home: str, tmp_path: Path) -> None:
+    proc = in_pid_namespace(tmp_path, [*impl, "--", "sh", "-c", "echo app running as $$"], shim_env(home), readonly=True)
+    rc, out, err = finish(proc)
+    assert rc == 0 and out == "app running as 1\n"
+    assert "cannot write /etc/profile.d/ecs-credentials.sh" in err
+    assert URI in (Path(home) / ".profile").read_text(), "~/.profile is still written"
+    proc = in_pid_namespace(tmp_path, [*impl, "--strict", "--", "sh", "-c", "echo app running"], shim_env(home), readonly=True)
+    rc, out, _ = finish(proc)
+    assert rc == 1 and out == ""
+
+
+def test_knowledge_center_scenario_end_to_end(impl: list[str], home: str, tmp_path: Path) -> None:
+    """A clean login shell's boto3 gets the instance role without the shim, the task role with it."""
+    why = netns_available()
+    need(why is None, why or "")
+    client = tmp_path / "whoami.py"
+    client.write_text(
+        "import boto3\n"
+        "sts = boto3.client('sts', region_name='us-east-1', endpoint_url='http://127.0.0.1:5000')\n"
+        "print(sts.get_caller_identity()['Arn'])\n"
+    )
+    login = f"env -i HOME={home} sh -l -c '{sys.executable} {client}'"
+    with NetnsHost() as host:
+        env = host.task_env(home)
+        for use_shim, expected in ((False, "assumed-role/ecsInstanceRole/i-0abc1234def567890"), (True, f"assumed-role/ecsTaskRole/{host.state['task_id']}")):
+            for stale in (tmp_path / "profile.d" / "ecs-credentials.sh", Path(home) / ".profile"):
+                if stale.exists():
+                    stale.unlink()
+            inner = [*(impl + ["--"] if use_shim else []), "sh", "-c", login]
+            rc, out, err = finish(in_pid_namespace(tmp_path, inner, env, netns=host.name))
+            assert rc == 0, err
+            assert out.strip() == f"arn:aws:sts::123456789012:{expected}", (use_shim, out, err)
+
+
+def test_probe_shim_profile_check_as_pid1(impl: list[str], home: str, tmp_path: Path) -> None:
+    """The probe's shim.profile check in the same namespace: pass after the shim, fail when stale."""
+    probe = [sys.executable, "-m", "probe", "--json", "--only", "shim.profile"]
+    env = shim_env(home)
+    rc, out, err = finish(in_pid_namespace(tmp_path, [*impl, "--", *probe], env))
+    check = json.loads(out)["checks"][-1]
+    assert check["id"] == "shim.profile" and check["status"] == "pass", (check, err)
+    assert "/etc/profile.d/ecs-credentials.sh" in check["detail"]
+    # The next container start gets a new credentials id, but nothing rewrites the profiles.
+    newer = shim_env(home, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI="/v2/credentials/9d0c2b7e-0000-4f1a-8c3d-2b1e0f9a8c77")
+    rc, out, err = finish(in_pid_namespace(tmp_path, probe, newer))
+    check = json.loads(out)["checks"][-1]
+    assert rc == 1 and check["status"] == "fail", (check, err)
+    assert "differs from PID 1's value" in check["detail"]
+    assert URI.rsplit("/", 1)[1] not in out and "9d0c2b7e-0000" not in out
