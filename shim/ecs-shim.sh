@@ -145,14 +145,21 @@ emit_merged() {  # $1 file, $2 block emitter
     [ $_placed = 1 ] || "$2"
 }
 
-# Write via a temporary file in the same folder, then rename over the target.
-write_atomic() {  # $1 path, $2 emitter, $3 whole|merge
+# Each file goes to a temporary file in the same folder, created with noclobber (never
+# opened through something planted there) under a umask that gives it its final mode;
+# then one sync for all of them, then a rename over each target. Start-up cost is what
+# matters here: this costs one fork, one sync and one mv per file, nothing else.
+write_tmp() {  # $1 path, $2 emitter, $3 whole|merge; sets _tmp
     case $1 in */*) _dir=${1%/*} ;; *) _dir=. ;; esac
     [ -n "$_dir" ] || _dir=/
-    _tmp="$_dir/.ecs-shim-$$"
-    # noclobber: the temporary file is created, never opened through something planted there.
-    ( set -C; : > "$_tmp" ) 2>/dev/null || { rm -f "$_tmp" 2>/dev/null; ( set -C; : > "$_tmp" ) 2>/dev/null; } || return 1
-    chmod "$mode" "$_tmp" 2>/dev/null || { rm -f "$_tmp"; return 1; }
+    _seq=$((_seq + 1))
+    _tmp="$_dir/.ecs-shim-$$-$_seq"
+    set -C
+    if ! true 2>/dev/null > "$_tmp"; then
+        rm -f "$_tmp" 2>/dev/null
+        true 2>/dev/null > "$_tmp" || { set +C; return 1; }
+    fi
+    set +C
     if [ "$3" = whole ]; then
         {
             printf '%s\n' "# Written by the ecs-credential-probe shim at container start from PID 1's environment,"
@@ -163,35 +170,63 @@ write_atomic() {  # $1 path, $2 emitter, $3 whole|merge
     else
         emit_merged "$1" "$2" > "$_tmp" || { rm -f "$_tmp"; return 1; }
     fi
-    sync "$_tmp" 2>/dev/null
-    mv -f "$_tmp" "$1" 2>/dev/null || { rm -f "$_tmp"; return 1; }
 }
 
-problems=0
-write_or_say() {  # $1 path, $2 emitter, $3 whole|merge
-    if ! write_atomic "$1" "$2" "$3"; then
-        say "cannot write $1"
-        problems=1
+write_all() {  # in a subshell (it changes umask and "$@"); exit status 1 if a file failed
+    umask "$1"
+    set --
+    _fail=0
+    _queue() {  # $1 path, $2 emitter, $3 whole|merge
+        if write_tmp "$1" "$2" "$3"; then
+            _pairs="$_pairs$_tmp$NL$1$NL"
+        else
+            say "cannot write $1"
+            _fail=1
+        fi
+    }
+    _pairs=''
+    _seq=0
+    if [ $default_profiles = 1 ]; then
+        [ -d /etc/profile.d ] && _queue "$PROFILE_D" emit_block whole
+        if [ -n "${HOME-}" ]; then
+            _queue "$HOME/.profile" emit_block merge
+        else
+            say "HOME is not set: ~/.profile not written"
+            _fail=1
+        fi
     fi
-}
-
-if [ $default_profiles = 1 ]; then
-    [ -d /etc/profile.d ] && write_or_say "$PROFILE_D" emit_block whole
-    if [ -n "${HOME-}" ]; then
-        write_or_say "$HOME/.profile" emit_block merge
-    else
-        say "HOME is not set: ~/.profile not written"
-        problems=1
-    fi
-fi
-_old_ifs=$IFS
-IFS=$NL
-for path in $profiles; do
+    _old_ifs=$IFS
+    IFS=$NL
+    for _path in $profiles; do
+        IFS=$_old_ifs
+        [ -n "$_path" ] && _queue "$_path" emit_block merge
+    done
     IFS=$_old_ifs
-    [ -n "$path" ] && write_or_say "$path" emit_block merge
-done
-IFS=$_old_ifs
-[ -n "$env_file" ] && write_or_say "$env_file" emit_env_block merge
+    [ -n "$env_file" ] && _queue "$env_file" emit_env_block merge
+    [ -n "$_pairs" ] || exit $_fail
+    IFS=$NL
+    # shellcheck disable=SC2086  # one temporary path per line, by construction
+    set -- $_pairs
+    IFS=$_old_ifs
+    _tmps=''
+    _i=1
+    for _p in "$@"; do
+        [ $((_i % 2)) = 1 ] && _tmps="$_tmps $_p"
+        _i=$((_i + 1))
+    done
+    # shellcheck disable=SC2086
+    sync $_tmps 2>/dev/null
+    while [ $# -ge 2 ]; do
+        mv -f "$1" "$2" 2>/dev/null || { rm -f "$1"; say "cannot write $2"; _fail=1; }
+        shift 2
+    done
+    exit $_fail
+}
+
+umask_for=022
+[ $mode = 600 ] && umask_for=077
+problems=0
+( write_all $umask_for ) || problems=1
 
 if [ $problems = 1 ] && [ $strict = 1 ]; then
     exit 1

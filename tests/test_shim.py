@@ -51,13 +51,31 @@ def impl(request: pytest.FixtureRequest) -> list[str]:
     return IMPLS[request.param]
 
 
+HOST_PROFILE_D = "/etc/profile.d/ecs-credentials.sh"
+
+
+@pytest.fixture(autouse=True)
+def host_profile_untouched() -> Iterator[None]:
+    """No test may write this machine's own /etc/profile.d (it would reach every login)."""
+    before = os.path.exists(HOST_PROFILE_D)
+    yield
+    assert os.path.exists(HOST_PROFILE_D) == before, f"a test wrote {HOST_PROFILE_D} on this machine"
+
+
 def run_shim(
     impl: Sequence[str],
     args: Sequence[str],
     env: dict[str, str],
     timeout: float = 60,
 ) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([*impl, *args], env=env, capture_output=True, text=True, timeout=timeout)
+    """Run the shim. As root, inside a mount namespace whose /etc/profile.d is a private
+    empty folder, so the default profile.d write never reaches this machine."""
+    argv = [*impl, *args]
+    if os.geteuid() == 0 and shutil.which("unshare"):
+        scratch = Path(env["HOME"]).parent / "profile.d-scratch"
+        scratch.mkdir(exist_ok=True)
+        argv = ["unshare", "--mount", "sh", "-c", f'mount --bind "{scratch}" /etc/profile.d && exec "$@"', "shim-test", *argv]
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
     for line in proc.stderr.splitlines():
         assert line.startswith("shim: ") or line.startswith("usage"), f"stderr line without 'shim:': {line!r}"
     return proc
@@ -127,6 +145,15 @@ def test_never_writes_through_a_planted_symlink(impl: list[str], home: str, tmp_
     profile = Path(home) / ".profile"
     assert not profile.is_symlink() and "precious" not in profile.read_text()
     assert URI in profile.read_text()
+
+
+def test_several_profiles_in_one_folder(impl: list[str], home: str, tmp_path: Path) -> None:
+    paths = [tmp_path / name for name in ("a.sh", "b.sh", "c.sh")]
+    args = ["--no-default-profiles"] + [x for p in paths for x in ("--profile", str(p))]
+    proc = run_shim(impl, args, shim_env(home))
+    assert proc.returncode == 0 and proc.stderr == ""
+    for p in paths:
+        assert source_in("sh", str(p), "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") == URI.encode()
 
 
 def test_permissions(impl: list[str], home: str, tmp_path: Path) -> None:
