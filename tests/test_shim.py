@@ -24,6 +24,7 @@ import pytest
 
 from helpers import REPO, NetnsHost, clean_env, need, netns_available
 from probe.emulator import Emulator
+from shim.__main__ import build_parser
 
 SH_TWIN = os.path.join(REPO, "shim", "ecs-shim.sh")
 IMPLS = {
@@ -407,3 +408,17 @@ def test_probe_shim_profile_check_as_pid1(impl: list[str], home: str, tmp_path: 
     assert rc == 1 and check["status"] == "fail", (check, err)
     assert "differs from PID 1's value" in check["detail"]
     assert URI.rsplit("/", 1)[1] not in out and "9d0c2b7e-0000" not in out
+
+
+def test_dockerfile_example_uses_the_shim_in_exec_form() -> None:
+    """No Docker engine here: check what can be checked without building the image."""
+    text = (Path(REPO) / "Dockerfile.example").read_text()
+    entrypoints = [json.loads(line.split(None, 1)[1]) for line in text.splitlines() if line.startswith("ENTRYPOINT ")]
+    assert len(entrypoints) == 2
+    for ep in entrypoints:
+        assert ep[0] in ("shim", "/usr/local/bin/ecs-shim") and "--" in ep, ep
+        # The options must be ones the shim accepts, leaving the CMD as the command.
+        args = build_parser().parse_args([*ep[1:], "supervisord", "-n"])
+        assert args.command[-2:] == ["supervisord", "-n"]
+    copied = [line.split()[1] for line in text.splitlines() if line.startswith("COPY shim/")]
+    assert copied == ["shim/ecs-shim.sh"] and os.path.isfile(os.path.join(REPO, copied[0]))
