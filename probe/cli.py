@@ -13,7 +13,6 @@ from probe import __version__, redact
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 COMMANDS = ("task", "sdk", "host", "taskdef", "trust", "watch", "health", "wait", "demo")
 NOT_YET = {
-    "sdk": "the SDK scanner",
     "host": "the container instance checks",
     "taskdef": "the task definition lint",
     "trust": "the trust policy checks",
@@ -66,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     task = sub.add_parser("task", help="diagnose the task this process runs in (the default)")
     _task_options(task)
     _common(task, top=False)
+    sdk = sub.add_parser("sdk", help="only scan filesystems for AWS SDKs and judge their versions")
+    sdk.add_argument("roots", nargs="*", metavar="ROOT", help="folders to scan (default /)")
+    _common(sdk, top=False)
     demo = sub.add_parser("demo", help="run the diagnosis against the built-in emulator, scenario by scenario")
     demo.add_argument("scenarios", nargs="*", metavar="SCENARIO", help="scenario names (default: all)")
     demo.add_argument("--list", action="store_true", help="list the scenarios and exit")
@@ -78,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _task_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--sdk-root",
+        action="append",
+        metavar="PATH",
+        default=None,
+        help="scan these folders for AWS SDKs instead of / and the other containers' roots (PROBE_SDK_ROOT: PATH[:PATH])",
+    )
     p.add_argument("--save-facts", metavar="FILE", default=_env_default("save_facts"), help="also write the observed facts (redacted) to FILE")
     p.add_argument("--facts", metavar="FILE", default=_env_default("facts"), help="judge facts saved with --save-facts instead of observing (- for stdin)")
 
@@ -182,7 +191,8 @@ def run_task(args: argparse.Namespace, opts: dict[str, Any], stdout: TextIO) -> 
             raise UsageError(f"--facts {facts_file}: {exc}") from None
         report = runner.judge(facts, selection)
     else:
-        facts, report = runner.diagnose_task(dict(os.environ), opts["deadline"], selection)
+        roots = getattr(args, "sdk_root", None) or [r for r in (_env_default("sdk_root") or "").split(os.pathsep) if r] or None
+        facts, report = runner.diagnose_task(dict(os.environ), opts["deadline"], selection, sdk_roots=roots)
     save = getattr(args, "save_facts", None)
     if save:
         try:
@@ -190,6 +200,20 @@ def run_task(args: argparse.Namespace, opts: dict[str, Any], stdout: TextIO) -> 
                 fh.write(facts.dumps())
         except OSError as exc:
             raise UsageError(f"cannot write --save-facts {save}: {exc.strerror or exc}") from None
+    write_report(render(report, opts, stdout), opts, stdout)
+    return model.exit_code(report.results, strict=opts["strict"])
+
+
+def run_sdk(args: argparse.Namespace, opts: dict[str, Any], stdout: TextIO) -> int:
+    from probe import model, runner
+
+    _check_ids(opts, "sdk")
+    roots = list(args.roots) or ["/"]
+    for root in roots:
+        if not os.path.isdir(root):
+            raise UsageError(f"not a folder: {root}")
+    selection = runner.Selection(opts["only"], opts["skip"], opts["expect_role"])
+    _facts, report = runner.diagnose_task(dict(os.environ), opts["deadline"], selection, sdk_roots=roots, mode="sdk")
     write_report(render(report, opts, stdout), opts, stdout)
     return model.exit_code(report.results, strict=opts["strict"])
 
@@ -211,6 +235,8 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, 
         opts = _resolve(args)
         if command == "task":
             return run_task(args, opts, stdout)
+        if command == "sdk":
+            return run_sdk(args, opts, stdout)
         if command == "demo":
             from probe import demo
 

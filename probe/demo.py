@@ -86,12 +86,24 @@ SCENARIOS = (
 )
 
 
+def _botocore_site() -> str:
+    """The site-packages folder botocore is installed in (found without importing it)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("botocore")
+    if spec is None or not spec.origin:
+        return HERE
+    return os.path.dirname(os.path.dirname(spec.origin))
+
+
 def _base_env(emu: Emulator, home: str) -> dict[str, str]:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": home,
         "LANG": os.environ.get("LANG", "C.UTF-8"),
         "PYTHONPATH": HERE + (os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else ""),
+        # The SDK check looks at the SDK the probe itself runs on, not at this whole machine.
+        "PROBE_SDK_ROOT": _botocore_site(),
         "AWS_SHARED_CREDENTIALS_FILE": os.path.join(home, "no-credentials"),
         "AWS_CONFIG_FILE": os.path.join(home, "no-config"),
     }

@@ -61,16 +61,16 @@ def judge(facts: Facts, selection: Selection, mode: str = "task") -> Report:
         from probe.checks.identity import derive_identity
 
         identity = derive_identity(facts)
-        info = facts.get("metadata").get("info")
-        if info:
-            task = {
-                "task_arn": info.get("task_arn"),
-                "cluster": info.get("cluster"),
-                "launch_type": info.get("launch_type"),
-                "network_mode": info.get("network_mode"),
-                "container_name": info.get("container_name"),
-                "availability_zone": info.get("availability_zone"),
-            }
+    info = facts.get("metadata").get("info")
+    if info:
+        task = {
+            "task_arn": info.get("task_arn"),
+            "cluster": info.get("cluster"),
+            "launch_type": info.get("launch_type"),
+            "network_mode": info.get("network_mode"),
+            "container_name": info.get("container_name"),
+            "availability_zone": info.get("availability_zone"),
+        }
     return Report(
         mode=mode,
         started_at=facts.collected_at,
@@ -83,14 +83,24 @@ def judge(facts: Facts, selection: Selection, mode: str = "task") -> Report:
     )
 
 
-def diagnose_task(environ: Mapping[str, str], deadline: float, selection: Selection) -> tuple[Facts, Report]:
-    """Collect the facts the selected checks need, then judge them."""
+def diagnose_task(
+    environ: Mapping[str, str],
+    deadline: float,
+    selection: Selection,
+    sdk_roots: Optional[list[str]] = None,
+    mode: str = "task",
+) -> tuple[Facts, Report]:
+    """Collect the facts the selected checks need, then judge them.
+
+    ``mode="sdk"`` (`probe sdk`) runs the SDK scan and its check only.
+    """
     started = time.monotonic()
     only = set(selection.only) if selection.only else None
     skip = set(selection.skip) if selection.skip else None
-    plan = checks.select(checks.load("task"), only, skip)
-    facts = collect_task(environ, deadline, checks.needs_of(plan))
-    report = judge(facts, selection)
+    plan = checks.select(checks.load(mode), only, skip)
+    facts = collect_task(environ, deadline, checks.needs_of(plan), sdk_roots=sdk_roots)
+    facts.mode = mode
+    report = judge(facts, selection, mode)
     total = int((time.monotonic() - started) * 1000)
     facts.duration_ms = total
     return facts, Report(**{**report.__dict__, "duration_ms": total})

@@ -33,6 +33,9 @@ IMPLEMENTED_TASK_IDS = [
     "imds.instance-role",
     "identity.caller",
     "identity.task-role",
+    "processes.credentials-variable",
+    "processes.proxy",
+    "sdk.versions",
     "shim.profile",
 ]
 
@@ -60,6 +63,8 @@ def clean_env(home: str, extra: Optional[Mapping[str, str]] = None) -> dict[str,
         "PYTHONDONTWRITEBYTECODE": "1",
         "PROBE_TEST_HOST_NETNS": os.environ["PROBE_TEST_HOST_NETNS"],
         "PROBE_TEST_GUARD_LOG": os.environ["PROBE_TEST_GUARD_LOG"],
+        # The SDK scan looks at this (small) folder, not at the whole machine.
+        "PROBE_SDK_ROOT": home,
         # Never the machine's own profiles.
         "AWS_SHARED_CREDENTIALS_FILE": os.path.join(home, "no-credentials"),
         "AWS_CONFIG_FILE": os.path.join(home, "no-config"),

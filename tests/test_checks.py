@@ -36,12 +36,7 @@ from helpers import IMPLEMENTED_TASK_IDS  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 
 # Every task-mode id of the contract, in its order (some are not implemented yet).
-CONTRACT_TASK_IDS = IMPLEMENTED_TASK_IDS[:-1] + [
-    "processes.credentials-variable",
-    "processes.proxy",
-    "sdk.versions",
-    "shim.profile",
-]
+CONTRACT_TASK_IDS = IMPLEMENTED_TASK_IDS
 
 # ---------------------------------------------------------------------------------------
 # Realistic values
@@ -1429,8 +1424,9 @@ def test_judge_healthy_task(tmp_path: Path) -> None:
     assert set(IMPLEMENTED_TASK_IDS) <= set(ids)
     assert set(ids) <= set(CONTRACT_TASK_IDS)
     assert ids == [i for i in CONTRACT_TASK_IDS if i in ids], "contract order"
-    # No shim profile in these facts: shim.profile skips, everything else passes.
-    assert {r.id: r.status for r in report.results} == {i: Status.SKIP if i == "shim.profile" else Status.PASS for i in ids}
+    # No process survey, SDK scan or shim profile in these facts: those checks skip.
+    not_observed = {"processes.credentials-variable", "processes.proxy", "sdk.versions", "shim.profile"}
+    assert {r.id: r.status for r in report.results} == {i: Status.SKIP if i in not_observed else Status.PASS for i in ids}
     assert report.verdict is Status.PASS
     assert report.summary == "The application gets the task role app-task-role"
     assert report.identity == {

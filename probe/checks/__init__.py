@@ -84,15 +84,20 @@ ORDER = {
         "imds.instance-role",
         "identity.caller",
         "identity.task-role",
+        "processes.credentials-variable",
+        "processes.proxy",
+        "sdk.versions",
         "shim.profile",
     ),
 }
 
 
 def load(mode: str) -> list[Check]:
-    """The checks of one mode, in their stable order."""
+    """The checks of one mode, in their stable order. `probe sdk` is task mode's SDK check."""
+    if mode == "sdk":
+        return [c for c in load("task") if c.id == "sdk.versions"]
     if mode == "task":
-        from probe.checks import endpoint, env, identity, imds, proxy, shim  # noqa: F401  (registers)
+        from probe.checks import endpoint, env, identity, imds, processes, proxy, sdk, shim  # noqa: F401  (registers)
     order = ORDER.get(mode, ())
     rank = {cid: i for i, cid in enumerate(order)}
     found = [c for c in REGISTRY.values() if c.mode == mode]

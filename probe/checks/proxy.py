@@ -11,6 +11,19 @@ HONOUR_PROXY = "curl, wget, the Go, Java, JavaScript (Node) and .NET SDKs and Py
 IGNORE_PROXY = "botocore/boto3 and the AWS CLI"
 
 
+def _affected_sdks(f: Facts) -> str:
+    """Which SDKs found in the image (when scanned) honour the proxy for this endpoint."""
+    from probe.checks.sdk import HONOUR_PROXY, MINIMUMS
+
+    found = f.get("sdk").get("found") or []
+    if not f.has("sdk"):
+        return ""
+    hit = sorted({f"{MINIMUMS[e['sdk']][0]} {e.get('version') or ''}".strip() for e in found if e.get("sdk") in HONOUR_PROXY})
+    if hit:
+        return " Affected SDKs in this image: " + ", ".join(hit) + "."
+    return " No SDK found in this image honours the proxy for this endpoint (only botocore-based ones were found)." if found else ""
+
+
 @check("proxy.credentials-endpoint", mode="task", title="Credentials endpoint bypasses the proxy")
 def credentials_endpoint(f: Facts) -> Outcome:
     """Guarantees: fails when a proxy variable applies to the credentials URL and NO_PROXY
@@ -38,6 +51,7 @@ def credentials_endpoint(f: Facts) -> Outcome:
             + f" in {HONOUR_PROXY}; the proxy cannot reach the task's endpoint, so they fail or get another "
             f"answer. {IGNORE_PROXY} ignore proxies for this endpoint."
         )
+    detail += _affected_sdks(f)
     remedy = remedies.NO_PROXY
     if host not in ("169.254.170.2", "169.254.169.254"):
         remedy += f" Add {host} too."

@@ -20,7 +20,7 @@ from probe import TOOL_NAME, __version__, redact
 
 FACTS_SCHEMA = "ecs-credential-probe/facts/v1"
 # Collectors a check can ask for; "environ" and "proxy" are cheap and always gathered.
-COLLECTORS = ("environ", "proxy", "credentials", "metadata", "imds", "identity", "shim")
+COLLECTORS = ("environ", "proxy", "credentials", "metadata", "imds", "identity", "processes", "sdk", "shim")
 
 
 @dataclass
@@ -110,6 +110,7 @@ def collect_task(
     environ: Mapping[str, str],
     deadline_s: float,
     needs: Iterable[str] = COLLECTORS,
+    sdk_roots: Optional[list[str]] = None,
 ) -> Facts:
     """Observe everything task mode needs, finishing within ``deadline_s`` seconds."""
     from probe.facts import endpoints, environ as env_facts, proxy
@@ -151,9 +152,32 @@ def collect_task(
             return endpoints.Observed({"requested": False, "not_requested": str(cred_job.error)})
         return cred_job.result
 
-    if "metadata" in wanted:
-        uri = environ.get("ECS_CONTAINER_METADATA_URI_V4")
-        jobs["metadata"] = _Job("metadata", lambda: endpoints.fetch_task_metadata(uri, deadline))
+    uri = environ.get("ECS_CONTAINER_METADATA_URI_V4")
+    meta_job = _Job("metadata", lambda: endpoints.fetch_task_metadata(uri, deadline))
+    if wanted & {"metadata", "processes", "sdk"}:
+        jobs["metadata"] = meta_job
+    if "processes" in wanted or "sdk" in wanted:
+        from probe.facts.processes import collect_processes
+
+        def survey() -> dict[str, Any]:
+            meta_job.join(max(0.0, min(1.0, deadline - time.monotonic())))
+            containers = meta_job.result.get("containers") if isinstance(meta_job.result, dict) else None
+            return collect_processes(containers)
+
+        proc_job = _Job("processes", survey)
+        jobs["processes"] = proc_job
+    if "sdk" in wanted:
+        from probe.facts.sdk import roots_for, scan
+
+        def sdk_scan() -> dict[str, Any]:
+            roots = list(sdk_roots or ["/"])
+            if not sdk_roots:
+                # A sidecar with pidMode task also sees the other containers' filesystems.
+                proc_job.join(max(0.0, min(1.0, deadline - time.monotonic())))
+                roots = roots_for(roots, proc_job.result if isinstance(proc_job.result, dict) else {})
+            return scan(roots, deadline - 0.1)
+
+        jobs["sdk"] = _Job("sdk", sdk_scan)
     if "imds" in wanted:
         jobs["imds"] = _Job("imds", lambda: endpoints.fetch_imds(environ, deadline))
     if "identity" in wanted:

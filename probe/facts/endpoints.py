@@ -156,6 +156,11 @@ def fetch_task_metadata(uri: Optional[str], deadline: Optional[float] = None) ->
             launch_type=tdoc.get("LaunchType"),
             availability_zone=tdoc.get("AvailabilityZone"),
         )
+    if isinstance(tdoc, dict) and isinstance(tdoc.get("Containers"), list):
+        # Docker id -> container name, to tell whose processes a sidecar sees.
+        record["containers"] = {
+            c["DockerId"]: c.get("Name") for c in tdoc["Containers"] if isinstance(c, dict) and isinstance(c.get("DockerId"), str)
+        }
     if isinstance(cdoc, dict):
         info["container_name"] = cdoc.get("Name")
         networks = cdoc.get("Networks")

@@ -1,0 +1,114 @@
+"""Every process of the probe's PID namespace: does it have the credentials variable, and
+would its own proxy settings send the credentials host through a proxy?
+
+Values are compared here and dropped; the record keeps names, booleans and masked forms.
+With ``pidMode: task`` a sidecar sees the processes of every container of the task; the
+container a process belongs to is told from its cgroup (the Docker id), named through
+task metadata when available.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Mapping, Optional
+
+from probe import redact
+from probe.facts import proxy as proxy_facts
+from probe.facts.environ import FULL, RELATIVE, credentials_target
+
+MAX_PROCESSES = 2000
+_DOCKER_ID = re.compile(r"([0-9a-f]{64})|/ecs/[0-9a-f]{32}/([0-9a-f]{32}-\d+)")
+_SECRET_ARG = re.compile(r"((?:secret|token|password|passwd|key)[\w-]*=)(\S+)", re.IGNORECASE)
+
+
+def _container_of(pid: int, proc: str) -> Optional[str]:
+    try:
+        with open(os.path.join(proc, str(pid), "cgroup"), encoding="utf-8", errors="replace") as fh:
+            text = fh.read(8192)
+    except OSError:
+        return None
+    found = None
+    for m in _DOCKER_ID.finditer(text):
+        found = m.group(1) or m.group(2)
+    return found
+
+
+def _cmdline(parts: list[str]) -> str:
+    text = " ".join(parts)[:300]
+    return _SECRET_ARG.sub(lambda m: m.group(1) + redact.MASK, text)
+
+
+def collect_processes(
+    containers: Optional[Mapping[str, str]] = None,
+    proc: str = "/proc",
+) -> dict[str, Any]:
+    """Survey the PID namespace. ``containers`` maps Docker ids to container names."""
+    try:
+        import psutil
+    except ImportError as exc:
+        return {"available": False, "error": f"psutil is not installed: {exc}"}
+    me = os.getpid()
+    mine = {me}
+    try:
+        mine.update(c.pid for c in psutil.Process(me).children(recursive=True))
+    except psutil.Error:
+        pass
+    pid1_env: Optional[dict[str, str]] = None
+    try:
+        pid1_env = dict(os.environ) if me == 1 else psutil.Process(1).environ()
+        redact.register_env(pid1_env)
+    except (psutil.Error, OSError):
+        pid1_env = None
+    out: list[dict[str, Any]] = []
+    unreadable: list[dict[str, Any]] = []
+    count = 0
+    for p in psutil.process_iter(["pid", "ppid", "name", "cmdline"]):
+        count += 1
+        if count > MAX_PROCESSES:
+            break
+        info = p.info
+        pid = info["pid"]
+        if pid in mine:
+            continue
+        cmd = info.get("cmdline") or []
+        if not cmd:  # kernel threads and zombies have no command line
+            continue
+        entry: dict[str, Any] = {"pid": pid, "ppid": info.get("ppid"), "name": info.get("name"), "cmdline": _cmdline(cmd)}
+        cid = _container_of(pid, proc)
+        if cid:
+            entry["container_id"] = cid[:12]
+            if containers:
+                entry["container"] = next((name for key, name in containers.items() if key.startswith(cid) or cid.startswith(key)), None)
+        try:
+            env = p.environ()
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess, OSError) as exc:
+            entry["error"] = type(exc).__name__
+            unreadable.append(entry)
+            continue
+        redact.register_env(env)
+        target = credentials_target(env)
+        entry["has_relative"] = RELATIVE in env
+        entry["has_full"] = FULL in env
+        entry["_relative"] = env.get(RELATIVE)
+        entry["_full"] = env.get(FULL)
+        proxies = proxy_facts.proxies_from(env)
+        url = target.get("_raw_url") or ("http://169.254.170.2/" if not target.get("source") else None)
+        route = proxy_facts.route(url, proxies) if proxies else None
+        if route:
+            entry["proxy"] = {k: route[k] for k in ("host", "proxy", "proxy_any", "bypassed_strict", "bypassed_cidr", "proxied_strict", "proxied_cidr")}
+            entry["no_proxy"] = proxies.get("no")
+        out.append(entry)
+    for entry in out:
+        relative, full = entry.pop("_relative"), entry.pop("_full")
+        if pid1_env is not None:
+            entry["same_as_pid1"] = relative == pid1_env.get(RELATIVE) and full == pid1_env.get(FULL)
+    return {
+        "available": True,
+        "self_pid": me,
+        "pid1_readable": pid1_env is not None,
+        "pid1_has_variable": pid1_env is not None and (RELATIVE in pid1_env or FULL in pid1_env),
+        "processes": out,
+        "unreadable": unreadable,
+        "truncated": count > MAX_PROCESSES,
+    }

@@ -1,0 +1,467 @@
+"""Find the AWS SDKs in one or more filesystem roots, with their versions.
+
+One walk per root with ``os.scandir`` that never follows a symlink (so no loop and no
+escape from the root), skips pseudo filesystems (/proc, /sys, /dev and any mount of
+such a type), dispatches on file names only, and reads just the bytes a format needs.
+The walk stops at the deadline and says so: a partial result is still a result.
+
+Formats (ECS_FACTS.md, "AWS SDK support for the container credential provider"):
+Python dist-info / egg-info (botocore, boto3, boto, awscli), AWS CLI v2 installs, Node
+package.json (aws-sdk, @aws-sdk/credential-provider-node and -http, nested
+node_modules), Java jars / wars / ears (also Spring Boot BOOT-INF/lib and WEB-INF/lib),
+Go executables (build info), Ruby gemspecs and Gemfile.lock, PHP composer installed.json
+(v1 and v2) and Sdk.php, .NET AWSSDK.Core.dll and *.deps.json, the C++ SDK's
+VersionConfig.h and libaws-cpp-sdk-core.so, PowerShell AWS.Tools.Common.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import stat
+import time
+import zipfile
+from typing import Any, Iterable, Optional
+
+from probe.facts.sdk import binaries
+
+PSEUDO_FS = {
+    "proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "securityfs", "debugfs", "tracefs",
+    "pstore", "bpf", "mqueue", "hugetlbfs", "configfs", "fusectl", "autofs", "binfmt_misc", "nsfs",
+    "efivarfs", "rpc_pipefs", "selinuxfs",
+}
+ALWAYS_SKIP = ("proc", "sys", "dev")
+MAX_FOUND = 500
+SMALL = 256 * 1024
+GO_MIN_SIZE = 512 * 1024
+NESTED_JAR_MAX = 64 << 20
+
+_DIST = re.compile(r"^(botocore|boto3|boto|awscli)-(\d[^-]*?)(?:-py[\d.]+)?\.(dist-info|egg-info)$", re.IGNORECASE)
+_JAVA_V1 = re.compile(r"(?:^|/)aws-java-sdk-(core|bundle)-(\d[\w.\-]*?)\.jar$")
+_JAVA_V2 = re.compile(r"(?:^|/)(auth|sdk-core|bundle)-(2\.\d+\.\d+[\w.\-]*?)\.jar$")
+_POM = re.compile(r"^META-INF/maven/(com\.amazonaws/aws-java-sdk-(?:core|bundle)|software\.amazon\.awssdk/(?:auth|sdk-core|bundle))/pom\.properties$")
+_GEMSPEC = re.compile(r"^aws-sdk-core-(\d[\w.]*)\.gemspec$")
+_GEMLOCK = re.compile(r"^\s+aws-sdk-core \((\d[\w.]*)\)\s*$", re.MULTILINE)
+_CPP_SO = re.compile(r"^libaws-cpp-sdk-core\.so(?:\.(\d[\d.]*))?$")
+_VERSION = re.compile(r"^v?(\d+(?:\.\d+)*)")
+_GO_MODULES = {
+    "github.com/aws/aws-sdk-go": "go-v1",
+    "github.com/aws/aws-sdk-go-v2/config": "go-v2-config",
+    "github.com/aws/aws-sdk-go-v2/credentials": "go-v2-credentials",
+}
+# A bare botocore/ or boto/ package (vendored, no dist-info) is the SDK only with these.
+_VENDOR_MARKERS = {"botocore": "credentials.py", "boto": "provider.py"}
+_NODE = {
+    ("node_modules", "aws-sdk"): "js-v2",
+    ("@aws-sdk", "credential-provider-node"): "js-v3-credential-provider-node",
+    ("@aws-sdk", "credential-provider-http"): "js-v3-credential-provider-http",
+}
+
+
+def _clean(version: Optional[str]) -> Optional[str]:
+    if not version:
+        return None
+    m = _VERSION.match(version.strip())
+    return m.group(1) if m else None
+
+
+def pseudo_mounts(mountinfo: str = "/proc/self/mountinfo") -> set[str]:
+    """Mount points of pseudo filesystems, from the kernel's mount table."""
+    out: set[str] = set()
+    try:
+        with open(mountinfo, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                left, _, right = line.partition(" - ")
+                fields = left.split()
+                fstype = right.split(" ", 1)[0]
+                if len(fields) > 4 and fstype in PSEUDO_FS:
+                    out.add(fields[4].replace("\\040", " "))
+    except OSError:
+        pass
+    return out
+
+
+class Scan:
+    """One scan over several roots; call ``run`` once, then read ``record()``."""
+
+    def __init__(self, roots: Iterable[str], deadline: Optional[float] = None) -> None:
+        self.roots = [os.path.abspath(r) for r in roots]
+        self.deadline = deadline
+        self.found: list[dict[str, Any]] = []
+        self.files = 0
+        self.dirs = 0
+        self.unreadable = 0
+        self.partial: Optional[str] = None
+        self._seen: set[tuple[str, str]] = set()
+        # site dirs whose botocore/boto has a dist-info; a bare package dir elsewhere is vendored.
+        self._python_dirs: set[str] = set()
+        self._bare_python: list[tuple[str, str]] = []
+
+    # ---- results -------------------------------------------------------------------
+    def add(self, sdk: str, version: Optional[str], path: str, via: str) -> None:
+        key = (sdk, path)
+        if key in self._seen or len(self.found) >= MAX_FOUND:
+            return
+        self._seen.add(key)
+        self.found.append({"sdk": sdk, "version": _clean(version), "raw_version": (version or "")[:40] or None, "path": path, "via": via})
+
+    def record(self, started: float) -> dict[str, Any]:
+        return {
+            "roots": self.roots,
+            "found": self.found,
+            "files": self.files,
+            "dirs": self.dirs,
+            "unreadable": self.unreadable,
+            "partial": self.partial,
+            "elapsed_ms": int((time.monotonic() - started) * 1000),
+        }
+
+    # ---- the walk --------------------------------------------------------------------
+    def run(self) -> None:
+        skip = pseudo_mounts()
+        for root in self.roots:
+            skip_here = {os.path.join(root, s) for s in ALWAYS_SKIP} | {
+                os.path.join(root, m.lstrip("/")) for m in skip if m != "/"
+            }
+            self._walk(root, skip_here)
+            if self.partial:
+                break
+        for site, pkg in self._bare_python:
+            if site not in self._python_dirs:
+                self._python_init(os.path.join(site, pkg, "__init__.py"), pkg)
+
+    def _walk(self, root: str, skip: set[str]) -> None:
+        stack = [root]
+        deadline = self.deadline
+        check_every = 2048
+        counter = 0
+        while stack:
+            path = stack.pop()
+            try:
+                it = os.scandir(path)
+            except OSError:
+                self.unreadable += 1
+                continue
+            self.dirs += 1
+            with it:
+                for entry in it:
+                    counter += 1
+                    if counter >= check_every:
+                        counter = 0
+                        if deadline is not None and time.monotonic() > deadline:
+                            self.partial = f"stopped at the deadline after {self.files} files"
+                            return
+                    name = entry.name
+                    try:
+                        is_dir = entry.is_dir(follow_symlinks=False)
+                    except OSError:
+                        self.unreadable += 1
+                        continue
+                    if is_dir:
+                        full = entry.path
+                        if full in skip:
+                            continue
+                        if name.endswith("-info"):
+                            self._python_meta(full, name, is_dir=True)
+                            continue
+                        if name in _VENDOR_MARKERS and os.path.isfile(os.path.join(full, _VENDOR_MARKERS[name])):
+                            self._bare_python.append((path, name))
+                        stack.append(full)
+                        continue
+                    try:
+                        is_file = entry.is_file(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    if not is_file:
+                        continue
+                    self.files += 1
+                    self._file(entry, path, name)
+
+    def _file(self, entry: "os.DirEntry[str]", parent: str, name: str) -> None:
+        dot = name.rfind(".")
+        ext = name[dot:] if dot > 0 else ""
+        if ext in (".jar", ".war", ".ear"):
+            self._java(entry.path, name)
+        elif name == "package.json":
+            self._node(entry.path, parent)
+        elif ext == ".gemspec":
+            if parent.endswith("specifications"):
+                m = _GEMSPEC.match(name)
+                if m:
+                    self.add("ruby", m.group(1), entry.path, "gemspec")
+        elif name == "Gemfile.lock":
+            self._gemlock(entry.path)
+        elif name == "installed.json":
+            if parent.endswith("composer"):
+                self._composer(entry.path)
+        elif name == "Sdk.php":
+            if parent.endswith(os.path.join("aws-sdk-php", "src")):
+                self._regex_file(entry.path, "php", re.compile(r"const\s+VERSION\s*=\s*['\"]([^'\"]+)['\"]"), "Sdk.php")
+        elif name == "AWSSDK.Core.dll":
+            self._pe(entry.path)
+        elif name.endswith(".deps.json"):
+            self._deps_json(entry.path)
+        elif name == "VersionConfig.h":
+            if parent.endswith(os.path.join("aws", "core")):
+                self._regex_file(entry.path, "cpp", re.compile(r'AWS_SDK_VERSION_STRING\s+"([^"]+)"'), "VersionConfig.h")
+        elif name.startswith("libaws-cpp-sdk-core.so"):
+            m = _CPP_SO.match(name)
+            if m:
+                self.add("cpp", m.group(1), entry.path, "library name")
+        elif ext == ".psd1":
+            if name in ("AWS.Tools.Common.psd1", "AWSPowerShell.NetCore.psd1", "AWSPowerShell.psd1"):
+                self._regex_file(entry.path, "powershell", re.compile(r"ModuleVersion\s*=\s*['\"]([^'\"]+)['\"]"), "module manifest")
+        elif ext == ".egg-info":
+            self._python_meta(entry.path, name, is_dir=False)
+        elif not ext or ext in (".bin", ".exe"):
+            self._maybe_go(entry)
+
+    # ---- readers ---------------------------------------------------------------------
+    def _read(self, path: str, limit: int = SMALL) -> Optional[bytes]:
+        try:
+            with open(path, "rb") as fh:
+                return fh.read(limit)
+        except OSError:
+            self.unreadable += 1
+            return None
+
+    def _regex_file(self, path: str, sdk: str, pattern: "re.Pattern[str]", via: str) -> None:
+        data = self._read(path)
+        if data is None:
+            return
+        m = pattern.search(data.decode("utf-8", "replace"))
+        self.add(sdk, m.group(1) if m else None, path, via)
+
+    def _python_meta(self, path: str, name: str, is_dir: bool) -> None:
+        m = _DIST.match(name)
+        base = name.split("-", 1)[0].split(".", 1)[0].lower()
+        if not m and base not in ("botocore", "boto3", "boto", "awscli"):
+            return
+        version = m.group(2) if m else None
+        meta_file = os.path.join(path, "METADATA" if name.endswith(".dist-info") else "PKG-INFO") if is_dir else path
+        if version is None or not re.match(r"^\d", version):
+            data = self._read(meta_file, 8192)
+            if data:
+                vm = re.search(r"^Version:\s*(\S+)", data.decode("utf-8", "replace"), re.MULTILINE)
+                version = vm.group(1) if vm else None
+        sdk = base
+        if base == "awscli":
+            sdk = "awscli-v2" if (version or "").startswith("2.") else "awscli-v1"
+        self._python_dirs.add(os.path.dirname(path))
+        self.add(sdk, version, path, "dist-info" if name.endswith(".dist-info") else "egg-info")
+
+    def _python_init(self, path: str, pkg: str) -> None:
+        data = self._read(path, 16384)
+        if data is None:
+            return
+        m = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", data.decode("utf-8", "replace"), re.MULTILINE)
+        self.add(pkg, m.group(1) if m else None, path, "__init__.py (vendored)")
+
+    def _node(self, path: str, parent: str) -> None:
+        head, pkg = os.path.split(parent)
+        scope = os.path.basename(head)
+        sdk = _NODE.get((scope, pkg))
+        if sdk is None:
+            return
+        data = self._read(path)
+        version = None
+        if data is not None:
+            try:
+                doc = json.loads(data.decode("utf-8"))
+                version = doc.get("version") if isinstance(doc, dict) and isinstance(doc.get("version"), str) else None
+            except ValueError:
+                version = None
+        self.add(sdk, version, path, "package.json")
+
+    def _gemlock(self, path: str) -> None:
+        data = self._read(path, 1 << 20)
+        if data is None:
+            return
+        m = _GEMLOCK.search(data.decode("utf-8", "replace"))
+        if m:
+            self.add("ruby", m.group(1), path, "Gemfile.lock")
+
+    def _composer(self, path: str) -> None:
+        data = self._read(path, 16 << 20)
+        if data is None:
+            return
+        try:
+            doc = json.loads(data.decode("utf-8"))
+        except ValueError:
+            self.add("php", None, path, "installed.json (unreadable)")
+            return
+        packages = doc.get("packages") if isinstance(doc, dict) else doc
+        for pkg in packages if isinstance(packages, list) else []:
+            if isinstance(pkg, dict) and pkg.get("name") == "aws/aws-sdk-php":
+                self.add("php", pkg.get("version") if isinstance(pkg.get("version"), str) else None, path, "installed.json")
+
+    def _deps_json(self, path: str) -> None:
+        data = self._read(path, 8 << 20)
+        if data is None:
+            return
+        try:
+            doc = json.loads(data.decode("utf-8-sig"))
+        except ValueError:
+            return
+        libs = doc.get("libraries") if isinstance(doc, dict) else None
+        for key in libs if isinstance(libs, dict) else {}:
+            if key.startswith("AWSSDK.Core/"):
+                self.add("dotnet", key.split("/", 1)[1], path, "deps.json")
+
+    def _pe(self, path: str) -> None:
+        try:
+            with open(path, "rb") as fh:
+                version = binaries.pe_file_version(fh)
+        except OSError:
+            self.unreadable += 1
+            return
+        self.add("dotnet", version, path, "AWSSDK.Core.dll FileVersion")
+
+    def _maybe_go(self, entry: "os.DirEntry[str]") -> None:
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            return
+        if not (st.st_mode & 0o111) or st.st_size < GO_MIN_SIZE or not stat.S_ISREG(st.st_mode):
+            return
+        try:
+            with open(entry.path, "rb") as fh:
+                if fh.read(4) != b"\x7fELF":
+                    return
+                info = binaries.go_modules(fh)
+        except OSError:
+            self.unreadable += 1
+            return
+        if not info:
+            return
+        deps = info.get("deps") or {}
+        assert isinstance(deps, dict)
+        for module, sdk in _GO_MODULES.items():
+            if module in deps:
+                self.add(sdk, deps[module], entry.path, f"Go build info ({info.get('go')})")
+
+    def _java(self, path: str, name: str) -> None:
+        m = _JAVA_V1.search(name)
+        if m:
+            self.add("java-v1", m.group(2), path, "jar name")
+            return
+        if not _JAVA_V2.search(name) and not _mentions_aws(path):
+            return  # most jars on a system: one look at the central directory is enough
+        try:
+            with zipfile.ZipFile(path) as zf:
+                self._java_zip(zf, path, depth=0)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError, NotImplementedError):
+            if m:  # the name still tells
+                self.add("java-v1", m.group(2), path, "jar name (unreadable archive)")
+
+    def _java_zip(self, zf: zipfile.ZipFile, path: str, depth: int) -> None:
+        for info in zf.infolist()[:200_000]:
+            n = info.filename
+            pom = _POM.match(n)
+            if pom:
+                props = zf.read(info)[:SMALL].decode("utf-8", "replace") if info.file_size < SMALL else ""
+                vm = re.search(r"^version=(\S+)", props, re.MULTILINE)
+                sdk = "java-v1" if pom.group(1).startswith("com.amazonaws") else "java-v2"
+                self.add(sdk, vm.group(1) if vm else None, f"{path}!/{n}", "pom.properties")
+            elif n.endswith(".jar") and depth < 2:
+                m1 = _JAVA_V1.search(n)
+                m2 = _JAVA_V2.search(n)
+                if m1:
+                    self.add("java-v1", m1.group(2), f"{path}!/{n}", "nested jar name")
+                elif m2 and info.file_size < NESTED_JAR_MAX:
+                    # Generic names (auth-2.x.jar): look inside to be sure it is the AWS SDK.
+                    try:
+                        with zipfile.ZipFile(io.BytesIO(zf.read(info))) as inner:
+                            self._java_zip(inner, f"{path}!/{n}", depth + 1)
+                    except (zipfile.BadZipFile, ValueError, EOFError, RuntimeError, NotImplementedError):
+                        pass
+            elif n.endswith((".war", ".ear")) and depth < 2 and info.file_size < NESTED_JAR_MAX:
+                try:
+                    with zipfile.ZipFile(io.BytesIO(zf.read(info))) as inner:
+                        self._java_zip(inner, f"{path}!/{n}", depth + 1)
+                except (zipfile.BadZipFile, ValueError, EOFError, RuntimeError, NotImplementedError):
+                    pass
+
+
+_AWS_MARKERS = (b"amazonaws", b"software/amazon/awssdk", b"aws-java-sdk")
+
+
+def _mentions_aws(path: str) -> bool:
+    """Does the archive's central directory name anything of the AWS SDK for Java?
+
+    Reads the end-of-central-directory record and the directory itself as raw bytes
+    (no per-entry objects), so thousands of unrelated jars cost little.
+    """
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            tail_len = min(size, 65536 + 22)
+            fh.seek(size - tail_len)
+            tail = fh.read(tail_len)
+            eocd = tail.rfind(b"PK\x05\x06")
+            if eocd == -1 or eocd + 22 > len(tail):
+                return False
+            cd_size, cd_offset = int.from_bytes(tail[eocd + 12 : eocd + 16], "little"), int.from_bytes(tail[eocd + 16 : eocd + 20], "little")
+            if cd_offset == 0xFFFFFFFF or cd_size == 0xFFFFFFFF:
+                return True  # zip64: let zipfile decide
+            if cd_size > NESTED_JAR_MAX or cd_offset + cd_size > size:
+                return False
+            fh.seek(cd_offset)
+            directory = fh.read(cd_size)
+    except OSError:
+        return False
+    return any(marker in directory for marker in _AWS_MARKERS)
+
+
+def aws_cli_v2_installs(roots: Iterable[str]) -> list[tuple[str, str]]:
+    """The AWS CLI v2 installer's layout: /usr/local/aws-cli/v2/<version>/."""
+    out = []
+    for root in roots:
+        base = os.path.join(root, "usr", "local", "aws-cli", "v2")
+        try:
+            names = os.listdir(base)
+        except OSError:
+            continue
+        for name in names:
+            if re.match(r"^2\.\d+\.\d+$", name):
+                out.append((name, os.path.join(base, name)))
+    return out
+
+
+def roots_for(roots: list[str], survey: dict[str, Any]) -> list[str]:
+    """The roots plus /proc/PID/root of surveyed processes whose filesystem is another one."""
+    out = list(roots)
+    seen = set()
+    for root in roots:
+        try:
+            st = os.stat(root)
+            seen.add((st.st_dev, st.st_ino))
+        except OSError:
+            pass
+    for entry in survey.get("processes") or []:
+        candidate = f"/proc/{entry.get('pid')}/root"
+        try:
+            st = os.stat(candidate)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) not in seen:
+            seen.add((st.st_dev, st.st_ino))
+            out.append(candidate)
+    return out
+
+
+def scan(roots: Iterable[str], deadline: Optional[float] = None) -> dict[str, Any]:
+    """Scan the roots; never raises."""
+    started = time.monotonic()
+    roots = list(roots)
+    s = Scan(roots, deadline)
+    try:
+        s.run()
+        for version, path in aws_cli_v2_installs(s.roots):
+            s.add("awscli-v2", version, path, "installer directory")
+    except Exception as exc:  # a scanner bug must not take the probe down
+        s.partial = f"the scan failed: {type(exc).__name__}: {exc}"
+    return s.record(started)
