@@ -30,9 +30,10 @@ MINIMUMS: dict[str, tuple[str, Optional[str], Optional[str]]] = {
     "dotnet": ("AWS SDK for .NET (AWSSDK.Core)", "3.1.6", "3.7.302"),
     "powershell": ("AWS Tools for PowerShell", "0.0.1", "4.1.502"),
     "cpp": ("AWS SDK for C++", "0.12.19", "1.11.263"),
+    "go-unversioned": ("an AWS SDK in a Go binary built without module versions", None, None),
 }
 # Clients that honour proxy variables for the container credentials endpoint.
-HONOUR_PROXY = {"java-v1", "java-v2", "js-v2", "js-v3-credential-provider-node", "js-v3-credential-provider-http",
+HONOUR_PROXY = {"go-unversioned", "java-v1", "java-v2", "js-v2", "js-v3-credential-provider-node", "js-v3-credential-provider-http",
                 "go-v1", "go-v2-config", "go-v2-credentials", "dotnet", "powershell"}
 SHOWN = 10
 
@@ -52,6 +53,11 @@ def verdict_for(entry: dict[str, Any], source: str) -> tuple[str, str]:
     version = entry.get("version")
     if entry.get("sdk") == "boto":
         return "fail", f"{name} at {entry['path']} never supports container credentials"
+    features = entry.get("features")
+    if isinstance(features, dict):  # judged by the variable names the binary reads
+        if source == "full" and not features.get("token_file"):
+            return "fail", f"{name} at {entry['path']} never reads AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (too old for it)"
+        return "pass", f"{name} at {entry['path']} (reads the container credentials variables)"
     if not version:
         return "warn", f"{name} at {entry['path']}: version unreadable"
     try:
@@ -91,7 +97,8 @@ def versions(f: Facts) -> Outcome:
     if fails:
         return failed(
             f"{len(fails)} AWS SDK{'s are' if len(fails) != 1 else ' is'} too old for the credentials source",
-            "; ".join(fails[:SHOWN]) + (f"; and {len(fails) - SHOWN} more" if len(fails) > SHOWN else "") + "." + partial,
+            "; ".join(fails[:SHOWN]) + (f"; and {len(fails) - SHOWN} more" if len(fails) > SHOWN else "") + "."
+            + (" Also: " + "; ".join(warns[:SHOWN]) + "." if warns else "") + partial,
             "Upgrade these SDKs (and the application's lock files) to at least the versions named; boto 2 must be "
             "replaced by boto3. Old SDKs ignore the container credentials and use the EC2 instance role.",
             **data,

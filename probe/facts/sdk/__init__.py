@@ -100,12 +100,15 @@ class Scan:
         self._bare_python: list[tuple[str, str]] = []
 
     # ---- results -------------------------------------------------------------------
-    def add(self, sdk: str, version: Optional[str], path: str, via: str) -> None:
+    def add(self, sdk: str, version: Optional[str], path: str, via: str, features: Optional[dict[str, bool]] = None) -> None:
         key = (sdk, path)
         if key in self._seen or len(self.found) >= MAX_FOUND:
             return
         self._seen.add(key)
-        self.found.append({"sdk": sdk, "version": _clean(version), "raw_version": (version or "")[:40] or None, "path": path, "via": via})
+        entry: dict[str, Any] = {"sdk": sdk, "version": _clean(version), "raw_version": (version or "")[:40] or None, "path": path, "via": via}
+        if features is not None:
+            entry["features"] = features
+        self.found.append(entry)
 
     def record(self, started: float) -> dict[str, Any]:
         return {
@@ -166,7 +169,8 @@ class Scan:
                         if name.endswith("-info"):
                             self._python_meta(full, name, is_dir=True)
                             continue
-                        if name in _VENDOR_MARKERS and os.path.isfile(os.path.join(full, _VENDOR_MARKERS[name])):
+                        # awscli v2 carries its own botocore fork: the awscli entry covers it.
+                        if name in _VENDOR_MARKERS and not path.endswith("awscli") and os.path.isfile(os.path.join(full, _VENDOR_MARKERS[name])):
                             self._bare_python.append((path, name))
                         stack.append(full)
                         continue
@@ -331,23 +335,27 @@ class Scan:
                 if fh.read(4) != b"\x7fELF":
                     return
                 info = binaries.go_modules(fh)
+                if not info:
+                    return
+                deps = info.get("deps") or {}
+                assert isinstance(deps, dict)
+                for module, sdk in _GO_MODULES.items():
+                    if module in deps:
+                        self.add(sdk, deps[module], entry.path, f"Go build info ({info.get('go')})")
+                if not deps:
+                    # Built without module information: the SDK's variable names tell.
+                    features = binaries.feature_strings(fh)
+                    if features["relative"]:
+                        self.add("go-unversioned", None, entry.path, f"Go binary without module versions ({info.get('go')})", features)
         except OSError:
             self.unreadable += 1
-            return
-        if not info:
-            return
-        deps = info.get("deps") or {}
-        assert isinstance(deps, dict)
-        for module, sdk in _GO_MODULES.items():
-            if module in deps:
-                self.add(sdk, deps[module], entry.path, f"Go build info ({info.get('go')})")
 
     def _java(self, path: str, name: str) -> None:
         m = _JAVA_V1.search(name)
         if m:
             self.add("java-v1", m.group(2), path, "jar name")
             return
-        if not _JAVA_V2.search(name) and not _mentions_aws(path):
+        if not name.endswith((".war", ".ear")) and not _JAVA_V2.search(name) and not _mentions_aws(path):
             return  # most jars on a system: one look at the central directory is enough
         try:
             with zipfile.ZipFile(path) as zf:
@@ -385,7 +393,9 @@ class Scan:
                     pass
 
 
-_AWS_MARKERS = (b"amazonaws", b"software/amazon/awssdk", b"aws-java-sdk")
+# Names in a central directory that mean "look inside": the SDK's packages, its jars by
+# name (v2 ships generic names such as auth-2.x.jar), and nested archives.
+_AWS_MARKERS = (b"amazonaws", b"software/amazon/awssdk", b"aws-java-sdk", b"lib/auth-2.", b"lib/sdk-core-2.", b"lib/bundle-2.", b".war", b".ear")
 
 
 def _mentions_aws(path: str) -> bool:

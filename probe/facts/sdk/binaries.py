@@ -194,6 +194,36 @@ def parse_modinfo(go_version: str, modinfo: bytes) -> Optional[dict[str, object]
     return {"go": go_version, "path": main, "deps": deps}
 
 
+FEATURE_STRINGS = {
+    "relative": b"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "token_file": b"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+}
+
+
+def feature_strings(fh: BinaryIO, limit: int = SCAN_LIMIT) -> dict[str, bool]:
+    """Which credential-provider variable names a binary contains (read in 1 MiB chunks).
+
+    The fallback for Go binaries built without module information (GOPATH builds, as
+    Debian's): an SDK that names a variable reads it.
+    """
+    found = {k: False for k in FEATURE_STRINGS}
+    longest = max(len(v) for v in FEATURE_STRINGS.values())
+    fh.seek(0)
+    carry = b""
+    read = 0
+    while read < limit and not all(found.values()):
+        data = fh.read(1 << 20)
+        if not data:
+            break
+        read += len(data)
+        buf = carry + data
+        for key, needle in FEATURE_STRINGS.items():
+            if not found[key] and needle in buf:
+                found[key] = True
+        carry = buf[-longest:]
+    return found
+
+
 def pe_file_version(fh: BinaryIO) -> Optional[str]:
     """The FileVersion (a.b.c.d) of a PE file's version resource, or None."""
     try:

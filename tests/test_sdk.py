@@ -1,0 +1,520 @@
+"""The SDK scanner and sdk.versions over image trees built from real published packages:
+pip installs of old and new botocore/boto/awscli, npm tarballs of aws-sdk v2 and
+@aws-sdk/credential-provider-node, and Debian packages unpacked with dpkg-deb (a Go
+program built with the AWS SDK, the Ruby SDK, botocore and the AWS CLI v2).
+
+Java, PHP, .NET, C++ and PowerShell packages come from registries this machine cannot
+reach (Maven Central, Packagist, NuGet); for those the tests write the exact on-disk
+formats (jar with pom.properties, Spring Boot / war / ear nesting, composer installed.json
+v1 and v2, a PE file with a version resource, ...). Malformed inputs come last.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import struct
+import subprocess
+import sys
+import tarfile
+import time
+import zipfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from helpers import clean_env, need, run_probe
+from probe.checks.sdk import verdict_for
+from probe.facts.sdk import binaries, scan
+
+
+def found(root: Path, **kw: Any) -> dict[tuple[str, str], str]:
+    """(sdk, path relative to root) -> version, from a real scan."""
+    rec = scan([str(root)], **kw)
+    return {(e["sdk"], os.path.relpath(e["path"].split("!/")[0], root)): e["version"] for e in rec["found"]}
+
+
+def pip_target(dest: Path, spec: str) -> None:
+    cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-compile", "--disable-pip-version-check", "--target", str(dest), spec]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    need(proc.returncode == 0, f"pip could not install {spec}: {proc.stderr[-300:]}")
+
+
+# ---------------------------------------------------------------------------------------
+# Python (PyPI)
+# ---------------------------------------------------------------------------------------
+
+PY_VERSIONS = ["botocore==1.4.36", "botocore==1.4.37", "botocore==1.31.85", "botocore==1.32.0", "boto==2.49.0", "awscli==1.10.46", "awscli==1.10.47"]
+
+
+@pytest.fixture(scope="module")
+def pypi_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("pypi-image")
+    for spec in PY_VERSIONS:
+        name, version = spec.split("==")
+        pip_target(root / "opt" / f"{name}-{version}" / "site-packages", spec)
+    return root
+
+
+def test_python_versions_found_exactly(pypi_root: Path) -> None:
+    got = found(pypi_root)
+    for spec in PY_VERSIONS:
+        name, version = spec.split("==")
+        sdk = {"awscli": "awscli-v1"}.get(name, name)
+        key = (sdk, f"opt/{name}-{version}/site-packages/{name}-{version}.dist-info")
+        assert got.get(key) == version, (key, got)
+
+
+@pytest.mark.parametrize(
+    "sdk, version, source, verdict",
+    [
+        pytest.param("botocore", "1.4.36", "relative", "fail", id="botocore-1.4.36-too-old"),
+        pytest.param("botocore", "1.4.37", "relative", "pass", id="botocore-1.4.37-ok"),
+        pytest.param("botocore", "1.31.85", "full", "fail", id="botocore-1.31.85-no-token-file"),
+        pytest.param("botocore", "1.32.0", "full", "pass", id="botocore-1.32.0-token-file"),
+        pytest.param("awscli-v1", "1.10.46", "relative", "fail", id="awscli-1.10.46-too-old"),
+        pytest.param("awscli-v1", "1.10.47", "relative", "pass", id="awscli-1.10.47-ok"),
+        pytest.param("boto", "2.49.0", "relative", "fail", id="boto2-never"),
+    ],
+)
+def test_python_verdicts_at_both_sides(pypi_root: Path, sdk: str, version: str, source: str, verdict: str) -> None:
+    entry = next(e for e in scan([str(pypi_root)])["found"] if e["sdk"] == sdk and e["version"] == version)
+    assert verdict_for(entry, source)[0] == verdict
+
+
+def test_probe_sdk_command_on_a_pip_tree(pypi_root: Path, home: str) -> None:
+    run = run_probe(["sdk", str(pypi_root / "opt" / "botocore-1.4.36"), str(pypi_root / "opt" / "botocore-1.4.37"), "--json"], clean_env(home))
+    assert run.rc == 1
+    check = run.check("sdk.versions")
+    assert check["status"] == "fail" and "1.4.36" in check["detail"] and "older than 1.4.37" in check["detail"]
+    verdicts = {e["version"]: e["verdict"] for e in check["data"]["sdks"]}
+    assert verdicts == {"1.4.36": "fail", "1.4.37": "pass"}
+    assert run.report["mode"] == "sdk" and run.report["identity"] is None
+    ok = run_probe(["sdk", str(pypi_root / "opt" / "botocore-1.4.37"), "--json"], clean_env(home))
+    assert ok.rc == 0 and ok.status("sdk.versions") == "pass"
+
+
+# ---------------------------------------------------------------------------------------
+# Node (npm registry)
+# ---------------------------------------------------------------------------------------
+
+NPM = {"aws-sdk@2.4.6": "js-v2", "aws-sdk@2.4.7": "js-v2", "@aws-sdk/credential-provider-node@3.503.0": "js-v3-credential-provider-node", "@aws-sdk/credential-provider-node@3.503.1": "js-v3-credential-provider-node"}
+
+
+@pytest.fixture(scope="module")
+def npm_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    need(shutil.which("npm") is not None, "needs npm")
+    packs = tmp_path_factory.mktemp("npm-packs")
+    proc = subprocess.run(["npm", "pack", "--silent", *NPM], cwd=packs, capture_output=True, text=True, timeout=300)
+    need(proc.returncode == 0, f"npm pack failed: {proc.stderr[-300:]}")
+    root = tmp_path_factory.mktemp("npm-image")
+    # app-old uses the old versions directly; app-new has the new ones nested under a dependency.
+    layout = {
+        "aws-sdk@2.4.6": "app-old/node_modules/aws-sdk",
+        "@aws-sdk/credential-provider-node@3.503.0": "app-old/node_modules/@aws-sdk/credential-provider-node",
+        "aws-sdk@2.4.7": "app-new/node_modules/some-lib/node_modules/aws-sdk",
+        "@aws-sdk/credential-provider-node@3.503.1": "app-new/node_modules/@aws-sdk/client-s3/node_modules/@aws-sdk/credential-provider-node",
+    }
+    for spec, where in layout.items():
+        name, version = spec.rsplit("@", 1)
+        tgz = packs / f"{name.lstrip('@').replace('/', '-')}-{version}.tgz"
+        dest = root / where
+        with tarfile.open(tgz) as tf:
+            for member in tf.getmembers():
+                if member.isfile() and member.name.startswith("package/"):
+                    target = dest / member.name[len("package/"):]
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    src = tf.extractfile(member)
+                    assert src is not None
+                    target.write_bytes(src.read())
+    return root
+
+
+def test_node_versions_found_exactly(npm_root: Path) -> None:
+    got = found(npm_root)
+    assert got[("js-v2", "app-old/node_modules/aws-sdk/package.json")] == "2.4.6"
+    assert got[("js-v2", "app-new/node_modules/some-lib/node_modules/aws-sdk/package.json")] == "2.4.7"
+    assert got[("js-v3-credential-provider-node", "app-old/node_modules/@aws-sdk/credential-provider-node/package.json")] == "3.503.0"
+    key = ("js-v3-credential-provider-node", "app-new/node_modules/@aws-sdk/client-s3/node_modules/@aws-sdk/credential-provider-node/package.json")
+    assert got[key] == "3.503.1"
+
+
+@pytest.mark.parametrize(
+    "sdk, version, source, verdict",
+    [
+        pytest.param("js-v2", "2.4.6", "relative", "fail", id="aws-sdk-2.4.6"),
+        pytest.param("js-v2", "2.4.7", "relative", "pass", id="aws-sdk-2.4.7"),
+        pytest.param("js-v3-credential-provider-node", "3.503.0", "full", "fail", id="provider-node-3.503.0"),
+        pytest.param("js-v3-credential-provider-node", "3.503.1", "full", "pass", id="provider-node-3.503.1"),
+    ],
+)
+def test_node_verdicts_at_both_sides(npm_root: Path, sdk: str, version: str, source: str, verdict: str) -> None:
+    entry = next(e for e in scan([str(npm_root)])["found"] if e["sdk"] == sdk and e["version"] == version)
+    assert verdict_for(entry, source)[0] == verdict
+
+
+# ---------------------------------------------------------------------------------------
+# Debian packages (dpkg-deb -x): Go, Ruby, botocore egg-info, AWS CLI v2
+# ---------------------------------------------------------------------------------------
+
+DEBS = ("amazon-ecr-credential-helper", "ruby-aws-sdk-core", "python3-botocore", "awscli")
+
+
+@pytest.fixture(scope="module")
+def debian_root(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    need(shutil.which("apt-get") is not None and shutil.which("dpkg-deb") is not None, "needs apt-get and dpkg-deb")
+    debs = tmp_path_factory.mktemp("debs")
+    proc = subprocess.run(["apt-get", "download", "-q", *DEBS], cwd=debs, capture_output=True, text=True, timeout=600)
+    need(proc.returncode == 0, f"apt-get download failed (run apt-get update): {proc.stderr[-300:]}")
+    root = tmp_path_factory.mktemp("debian-image")
+    fields: dict[str, str] = {}
+    for deb in sorted(debs.glob("*.deb")):
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True, timeout=120)
+        package = subprocess.run(["dpkg-deb", "-f", str(deb), "Package"], capture_output=True, text=True, check=True).stdout.strip()
+        fields[package] = subprocess.run(["dpkg-deb", "-f", str(deb), "Version", "Built-Using"], capture_output=True, text=True, check=True).stdout
+    return root, fields
+
+
+def _debian_version(fields: str) -> str:
+    raw = next(line.split(":", 1)[1].strip() for line in fields.splitlines() if line.startswith("Version:"))
+    return raw.split("-")[0].split("+")[0]
+
+
+def test_debian_packages_found_with_their_package_versions(debian_root: tuple[Path, dict[str, str]]) -> None:
+    root, fields = debian_root
+    rec = scan([str(root)])
+    by_sdk = {e["sdk"]: e for e in rec["found"]}
+    assert by_sdk["ruby"]["version"] == _debian_version(fields["ruby-aws-sdk-core"])
+    assert by_sdk["botocore"]["version"] == _debian_version(fields["python3-botocore"])
+    assert by_sdk["awscli-v2"]["version"] == _debian_version(fields["awscli"])
+    # The credential helper is a Go program built with aws-sdk-go-v2 (its Built-Using says
+    # which), in GOPATH mode: no module versions, so the scanner falls back to the
+    # variable names the binary contains.
+    assert "golang-github-aws-aws-sdk-go-v2" in fields["amazon-ecr-credential-helper"]
+    go = by_sdk["go-unversioned"]
+    assert go["path"].endswith("usr/bin/docker-credential-ecr-login")
+    assert go["features"] == {"relative": True, "token_file": False}
+    # Only one botocore: the AWS CLI v2's own fork is covered by its awscli entry.
+    assert [e["sdk"] for e in rec["found"]].count("botocore") == 1
+
+
+def test_debian_verdicts_depend_on_the_source_in_use(debian_root: tuple[Path, dict[str, str]], home: str) -> None:
+    root, _fields = debian_root
+    run = run_probe(["sdk", str(root), "--json"], clean_env(home))
+    assert run.status("sdk.versions") == "pass"
+    token = Path(home) / "token"
+    token.write_text("t")
+    env = clean_env(home, {"AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:9/creds", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": str(token)})
+    run = run_probe(["sdk", str(root), "--json"], env)
+    check = run.check("sdk.versions")
+    assert check["status"] == "fail" and check["data"]["source"] == "full"
+    verdicts = {e["sdk"]: e["verdict"] for e in check["data"]["sdks"]}
+    # aws-sdk-go-v2 1.17 (2022), botocore 1.29, AWS CLI 2.9, Ruby 3.168: all before the token file.
+    assert verdicts == {"go-unversioned": "fail", "botocore": "fail", "awscli-v2": "fail", "ruby": "fail"}
+
+
+# ---------------------------------------------------------------------------------------
+# Formats from registries this machine cannot reach: written byte for byte
+# ---------------------------------------------------------------------------------------
+
+
+def write_jar(path: Path, entries: dict[str, bytes]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+
+
+def jar_bytes(entries: dict[str, bytes]) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def pom(group: str, artifact: str, version: str) -> dict[str, bytes]:
+    return {f"META-INF/maven/{group}/{artifact}/pom.properties": f"#Generated by Maven\nversion={version}\ngroupId={group}\nartifactId={artifact}\n".encode()}
+
+
+def test_java_layouts(tmp_path: Path) -> None:
+    write_jar(tmp_path / "lib" / "aws-java-sdk-core-1.11.15.jar", pom("com.amazonaws", "aws-java-sdk-core", "1.11.15"))
+    write_jar(tmp_path / "lib" / "aws-java-sdk-bundle-1.12.746.jar", {"x": b""})
+    write_jar(tmp_path / "lib" / "unrelated-4.0.jar", {"org/example/A.class": b"\xca\xfe"})
+    boot = {
+        "BOOT-INF/lib/aws-java-sdk-core-1.11.16.jar": jar_bytes(pom("com.amazonaws", "aws-java-sdk-core", "1.11.16")),
+        "BOOT-INF/lib/auth-2.21.29.jar": jar_bytes(pom("software.amazon.awssdk", "auth", "2.21.29")),
+        "BOOT-INF/lib/auth-2.1.0.jar": jar_bytes({"org/other/auth/A.class": b""}),  # not the AWS SDK
+    }
+    write_jar(tmp_path / "app" / "app.jar", boot)
+    war = {"WEB-INF/lib/sdk-core-2.21.30.jar": jar_bytes(pom("software.amazon.awssdk", "sdk-core", "2.21.30"))}
+    write_jar(tmp_path / "ear" / "app.ear", {"web.war": jar_bytes(war)})
+    shaded = pom("com.amazonaws", "aws-java-sdk-core", "1.12.0")
+    write_jar(tmp_path / "shaded" / "service.jar", shaded)
+    got = scan([str(tmp_path)])["found"]
+    versions = sorted((e["sdk"], e["version"]) for e in got)
+    assert versions == [
+        ("java-v1", "1.11.15"),
+        ("java-v1", "1.11.16"),
+        ("java-v1", "1.12.0"),
+        ("java-v1", "1.12.746"),
+        ("java-v2", "2.21.29"),
+        ("java-v2", "2.21.30"),
+    ]
+    by_version = {e["version"]: e for e in got}
+    assert by_version["1.11.16"]["path"].endswith("app/app.jar!/BOOT-INF/lib/aws-java-sdk-core-1.11.16.jar")
+    assert "app.ear!/web.war!/WEB-INF/lib/sdk-core-2.21.30.jar" in by_version["2.21.30"]["path"]
+    assert verdict_for(by_version["1.11.15"], "relative")[0] == "fail"
+    assert verdict_for(by_version["1.11.16"], "relative")[0] == "pass"
+    assert verdict_for(by_version["2.21.29"], "full")[0] == "fail"
+    assert verdict_for(by_version["2.21.30"], "full")[0] == "pass"
+
+
+def test_php_ruby_lock_dotnet_cpp_powershell(tmp_path: Path) -> None:
+    v1 = tmp_path / "php1" / "vendor" / "composer" / "installed.json"
+    v1.parent.mkdir(parents=True)
+    v1.write_text(json.dumps([{"name": "guzzlehttp/guzzle", "version": "6.3.0"}, {"name": "aws/aws-sdk-php", "version": "3.18.27"}]))
+    v2 = tmp_path / "php2" / "vendor" / "composer" / "installed.json"
+    v2.parent.mkdir(parents=True)
+    v2.write_text(json.dumps({"packages": [{"name": "aws/aws-sdk-php", "version": "3.287.1", "version_normalized": "3.287.1.0"}], "dev": False}))
+    sdkphp = tmp_path / "php3" / "vendor" / "aws" / "aws-sdk-php" / "src" / "Sdk.php"
+    sdkphp.parent.mkdir(parents=True)
+    sdkphp.write_text("<?php\nnamespace Aws;\nclass Sdk\n{\n    const VERSION = '3.18.28';\n}\n")
+    lock = tmp_path / "rb" / "Gemfile.lock"
+    lock.parent.mkdir()
+    lock.write_text("GEM\n  remote: https://rubygems.org/\n  specs:\n    aws-eventstream (1.0.3)\n    aws-sdk-core (2.3.21)\n      jmespath (~> 1.0)\n")
+    deps = tmp_path / "dotnet" / "app.deps.json"
+    deps.parent.mkdir()
+    deps.write_text(json.dumps({"libraries": {"AWSSDK.Core/3.7.302": {"type": "package"}, "Newtonsoft.Json/13.0.1": {}}}))
+    write_pe(tmp_path / "dotnet2" / "AWSSDK.Core.dll", (3, 1, 5, 0))
+    header = tmp_path / "cpp" / "include" / "aws" / "core" / "VersionConfig.h"
+    header.parent.mkdir(parents=True)
+    header.write_text('#pragma once\n#define AWS_SDK_VERSION_STRING "1.11.263"\n#define AWS_SDK_VERSION_MAJOR 1\n')
+    psd1 = tmp_path / "ps" / "Modules" / "AWS.Tools.Common" / "4.1.501" / "AWS.Tools.Common.psd1"
+    psd1.parent.mkdir(parents=True)
+    psd1.write_text("@{\n    RootModule = 'AWS.Tools.Common.dll'\n    ModuleVersion = '4.1.501'\n}\n")
+    got = {(e["sdk"], e["version"]) for e in scan([str(tmp_path)])["found"]}
+    assert got == {
+        ("php", "3.18.27"),
+        ("php", "3.287.1"),
+        ("php", "3.18.28"),
+        ("ruby", "2.3.21"),
+        ("dotnet", "3.7.302"),
+        ("dotnet", "3.1.5.0"),
+        ("cpp", "1.11.263"),
+        ("powershell", "4.1.501"),
+    }
+    judge = {(e["sdk"], e["version"]): e for e in scan([str(tmp_path)])["found"]}
+    assert verdict_for(judge[("php", "3.18.27")], "relative")[0] == "fail"
+    assert verdict_for(judge[("php", "3.18.28")], "relative")[0] == "pass"
+    assert verdict_for(judge[("ruby", "2.3.21")], "relative")[0] == "fail"
+    assert verdict_for(judge[("dotnet", "3.1.5.0")], "relative")[0] == "fail"
+    assert verdict_for(judge[("dotnet", "3.7.302")], "full")[0] == "pass"
+    assert verdict_for(judge[("powershell", "4.1.501")], "full")[0] == "fail"
+    assert verdict_for(judge[("cpp", "1.11.263")], "full")[0] == "pass"
+
+
+def write_pe(path: Path, version: tuple[int, int, int, int]) -> None:
+    """A minimal PE32 file whose .rsrc section holds a VS_FIXEDFILEINFO."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    a, b, c, d = version
+    fixed = struct.pack("<IIIIII", 0xFEEF04BD, 0x00010000, (a << 16) | b, (c << 16) | d, (a << 16) | b, (c << 16) | d)
+    rsrc = b"\0" * 32 + b"VS_VERSION_INFO\0" + fixed + b"\0" * 64
+    rsrc = rsrc.ljust(512, b"\0")
+    pe_at = 0x80
+    opt_size = 224
+    sections_at = pe_at + 24 + opt_size
+    raw_at = 0x200
+    dos = bytearray(b"MZ" + b"\0" * (pe_at - 2))
+    struct.pack_into("<I", dos, 0x3C, pe_at)
+    coff = b"PE\0\0" + struct.pack("<HHIIIHH", 0x14C, 1, 0, 0, 0, opt_size, 0x2102)
+    optional = struct.pack("<H", 0x10B).ljust(opt_size, b"\0")
+    section = b".rsrc\0\0\0" + struct.pack("<IIIIIIHHI", len(rsrc), 0x2000, len(rsrc), raw_at, 0, 0, 0, 0, 0x40000040)
+    image = bytes(dos) + coff + optional + section
+    path.write_bytes(image.ljust(raw_at, b"\0") + rsrc)
+
+
+def elf64(sections: dict[str, tuple[int, bytes]], load: tuple[int, int, int]) -> bytes:
+    """A little-endian ELF64 image: named sections at given file offsets, one PT_LOAD."""
+    names = b"\0" + b"".join(n.encode() + b"\0" for n in [*sections, ".shstrtab"])
+    body = bytearray(0x4000)
+    for _name, (offset, data) in sections.items():
+        body[offset : offset + len(data)] = data
+    shstr_at = 0x3000
+    body[shstr_at : shstr_at + len(names)] = names
+    shoff = len(body)
+    headers = b"\0" * 64
+    name_off = 1
+    for name, (offset, data) in sections.items():
+        headers += struct.pack("<IIQQQQIIQQ", name_off, 1, 0, 0, offset, len(data), 0, 0, 1, 0)
+        name_off += len(name) + 1
+    headers += struct.pack("<IIQQQQIIQQ", name_off, 3, 0, 0, shstr_at, len(names), 0, 0, 1, 0)
+    nsec = len(sections) + 2
+    phoff = 64
+    vaddr, foff, size = load
+    ehdr = bytearray(b"\x7fELF\x02\x01\x01" + b"\0" * 9)
+    ehdr += struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, 0, phoff, shoff, 0, 64, 56, 1, 64, nsec, nsec - 1)
+    body[0:64] = ehdr
+    body[phoff : phoff + 56] = struct.pack("<IIQQQQQQ", 1, 5, foff, vaddr, vaddr, size, size, 0x1000)
+    return bytes(body) + headers
+
+
+MODINFO = (
+    binaries.INFO_START
+    + b"path\texample.com/app\nmod\texample.com/app\t(devel)\t\n"
+    + b"dep\tgithub.com/aws/aws-sdk-go\tv1.47.10\th1:x=\n"
+    + b"dep\tgithub.com/aws/aws-sdk-go-v2/config\tv1.25.0\th1:y=\n"
+    + b"dep\tgithub.com/aws/aws-sdk-go-v2/credentials\tv1.15.0\th1:z=\n=>\tgithub.com/aws/aws-sdk-go-v2/credentials\tv1.16.0\th1:w=\n"
+    + binaries.INFO_END
+)
+
+
+def _uvarint(n: int) -> bytes:
+    out = b""
+    while n >= 0x80:
+        out += bytes([(n & 0x7F) | 0x80])
+        n >>= 7
+    return out + bytes([n])
+
+
+def go_binary_inline() -> bytes:
+    version = b"go1.21.5"
+    blob = binaries.BUILDINFO_MAGIC + bytes([8, 2]) + b"\0" * 16 + _uvarint(len(version)) + version + _uvarint(len(MODINFO)) + MODINFO
+    return elf64({".go.buildinfo": (0x1000, blob)}, (0x400000, 0, 0x4000))
+
+
+def go_binary_pointers() -> bytes:
+    """The pre-1.18 layout: the header points at Go string headers (ptr, len) in memory."""
+    base = 0x400000
+    version = b"go1.16.15"
+    strings_at, version_at, modinfo_at = 0x2000, 0x2100, 0x2200
+    hdrs = struct.pack("<QQ", base + version_at, len(version)) + struct.pack("<QQ", base + modinfo_at, len(MODINFO))
+    blob = binaries.BUILDINFO_MAGIC + bytes([8, 0]) + struct.pack("<QQ", base + strings_at, base + strings_at + 16)
+    return elf64({".go.buildinfo": (0x1000, blob), ".rodata": (strings_at, hdrs), ".str1": (version_at, version), ".str2": (modinfo_at, MODINFO)}, (base, 0, 0x4000))
+
+
+@pytest.mark.parametrize("build", [go_binary_inline, go_binary_pointers], ids=["inline-go1.18+", "pointers-before-go1.18"])
+def test_go_build_info_both_formats(tmp_path: Path, build: Any) -> None:
+    exe = tmp_path / "bin" / "server"
+    exe.parent.mkdir()
+    exe.write_bytes(build().ljust(600 * 1024, b"\0"))
+    exe.chmod(0o755)
+    got = {(e["sdk"], e["version"]) for e in scan([str(tmp_path)])["found"]}
+    # A replace directive (=>) wins over the version it replaces.
+    assert got == {("go-v1", "1.47.10"), ("go-v2-config", "1.25.0"), ("go-v2-credentials", "1.16.0")}
+    entries = {e["sdk"]: e for e in scan([str(tmp_path)])["found"]}
+    assert verdict_for(entries["go-v1"], "full")[0] == "fail"
+    assert verdict_for(entries["go-v2-config"], "full")[0] == "pass"
+
+
+# ---------------------------------------------------------------------------------------
+# Malformed input: never a crash, never a hang
+# ---------------------------------------------------------------------------------------
+
+
+def test_malformed_files_never_crash_or_hang(tmp_path: Path, home: str) -> None:
+    root = tmp_path / "root"
+    (root / "bin").mkdir(parents=True)
+    garbage = os.urandom(700 * 1024)
+    for name in ("truncated-go", "garbage-elf"):
+        p = root / "bin" / name
+        p.write_bytes((go_binary_inline()[:0x1010] if name == "truncated-go" else b"\x7fELF" + garbage).ljust(600 * 1024, b"\xff"))
+        p.chmod(0o755)
+    write_pe(root / "dotnet" / "AWSSDK.Core.dll", (3, 7, 0, 0))
+    pe = root / "dotnet" / "AWSSDK.Core.dll"
+    pe.write_bytes(pe.read_bytes()[:300])  # truncated before its sections
+    (root / "lib").mkdir()
+    (root / "lib" / "aws-java-sdk-core-1.11.0.jar").write_bytes(b"PK\x03\x04" + garbage[:5000])
+    (root / "lib" / "app.jar").write_bytes(b"PK\x05\x06" + b"\xff" * 18 + garbage[:100])
+    (root / "node_modules" / "aws-sdk").mkdir(parents=True)
+    (root / "node_modules" / "aws-sdk" / "package.json").write_bytes(garbage[:4096])
+    (root / "vendor" / "composer").mkdir(parents=True)
+    (root / "vendor" / "composer" / "installed.json").write_bytes(b'{"packages": [1, "x", {"name": "aws/aws-sdk-php", "version": 7}]')
+    (root / "specifications").mkdir()
+    (root / "specifications" / "aws-sdk-core-.gemspec").write_bytes(garbage[:100])
+    # A FIFO named like a package file would block an open(); it must be skipped.
+    (root / "node_modules" / "@aws-sdk" / "credential-provider-node").mkdir(parents=True)
+    os.mkfifo(root / "node_modules" / "@aws-sdk" / "credential-provider-node" / "package.json")
+    # Symlink loops and a way out of the root: never followed.
+    os.symlink("loop-b", root / "loop-a")
+    os.symlink("loop-a", root / "loop-b")
+    os.symlink("/", root / "escape")
+    os.symlink(str(root), root / "bin" / "self")
+    # 1 GB sparse files named like package files.
+    for name in ("lib/aws-java-sdk-bundle-1.12.0.jar", "lib/huge.jar", "bin/huge-server", "dotnet2/AWSSDK.Core.dll"):
+        p = root / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        with open(p, "wb") as fh:
+            fh.write(b"\x7fELF" if "server" in name else b"PK\x03\x04")
+            fh.truncate(1 << 30)
+        if "server" in name:
+            p.chmod(0o755)
+    started = time.monotonic()
+    run = run_probe(["sdk", str(root), "--json", "--deadline", "20"], clean_env(home), timeout=60)
+    elapsed = time.monotonic() - started
+    check = run.check("sdk.versions")
+    sdks = {(e["sdk"], e["version"]) for e in check["data"]["sdks"]}
+    assert ("java-v1", "1.11.0") in sdks, "a broken jar is still named by its file name"
+    assert ("java-v1", "1.12.0") in sdks
+    assert ("js-v2", None) in sdks and ("dotnet", None) in sdks
+    assert check["status"] == "fail"  # java 1.11.0 is too old; unreadable versions also warned
+    assert "version unreadable" in check["detail"]
+    assert not any(e["path"].startswith("/usr") or "/escape/" in e["path"] for e in check["data"]["sdks"])
+    assert elapsed < 30, "the scan must stay bounded"
+
+
+@pytest.fixture
+def world_readable_tmp() -> Iterator[Path]:
+    """A folder another user can reach (pytest's own tmp folders are private to root)."""
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="probe-sdk-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_unreadable_folders_are_counted(world_readable_tmp: Path) -> None:
+    need(os.geteuid() == 0 and shutil.which("setpriv") is not None, "needs root and setpriv to scan as another user")
+    tmp_path = world_readable_tmp
+    root = tmp_path / "root"
+    (root / "secret" / "node_modules" / "aws-sdk").mkdir(parents=True)
+    (root / "secret" / "node_modules" / "aws-sdk" / "package.json").write_text('{"version": "2.4.6"}')
+    (root / "open" / "node_modules" / "aws-sdk").mkdir(parents=True)
+    (root / "open" / "node_modules" / "aws-sdk" / "package.json").write_text('{"version": "2.1000.0"}')
+    os.chmod(root / "secret", 0o700)
+    for p in [tmp_path, root, root / "open"]:
+        os.chmod(p, 0o755)
+    code = f"import json; from probe.facts.sdk import scan; print(json.dumps(scan([{str(root)!r}])))"
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": os.environ.get("PYTHONPATH", "") + os.pathsep + str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True)
+    rec = json.loads(proc.stdout)
+    assert rec["unreadable"] == 1
+    assert [e["version"] for e in rec["found"]] == ["2.1000.0"]
+
+
+def test_scan_stops_at_the_deadline_with_a_partial_result(tmp_path: Path) -> None:
+    for i in range(30):
+        d = tmp_path / f"d{i}"
+        d.mkdir()
+        for j in range(200):
+            (d / f"f{j}.txt").write_bytes(b"")
+    rec = scan([str(tmp_path)], deadline=time.monotonic())
+    assert rec["partial"] and "deadline" in rec["partial"]
+    assert rec["files"] < 6000
+    complete = scan([str(tmp_path)])
+    assert complete["partial"] is None and complete["files"] == 6000
+
+
+def test_pseudo_filesystems_and_proc_are_skipped(tmp_path: Path) -> None:
+    for name in ("proc", "sys", "dev"):
+        (tmp_path / name / "node_modules" / "aws-sdk").mkdir(parents=True)
+        (tmp_path / name / "node_modules" / "aws-sdk" / "package.json").write_text('{"version": "2.0.0"}')
+    (tmp_path / "app" / "node_modules" / "aws-sdk").mkdir(parents=True)
+    (tmp_path / "app" / "node_modules" / "aws-sdk" / "package.json").write_text('{"version": "2.1.0"}')
+    assert [e["version"] for e in scan([str(tmp_path)])["found"]] == ["2.1.0"]
