@@ -99,7 +99,8 @@ def _split_ids(value: Optional[str]) -> Optional[frozenset[str]]:
 
 def _resolve(args: argparse.Namespace) -> dict[str, Any]:
     """Options with their PROBE_* defaults, validated."""
-    fmt = args.format or _env_default("format") or "text"
+    json_env = str(_env_default("json", "")).lower() in ("1", "true", "yes", "on")
+    fmt = args.format or _env_default("format") or ("json" if json_env else "text")
     if fmt not in ("text", "json"):
         raise UsageError(f"--format must be text or json, not {fmt!r}")
     raw_deadline = args.deadline if args.deadline is not None else _env_default("deadline", DEFAULT_DEADLINE)
@@ -120,8 +121,8 @@ def _resolve(args: argparse.Namespace) -> dict[str, Any]:
         "format": fmt,
         "output": args.output or _env_default("output"),
         "deadline": deadline,
-        "only": _split_ids(args.only or _env_default("only")),
-        "skip": _split_ids(args.skip or _env_default("skip")),
+        "only": _split_ids(args.only if args.only is not None else _env_default("only")),
+        "skip": _split_ids(args.skip if args.skip is not None else _env_default("skip")),
         "strict": flag("strict"),
         "no_color": flag("no_color") or bool(os.environ.get("NO_COLOR")),
         "expect_role": args.expect_role or _env_default("expect_role"),

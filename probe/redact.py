@@ -185,24 +185,41 @@ def mask_relative_uri(uri: Optional[str]) -> Optional[str]:
     return path + ("?" + query if query else "")
 
 
+def _userinfo(url: str) -> tuple[str, str, str]:
+    """(scheme + '://' or '', userinfo or '', rest) split at the LAST '@'.
+
+    urlsplit ends the netloc at the first '/', '?' or '#', so a password holding one of
+    them would be taken for a path and shown; a secret is worth over-masking a host.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    else:
+        scheme += sep
+    at = rest.rfind("@")
+    if at == -1:
+        return scheme, "", rest
+    return scheme, rest[:at], rest[at + 1 :]
+
+
 def _url_password(url: str) -> Optional[str]:
-    try:
-        return urlsplit(url if "://" in url else "http://" + url).password
-    except ValueError:
+    _scheme, userinfo, _rest = _userinfo(url)
+    if ":" not in userinfo:
         return None
+    return userinfo.partition(":")[2] or None
 
 
 def mask_url(url: Optional[str]) -> Optional[str]:
     """A URL (proxy, FULL_URI) with its password and query values masked."""
     if not url:
         return url
+    scheme, userinfo, rest = _userinfo(url)
+    if userinfo:
+        user = userinfo.partition(":")[0]
+        url = f"{scheme}{user}:{MASK}@{rest}" if ":" in userinfo else url
     try:
         parts = urlsplit(url if "://" in url else "http://" + url)
         netloc = parts.netloc
-        if parts.password is not None:
-            userinfo, _, hostport = netloc.rpartition("@")
-            user = userinfo.partition(":")[0]
-            netloc = f"{user}:{MASK}@{hostport}"
         query = "&".join(
             (p.partition("=")[0] + "=" + MASK) if "=" in p else p
             for p in parts.query.split("&")

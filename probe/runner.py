@@ -16,6 +16,8 @@ SUMMARY_ORDER = (
     "env.credentials-variable",
     "env.credentials-uri-safe",
     "endpoint.credentials",
+    "endpoint.credentials-expiry",
+    "endpoint.clock-skew",
     "identity.caller",
 )
 
@@ -56,21 +58,13 @@ def judge(facts: Facts, selection: Selection, mode: str = "task") -> Report:
         facts.options["expect_role"] = selection.expect_role
     results = checks.run(plan, facts, only)
     identity = None
-    task = None
     if mode == "task":
         from probe.checks.identity import derive_identity
 
-        identity = derive_identity(facts)
-    info = facts.get("metadata").get("info")
-    if info:
-        task = {
-            "task_arn": info.get("task_arn"),
-            "cluster": info.get("cluster"),
-            "launch_type": info.get("launch_type"),
-            "network_mode": info.get("network_mode"),
-            "container_name": info.get("container_name"),
-            "availability_zone": info.get("availability_zone"),
-        }
+        try:
+            identity = derive_identity(facts)
+        except (TypeError, AttributeError, ValueError):
+            identity = None  # facts of the wrong shape (a hand-edited --facts file): unknown
     return Report(
         mode=mode,
         started_at=facts.collected_at,
@@ -78,9 +72,17 @@ def judge(facts: Facts, selection: Selection, mode: str = "task") -> Report:
         summary=summarize(results),
         results=tuple(results),
         identity=identity,
-        task=task,
+        task=_task_block(facts),
         version=__version__,
     )
+
+
+def _task_block(facts: Facts) -> Optional[dict[str, Optional[str]]]:
+    info = facts.get("metadata").get("info")
+    if not isinstance(info, dict) or not info:
+        return None
+    keys = ("task_arn", "cluster", "launch_type", "network_mode", "container_name", "availability_zone")
+    return {k: (str(info[k]) if info.get(k) is not None else None) for k in keys}
 
 
 def diagnose_task(

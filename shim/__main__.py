@@ -9,6 +9,7 @@ Standard library only, so it adds milliseconds, not an interpreter's worth of im
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import re
 import sys
@@ -27,8 +28,22 @@ def say(message: str) -> None:
     sys.stderr.flush()
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> "NoReturn":  # type: ignore[name-defined]  # noqa: F821
+        say(message)
+        say("usage: " + (self.usage or ""))
+        raise SystemExit(2)
+
+
+def _seconds(text: str) -> float:
+    """--wait: plain decimal seconds, as the sh twin accepts (no nan, inf, sign or exponent)."""
+    if not re.match(r"^\d+(\.\d+)?$", text):
+        raise argparse.ArgumentTypeError(f"--wait needs a number of seconds, not {text}")
+    return float(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="shim",
         usage="shim [--profile PATH ...] [--no-default-profiles] [--environment-file [PATH]] [--var NAME ...] "
         "[--wait SECONDS] [--strict] [--] [COMMAND [ARG ...]]",
@@ -41,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"also write a block to PATH (default {ENVIRONMENT}), read by pam_env: cron, su",
     )
     p.add_argument("--var", action="append", default=[], metavar="NAME", help="also carry this variable")
-    p.add_argument("--wait", type=float, default=None, metavar="SECONDS", help="wait until the credentials endpoint serves credentials")
+    p.add_argument("--wait", type=_seconds, default=None, metavar="SECONDS", help="wait until the credentials endpoint serves credentials")
     p.add_argument("--strict", action="store_true", help="exit 1 instead of starting when a profile cannot be written or --wait times out")
     p.add_argument("command", nargs=argparse.REMAINDER, help="the command to exec (after --)")
     return p
@@ -53,7 +68,7 @@ def collect(environ: Mapping[str, str], extra: Sequence[str]) -> tuple[dict[str,
     values: dict[str, str] = {}
     for name in list(VARS) + [v for v in extra if v not in VARS]:
         if not profile.NAME.match(name):
-            notes.append(f"ignoring --var {name!r}: not a variable name")
+            notes.append(f"ignoring --var '{name}': not a variable name")
             continue
         if name not in environ:
             continue
@@ -65,13 +80,40 @@ def collect(environ: Mapping[str, str], extra: Sequence[str]) -> tuple[dict[str,
     return values, notes
 
 
+# botocore's rule for plain-http full URIs: loopback IPs and these hosts only; anything
+# else would get the authorization token sent in the clear to a host the SDKs refuse.
+_FULL_HTTP_HOSTS = ("169.254.170.2", "169.254.170.23", "fd00:ec2::23", "localhost")
+
+
+def _allowed_full(url: str) -> bool:
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018  (raises on a bad port)
+    except ValueError:
+        return False
+    if parts.scheme == "https":
+        return bool(host)
+    if parts.scheme != "http":
+        return False
+    if host in _FULL_HTTP_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def credentials_url(environ: Mapping[str, str]) -> Optional[str]:
     """The URL the SDKs would ask, if it is safe to ask (as the probe decides)."""
     rel = environ.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
     if rel is not None:
         return "http://169.254.170.2" + rel if _PLAIN_PATH.match(rel) else None
     full = environ.get("AWS_CONTAINER_CREDENTIALS_FULL_URI")
-    if full and (full.startswith("https://") or full.startswith("http://")):
+    if full and _allowed_full(full):
         return full
     return None
 
@@ -92,8 +134,8 @@ def wait_for_credentials(environ: Mapping[str, str], seconds: float) -> bool:
     path = environ.get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
     if path:
         try:
-            with open(path, encoding="utf-8") as fh:
-                token = fh.read()
+            # Like the sh twin's $(cat FILE): trailing newlines dropped; a FIFO refused.
+            token = (profile.read_nofollow(path, 65536, follow=True) or "").rstrip("\n")
         except OSError as exc:
             say(f"--wait: cannot read {path}: {exc.strerror}")
     if token and "\n" not in token and "\r" not in token:
@@ -116,7 +158,7 @@ def wait_for_credentials(environ: Mapping[str, str], seconds: float) -> bool:
             last = "an answer without credentials"
         except urllib.error.HTTPError as exc:
             last = f"HTTP {exc.code}"
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # whatever the endpoint does, the app must still start
             last = type(exc).__name__
         time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
 
@@ -135,7 +177,8 @@ def write_profiles(args: argparse.Namespace, values: Mapping[str, str], home: Op
         else:
             problems.append("HOME is not set: ~/.profile not written")
     for path in args.profile:
-        targets.append((path, block, False))
+        if path:  # --profile= (empty) is ignored, as by the sh twin
+            targets.append((path, block, False))
     if args.environment_file:
         env_block, skipped = profile.render_environment_block(values)
         for name in skipped:
@@ -152,9 +195,17 @@ def write_profiles(args: argparse.Namespace, values: Mapping[str, str], home: Op
 
 
 def exec_command(command: Sequence[str]) -> int:
-    """exec COMMAND in place of this process (it keeps our PID); returns only on failure."""
+    """exec COMMAND in place of this process (it keeps our PID); returns only on failure.
+
+    Like a POSIX shell (and so the sh twin): a file without a #! line is run by /bin/sh.
+    """
     try:
-        os.execvp(command[0], list(command))
+        try:
+            os.execvp(command[0], list(command))
+        except OSError as exc:
+            if exc.errno != errno.ENOEXEC:
+                raise
+            os.execv("/bin/sh", ["/bin/sh", *command])
     except FileNotFoundError:
         say(f"{command[0]}: command not found")
         return 127

@@ -19,6 +19,7 @@ NL='
 '
 
 say() { printf 'shim: %s\n' "$*" >&2; }
+set -f  # no pathname expansion of anything below
 
 usage() {
     say "usage: shim [--profile PATH ...] [--no-default-profiles] [--environment-file [PATH]] [--var NAME ...] [--wait SECONDS] [--strict] [--] [COMMAND [ARG ...]]"
@@ -30,6 +31,7 @@ extra_vars=''
 default_profiles=1
 env_file=''
 wait_s=''
+wait_set=0
 strict=0
 
 while [ $# -gt 0 ]; do
@@ -44,10 +46,14 @@ while [ $# -gt 0 ]; do
                 ''|-*) env_file=/etc/environment ;;
                 *) env_file=$1; shift ;;
             esac ;;
-        --var) [ $# -ge 2 ] || usage; extra_vars="$extra_vars $2"; shift 2 ;;
-        --var=*) extra_vars="$extra_vars ${1#*=}"; shift ;;
-        --wait) [ $# -ge 2 ] || usage; wait_s=$2; shift 2 ;;
-        --wait=*) wait_s=${1#*=}; shift ;;
+        --var|--var=*)
+            if [ "$1" = --var ]; then [ $# -ge 2 ] || usage; _v=$2; shift 2; else _v=${1#*=}; shift; fi
+            case $_v in
+                ''|[0-9]*|*[!A-Za-z0-9_]*) say "ignoring --var '$_v': not a variable name" ;;
+                *) extra_vars="$extra_vars $_v" ;;
+            esac ;;
+        --wait) [ $# -ge 2 ] || usage; wait_s=$2; wait_set=1; shift 2 ;;
+        --wait=*) wait_s=${1#*=}; wait_set=1; shift ;;
         --strict) strict=1; shift ;;
         -h|--help) usage ;;
         --) shift; break ;;
@@ -56,17 +62,16 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-case $wait_s in
-    ''|*[!0-9.]*|*.*.*) [ -z "$wait_s" ] || { say "--wait needs a number of seconds, not $wait_s"; exit 2; } ;;
-esac
+if [ "$wait_set" = 1 ]; then
+    case $wait_s in
+        ''|*[!0-9.]*|*.*.*|.*|*.) say "--wait needs a number of seconds, not '$wait_s'"; exit 2 ;;
+    esac
+fi
 
 # --- which variables ---------------------------------------------------------------
 names=''
 private=0
 for name in $VARS $extra_vars; do
-    case $name in
-        ''|[0-9]*|*[!A-Za-z0-9_]*) say "ignoring --var '$name': not a variable name"; continue ;;
-    esac
     case " $names " in *" $name "*) continue ;; esac
     eval "present=\${$name+x}"
     [ "$present" = x ] || continue
@@ -127,16 +132,22 @@ emit_env_block() {
 emit_merged() {  # $1 file, $2 block emitter
     _placed=0
     _inside=0
-    _last=''
+    _has_end=0
     if [ -f "$1" ] && [ ! -L "$1" ]; then
+        # A BEGIN with no END after it is a stray line: only the marker goes.
+        _seen_begin=0
+        while IFS= read -r _line || [ -n "$_line" ]; do
+            [ "$_line" = "$BEGIN" ] && _seen_begin=1
+            if [ $_seen_begin = 1 ] && [ "$_line" = "$END" ]; then _has_end=1; break; fi
+        done < "$1"
         while IFS= read -r _line || [ -n "$_line" ]; do
             if [ $_inside = 1 ]; then
                 [ "$_line" = "$END" ] && _inside=0
                 continue
             fi
             if [ "$_line" = "$BEGIN" ]; then
-                _inside=1
-                if [ $_placed = 0 ]; then "$2"; _placed=1; fi
+                _inside=$_has_end
+                if [ $_placed = 0 ] && [ $_has_end = 1 ]; then "$2"; _placed=1; fi
                 continue
             fi
             printf '%s\n' "$_line"
@@ -154,12 +165,12 @@ write_tmp() {  # $1 path, $2 emitter, $3 whole|merge; sets _tmp
     [ -n "$_dir" ] || _dir=/
     _seq=$((_seq + 1))
     _tmp="$_dir/.ecs-shim-$$-$_seq"
+    # Remove first: noclobber still opens an existing FIFO, which would block the start.
+    rm -f "$_tmp" 2>/dev/null
     set -C
-    if ! true 2>/dev/null > "$_tmp"; then
-        rm -f "$_tmp" 2>/dev/null
-        true 2>/dev/null > "$_tmp" || { set +C; return 1; }
-    fi
+    true 2>/dev/null > "$_tmp" || { set +C; return 1; }
     set +C
+    [ -f "$_tmp" ] && [ ! -L "$_tmp" ] || return 1
     if [ "$3" = whole ]; then
         {
             printf '%s\n' "# Written by the ecs-credential-probe shim at container start from PID 1's environment,"
@@ -217,7 +228,12 @@ write_all() {  # in a subshell (it changes umask and "$@"); exit status 1 if a f
     # shellcheck disable=SC2086
     sync $_tmps 2>/dev/null
     while [ $# -ge 2 ]; do
-        mv -f "$1" "$2" 2>/dev/null || { rm -f "$1"; say "cannot write $2"; _fail=1; }
+        # mv would move the file INTO a directory and call it success.
+        if [ -d "$2" ] && [ ! -L "$2" ]; then
+            rm -f "$1"; say "cannot write $2: Is a directory"; _fail=1
+        else
+            mv -f "$1" "$2" 2>/dev/null || { rm -f "$1"; say "cannot write $2"; _fail=1; }
+        fi
         shift 2
     done
     exit $_fail
@@ -241,25 +257,46 @@ credentials_url() {
             *) return 1 ;;
         esac
     fi
-    case ${AWS_CONTAINER_CREDENTIALS_FULL_URI-} in
-        http://*|https://*) printf '%s' "$AWS_CONTAINER_CREDENTIALS_FULL_URI"; return 0 ;;
+    _full=${AWS_CONTAINER_CREDENTIALS_FULL_URI-}
+    case $_full in
+        https://?*) printf '%s' "$_full"; return 0 ;;
+        http://*) ;;
+        *) return 1 ;;
     esac
-    return 1
+    # botocore's rule for plain http: loopback or the known link-local hosts only, so the
+    # token is never sent in the clear to a host the SDKs refuse.
+    _hostport=${_full#http://}
+    _hostport=${_hostport%%/*}
+    case $_hostport in *@*) return 1 ;; esac
+    case $_hostport in
+        \[::1\]|\[::1\]:*|\[fd00:ec2::23\]|\[fd00:ec2::23\]:*) printf '%s' "$_full"; return 0 ;;
+    esac
+    _host=${_hostport%%:*}
+    case ${_hostport#"$_host"} in
+        :|:*[!0-9]*) return 1 ;;  # a port that is not a number
+    esac
+    case $_host in
+        169.254.170.2|169.254.170.23|localhost|127.*) ;;
+        *) return 1 ;;
+    esac
+    case $_host in
+        127.*.*.*) case $_host in *[!0-9.]*) return 1 ;; esac ;;
+        127.*) return 1 ;;
+    esac
+    printf '%s' "$_full"
 }
 
 fetch_once() {  # $1 url, $2 token (may be empty); prints the body
     if command -v curl >/dev/null 2>&1; then
+        # The header goes through curl's config on stdin: a command line is readable by
+        # every process in the container (/proc/PID/cmdline).
         if [ -n "$2" ]; then
-            curl -fsS --noproxy '*' -m 1 -H "Authorization: $2" "$1" 2>/dev/null
+            printf 'header = "Authorization: %s"\n' "$2" | curl -fsS --noproxy '*' -m 1 -K - "$1" 2>/dev/null
         else
             curl -fsS --noproxy '*' -m 1 "$1" 2>/dev/null
         fi
     else
-        if [ -n "$2" ]; then
-            wget -q -O - -Y off -T 1 --header="Authorization: $2" "$1" 2>/dev/null
-        else
-            wget -q -O - -Y off -T 1 "$1" 2>/dev/null
-        fi
+        wget -q -O - -Y off -T 1 "$1" 2>/dev/null
     fi
 }
 
@@ -271,7 +308,16 @@ wait_for_credentials() {
     fi
     token=${AWS_CONTAINER_AUTHORIZATION_TOKEN-}
     if [ -n "${AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE-}" ]; then
-        token=$(cat -- "$AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE" 2>/dev/null) || say "--wait: cannot read $AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
+        if [ -f "$AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE" ]; then
+            token=$(cat -- "$AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE" 2>/dev/null) || say "--wait: cannot read $AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
+        else
+            say "--wait: cannot read $AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
+        fi
+    fi
+    case $token in *'"'*|*'\'*) token='' ;; esac  # not representable in curl's config quoting
+    if [ -n "$token" ] && ! command -v curl >/dev/null 2>&1; then
+        say "--wait: an authorization token needs curl (wget would show it on its command line); not waiting"
+        return 1
     fi
     start=$(date +%s)
     limit=${wait_s%%.*}
@@ -306,6 +352,15 @@ case $1 in
         if [ ! -e "$1" ]; then say "$1: command not found"; exit 127; fi
         if [ -d "$1" ] || [ ! -x "$1" ]; then say "$1: permission denied (not executable)"; exit 126; fi ;;
     *)
-        if ! command -v -- "$1" >/dev/null 2>&1; then say "$1: command not found"; exit 127; fi ;;
+        if ! command -v -- "$1" >/dev/null 2>&1; then
+            # A file of that name on PATH that cannot be run is 126, as in bash and the Python shim.
+            _old_ifs=$IFS; IFS=:
+            for _d in $PATH; do
+                IFS=$_old_ifs
+                if [ -f "${_d:-.}/$1" ]; then say "$1: permission denied (not executable)"; exit 126; fi
+            done
+            IFS=$_old_ifs
+            say "$1: command not found"; exit 127
+        fi ;;
 esac
 exec "$@"

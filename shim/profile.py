@@ -29,7 +29,7 @@ HEADER = (
 )
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # pam_env (/etc/environment) has no escapes: plain values only.
-_ENV_FILE_SAFE = re.compile(r"^[A-Za-z0-9_./:@%+,=~-]*$")
+ENV_FILE_SAFE = re.compile(r"^[A-Za-z0-9_./:@%+,=~-]*$")
 
 
 def sh_quote(value: str) -> str:
@@ -49,7 +49,7 @@ def render_environment_block(values: Mapping[str, str]) -> tuple[str, list[str]]
     lines = [BEGIN]
     skipped = []
     for name, value in values.items():
-        if _ENV_FILE_SAFE.match(value):
+        if ENV_FILE_SAFE.match(value):
             lines.append(f"{name}={value}")
         else:
             skipped.append(name)
@@ -63,32 +63,41 @@ def replace_block(existing: str, block: str) -> str:
     Line based, like the sh twin: a block runs from a line that is exactly BEGIN to the
     next line that is exactly END. Later duplicate blocks are dropped.
     """
+    # split("\n"), not splitlines(): a value may hold \r or other line separators.
+    lines = existing.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    # A BEGIN with no END after it is a stray line: dropping everything after it would
+    # eat the user's file, so only the stray marker goes.
+    has_end = END in lines[lines.index(BEGIN):] if BEGIN in lines else False
     out: list[str] = []
     placed = False
     inside = False
-    for line in existing.splitlines(keepends=True):
-        bare = line.rstrip("\n")
+    for bare in lines:
         if inside:
             inside = bare != END
             continue
         if bare == BEGIN:
-            inside = True
-            if not placed:
-                out.append(block)
+            inside = has_end
+            if not placed and has_end:
+                out.append(block.rstrip("\n"))
                 placed = True
             continue
-        out.append(line)
+        out.append(bare)
     if not placed and block:
-        if out and not out[-1].endswith("\n"):
-            out[-1] += "\n"
-        out.append(block)
-    return "".join(out)
+        out.append(block.rstrip("\n"))
+    # Every line ends with a newline, as the sh twin writes them.
+    return "".join(line + "\n" for line in out)
 
 
-def read_nofollow(path: str, limit: int = 1 << 20) -> Optional[str]:
-    """The file's text, or None if it does not exist or is a symlink (never followed)."""
+def read_nofollow(path: str, limit: int = 1 << 20, follow: bool = False) -> Optional[str]:
+    """The file's text, or None if it does not exist, is a symlink (never followed unless
+    ``follow``) or is not a regular file (a FIFO would block the container's start)."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    if not follow:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, flags)
     except OSError as exc:
         if exc.errno in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR):
             return None

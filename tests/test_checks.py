@@ -1155,7 +1155,7 @@ TASK_ROLE_FAIL = [
         "expected-another-role",
         Status.FAIL,
         options={"expect_role": f"arn:aws:iam::{ACCOUNT}:role/payments-task-role"},
-        title=("app-task-role, not the expected payments-task-role",),
+        title=(f"app-task-role, not the expected arn:aws:iam::{ACCOUNT}:role/payments-task-role",),
         remedy=("taskRoleArn", "payments-task-role"),
         data={"kind": "task-role"},
     ),

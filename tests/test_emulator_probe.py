@@ -250,7 +250,11 @@ def test_sts_unreachable(emu: Emulator, home: str) -> None:
 def test_expect_role(emu: Emulator, home: str) -> None:
     assert probe_json(emu, home, "--expect-role", "app-task-role").rc == 0
     run = probe_json(emu, home, "--expect-role", "arn:aws:iam::123456789012:role/other-role")
-    assert run.rc == 1 and "not the expected other-role" in run.check("identity.task-role")["title"]
+    assert run.rc == 1 and "not the expected arn:aws:iam::123456789012:role/other-role" in run.check("identity.task-role")["title"]
+    # Same name in another account is another role.
+    run = probe_json(emu, home, "--expect-role", "arn:aws:iam::999999999999:role/app-task-role")
+    assert run.rc == 1 and run.status("identity.task-role") == "fail"
+    assert probe_json(emu, home, "--expect-role", "arn:aws:iam::123456789012:role/app-task-role").rc == 0
 
 
 def test_save_facts_and_rejudge_offline(emu: Emulator, home: str, tmp_path) -> None:
@@ -273,3 +277,71 @@ def test_only_limits_the_work(emu: Emulator, home: str) -> None:
     ran = [c["id"] for c in run.report["checks"] if c["status"] != "skip"]
     assert ran == ["env.credentials-variable", "env.region"]
     assert emu.state.requests.get("credentials", 0) == 0 and emu.state.requests.get("sts", 0) == 0
+
+
+@pytest.mark.parametrize(
+    "proxy, password",
+    [
+        pytest.param("http://user:pa?ssword12345@127.0.0.1:3128", "pa?ssword12345", id="question-mark"),
+        pytest.param("user:pass/word12345@127.0.0.1:3128", "pass/word12345", id="slash-no-scheme"),
+        pytest.param("http://user:p#ss%40word99@127.0.0.1:3128", "p#ss%40word99", id="hash-and-escape"),
+    ],
+)
+def test_odd_proxy_passwords_never_shown(emu: Emulator, home: str, tmp_path, proxy: str, password: str) -> None:
+    facts = str(tmp_path / "facts.json")
+    env = task_env(emu, home, HTTP_PROXY=proxy, NO_PROXY="localhost")
+    env["AWS_ENDPOINT_URL_STS"] = env["AWS_ENDPOINT_URL_STS"].replace("127.0.0.1", "localhost")
+    run = probe_json(emu, home, "--save-facts", facts, env=env, secrets=secrets_of(emu, password), saved=(facts,))
+    assert run.status("proxy.credentials-endpoint") == "fail"
+    assert "user:****@" in run.check("proxy.credentials-endpoint")["detail"]
+    text = run_probe(["--no-color"], env, secrets=secrets_of(emu, password))
+    assert "user:****@" in text.stdout
+
+
+def test_token_file_that_is_a_fifo_does_not_hang(emu: Emulator, home: str) -> None:
+    fifo = os.path.join(home, "token-fifo")
+    os.mkfifo(fifo)
+    run = probe_json(emu, home, "--deadline", "3", env=task_env(emu, home, AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=fifo))
+    cred = run.check("endpoint.credentials")
+    assert cred["status"] == "fail" and "not a regular file" in cred["detail"]
+    assert run.report["duration_ms"] <= 3000 and run.wall < 3 + 4
+
+
+@pytest.mark.parametrize(
+    "extra, title",
+    [
+        pytest.param({"AWS_PROFILE": "no-such-profile"}, "configuration is broken", id="unknown-profile"),
+        pytest.param({"AWS_METADATA_SERVICE_TIMEOUT": "abc"}, "configuration is broken", id="bad-setting"),
+    ],
+)
+def test_broken_sdk_configuration(emu: Emulator, home: str, extra: dict, title: str) -> None:
+    caller = probe_json(emu, home, env=task_env(emu, home, **extra)).check("identity.caller")
+    assert caller["status"] == "fail" and title in caller["title"], caller
+
+
+def test_sts_that_never_answers(emu: Emulator, home: str) -> None:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(5)
+    try:
+        run = probe_json(emu, home, "--deadline", "4", env=task_env(emu, home, AWS_ENDPOINT_URL_STS=f"http://127.0.0.1:{s.getsockname()[1]}"))
+    finally:
+        s.close()
+    caller = run.check("identity.caller")
+    assert caller["status"] == "fail" and caller["title"] == "STS GetCallerIdentity failed", caller
+    assert "sts" in caller["remedy"].lower()
+
+
+def test_relative_uri_that_does_not_parse_is_never_shown(emu: Emulator, home: str) -> None:
+    # Never requested: no connection to 169.254.170.2 is attempted (the network guard would fail the test).
+    env = task_env(emu, home, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=":3f1c2a4e-8b9d-4c1e/v2/credentials")
+    run = probe_json(emu, home, env=env, secrets=secrets_of(emu, "3f1c2a4e-8b9d-4c1e"))
+    assert run.status("env.credentials-uri-safe") == "fail"
+
+
+def test_expired_credentials_summary_points_at_expiry(emu: Emulator, home: str) -> None:
+    emu.update({"behaviour": "expired"})
+    run = probe_json(emu, home)
+    assert run.report["summary"] == "The served credentials are expired"

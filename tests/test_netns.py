@@ -175,3 +175,20 @@ def test_saved_facts_have_no_secrets(host: NetnsHost, home: str, tmp_path) -> No
     run = probe(host, host.task_env(home), "--save-facts", facts, saved=(facts,))
     assert "169.254.170.2" in run.files[facts]
     assert host.state["credentials_id"] not in run.files[facts]
+
+
+def test_role_chained_from_the_task_role(host: NetnsHost, home: str) -> None:
+    """A profile with credential_source = EcsContainer assumes another role with the task role:
+    not shadowing, but not the task role either, unless --expect-role names it."""
+    config = os.path.join(home, "config")
+    with open(config, "w") as fh:
+        fh.write("[profile app]\nrole_arn = arn:aws:iam::123456789012:role/app-data-role\ncredential_source = EcsContainer\nrole_session_name = app-session\n")
+    env = host.task_env(home, AWS_CONFIG_FILE=config, AWS_PROFILE="app")
+    run = probe(host, env)
+    assert run.status("env.shadowing-credentials") == "pass"
+    ident = run.report["identity"]
+    assert ident["provider"] == "assume-role" and ident["arn"] == "arn:aws:sts::123456789012:assumed-role/app-data-role/app-session"
+    assert ident["kind"] == "other-role"
+    tr = run.check("identity.task-role")
+    assert tr["status"] == "fail" and "with the task role" in tr["title"] and "--expect-role app-data-role" in tr["remedy"]
+    assert probe(host, env, "--expect-role", "app-data-role").status("identity.task-role") == "pass"

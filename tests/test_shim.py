@@ -422,3 +422,116 @@ def test_dockerfile_example_uses_the_shim_in_exec_form() -> None:
         assert args.command[-2:] == ["supervisord", "-n"]
     copied = [line.split()[1] for line in text.splitlines() if line.startswith("COPY shim/")]
     assert copied == ["shim/ecs-shim.sh"] and os.path.isfile(os.path.join(REPO, copied[0]))
+
+
+# ---------------------------------------------------------------------------------------
+# Edge cases found in review: both implementations must behave the same
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("full_uri", ["http://0.0.0.0:{port}/v2/credentials/x", "http://vm:{port}/creds", "http://127.0.0.1:abc/x", "ftp://127.0.0.1:{port}/"])
+def test_wait_never_sends_the_token_to_a_refused_host(impl: list[str], home: str, emu: Emulator, full_uri: str) -> None:
+    port = emu.url("agent").rsplit(":", 1)[1]
+    env = clean_env(home, {"AWS_CONTAINER_CREDENTIALS_FULL_URI": full_uri.format(port=port), "AWS_CONTAINER_AUTHORIZATION_TOKEN": "tok-123456789"})
+    proc = run_shim(impl, ["--no-default-profiles", "--wait", "1", "--", "echo", "started"], env)
+    assert proc.returncode == 0 and proc.stdout == "started\n"
+    assert "no usable credentials variable" in proc.stderr
+    assert emu.state.requests.get("credentials", 0) == 0
+
+
+def test_sh_twin_keeps_the_token_off_command_lines(home: str, emu: Emulator) -> None:
+    need(shutil.which("curl") is not None, "needs curl")
+    token = "tok-" + os.urandom(12).hex()
+    emu.update({"behaviour": "hang", "hang_seconds": 3, "auth_token": token})
+    env = clean_env(home, {"AWS_CONTAINER_CREDENTIALS_FULL_URI": emu.task_env()["AWS_CONTAINER_CREDENTIALS_FULL_URI"], "AWS_CONTAINER_AUTHORIZATION_TOKEN": token})
+    proc = subprocess.Popen([*IMPLS["sh"], "--no-default-profiles", "--wait", "2", "--", "true"], env=env, stderr=subprocess.PIPE, text=True)
+    seen_curl = False
+    try:
+        while proc.poll() is None:
+            for pid in os.listdir("/proc"):
+                if not pid.isdigit():
+                    continue
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                        cmdline = fh.read()
+                except OSError:
+                    continue
+                seen_curl = seen_curl or cmdline.startswith(b"curl\0")
+                assert token.encode() not in cmdline, "the token is visible in /proc/PID/cmdline"
+            time.sleep(0.01)
+    finally:
+        proc.wait(timeout=30)
+    assert seen_curl, "curl was never seen running"
+
+
+def test_wait_survives_any_endpoint_url(impl: list[str], home: str) -> None:
+    env = clean_env(home, {"AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:9/a b"})
+    proc = run_shim(impl, ["--no-default-profiles", "--wait", "0.5", "--", "echo", "started"], env)
+    assert proc.returncode == 0 and proc.stdout == "started\n"
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "1e0", "", "abc"])
+def test_bad_wait_values_are_usage_errors(impl: list[str], home: str, value: str) -> None:
+    proc = run_shim(impl, ["--no-default-profiles", "--wait", value, "--", "echo", "started"], shim_env(home))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith("shim: ")
+
+
+def test_bad_var_names_are_ignored_alike(impl: list[str], home: str, tmp_path: Path) -> None:
+    out = tmp_path / "p"
+    env = shim_env(home, AWS_SECRET_ACCESS_KEY="do-not-write-me", FOO="x")
+    proc = run_shim(impl, ["--no-default-profiles", "--profile", str(out), "--var", "FOO AWS_SECRET_ACCESS_KEY", "--var", "", "--var", "*"], env)
+    assert proc.returncode == 0
+    assert proc.stderr.count("ignoring --var") == 3
+    text = out.read_text()
+    assert "AWS_SECRET_ACCESS_KEY" not in text and "FOO" not in text
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644
+
+
+def test_fifo_and_directory_targets(impl: list[str], home: str, tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo-profile"
+    os.mkfifo(fifo)
+    folder = tmp_path / "dir-profile"
+    folder.mkdir()
+    args = ["--no-default-profiles", "--profile", str(fifo), "--profile", str(folder), "--", "echo", "started"]
+    proc = run_shim(impl, args, shim_env(home), timeout=20)
+    assert proc.returncode == 0 and proc.stdout == "started\n"
+    assert stat.S_ISREG(fifo.stat().st_mode) and URI in fifo.read_text()
+    assert f"cannot write {folder}" in proc.stderr
+    assert os.listdir(folder) == [] and [p.name for p in tmp_path.iterdir() if p.name.startswith(".ecs-shim-")] == []
+
+
+def test_a_stray_begin_marker_keeps_the_users_lines(impl: list[str], home: str) -> None:
+    profile = Path(home) / ".profile"
+    profile.write_text("# >>> ecs-credential-probe shim >>>\nexport EDITOR=vi\nalias ll='ls -l'")
+    assert run_shim(impl, [], shim_env(home)).returncode == 0
+    text = profile.read_text()
+    assert text.startswith("export EDITOR=vi\nalias ll='ls -l'\n# >>> ecs-credential-probe shim >>>\n")
+    assert text.count("# >>> ecs-credential-probe shim >>>") == 1
+
+
+def test_exec_like_a_shell(impl: list[str], home: str, tmp_path: Path) -> None:
+    script = tmp_path / "no-shebang"
+    script.write_text("echo ran by sh\nexit 7\n")
+    script.chmod(0o755)
+    proc = run_shim(impl, ["--no-default-profiles", "--", str(script)], shim_env(home))
+    assert proc.returncode == 7 and proc.stdout == "ran by sh\n"
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "tool").write_text("#!/bin/sh\necho hi\n")
+    env = shim_env(home)
+    env["PATH"] = f"{bindir}:{env['PATH']}"
+    proc = run_shim(impl, ["--no-default-profiles", "--", "tool"], env)
+    assert proc.returncode == 126 and "not executable" in proc.stderr
+
+
+def test_same_bytes_with_awkward_existing_files(home: str, tmp_path: Path) -> None:
+    existing = "first\r\nno newline at the end"
+    outputs = []
+    for name, argv in sorted(IMPLS.items()):
+        out = tmp_path / f"p-{name}"
+        out.write_text(existing)
+        assert run_shim(argv, ["--no-default-profiles", "--profile", str(out)], shim_env(home)).returncode == 0
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
+    assert outputs[0].startswith(b"first\r\nno newline at the end\n# >>> ")

@@ -84,6 +84,12 @@ def credentials(f: Facts) -> Outcome:
                 "Create SDK clients once and reuse them (each new client fetches credentials); on EC2 the limit is "
                 "ECS_TASK_METADATA_RPS_LIMIT in /etc/ecs/ecs.config."
             )
+        elif status in (401, 403):
+            meaning = "the endpoint refused the Authorization header"
+            fix = (
+                "Check AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (or AWS_CONTAINER_AUTHORIZATION_TOKEN): it must hold the "
+                "token the endpoint expects (for EKS Pod Identity, the projected service account token)."
+            )
         elif status == 404 and not code:
             meaning = "the agent does not serve this path"
             fix = "Let the agent set AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (/v2/credentials/<id>); do not build it yourself."

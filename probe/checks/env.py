@@ -93,6 +93,13 @@ def shadowing_credentials(f: Facts) -> Outcome:
     winner = ident.get("provider")
     if winner is None and ident.get("chain_error_provider") in EARLIER_METHODS:
         winner = ident["chain_error_provider"]
+    chained = (env.get("config_file") or {}).get("credential_source") == "EcsContainer"
+    if winner == "assume-role" and chained:
+        return passed(
+            "The profile's role is assumed with the task role",
+            f"profile '{env.get('profile')}' has role_arn with credential_source = EcsContainer: the chain builds on the task role",
+            provider=winner,
+        )
     if winner in EARLIER_METHODS:
         where = EARLIER_METHODS[winner]
         return failed(

@@ -68,16 +68,37 @@ def derive_identity(f: Facts) -> Optional[dict[str, Any]]:
     return out
 
 
+def _matches(expect: str, ident: dict[str, Any]) -> bool:
+    """--expect-role: a name matches the role name; an ARN must match the account too."""
+    if role_name(expect) != ident.get("role_name"):
+        return False
+    m = _IAM_ROLE.match(expect) or _ASSUMED.match(expect)
+    return m is None or m.group(1) == ident.get("account")
+
+
 @check("identity.caller", mode="task", title="STS GetCallerIdentity works", needs=("identity", "credentials"))
 def caller(f: Facts) -> Outcome:
     """Guarantees: passes only if botocore's default chain found credentials and STS
     GetCallerIdentity accepted them."""
     ident = f.get("identity")
-    if ident.get("deadline_exceeded") or ident.get("collector_error"):
+    if ident.get("deadline_exceeded"):
         return failed(
             "The identity could not be confirmed in time",
-            ident.get("error") or ident.get("collector_error", ""),
+            ident.get("error", ""),
             "Run again with a longer --deadline; if the credentials endpoint or STS hangs, see the other checks.",
+        )
+    if ident.get("collector_error"):
+        return failed(
+            "The identity could not be determined",
+            f"the probe failed while asking botocore: {ident['collector_error']}",
+            "Report this with the output of --save-facts.",
+        )
+    if ident.get("chain_error_provider") == "session":
+        return failed(
+            "The SDK cannot start: its configuration is broken",
+            f"botocore raises before looking for credentials: {ident.get('chain_error')}",
+            "Fix the AWS settings this names (AWS_PROFILE, ~/.aws/config, ~/.aws/credentials, AWS_* variables); "
+            "every boto3 client in this environment fails the same way.",
         )
     if ident.get("chain_error"):
         where = ident.get("chain_error_provider")
@@ -103,6 +124,15 @@ def caller(f: Facts) -> Outcome:
         )
     if ident.get("sts_error"):
         code = ident.get("sts_error_code")
+        if code in ("ExpiredToken", "RequestExpired", "SignatureDoesNotMatch", "InvalidSignatureException") and f.get("credentials").get("status") == 200:
+            fix = "See endpoint.credentials-expiry and endpoint.clock-skew: expired credentials or a skewed clock make STS refuse them."
+            return failed(
+                "STS GetCallerIdentity failed",
+                f"With credentials from '{ident.get('provider')}' (key {ident.get('access_key_id')}) at {ident.get('sts_endpoint')}: {ident['sts_error']}",
+                fix,
+                provider=ident.get("provider"),
+                code=code,
+            )
         fix = (
             "The credentials were rejected: if they came from the task role, check that the role exists and its trust "
             "policy allows ecs-tasks.amazonaws.com; static keys may be revoked."
@@ -142,10 +172,13 @@ def task_role(f: Facts) -> Outcome:
     arn = ident["arn"]
     env = f.get("environ")
     data = {"kind": kind, "arn": arn}
+    if expect and _matches(expect, ident):
+        what = "task role" if kind == "task-role" else "expected role"
+        return passed(f"The application gets the {what} {ident.get('role_name') or arn}", f"STS says {arn} ({kind}, as --expect-role asks)", **data)
     if kind == "task-role":
-        if expect and role_name(expect) != ident.get("role_name"):
+        if expect:
             return failed(
-                f"The task role is {ident.get('role_name')}, not the expected {role_name(expect)}",
+                f"The task role is {ident.get('role_name')}, not the expected {expect if expect.startswith('arn:') else role_name(expect)}",
                 f"STS says {arn}.",
                 f"Set the task definition's taskRoleArn to the role {expect}, or fix --expect-role.",
                 **data,
@@ -173,6 +206,13 @@ def task_role(f: Facts) -> Outcome:
             **data,
         )
     task_arn = ident.get("task_role_arn")
+    if (env.get("config_file") or {}).get("credential_source") == "EcsContainer":
+        return failed(
+            f"The SDK assumes {ident.get('role_name')} with the task role, not the task role itself",
+            f"STS says {arn}; profile '{env.get('profile')}' chains from the task role (credential_source = EcsContainer).",
+            f"If that role is what the application should use, run the probe with --expect-role {ident.get('role_name')}.",
+            **data,
+        )
     return failed(
         "The SDK uses another role, not the task role",
         f"STS says {arn} (botocore source '{ident.get('provider')}')"

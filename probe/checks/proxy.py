@@ -43,6 +43,11 @@ def credentials_endpoint(f: Facts) -> Outcome:
             "but Python's urllib and several SDKs do not and send the request to the proxy "
             f"{route.get('proxy') or route.get('proxy_any')}."
         )
+    elif not route.get("proxy"):
+        detail = (
+            f"Only ALL_PROXY ({route.get('proxy_any')}) applies: curl and Python requests send requests to {host} "
+            "through it; Go, botocore and urllib ignore ALL_PROXY."
+        )
     else:
         no_proxy = px.get("no_proxy")
         detail = (

@@ -62,8 +62,8 @@ class Facts:
         """Facts from a saved file. Raises ValueError with a readable reason."""
         try:
             doc = json.loads(text)
-        except ValueError as exc:
-            raise ValueError(f"not JSON: {exc}") from None
+        except (ValueError, RecursionError) as exc:
+            raise ValueError(f"not JSON: {type(exc).__name__}: {str(exc)[:200]}") from None
         if not isinstance(doc, dict) or doc.get("schema") != FACTS_SCHEMA or not isinstance(doc.get("facts"), dict):
             raise ValueError(f"not an {FACTS_SCHEMA} document (save one with --save-facts)")
         options = doc.get("options")
@@ -76,7 +76,7 @@ class Facts:
                 duration_ms=int(doc.get("duration_ms", 0)),
                 options=options if isinstance(options, dict) else {},
             )
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise ValueError(f"a field has the wrong type ({exc})") from None
 
 

@@ -8,9 +8,11 @@ refuse unsafe URIs before any traffic; the checks read its record.
 from __future__ import annotations
 
 import configparser
+import errno
 import ipaddress
 import os
 import re
+import stat
 from typing import Any, Mapping, Optional
 from urllib.parse import urlsplit
 
@@ -80,10 +82,11 @@ def credentials_target(environ: Mapping[str, str]) -> dict[str, Any]:
         try:
             parts = urlsplit(url)
             host, port, userinfo = parts.hostname, parts.port, "@" in parts.netloc
-        except ValueError as exc:
+        except ValueError:
+            # The exception text would quote the value (a capability): say it plainly.
             host, port, userinfo = None, None, False
-            record["refused"] = f"the URL does not parse ({exc})"
-        record["host"] = host
+            record["refused"] = "appended to http://169.254.170.2 it does not parse as a URL"
+        record["host"] = host if host in (ECS_CREDENTIALS_HOST, None) else redact.MASK
         if record["refused"]:
             pass
         elif value == "":
@@ -136,6 +139,17 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def read_regular(path: str, limit: int) -> str:
+    """A regular file's text; a FIFO or device would block or never end, so it is refused."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        return os.read(fd, limit).decode("utf-8", "replace")
+    finally:
+        os.close(fd)
+
+
 def authorization_token(environ: Mapping[str, str]) -> dict[str, Any]:
     """Where the Authorization header would come from (file beats variable, as in botocore)."""
     record: dict[str, Any] = {"source": None, "present": False, "error": None, "illegal": False}
@@ -144,8 +158,7 @@ def authorization_token(environ: Mapping[str, str]) -> dict[str, Any]:
         record["source"] = "file"
         record["file"] = environ[TOKEN_FILE]
         try:
-            with open(environ[TOKEN_FILE], encoding="utf-8", errors="replace") as fh:
-                value = fh.read(65536)
+            value = read_regular(environ[TOKEN_FILE], 65536)
         except OSError as exc:
             record["error"] = f"cannot read {environ[TOKEN_FILE]}: {exc.strerror or exc}"
     elif TOKEN in environ:
@@ -169,8 +182,7 @@ def _profile_inventory(path: str, profile: str, config_style: bool) -> dict[str,
         return record
     parser = configparser.RawConfigParser(strict=False)
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            parser.read_string(fh.read(1 << 20))
+        parser.read_string(read_regular(path, 1 << 20))
     except (OSError, configparser.Error) as exc:
         record["error"] = str(exc).splitlines()[0][:200]
         return record
@@ -185,6 +197,9 @@ def _profile_inventory(path: str, profile: str, config_style: bool) -> dict[str,
         record["active_keys"] = keys
         if "region" in keys:
             record["region"] = parser.get(section, "region")
+        if parser.has_option(section, "credential_source"):
+            # Environment / Ec2InstanceMetadata / EcsContainer: a name, not a secret.
+            record["credential_source"] = parser.get(section, "credential_source")[:40]
     else:
         record["active_keys"] = []
     return record

@@ -56,12 +56,23 @@ def collect_identity(observed: Callable[[], Observed], deadline: Optional[float]
     """Resolve credentials with botocore's default chain and ask STS who they are.
 
     botocore reads os.environ and the config files itself, as it does in the application.
+    Whatever botocore raises while setting up (unknown profile, unparsable config file,
+    bad setting) is what the application would hit too: it is recorded as a chain error.
     """
+    record: dict[str, Any] = {"provider": None, "tried": []}
+    try:
+        return _collect(record, observed, deadline)
+    except Exception as exc:
+        record.setdefault("chain_error", redact.scrub(f"{type(exc).__name__}: {exc}")[:600])
+        record.setdefault("chain_error_provider", "session")
+        return record
+
+
+def _collect(record: dict[str, Any], observed: Callable[[], Observed], deadline: Optional[float]) -> dict[str, Any]:
     import botocore.session
     from botocore.config import Config
     from botocore.credentials import create_credential_resolver
 
-    record: dict[str, Any] = {"provider": None, "tried": []}
     session = botocore.session.Session()
     region = session.get_config_variable("region")
     record["region"] = region
@@ -114,8 +125,8 @@ def collect_identity(observed: Callable[[], Observed], deadline: Optional[float]
         answer = client.get_caller_identity()
     except Exception as exc:
         record["sts_error"] = redact.scrub(f"{type(exc).__name__}: {exc}")[:600]
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
-        record["sts_error_code"] = code
+        response = getattr(exc, "response", None)
+        record["sts_error_code"] = (response.get("Error") or {}).get("Code") if isinstance(response, dict) else None
         return record
     finally:
         record["sts_elapsed_ms"] = int((time.monotonic() - started) * 1000)

@@ -6,7 +6,7 @@ import os
 from typing import Any, Iterable, Optional
 
 from shim import ENVIRONMENT, PROFILE_D, VARS
-from shim.profile import read_block, read_nofollow
+from shim.profile import ENV_FILE_SAFE, read_block, read_nofollow
 
 
 def pid1_environ(proc: str = "/proc") -> tuple[Optional[dict[str, str]], Optional[str]]:
@@ -47,7 +47,11 @@ def collect_shim(home: Optional[str], proc: str = "/proc", paths: Optional[Itera
                 "equal": env is not None and env.get(name) == value,
             }
         if env is not None:
-            entry["missing"] = [n for n in VARS if n in env and n not in block]
+            # /etc/environment only holds values pam_env can (the shim skips the others).
+            plain = path == ENVIRONMENT
+            entry["missing"] = [
+                n for n in VARS if n in env and n not in block and not (plain and not ENV_FILE_SAFE.match(env[n]))
+            ]
         files.append(entry)
     return {
         "files": files,
