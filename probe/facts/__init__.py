@@ -154,9 +154,12 @@ def collect_task(
 
     uri = environ.get("ECS_CONTAINER_METADATA_URI_V4")
     meta_job = _Job("metadata", lambda: endpoints.fetch_task_metadata(uri, deadline))
-    if wanted & {"metadata", "processes", "sdk"}:
+    # The survey names containers from metadata; the SDK scan uses the survey for the
+    # other containers' roots, unless it was given its roots.
+    survey_needed = "processes" in wanted or ("sdk" in wanted and not sdk_roots)
+    if "metadata" in wanted or survey_needed:
         jobs["metadata"] = meta_job
-    if "processes" in wanted or "sdk" in wanted:
+    if survey_needed:
         from probe.facts.processes import collect_processes
 
         def survey() -> dict[str, Any]:
@@ -164,8 +167,7 @@ def collect_task(
             containers = meta_job.result.get("containers") if isinstance(meta_job.result, dict) else None
             return collect_processes(containers)
 
-        proc_job = _Job("processes", survey)
-        jobs["processes"] = proc_job
+        jobs["processes"] = _Job("processes", survey)
     if "sdk" in wanted:
         from probe.facts.sdk import roots_for, scan
 
@@ -173,8 +175,9 @@ def collect_task(
             roots = list(sdk_roots or ["/"])
             if not sdk_roots:
                 # A sidecar with pidMode task also sees the other containers' filesystems.
-                proc_job.join(max(0.0, min(1.0, deadline - time.monotonic())))
-                roots = roots_for(roots, proc_job.result if isinstance(proc_job.result, dict) else {})
+                survey_job = jobs["processes"]
+                survey_job.join(max(0.0, min(1.0, deadline - time.monotonic())))
+                roots = roots_for(roots, survey_job.result if isinstance(survey_job.result, dict) else {})
             return scan(roots, deadline - 0.1)
 
         jobs["sdk"] = _Job("sdk", sdk_scan)

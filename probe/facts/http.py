@@ -10,7 +10,6 @@ from __future__ import annotations
 import email.utils
 import http.client
 import socket
-import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
@@ -65,6 +64,8 @@ def request(
         port = parts.port
         timeout = max(0.05, timeout)
         if parts.scheme == "https":
+            import ssl  # only for an https FULL_URI: ssl is the costliest import here
+
             conn = http.client.HTTPSConnection(
                 parts.hostname, port, timeout=timeout, context=ssl.create_default_context()
             )

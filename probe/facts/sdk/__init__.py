@@ -51,6 +51,11 @@ _GO_MODULES = {
     "github.com/aws/aws-sdk-go-v2/config": "go-v2-config",
     "github.com/aws/aws-sdk-go-v2/credentials": "go-v2-credentials",
 }
+_NAMES = frozenset(
+    ("package.json", "Gemfile.lock", "installed.json", "Sdk.php", "AWSSDK.Core.dll", "VersionConfig.h",
+     "AWS.Tools.Common.psd1", "AWSPowerShell.NetCore.psd1", "AWSPowerShell.psd1")
+)
+_SUFFIXES = (".jar", ".war", ".ear", ".gemspec", ".deps.json", ".egg-info", ".bin", ".exe")
 # A bare botocore/ or boto/ package (vendored, no dist-info) is the SDK only with these.
 _VENDOR_MARKERS = {"botocore": "credentials.py", "boto": "provider.py"}
 _NODE = {
@@ -181,7 +186,10 @@ class Scan:
                     if not is_file:
                         continue
                     self.files += 1
-                    self._file(entry, path, name)
+                    # Most files are none of ours: reject them with one set lookup and one
+                    # suffix test before any other work.
+                    if name in _NAMES or name.endswith(_SUFFIXES) or "." not in name or name.startswith("libaws-cpp-sdk-core"):
+                        self._file(entry, path, name)
 
     def _file(self, entry: "os.DirEntry[str]", parent: str, name: str) -> None:
         dot = name.rfind(".")
