@@ -16,9 +16,6 @@ NOT_YET = {
     "host": "the container instance checks",
     "taskdef": "the task definition lint",
     "trust": "the trust policy checks",
-    "watch": "the sidecar mode",
-    "health": "the sidecar health client",
-    "wait": "the init-container gate",
 }
 DEFAULT_DEADLINE = 5.0
 
@@ -65,6 +62,19 @@ def build_parser() -> argparse.ArgumentParser:
     task = sub.add_parser("task", help="diagnose the task this process runs in (the default)")
     _task_options(task)
     _common(task, top=False)
+    watch = sub.add_parser("watch", help="sidecar: re-run the diagnosis on an interval, serve /healthz, /report, /metrics")
+    watch.add_argument("--interval", metavar="SECONDS", default=None, help="seconds between runs (default 60, with jitter; PROBE_INTERVAL)")
+    watch.add_argument("--listen", metavar="HOST:PORT", default=None, help="where to serve (default 127.0.0.1:9471; PROBE_LISTEN)")
+    watch.add_argument("--emf", action="store_true", default=None, help="print each run as a CloudWatch Embedded Metric Format line (PROBE_EMF)")
+    watch.add_argument("--runs", metavar="N", default=None, help=argparse.SUPPRESS)
+    watch.add_argument("--sdk-root", action="append", metavar="PATH", default=None, help="scan these folders for AWS SDKs (PROBE_SDK_ROOT)")
+    _common(watch, top=False)
+    hl = sub.add_parser("health", help="exit 0/1 from a running sidecar's /healthz (for container health checks)")
+    hl.add_argument("--url", default=None, help="the sidecar's health URL (default http://127.0.0.1:9471/healthz; PROBE_URL)")
+    _common(hl, top=False)
+    wt = sub.add_parser("wait", help="block until the task's credentials work (init containers, dependsOn SUCCESS)")
+    wt.add_argument("--timeout", metavar="SECONDS", default=None, help="give up after this long (default 60; PROBE_TIMEOUT)")
+    _common(wt, top=False)
     sdk = sub.add_parser("sdk", help="only scan filesystems for AWS SDKs and judge their versions")
     sdk.add_argument("roots", nargs="*", metavar="ROOT", help="folders to scan (default /)")
     _common(sdk, top=False)
@@ -192,7 +202,7 @@ def run_task(args: argparse.Namespace, opts: dict[str, Any], stdout: TextIO) -> 
             raise UsageError(f"--facts {facts_file}: {exc}") from None
         report = runner.judge(facts, selection)
     else:
-        roots = getattr(args, "sdk_root", None) or [r for r in (_env_default("sdk_root") or "").split(os.pathsep) if r] or None
+        roots = _sdk_roots(args)
         facts, report = runner.diagnose_task(dict(os.environ), opts["deadline"], selection, sdk_roots=roots)
     save = getattr(args, "save_facts", None)
     if save:
@@ -203,6 +213,56 @@ def run_task(args: argparse.Namespace, opts: dict[str, Any], stdout: TextIO) -> 
             raise UsageError(f"cannot write --save-facts {save}: {exc.strerror or exc}") from None
     write_report(render(report, opts, stdout), opts, stdout)
     return model.exit_code(report.results, strict=opts["strict"])
+
+
+def _sdk_roots(args: argparse.Namespace) -> Optional[list[str]]:
+    return getattr(args, "sdk_root", None) or [r for r in (_env_default("sdk_root") or "").split(os.pathsep) if r] or None
+
+
+def _number(name: str, value: Any, default: float, low: float, high: float) -> float:
+    raw = value if value is not None else _env_default(name, default)
+    try:
+        number = float(raw)
+    except (TypeError, ValueError):
+        raise UsageError(f"--{name} must be a number of seconds, not {raw!r}") from None
+    if not low <= number <= high:
+        raise UsageError(f"--{name} must be between {low:g} and {high:g}, not {raw}")
+    return number
+
+
+def run_watch(args: argparse.Namespace, opts: dict[str, Any], stdout: TextIO, stderr: TextIO) -> int:
+    from probe import runner, sidecar
+
+    _check_ids(opts, "task")
+    interval = _number("interval", args.interval, 60, 0.01, 86400)
+    listen = args.listen or _env_default("listen") or sidecar.DEFAULT_LISTEN
+    if ":" not in listen or not listen.rpartition(":")[2].isdigit():
+        raise UsageError(f"--listen must be HOST:PORT, not {listen!r}")
+    emf = bool(args.emf) or str(_env_default("emf", "")).lower() in ("1", "true", "yes", "on")
+    runs = int(_number("runs", args.runs, 0, 0, 10**9)) or None
+    selection = runner.Selection(opts["only"], opts["skip"], opts["expect_role"])
+    try:
+        return sidecar.watch(dict(os.environ), interval, opts["deadline"], selection, listen, emf, stdout, stderr, runs, _sdk_roots(args))
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {listen}: {exc.strerror or exc}") from None
+
+
+def run_health(args: argparse.Namespace, opts: dict[str, Any], stdout: TextIO) -> int:
+    from probe import sidecar
+
+    url = args.url or _env_default("url") or f"http://{sidecar.DEFAULT_LISTEN}/healthz"
+    code, line = sidecar.health(url, min(opts["deadline"], 5.0))
+    stdout.write(redact.scrub(line) + "\n")
+    return code
+
+
+def run_wait(args: argparse.Namespace, opts: dict[str, Any], stdout: TextIO, stderr: TextIO) -> int:
+    from probe import sidecar
+
+    timeout = _number("timeout", args.timeout, 60, 0, 86400)
+    ok, report = sidecar.wait(dict(os.environ), timeout, opts["deadline"], opts["expect_role"], stderr)
+    write_report(render(report, opts, stdout), opts, stdout)
+    return 0 if ok else 1
 
 
 def run_sdk(args: argparse.Namespace, opts: dict[str, Any], stdout: TextIO) -> int:
@@ -238,6 +298,12 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, 
             return run_task(args, opts, stdout)
         if command == "sdk":
             return run_sdk(args, opts, stdout)
+        if command == "watch":
+            return run_watch(args, opts, stdout, stderr)
+        if command == "health":
+            return run_health(args, opts, stdout)
+        if command == "wait":
+            return run_wait(args, opts, stdout, stderr)
         if command == "demo":
             from probe import demo
 

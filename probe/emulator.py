@@ -310,6 +310,16 @@ class Handler(BaseHTTPRequestHandler):
         self._send(status, body.encode(), "text/xml")
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up early (the probe stops reading an oversized body) is normal here.
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class Emulator:
     """The three servers, each optional, sharing one ``State``."""
 
@@ -323,15 +333,14 @@ class Emulator:
         self.state = state or State()
         self.lock = threading.Lock()
         self.imds_token = secrets.token_urlsafe(32)
-        self.servers: dict[str, ThreadingHTTPServer] = {}
+        self.servers: dict[str, _Server] = {}
         self._threads: list[threading.Thread] = []
         for role, addrs in (("agent", agent), ("imds", imds), ("sts", sts)):
             # "A,B": the same role on several addresses (e.g. 169.254.170.2 and .23).
             for i, addr in enumerate(a for a in (addrs or "").split(",") if a):
                 host, _, port = addr.rpartition(":")
                 handler = type(f"{role.title()}Handler", (Handler,), {"emulator": self, "role": role})
-                server = ThreadingHTTPServer((host.strip("[]"), int(port)), handler)
-                server.daemon_threads = True
+                server = _Server((host.strip("[]"), int(port)), handler)
                 self.servers[role if i == 0 else f"{role}{i + 1}"] = server
 
     def url(self, role: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional
 
 from probe import __version__, checks
 from probe.facts import Facts, collect_task
@@ -91,6 +91,7 @@ def diagnose_task(
     selection: Selection,
     sdk_roots: Optional[list[str]] = None,
     mode: str = "task",
+    sdk_cache: Optional[dict[str, Any]] = None,
 ) -> tuple[Facts, Report]:
     """Collect the facts the selected checks need, then judge them.
 
@@ -100,7 +101,7 @@ def diagnose_task(
     only = set(selection.only) if selection.only else None
     skip = set(selection.skip) if selection.skip else None
     plan = checks.select(checks.load(mode), only, skip)
-    facts = collect_task(environ, deadline, checks.needs_of(plan), sdk_roots=sdk_roots)
+    facts = collect_task(environ, deadline, checks.needs_of(plan), sdk_roots=sdk_roots, sdk_cache=sdk_cache)
     facts.mode = mode
     report = judge(facts, selection, mode)
     total = int((time.monotonic() - started) * 1000)

@@ -111,8 +111,13 @@ def collect_task(
     deadline_s: float,
     needs: Iterable[str] = COLLECTORS,
     sdk_roots: Optional[list[str]] = None,
+    sdk_cache: Optional[dict[str, Any]] = None,
 ) -> Facts:
-    """Observe everything task mode needs, finishing within ``deadline_s`` seconds."""
+    """Observe everything task mode needs, finishing within ``deadline_s`` seconds.
+
+    ``sdk_cache`` (the sidecar's): an image does not change while it runs, so a complete
+    SDK scan is kept there and reused for an hour instead of walking the disk every run.
+    """
     from probe.facts import endpoints, environ as env_facts, proxy
 
     started = time.monotonic()
@@ -168,6 +173,10 @@ def collect_task(
             return collect_processes(containers)
 
         jobs["processes"] = _Job("processes", survey)
+    cached = sdk_cache.get("record") if sdk_cache is not None and time.monotonic() - sdk_cache.get("at", -1e9) < 3600 else None
+    if "sdk" in wanted and cached is not None:
+        data["sdk"] = dict(cached, cached=True)
+        wanted.discard("sdk")
     if "sdk" in wanted:
         from probe.facts.sdk import roots_for, scan
 
@@ -178,7 +187,10 @@ def collect_task(
                 survey_job = jobs["processes"]
                 survey_job.join(max(0.0, min(1.0, deadline - time.monotonic())))
                 roots = roots_for(roots, survey_job.result if isinstance(survey_job.result, dict) else {})
-            return scan(roots, deadline - 0.1)
+            record = scan(roots, deadline - 0.1)
+            if sdk_cache is not None and not record.get("partial"):
+                sdk_cache.update(record=record, at=time.monotonic())
+            return record
 
         jobs["sdk"] = _Job("sdk", sdk_scan)
     if "imds" in wanted:

@@ -1,0 +1,354 @@
+"""`probe watch`: re-run the task diagnosis on an interval and serve its last result.
+
+Requests are answered from bodies prepared at the end of each run, so they cost a lock
+and a write, and never add traffic to the agent's rate-limited endpoint: the credentials
+endpoint sees one request per run, however often /healthz is polled.
+
+- GET /healthz: 200 when the last verdict is not fail, else 503 (also 503 before the first run)
+- GET /report:  the last JSON report
+- GET /metrics: Prometheus text format
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Mapping, Optional, TextIO
+
+from probe import redact, runner
+from probe.facts import Facts, utc_now
+from probe.model import Report, Status
+
+DEFAULT_LISTEN = "127.0.0.1:9471"
+STATUS_VALUE = {Status.PASS: 0, Status.WARN: 1, Status.FAIL: 2, Status.ERROR: 3, Status.SKIP: -1}
+MAX_BACKOFF = 8
+EMF_NAMESPACE = "ECSCredentialProbe"
+
+
+@dataclass
+class Snapshot:
+    """What the HTTP server serves: bodies prepared once per run."""
+
+    health_status: int = 503
+    health: bytes = b'{"verdict": null, "status": "starting"}\n'
+    report: bytes = b'{"error": "no run has finished yet"}\n'
+    metrics: bytes = b""
+
+
+@dataclass
+class Counters:
+    runs: int = 0
+    failures: int = 0
+    backoff: int = 1
+    last: dict[str, Any] = field(default_factory=dict)
+
+
+class Metrics:
+    """The Prometheus series, rebuilt after each run."""
+
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge
+
+        self.registry = CollectorRegistry()
+        p = "ecs_credential_probe_"
+        self.check = Gauge(p + "check_status", "Status of each check in the last run: 0 pass, 1 warn, 2 fail, 3 error, -1 skip", ["check"], registry=self.registry)
+        self.expiry = Gauge(p + "credentials_expiry_seconds", "Seconds until the served task credentials expire (absent when unknown)", registry=self.registry)
+        self.duration = Gauge(p + "run_duration_seconds", "Wall time of the last diagnosis", registry=self.registry)
+        self.verdict = Gauge(p + "verdict", "Last verdict: 0 pass, 1 warn, 2 fail", registry=self.registry)
+        self.identity = Gauge(p + "identity", "1 for the identity the default chain got in the last run", ["kind", "role"], registry=self.registry)
+        self.runs = Counter(p + "runs", "Diagnoses run", registry=self.registry)
+        self.failures = Counter(p + "failures", "Diagnoses whose verdict was fail", registry=self.registry)
+        self.last_run = Gauge(p + "last_run_timestamp_seconds", "When the last diagnosis finished", registry=self.registry)
+
+    def update(self, report: Report, seconds_left: Optional[float]) -> bytes:
+        from prometheus_client import generate_latest
+
+        for r in report.results:
+            self.check.labels(r.id).set(STATUS_VALUE[r.status])
+        if seconds_left is None:
+            self.expiry.set(float("nan"))
+        else:
+            self.expiry.set(seconds_left)
+        self.duration.set(report.duration_ms / 1000)
+        self.verdict.set({Status.PASS: 0, Status.WARN: 1}.get(report.verdict, 2))
+        self.identity.clear()
+        ident = report.identity or {}
+        self.identity.labels(ident.get("kind") or "unknown", ident.get("role_name") or "").set(1)
+        self.runs.inc()
+        if report.verdict is Status.FAIL:
+            self.failures.inc()
+        self.last_run.set(time.time())
+        return redact.scrub(generate_latest(self.registry).decode()).encode()
+
+
+def _seconds_left(report: Report) -> Optional[float]:
+    for r in report.results:
+        if r.id == "endpoint.credentials-expiry" and "seconds_left" in r.data:
+            return float(r.data["seconds_left"])
+    return None
+
+
+def emf_line(report: Report, facts: Facts, doc: dict[str, Any]) -> dict[str, Any]:
+    """The report as one CloudWatch Embedded Metric Format record."""
+    info = facts.get("metadata").get("info") or {}
+    failed = sum(1 for r in report.results if r.status.failing)
+    left = _seconds_left(report)
+    ident = report.identity or {}
+    record: dict[str, Any] = {
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": EMF_NAMESPACE,
+                    "Dimensions": [["Cluster", "TaskFamily"]],
+                    "Metrics": [
+                        {"Name": "ProbeFailed", "Unit": "Count"},
+                        {"Name": "FailedChecks", "Unit": "Count"},
+                        {"Name": "TaskRoleOk", "Unit": "Count"},
+                        {"Name": "RunDuration", "Unit": "Milliseconds"},
+                    ]
+                    + ([{"Name": "CredentialsExpirySeconds", "Unit": "Seconds"}] if left is not None else []),
+                }
+            ],
+        },
+        "Cluster": str(info.get("cluster") or "unknown"),
+        "TaskFamily": str(info.get("family") or "unknown"),
+        "ProbeFailed": 1 if report.verdict is Status.FAIL else 0,
+        "FailedChecks": failed,
+        "TaskRoleOk": 1 if ident.get("kind") == "task-role" else 0,
+        "RunDuration": report.duration_ms,
+        "IdentityKind": ident.get("kind") or "unknown",
+        "report": doc,
+    }
+    if left is not None:
+        record["CredentialsExpirySeconds"] = left
+    return record
+
+
+class Watcher:
+    """The loop and the state the HTTP server reads."""
+
+    def __init__(
+        self,
+        environ: Mapping[str, str],
+        interval: float,
+        deadline: float,
+        selection: runner.Selection,
+        emf: bool = False,
+        out: Optional[TextIO] = None,
+        max_runs: Optional[int] = None,
+        sdk_roots: Optional[list[str]] = None,
+    ) -> None:
+        self.environ = dict(environ)
+        self.sdk_roots = sdk_roots
+        self.sdk_cache: dict[str, Any] = {}
+        self.interval = interval
+        self.deadline = deadline
+        self.selection = selection
+        self.emf = emf
+        self.out = out or sys.stdout
+        self.max_runs = max_runs
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.snapshot = Snapshot()
+        self.counters = Counters()
+        self.metrics = Metrics()
+
+    def run_once(self) -> Report:
+        facts, report = runner.diagnose_task(self.environ, self.deadline, self.selection, sdk_roots=self.sdk_roots, sdk_cache=self.sdk_cache)
+        doc = redact.scrub_obj(report.to_dict())
+        report_body = (json.dumps(doc, indent=2) + "\n").encode()
+        verdict = report.verdict
+        health = {"verdict": verdict.value, "at": report.started_at, "summary": doc["summary"]}
+        metrics = self.metrics.update(report, _seconds_left(report))
+        with self.lock:
+            self.counters.runs += 1
+            if verdict is Status.FAIL:
+                self.counters.failures += 1
+            self.counters.backoff = self._next_backoff(report)
+            self.snapshot = Snapshot(
+                health_status=503 if verdict is Status.FAIL else 200,
+                health=(json.dumps(health) + "\n").encode(),
+                report=report_body,
+                metrics=metrics,
+            )
+        line = emf_line(report, facts, doc) if self.emf else doc
+        self.out.write(json.dumps(line, separators=(",", ":")) + "\n")
+        self.out.flush()
+        return report
+
+    def _next_backoff(self, report: Report) -> int:
+        """Double the wait after the agent said 429 or 5xx; back to normal on any other answer."""
+        for r in report.results:
+            if r.id == "endpoint.credentials":
+                status = r.data.get("status")
+                if isinstance(status, int) and (status == 429 or status >= 500):
+                    return min(MAX_BACKOFF, self.counters.backoff * 2)
+        return 1
+
+    def loop(self) -> None:
+        while not self.stop.is_set():
+            worker = threading.Thread(target=self._guarded_run, name="probe-run", daemon=True)
+            worker.start()
+            # A run is bounded by its deadline; waiting in slices keeps SIGTERM prompt.
+            while worker.is_alive() and not self.stop.is_set():
+                worker.join(0.1)
+            if self.stop.is_set():
+                return
+            if self.max_runs is not None and self.counters.runs >= self.max_runs:
+                return
+            pause = self.interval * self.counters.backoff * random.uniform(0.9, 1.1)
+            self.stop.wait(pause)
+
+    def _guarded_run(self) -> None:
+        try:
+            self.run_once()
+        except Exception as exc:  # the sidecar keeps going; the failure is visible
+            with self.lock:
+                self.counters.runs += 1
+                self.counters.failures += 1
+                self.snapshot = Snapshot(
+                    health_status=503,
+                    health=(json.dumps({"verdict": "error", "at": utc_now(), "summary": redact.scrub(f"{type(exc).__name__}: {exc}")}) + "\n").encode(),
+                    report=self.snapshot.report,
+                    metrics=self.snapshot.metrics,
+                )
+
+
+def make_server(watcher: Watcher, listen: str) -> ThreadingHTTPServer:
+    host, _, port = listen.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "ecs-credential-probe"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass  # stdout carries one JSON line per run; request logs would drown it
+
+        def _send(self, status: int, body: bytes, ctype: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            with watcher.lock:
+                snap = watcher.snapshot
+            if path == "/healthz":
+                self._send(snap.health_status, snap.health, "application/json")
+            elif path == "/report":
+                self._send(200 if snap.metrics else 503, snap.report, "application/json")
+            elif path == "/metrics":
+                self._send(200, snap.metrics, "text/plain; version=0.0.4; charset=utf-8")
+            else:
+                self._send(404, b'{"error": "not found"}\n', "application/json")
+
+        def do_HEAD(self) -> None:
+            self.do_GET()
+
+        def _not_allowed(self) -> None:
+            self.send_response(405)
+            self.send_header("Allow", "GET, HEAD")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed
+
+    server = ThreadingHTTPServer((host, int(port)), Handler)
+    server.daemon_threads = True
+    return server
+
+
+def watch(
+    environ: Mapping[str, str],
+    interval: float,
+    deadline: float,
+    selection: runner.Selection,
+    listen: str,
+    emf: bool,
+    out: TextIO,
+    err: TextIO,
+    max_runs: Optional[int] = None,
+    sdk_roots: Optional[list[str]] = None,
+) -> int:
+    watcher = Watcher(environ, interval, deadline, selection, emf, out, max_runs, sdk_roots)
+    server = make_server(watcher, listen)
+    threading.Thread(target=server.serve_forever, name="probe-http", daemon=True).start()
+    bound = server.server_address
+    err.write(f"probe: watching every {interval:g} s; serving http://{bound[0]}:{bound[1]}/healthz, /report, /metrics\n")
+    err.flush()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        watcher.stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        watcher.loop()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        server.shutdown()
+        server.server_close()
+    return 0
+
+
+def health(url: str, timeout: float) -> tuple[int, str]:
+    """`probe health`: (exit code, one line) from a sidecar's /healthz."""
+    from probe.facts import http
+
+    answer = http.request(url, timeout=timeout)
+    if answer.error is not None:
+        return 1, f"unhealthy: {url}: {answer.error}"
+    body = answer.body.decode("utf-8", "replace").strip()
+    try:
+        doc = json.loads(body)
+        what = f"{doc.get('verdict')} at {doc.get('at')}: {doc.get('summary')}"
+    except ValueError:
+        what = body[:200]
+    return (0, f"healthy: {what}") if answer.status == 200 else (1, f"unhealthy (HTTP {answer.status}): {what}")
+
+
+# What `probe wait` needs to see pass: usable credentials, and STS confirming the task role.
+WAIT_CHECKS = frozenset(
+    {"env.credentials-variable", "env.credentials-uri-safe", "env.shadowing-credentials", "endpoint.credentials", "identity.caller", "identity.task-role"}
+)
+
+
+def wait(environ: Mapping[str, str], timeout: float, deadline: float, expect_role: Optional[str], err: TextIO) -> tuple[bool, Report]:
+    """`probe wait`: poll until the task role works or ``timeout`` passes.
+
+    Polls every second at first, then backs off to every 5 s (the agent's endpoint is
+    rate limited per task); at the end, one full diagnosis explains a failure.
+    """
+    started = time.monotonic()
+    pause = 1.0
+    selection = runner.Selection(only=WAIT_CHECKS, expect_role=expect_role)
+    last_summary = ""
+    while True:
+        remaining = timeout - (time.monotonic() - started)
+        _facts, report = runner.diagnose_task(environ, max(0.5, min(deadline, remaining)), selection)
+        ok = any(r.id == "identity.task-role" and r.status is Status.PASS for r in report.results)
+        if ok:
+            return True, report
+        if report.summary != last_summary:
+            err.write(redact.scrub(f"probe: waiting for the task role: {report.summary}\n"))
+            err.flush()
+            last_summary = report.summary
+        remaining = timeout - (time.monotonic() - started)
+        if remaining <= pause:
+            break
+        time.sleep(pause)
+        pause = min(5.0, pause * 1.5)
+    _facts, report = runner.diagnose_task(environ, deadline, runner.Selection(expect_role=expect_role))
+    return False, report
