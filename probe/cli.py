@@ -322,12 +322,13 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, 
 
 
 def entry() -> None:
-    """Console script: run, then leave at once even if a collector thread still hangs."""
+    """Console script: run, then leave at once even if a collector thread still hangs.
+
+    Reports are flushed where they are written. With a worker still alive (a hanging
+    endpoint, or a sidecar run blocked on a full stdout pipe) a final flush could block
+    for ever, so the process ends without one.
+    """
     code = main()
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    finally:
-        if any(t.is_alive() and t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
-            os._exit(code)
+    if any(t.is_alive() and t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        os._exit(code)
     raise SystemExit(code)

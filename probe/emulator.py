@@ -96,6 +96,10 @@ class State:
 class Handler(BaseHTTPRequestHandler):
     server_version = "ecs-credential-probe-emulator"
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in one segment: with two small writes, Nagle's algorithm
+    # and the client's delayed ACK add ~40 ms to every answer.
+    disable_nagle_algorithm = True
+    wbufsize = 64 * 1024
     emulator: "Emulator"
     role: str = "agent"
 
@@ -312,6 +316,7 @@ class Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that hangs up early (the probe stops reading an oversized body) is normal here.

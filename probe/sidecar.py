@@ -11,6 +11,7 @@ endpoint sees one request per run, however often /healthz is polled.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import signal
@@ -18,7 +19,6 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Mapping, Optional, TextIO
 
 from probe import redact, runner
@@ -221,53 +221,99 @@ class Watcher:
                 )
 
 
-def make_server(watcher: Watcher, listen: str) -> ThreadingHTTPServer:
-    host, _, port = listen.rpartition(":")
-    host = host.strip("[]") or "127.0.0.1"
+_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "ecs-credential-probe"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            pass  # stdout carries one JSON line per run; request logs would drown it
+class _Http(asyncio.Protocol):
+    """A minimal HTTP/1.1 server for prepared bodies: one event loop thread, no thread per
+    connection, so fifty pollers cost a few microseconds each, not a thread apiece."""
 
-        def _send(self, status: int, body: bytes, ctype: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
+    def __init__(self, watcher: "Watcher") -> None:
+        self.watcher = watcher
+        self.buffer = b""
+        self.transport: Optional[asyncio.Transport] = None
 
-        def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            with watcher.lock:
-                snap = watcher.snapshot
-            if path == "/healthz":
-                self._send(snap.health_status, snap.health, "application/json")
-            elif path == "/report":
-                self._send(200 if snap.metrics else 503, snap.report, "application/json")
-            elif path == "/metrics":
-                self._send(200, snap.metrics, "text/plain; version=0.0.4; charset=utf-8")
-            else:
-                self._send(404, b'{"error": "not found"}\n', "application/json")
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
 
-        def do_HEAD(self) -> None:
-            self.do_GET()
+    def data_received(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.buffer += data
+        if len(self.buffer) > 65536:
+            self._reply(400, b"", "text/plain", keep=False)
+            return
+        while b"\r\n\r\n" in self.buffer and not self.transport.is_closing():
+            head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            parts = lines[0].split(" ")
+            if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+                self._reply(400, b"", "text/plain", keep=False)
+                return
+            method, target, version = parts
+            headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+            connection = headers.get("connection", "").lower()
+            keep = connection == "keep-alive" if version == "HTTP/1.0" else connection != "close"
+            if headers.get("content-length", "0") not in ("", "0") or "transfer-encoding" in headers:
+                keep = False  # no request has a body here; do not try to skip one
+            self._answer(method, target.split("?", 1)[0], keep, version == "HTTP/1.0")
 
-        def _not_allowed(self) -> None:
-            self.send_response(405)
-            self.send_header("Allow", "GET, HEAD")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+    def _answer(self, method: str, path: str, keep: bool, http10: bool) -> None:
+        if method not in ("GET", "HEAD"):
+            self._reply(405, b"", "text/plain", keep, http10, extra="Allow: GET, HEAD\r\n", head=method == "HEAD")
+            return
+        with self.watcher.lock:
+            snap = self.watcher.snapshot
+        if path == "/healthz":
+            status, body, ctype = snap.health_status, snap.health, "application/json"
+        elif path == "/report":
+            status, body, ctype = (200 if snap.metrics else 503), snap.report, "application/json"
+        elif path == "/metrics":
+            status, body, ctype = 200, snap.metrics, "text/plain; version=0.0.4; charset=utf-8"
+        else:
+            status, body, ctype = 404, b'{"error": "not found"}\n', "application/json"
+        self._reply(status, body, ctype, keep, http10, head=method == "HEAD")
 
-        do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed
+    def _reply(self, status: int, body: bytes, ctype: str, keep: bool, http10: bool = False, extra: str = "", head: bool = False) -> None:
+        assert self.transport is not None
+        conn = ("Connection: keep-alive\r\n" if http10 else "") if keep else "Connection: close\r\n"
+        header = (
+            f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\nContent-Type: {ctype}\r\n"
+            f"Content-Length: {len(body)}\r\nCache-Control: no-store\r\nServer: ecs-credential-probe\r\n{extra}{conn}\r\n"
+        ).encode("latin-1")
+        self.transport.write(header if head else header + body)
+        if not keep:
+            self.transport.close()
 
-    server = ThreadingHTTPServer((host, int(port)), Handler)
-    server.daemon_threads = True
-    return server
+
+class HttpServer:
+    """The event loop and its listening socket, run in a daemon thread."""
+
+    def __init__(self, watcher: "Watcher", listen: str) -> None:
+        host, _, port = listen.rpartition(":")
+        self.loop = asyncio.new_event_loop()
+        # Binding happens here, in the caller's thread, so a busy port is a usage error.
+        self.server = self.loop.run_until_complete(
+            self.loop.create_server(lambda: _Http(watcher), host.strip("[]") or "127.0.0.1", int(port), backlog=128, reuse_address=True)
+        )
+        sock = self.server.sockets[0].getsockname()
+        self.server_address = (sock[0], sock[1])
+        self.thread = threading.Thread(target=self.loop.run_forever, name="probe-http", daemon=True)
+
+    def start(self) -> "HttpServer":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        def close() -> None:
+            self.server.close()
+            self.loop.stop()
+
+        if self.thread.is_alive():
+            self.loop.call_soon_threadsafe(close)
+            self.thread.join(2)
+        else:
+            self.server.close()
 
 
 def watch(
@@ -283,8 +329,7 @@ def watch(
     sdk_roots: Optional[list[str]] = None,
 ) -> int:
     watcher = Watcher(environ, interval, deadline, selection, emf, out, max_runs, sdk_roots)
-    server = make_server(watcher, listen)
-    threading.Thread(target=server.serve_forever, name="probe-http", daemon=True).start()
+    server = HttpServer(watcher, listen).start()
     bound = server.server_address
     err.write(f"probe: watching every {interval:g} s; serving http://{bound[0]}:{bound[1]}/healthz, /report, /metrics\n")
     err.flush()
@@ -298,8 +343,7 @@ def watch(
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-        server.shutdown()
-        server.server_close()
+        server.stop()
     return 0
 
 

@@ -361,3 +361,35 @@ def test_the_commands_in_the_examples_parse() -> None:
             hc = (c.get("healthCheck") or {}).get("command") or []
             if hc[1:2] == ["probe"]:
                 build_parser().parse_args(hc[2:])
+
+
+def test_http_details(emu: Emulator, home: str) -> None:
+    """HEAD, HTTP/1.0 (ab, health checkers), keep-alive, garbage: answered, never a crash."""
+    port = free_port()
+    watch = Watch(["--interval", "5", "--listen", f"127.0.0.1:{port}"], clean_env(home, emu.task_env()))
+    try:
+        watch.wait_runs(1)
+
+        def raw(data: bytes) -> bytes:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                s.sendall(data)
+                chunks = []
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                return b"".join(chunks)
+
+        head = raw(b"HEAD /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 OK\r\n") and head.endswith(b"\r\n\r\n")
+        old = raw(b"GET /healthz HTTP/1.0\r\n\r\n")
+        assert old.startswith(b"HTTP/1.1 200 OK\r\n") and b'"verdict": "pass"' in old
+        two = raw(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert two.count(b"HTTP/1.1 ") == 2 and b"HTTP/1.1 404 Not Found" in two
+        assert raw(b"DELETE /healthz HTTP/1.1\r\nConnection: close\r\n\r\n").startswith(b"HTTP/1.1 405 Method Not Allowed\r\n")
+        assert raw(b"\x00\xff garbage\r\n\r\n").startswith(b"HTTP/1.1 400 Bad Request")
+        assert raw(b"GET / HTTP/1.1\r\n" + b"X: " + b"a" * 70000).startswith(b"HTTP/1.1 400")
+        assert http_get(f"http://127.0.0.1:{port}/healthz")[0] == 200, "still serving"
+    finally:
+        assert watch.stop()[0] == 0
