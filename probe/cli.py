@@ -12,11 +12,6 @@ from probe import __version__, redact
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 COMMANDS = ("task", "sdk", "host", "taskdef", "trust", "watch", "health", "wait", "demo")
-NOT_YET = {
-    "host": "the container instance checks",
-    "taskdef": "the task definition lint",
-    "trust": "the trust policy checks",
-}
 DEFAULT_DEADLINE = 5.0
 
 
@@ -82,10 +77,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("scenarios", nargs="*", metavar="SCENARIO", help="scenario names (default: all)")
     demo.add_argument("--list", action="store_true", help="list the scenarios and exit")
     _common(demo, top=False)
-    for name, what in NOT_YET.items():
-        p = sub.add_parser(name, help=f"{what} (not in this version yet)")
-        p.add_argument("rest", nargs=argparse.REMAINDER)
-        _common(p, top=False)
+    host = sub.add_parser("host", help="diagnose the ECS container instance (agent, ecs.config, iptables)")
+    host.add_argument("--ecs-config", metavar="PATH", default=None, help="the agent's config file (default /etc/ecs/ecs.config; PROBE_ECS_CONFIG)")
+    host.add_argument("--iptables-save", metavar="FILE", default=None, help="judge this iptables-save output instead of running iptables-save")
+    _common(host, top=False)
+    td = sub.add_parser("taskdef", help="lint a task definition (register JSON or describe-task-definition output)")
+    td.add_argument("file", metavar="FILE|-")
+    _common(td, top=False)
+    tr = sub.add_parser("trust", help="check a role's trust policy")
+    which = tr.add_mutually_exclusive_group(required=True)
+    which.add_argument("--role", metavar="NAME_OR_ARN", help="read the policy with IAM GetRole")
+    which.add_argument("--policy-file", metavar="FILE", help="a trust policy document (or `aws iam get-role` output)")
+    tr.add_argument("--account", metavar="ID", default=None, help="the account the tasks run in (default: from the role ARN)")
+    tr.add_argument("--cluster", metavar="NAME", default=None, help="the cluster the tasks run in, for aws:SourceArn conditions")
+    _common(tr, top=False)
     return parser
 
 
@@ -265,6 +270,50 @@ def run_wait(args: argparse.Namespace, opts: dict[str, Any], stdout: TextIO, std
     return 0 if ok else 1
 
 
+def run_other_mode(mode: str, args: argparse.Namespace, opts: dict[str, Any], stdout: TextIO) -> int:
+    """host, taskdef, trust: gather what the mode needs, then judge it like task mode."""
+    import time
+
+    from probe import model, runner
+    from probe.facts import Facts, utc_now
+
+    _check_ids(opts, mode)
+    started = time.monotonic()
+    options: dict[str, Any] = {}
+    if mode == "host":
+        from probe.facts.host import ECS_CONFIG, collect_host
+
+        data = {"host": collect_host(args.ecs_config or _env_default("ecs_config") or ECS_CONFIG, args.iptables_save)}
+    elif mode == "taskdef":
+        from probe.facts import taskdef
+
+        try:
+            text = sys.stdin.read(16 << 20) if args.file == "-" else open(args.file, encoding="utf-8", errors="replace").read(16 << 20)
+            data = {"taskdef": {"source": args.file, "doc": taskdef.load(text)}}
+        except OSError as exc:
+            raise UsageError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+        except ValueError as exc:
+            raise UsageError(f"{args.file}: {exc}") from None
+    else:
+        from probe.facts import trust
+
+        options["cluster"] = args.cluster
+        if args.policy_file:
+            try:
+                data = {"trust": trust.from_file(args.policy_file, args.account)}
+            except OSError as exc:
+                raise UsageError(f"cannot read {args.policy_file}: {exc.strerror or exc}") from None
+            except ValueError as exc:
+                raise UsageError(f"{args.policy_file}: {exc}") from None
+        else:
+            data = {"trust": trust.from_iam(args.role, args.account, min(opts["deadline"], 5.0))}
+    facts = Facts(data=data, collected_at=utc_now(), mode=mode, deadline=opts["deadline"], options=options)
+    facts.duration_ms = int((time.monotonic() - started) * 1000)
+    report = runner.judge(facts, runner.Selection(opts["only"], opts["skip"], opts["expect_role"]), mode)
+    write_report(render(report, opts, stdout), opts, stdout)
+    return model.exit_code(report.results, strict=opts["strict"])
+
+
 def run_sdk(args: argparse.Namespace, opts: dict[str, Any], stdout: TextIO) -> int:
     from probe import model, runner
 
@@ -308,8 +357,7 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, 
             from probe import demo
 
             return demo.run(args, opts, stdout, stderr)
-        stderr.write(f"probe: '{command}' ({NOT_YET[command]}) is not available in ecs-credential-probe {__version__} yet.\n")
-        return EXIT_USAGE
+        return run_other_mode(command, args, opts, stdout)
     except UsageError as exc:
         stderr.write(redact.scrub(f"probe: {exc}\n"))
         return EXIT_USAGE

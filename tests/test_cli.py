@@ -47,7 +47,8 @@ def test_version_and_help(home: str) -> None:
         pytest.param(["--only", "env.nope"], {}, "unknown check id env.nope", id="unknown-check"),
         pytest.param(["--facts", "/nonexistent/facts.json"], {}, "cannot read --facts", id="missing-facts"),
         pytest.param(["--output", "/nonexistent/dir/report.txt", "--only", "env.region"], {}, "cannot write --output", id="unwritable-output"),
-        pytest.param(["host"], {}, "not available", id="later-command"),
+        pytest.param(["taskdef", "/nonexistent/td.json"], {}, "cannot read /nonexistent/td.json", id="taskdef-missing-file"),
+        pytest.param(["trust"], {}, "one of the arguments --role --policy-file is required", id="trust-needs-a-source"),
     ],
 )
 def test_usage_errors_exit_2(home: str, args: list[str], extra: dict[str, str], message: str) -> None:

@@ -89,6 +89,27 @@ ORDER = {
         "sdk.versions",
         "shim.profile",
     ),
+    "host": (
+        "host.agent-running",
+        "host.config.task-iam-role",
+        "host.config.task-iam-role-network-host",
+        "host.config.syntax",
+        "host.config.proxy",
+        "host.config.applied",
+        "host.iptables.credentials-redirect",
+        "host.sysctl.route-localnet",
+        "host.iptables.persisted",
+        "host.imds-block",
+    ),
+    "taskdef": (
+        "taskdef.task-role",
+        "taskdef.network-mode",
+        "taskdef.static-credentials",
+        "taskdef.proxy",
+        "taskdef.multi-process",
+        "taskdef.probe-sidecar",
+    ),
+    "trust": ("trust.ecs-tasks-principal", "trust.conditions"),
 }
 
 
@@ -96,6 +117,12 @@ def load(mode: str) -> list[Check]:
     """The checks of one mode, in their stable order. `probe sdk` is task mode's SDK check."""
     if mode == "sdk":
         return [c for c in load("task") if c.id == "sdk.versions"]
+    if mode == "host":
+        from probe.checks import host  # noqa: F401
+    if mode == "taskdef":
+        from probe.checks import taskdef  # noqa: F401
+    if mode == "trust":
+        from probe.checks import trust  # noqa: F401
     if mode == "task":
         from probe.checks import endpoint, env, identity, imds, processes, proxy, sdk, shim  # noqa: F401  (registers)
     order = ORDER.get(mode, ())

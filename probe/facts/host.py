@@ -1,0 +1,164 @@
+"""The ECS container instance: agent introspection, /etc/ecs/ecs.config, iptables, sysctl.
+
+Read the way the agent reads them: ecs-init hands ecs.config to the agent's container as
+a Docker env file, so quotes are not stripped and a quoted boolean is an invalid value.
+Values of keys that can hold credentials (ECS_ENGINE_AUTH_DATA, proxy URLs) are
+registered as secrets and never kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from typing import Any, Optional
+
+from probe import redact
+from probe.facts import http
+
+INTROSPECTION = "http://127.0.0.1:51678/v1/metadata"
+ECS_CONFIG = "/etc/ecs/ecs.config"
+SECRET_KEYS = re.compile(r"AUTH|SECRET|PASSWORD|TOKEN", re.IGNORECASE)
+URL_KEYS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
+
+
+def read_ecs_config(path: str) -> dict[str, Any]:
+    """Lines of ecs.config as the agent would take them (Docker env-file rules)."""
+    record: dict[str, Any] = {"path": path, "exists": False, "entries": [], "problems": []}
+    try:
+        st = os.stat(path)
+        with open(path, "rb") as fh:
+            raw = fh.read(1 << 20)
+    except FileNotFoundError:
+        return record
+    except OSError as exc:
+        record["error"] = exc.strerror or str(exc)
+        return record
+    record["exists"] = True
+    record["mtime"] = st.st_mtime
+    if b"\0" in raw:
+        record["binary"] = True
+        return record
+    text = raw.decode("utf-8", "replace")
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.lstrip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        key, sep, value = stripped.partition("=")
+        entry: dict[str, Any] = {"line": number, "key": key, "has_equals": bool(sep)}
+        if SECRET_KEYS.search(key):
+            redact.register(value)
+            entry["value"] = redact.MASK if value else ""
+        elif key in URL_KEYS:
+            redact.register(redact._url_password(value.strip().strip('"')) if value else None)
+            entry["value"] = redact.mask_url(value)
+        else:
+            entry["value"] = value[:300]
+        record["entries"].append(entry)
+    return record
+
+
+def introspection(url: str = INTROSPECTION, timeout: float = 1.0) -> dict[str, Any]:
+    answer = http.request(url, timeout=timeout)
+    record: dict[str, Any] = {"url": url, "status": answer.status, "error": answer.error}
+    if answer.ok:
+        try:
+            doc = json.loads(answer.body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            record["json_error"] = str(exc)[:200]
+            return record
+        if isinstance(doc, dict):
+            record.update(
+                cluster=doc.get("Cluster") if isinstance(doc.get("Cluster"), str) else None,
+                container_instance=doc.get("ContainerInstanceArn") if isinstance(doc.get("ContainerInstanceArn"), str) else None,
+                version=doc.get("Version") if isinstance(doc.get("Version"), str) else None,
+            )
+    return record
+
+
+def iptables_dumps(saved: Optional[str] = None) -> dict[str, Any]:
+    """iptables-save output of both back ends (nft and legacy keep separate rule sets)."""
+    if saved is not None:
+        try:
+            with open(saved, "rb") as fh:
+                data = fh.read(8 << 20)
+        except OSError as exc:
+            return {"error": f"cannot read {saved}: {exc.strerror or exc}"}
+        return {"dumps": {saved: data.decode("utf-8", "replace")}}
+    dumps: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for tool in ("iptables-save", "iptables-legacy-save"):
+        exe = shutil.which(tool)
+        if not exe:
+            continue
+        try:
+            proc = subprocess.run([exe], capture_output=True, text=True, timeout=5)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            errors[tool] = str(exc)[:200]
+            continue
+        if proc.returncode == 0:
+            dumps[tool] = proc.stdout
+        else:
+            errors[tool] = (proc.stderr or f"exit {proc.returncode}").strip()[:200]
+    if not dumps and not errors:
+        return {"error": "neither iptables-save nor iptables-legacy-save is installed"}
+    return {"dumps": dumps, "errors": errors}
+
+
+def read_sysctl(proc: str = "/proc") -> Optional[str]:
+    try:
+        with open(os.path.join(proc, "sys/net/ipv4/conf/all/route_localnet"), encoding="ascii") as fh:
+            return fh.read(16).strip()
+    except OSError:
+        return None
+
+
+def agent_started_at() -> Optional[float]:
+    """When the ECS agent process started (it reads ecs.config only then)."""
+    try:
+        import psutil
+    except ImportError:
+        return None
+    for p in psutil.process_iter(["name", "cmdline", "create_time"]):
+        cmd = " ".join(p.info.get("cmdline") or [])
+        if p.info.get("name") == "agent" or "amazon-ecs-agent" in cmd or cmd.startswith("/agent"):
+            return p.info.get("create_time")
+    return None
+
+
+def persistence(root: str = "/") -> dict[str, Any]:
+    """Where rules would come back from after a reboot."""
+    def exists(*parts: str) -> bool:
+        return os.path.exists(os.path.join(root, *parts))
+
+    def read(*parts: str) -> str:
+        try:
+            with open(os.path.join(root, *parts), encoding="utf-8", errors="replace") as fh:
+                return fh.read(1 << 20)
+        except OSError:
+            return ""
+
+    return {
+        "ecs_init": any(exists(p, "ecs.service") for p in ("usr/lib/systemd/system", "etc/systemd/system", "lib/systemd/system")),
+        "sysconfig_iptables": read("etc", "sysconfig", "iptables"),
+        "iptables_service_enabled": exists("etc", "systemd", "system", "multi-user.target.wants", "iptables.service")
+        or exists("etc", "systemd", "system", "basic.target.wants", "iptables.service"),
+        "rules_v4": read("etc", "iptables", "rules.v4"),
+        "netfilter_persistent_enabled": exists("etc", "systemd", "system", "multi-user.target.wants", "netfilter-persistent.service"),
+    }
+
+
+def collect_host(ecs_config: str, iptables_save: Optional[str], proc: str = "/proc", root: str = "/") -> dict[str, Any]:
+    started = time.monotonic()
+    return {
+        "introspection": introspection(),
+        "ecs_config": read_ecs_config(ecs_config),
+        "iptables": iptables_dumps(iptables_save),
+        "route_localnet": read_sysctl(proc),
+        "agent_started_at": agent_started_at(),
+        "persistence": persistence(root),
+        "elapsed_ms": int((time.monotonic() - started) * 1000),
+    }

@@ -1,0 +1,76 @@
+"""A role's trust policy: from a file, or from IAM GetRole with the default credentials."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Optional
+from urllib.parse import unquote
+
+from probe import redact
+
+ROLE_ARN = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}):role/(?:.*/)?([^/]+)$")
+
+
+def parse_policy(text: str) -> dict[str, Any]:
+    """A policy document from a file: JSON, URL-encoded JSON, or `aws iam get-role` output."""
+    text = text.strip()
+    if text.startswith("%7B") or text.startswith("%7b"):
+        text = unquote(text)
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"not JSON: {str(exc)[:200]}") from None
+    if isinstance(doc, dict) and isinstance(doc.get("Role"), dict):
+        doc = doc["Role"].get("AssumeRolePolicyDocument")
+        if isinstance(doc, str):
+            return parse_policy(doc)
+    if not isinstance(doc, dict):
+        raise ValueError("not a policy document: the JSON is not an object")
+    if "Statement" not in doc:
+        raise ValueError("not a policy document: no Statement")
+    return doc
+
+
+def from_file(path: str, account: Optional[str]) -> dict[str, Any]:
+    with open(path, encoding="utf-8", errors="replace") if path != "-" else _stdin() as fh:
+        text = fh.read(1 << 20)
+    return {"source": path, "policy": parse_policy(text), "account": account}
+
+
+def _stdin() -> Any:
+    import sys
+
+    return sys.stdin
+
+
+def from_iam(role: str, account: Optional[str], timeout: float) -> dict[str, Any]:
+    """GetRole with the default chain; without permission, say which one is needed."""
+    m = ROLE_ARN.match(role)
+    name = m.group(2) if m else role
+    record: dict[str, Any] = {"source": f"iam:GetRole {name}", "role": role, "account": account or (m.group(1) if m else None)}
+    try:
+        import boto3
+        from botocore.config import Config
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        client = boto3.client("iam", config=Config(connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 2}))
+        answer = client.get_role(RoleName=name)["Role"]
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        record["error_code"] = code
+        record["error"] = redact.scrub(str(exc))[:400]
+        if code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation"):
+            target = role if m else f"arn:aws:iam::<account>:role/{name}"
+            record["denied_permission"] = f"iam:GetRole on {target}"
+        return record
+    except (BotoCoreError, Exception) as exc:  # no credentials, no network, bad endpoint
+        record["error"] = redact.scrub(f"{type(exc).__name__}: {exc}")[:400]
+        return record
+    record["role_arn"] = answer.get("Arn")
+    rm = ROLE_ARN.match(answer.get("Arn") or "")
+    if rm and not record["account"]:
+        record["account"] = rm.group(1)
+    doc = answer.get("AssumeRolePolicyDocument")
+    record["policy"] = parse_policy(doc) if isinstance(doc, str) else doc
+    return record
