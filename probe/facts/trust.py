@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from typing import Any, Optional
 from urllib.parse import unquote
@@ -51,10 +52,17 @@ def from_iam(role: str, account: Optional[str], timeout: float) -> dict[str, Any
     record: dict[str, Any] = {"source": f"iam:GetRole {name}", "role": role, "account": account or (m.group(1) if m else None)}
     try:
         import boto3
+        import boto3.session
         from botocore.config import Config
         from botocore.exceptions import BotoCoreError, ClientError
 
-        client = boto3.client("iam", config=Config(connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 2}))
+        session = boto3.session.Session()
+        # IAM is global: any region will do when none is configured.
+        client = session.client(
+            "iam",
+            region_name=session.region_name or os.environ.get("AWS_REGION") or "us-east-1",
+            config=Config(connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 2}),
+        )
         answer = client.get_role(RoleName=name)["Role"]
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code")

@@ -1,0 +1,215 @@
+"""`probe taskdef` over fixtures (register input and describe-task-definition output shapes),
+and `probe trust` over policy files and moto's IAM."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from helpers import REPO, clean_env, run_probe
+
+BASE: dict[str, Any] = {
+    "family": "web",
+    "taskRoleArn": "arn:aws:iam::123456789012:role/web-task-role",
+    "executionRoleArn": "arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
+    "networkMode": "awsvpc",
+    "containerDefinitions": [{"name": "app", "image": "web:1", "essential": True, "environment": [{"name": "AWS_REGION", "value": "us-east-1"}]}],
+}
+
+
+def variant(**changes: Any) -> dict[str, Any]:
+    doc = copy.deepcopy(BASE)
+    for key, value in changes.items():
+        if key == "app":
+            doc["containerDefinitions"][0].update(value)
+        elif value is None:
+            doc.pop(key, None)
+        else:
+            doc[key] = value
+    return doc
+
+
+def lint(home: str, tmp_path: Path, doc: Any, describe: bool = False, secrets: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
+    path = tmp_path / "td.json"
+    if describe:
+        doc = {"taskDefinition": {**doc, "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/web:7", "revision": 7, "status": "ACTIVE",
+                                  "compatibilities": ["EC2", "FARGATE"], "registeredAt": "2026-11-01T10:00:00+00:00"}, "tags": []}
+    path.write_text(json.dumps(doc))
+    run = run_probe(["taskdef", str(path), "--json"], clean_env(home), secrets=secrets)
+    assert run.report["mode"] == "taskdef"
+    return {c["id"]: c for c in run.report["checks"]}
+
+
+SIDECAR = {
+    "name": "credential-probe", "image": "probe:0.1.0", "essential": False, "command": ["probe", "watch"],
+    "healthCheck": {"command": ["CMD", "probe", "health"]},
+}
+
+CASES = [
+    pytest.param({}, {"taskdef.task-role": "pass", "taskdef.network-mode": "pass", "taskdef.static-credentials": "pass", "taskdef.proxy": "pass", "taskdef.multi-process": "pass", "taskdef.probe-sidecar": "skip"}, "", id="healthy"),
+    pytest.param({"taskRoleArn": None}, {"taskdef.task-role": "fail"}, "executionRoleArn", id="only-execution-role"),
+    pytest.param({"taskRoleArn": None, "executionRoleArn": None}, {"taskdef.task-role": "fail"}, "neither", id="no-role"),
+    pytest.param({"networkMode": "host"}, {"taskdef.network-mode": "warn"}, "ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST", id="host-mode"),
+    pytest.param({"networkMode": None}, {"taskdef.network-mode": "warn"}, "bridge", id="default-bridge"),
+    pytest.param({"app": {"environment": [{"name": "AWS_ACCESS_KEY_ID", "value": "AKIAIOSFODNN7EXAMPLE"}, {"name": "AWS_SECRET_ACCESS_KEY", "value": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}]}},
+                 {"taskdef.static-credentials": "fail"}, "container 'app' environment[1] AWS_SECRET_ACCESS_KEY", id="static-keys-env"),
+    pytest.param({"app": {"secrets": [{"name": "AWS_SECRET_ACCESS_KEY", "valueFrom": "arn:aws:ssm:us-east-1:123456789012:parameter/k"}]}},
+                 {"taskdef.static-credentials": "fail"}, "secrets[0]", id="static-keys-secrets"),
+    pytest.param({"app": {"environment": [{"name": "HTTPS_PROXY", "value": "http://proxy:3128"}, {"name": "NO_PROXY", "value": "localhost"}]}},
+                 {"taskdef.proxy": "fail"}, "NO_PROXY lacks 169.254.169.254, 169.254.170.2", id="proxy-without-link-local"),
+    pytest.param({"app": {"environment": [{"name": "HTTP_PROXY", "value": "http://proxy:3128"}, {"name": "NO_PROXY", "value": "169.254.169.254,169.254.170.2"}]}},
+                 {"taskdef.proxy": "pass"}, "", id="proxy-with-link-local"),
+    pytest.param({"app": {"command": ["/usr/bin/supervisord", "-n"]}}, {"taskdef.multi-process": "warn"}, "container 'app' command starts supervisord", id="supervisord"),
+    pytest.param({"app": {"entryPoint": ["shim", "--"], "command": ["supervisord", "-n"]}}, {"taskdef.multi-process": "pass"}, "", id="supervisord-with-shim"),
+    pytest.param({"app": {"entryPoint": ["/init"]}}, {"taskdef.multi-process": "warn"}, "s6-overlay", id="s6-overlay"),
+]
+
+
+@pytest.mark.parametrize("describe", [False, True], ids=["register-input", "describe-output"])
+@pytest.mark.parametrize("changes, expected, words", CASES)
+def test_taskdef_checks(home: str, tmp_path: Path, changes: dict[str, Any], expected: dict[str, str], words: str, describe: bool) -> None:
+    checks = lint(home, tmp_path, variant(**changes), describe, secrets=("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",))
+    for cid, status in expected.items():
+        assert checks[cid]["status"] == status, checks[cid]
+    if words:
+        failing = [c for c in checks.values() if c["status"] in ("fail", "warn")]
+        assert any(words in c["title"] + " " + c["detail"] for c in failing), failing
+
+
+def test_probe_sidecar_wiring(home: str, tmp_path: Path) -> None:
+    wired = variant(pidMode="task")
+    wired["containerDefinitions"][0]["dependsOn"] = [{"containerName": "credential-probe", "condition": "HEALTHY"}]
+    wired["containerDefinitions"].append(SIDECAR)
+    assert lint(home, tmp_path, wired)["taskdef.probe-sidecar"]["status"] == "pass"
+    loose = variant()
+    loose["containerDefinitions"].append(SIDECAR)
+    check = lint(home, tmp_path, loose)["taskdef.probe-sidecar"]
+    assert check["status"] == "fail" and "pidMode" in check["detail"] and "no container dependsOn credential-probe" in check["detail"]
+
+
+def test_the_shipped_examples_lint_clean(home: str) -> None:
+    for name in ("task-definition.json", "task-definition-init.json"):
+        run = run_probe(["taskdef", os.path.join(REPO, "examples", name), "--json"], clean_env(home))
+        statuses = {c["id"]: c["status"] for c in run.report["checks"]}
+        assert statuses["taskdef.task-role"] == "pass" and statuses["taskdef.static-credentials"] == "pass"
+        assert statuses["taskdef.multi-process"] == "pass" and statuses["taskdef.proxy"] == "pass"
+        assert statuses["taskdef.probe-sidecar"] == ("pass" if name == "task-definition.json" else "skip")
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        pytest.param('{"family": "x", "containerDefinitions": [', "not JSON", id="truncated"),
+        pytest.param("[1, 2]", "not an object", id="a-list"),
+        pytest.param('{"family": "x"}', "no containerDefinitions", id="no-containers"),
+        pytest.param("\x00\x01\x02", "not JSON", id="binary"),
+    ],
+)
+def test_taskdef_garbage_is_exit_2(home: str, tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "td.json"
+    path.write_text(content)
+    run = run_probe(["taskdef", str(path)], clean_env(home))
+    assert run.rc == 2 and message in run.stderr
+
+
+def test_taskdef_from_stdin_with_odd_types(home: str) -> None:
+    doc = {"containerDefinitions": ["not a dict", {"name": 5, "environment": "oops", "command": "sh -c x"}], "networkMode": 7}
+    run = run_probe(["taskdef", "-", "--json"], clean_env(home), stdin=json.dumps(doc))
+    assert run.rc == 1 and {c["status"] for c in run.report["checks"]} <= {"pass", "warn", "fail", "skip", "error"}
+
+
+# ---------------------------------------------------------------------------------------
+# probe trust
+# ---------------------------------------------------------------------------------------
+
+ALLOW = {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
+
+
+def policy(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+TRUST_CASES = [
+    pytest.param(policy(ALLOW), "pass", "pass", id="plain"),
+    pytest.param(policy({**ALLOW, "Principal": {"Service": ["ec2.amazonaws.com", "ecs-tasks.amazonaws.com"]}, "Action": ["sts:AssumeRole", "sts:TagSession"]}), "pass", "pass", id="lists"),
+    pytest.param({"Version": "2012-10-17", "Statement": {**ALLOW, "Action": "sts:*"}}, "pass", "pass", id="single-statement-wildcard-action"),
+    pytest.param(policy({**ALLOW, "Principal": {"Service": "ec2.amazonaws.com"}}), "fail", "skip", id="ec2-only"),
+    pytest.param(policy(ALLOW, {"Effect": "Deny", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}), "fail", "pass", id="explicit-deny"),
+    pytest.param(policy({"Effect": "Allow", "NotPrincipal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}), "warn", "pass", id="not-principal"),
+    pytest.param(policy({"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}), "warn", "pass", id="everyone"),
+    pytest.param(policy({**ALLOW, "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}, "ArnLike": {"aws:SourceArn": "arn:aws:ecs:us-east-1:123456789012:*"}}}), "pass", "pass", id="conditions-fit"),
+    pytest.param(policy({**ALLOW, "Condition": {"StringEquals": {"aws:SourceAccount": "999999999999"}}}), "pass", "fail", id="other-account"),
+    pytest.param(policy({**ALLOW, "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:lambda:us-east-1:123456789012:*"}}}), "pass", "fail", id="not-an-ecs-arn"),
+    pytest.param(policy({**ALLOW, "Condition": {"ArnLike": {"aws:SourceArn": ["arn:aws:ecs:us-east-1:111111111111:*"]}}}), "pass", "fail", id="arn-other-account"),
+    pytest.param({"Statement": [{"Effect": "Allow", "Principal": 5, "Action": "sts:AssumeRole"}]}, "fail", "fail", id="unexpected-types"),
+]
+
+
+@pytest.mark.parametrize("doc, principal, conditions", TRUST_CASES)
+def test_trust_policy_files(home: str, tmp_path: Path, doc: Any, principal: str, conditions: str) -> None:
+    path = tmp_path / "trust.json"
+    path.write_text(json.dumps(doc))
+    run = run_probe(["trust", "--policy-file", str(path), "--account", "123456789012", "--json"], clean_env(home))
+    statuses = {c["id"]: c["status"] for c in run.report["checks"]}
+    assert statuses == {"trust.ecs-tasks-principal": principal, "trust.conditions": conditions}, run.report["checks"]
+
+
+def test_trust_get_role_output_and_garbage(home: str, tmp_path: Path) -> None:
+    path = tmp_path / "get-role.json"
+    path.write_text(json.dumps({"Role": {"RoleName": "r", "Arn": "arn:aws:iam::123456789012:role/r", "AssumeRolePolicyDocument": policy(ALLOW)}}))
+    assert run_probe(["trust", "--policy-file", str(path)], clean_env(home)).rc == 0
+    path.write_text('{"Statement": [')
+    run = run_probe(["trust", "--policy-file", str(path)], clean_env(home))
+    assert run.rc == 2 and "not JSON" in run.stderr
+
+
+@pytest.fixture
+def moto_iam() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def test_trust_with_moto_iam(home: str, moto_iam: str) -> None:
+    import boto3
+
+    iam = boto3.client("iam", endpoint_url=moto_iam, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+    iam.create_role(RoleName="good-task-role", AssumeRolePolicyDocument=json.dumps(policy(ALLOW)))
+    iam.create_role(RoleName="ec2-only-role", AssumeRolePolicyDocument=json.dumps(policy({**ALLOW, "Principal": {"Service": "ec2.amazonaws.com"}})))
+    env = clean_env(home, {"AWS_ENDPOINT_URL_IAM": moto_iam, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"})
+    ok = run_probe(["trust", "--role", "good-task-role", "--json"], env)
+    assert ok.rc == 0 and ok.status("trust.ecs-tasks-principal") == "pass"
+    bad = run_probe(["trust", "--role", "arn:aws:iam::123456789012:role/ec2-only-role", "--json"], env)
+    assert bad.rc == 1 and bad.status("trust.ecs-tasks-principal") == "fail"
+    missing = run_probe(["trust", "--role", "no-such-role", "--json"], env)
+    check = missing.check("trust.ecs-tasks-principal")
+    assert check["status"] == "fail" and "NoSuchEntity" in check["detail"]
+
+
+def test_trust_without_permission_says_which(tmp_path: Path) -> None:
+    from probe import checks
+    from probe.facts import Facts
+
+    checks.load("trust")
+    facts = Facts(data={"trust": {"source": "iam:GetRole r", "error": "AccessDenied", "denied_permission": "iam:GetRole on arn:aws:iam::123456789012:role/r"}})
+    for cid in ("trust.ecs-tasks-principal", "trust.conditions"):
+        out = checks.REGISTRY[cid].fn(facts)
+        assert out.status.value == "skip" and "iam:GetRole on arn:aws:iam::123456789012:role/r" in out.detail
+
+
+@pytest.mark.parametrize("cluster, status", [("prod", "pass"), ("staging", "fail")])
+def test_trust_source_arn_and_cluster(home: str, tmp_path: Path, cluster: str, status: str) -> None:
+    doc = policy({**ALLOW, "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:ecs:us-east-1:123456789012:task/prod/*"}}})
+    path = tmp_path / "trust.json"
+    path.write_text(json.dumps(doc))
+    run = run_probe(["trust", "--policy-file", str(path), "--account", "123456789012", "--cluster", cluster, "--json"], clean_env(home))
+    assert run.status("trust.conditions") == status
