@@ -94,7 +94,16 @@ def clean_env(home: str) -> Dict[str, str]:
         "NO_COLOR": "1",
         "AWS_SHARED_CREDENTIALS_FILE": os.path.join(home, "no-credentials"),
         "AWS_CONFIG_FILE": os.path.join(home, "no-config"),
+        # The SDK scan looks at the Python environment the probe runs from (as `probe demo`
+        # does): an image-sized tree, not this whole machine.
+        "PROBE_SDK_ROOT": _botocore_site(),
     }
+
+
+def _botocore_site() -> str:
+    from probe.demo import _botocore_site as site
+
+    return site()
 
 
 def _is_loopback_url(url: str) -> bool:

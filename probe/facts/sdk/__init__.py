@@ -483,3 +483,39 @@ def scan(roots: Iterable[str], deadline: Optional[float] = None) -> dict[str, An
     except Exception as exc:  # a scanner bug must not take the probe down
         s.partial = f"the scan failed: {type(exc).__name__}: {exc}"
     return s.record(started)
+
+
+def scan_elsewhere(roots: list[str], deadline: Optional[float]) -> dict[str, Any]:
+    """The same scan in a child interpreter, so it runs on another core while this process
+    imports botocore and waits on the network (the walk is CPU-bound; threads would share
+    one core through the GIL). Falls back to scanning here if the child cannot run."""
+    import subprocess
+    import sys
+
+    budget = None if deadline is None else max(0.1, deadline - time.monotonic())
+    package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    code = (
+        "import json, sys, time\n"
+        f"sys.path.insert(0, {package_parent!r})\n"
+        "from probe.facts.sdk import scan\n"
+        "roots, budget = json.loads(sys.argv[1])\n"
+        "deadline = None if budget is None else time.monotonic() + budget\n"
+        "sys.stdout.write(json.dumps(scan(roots, deadline)))\n"
+    )
+    try:
+        # -S: no site-packages (the scanner is standard library only): a 10 ms start.
+        proc = subprocess.run(
+            [sys.executable, "-S", "-c", code, json.dumps([roots, budget])],
+            capture_output=True,
+            timeout=None if budget is None else budget + 1.0,
+            env={"PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8"},
+        )
+        record = json.loads(proc.stdout)
+        if proc.returncode == 0 and isinstance(record, dict) and "found" in record:
+            record["process"] = "child"
+            return record
+    except subprocess.TimeoutExpired:
+        return {"roots": roots, "found": [], "files": 0, "dirs": 0, "unreadable": 0, "partial": "stopped at the deadline", "elapsed_ms": int((budget or 0) * 1000)}
+    except (OSError, ValueError):
+        pass
+    return scan(roots, deadline)
