@@ -128,7 +128,8 @@ def test_imds_blocked(ns: HostNS, home: str) -> None:
 
 CONFIGS = [
     pytest.param(GOOD_CONFIG, {"host.config.task-iam-role": "pass", "host.config.syntax": "pass"}, id="plain"),
-    pytest.param("ECS_CLUSTER=prod\n", {"host.config.task-iam-role": "pass", "host.config.task-iam-role-network-host": "pass"}, id="ecs-init-defaults"),
+    # No ecs-init on the test machine: an unset flag is the agent's own default, off.
+    pytest.param("ECS_CLUSTER=prod\n", {"host.config.task-iam-role": "fail", "host.config.task-iam-role-network-host": "warn"}, id="unset-without-ecs-init"),
     # The knowledge center's example, copied with its quotes by many users.
     pytest.param('ECS_ENABLE_TASK_IAM_ROLE="true"\nECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST="true"\n', {"host.config.task-iam-role": "fail", "host.config.task-iam-role-network-host": "fail", "host.config.syntax": "fail"}, id="quoted-booleans"),
     pytest.param("ECS_ENABLE_TASK_IAM_ROLE=false\nECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST=false\n", {"host.config.task-iam-role": "fail", "host.config.task-iam-role-network-host": "warn"}, id="disabled"),
@@ -215,3 +216,64 @@ def test_persistence(tmp_path: Path, files: dict[str, str], status: str) -> None
     assert out.status.value == status, out
     if status == "fail":
         assert "iptables-save" in out.remedy or "systemctl enable" in out.remedy
+
+
+def _judge(entries: list[dict], ecs_init: bool, dumps: dict[str, str] | None = None) -> dict[str, str]:
+    from probe import checks
+    from probe.facts import Facts
+
+    checks.load("host")
+    host = {"ecs_config": {"path": "/etc/ecs/ecs.config", "exists": True, "entries": entries}, "persistence": {"ecs_init": ecs_init},
+            "iptables": {"dumps": dumps or {}}}
+    facts = Facts(data={"host": host})
+    return {cid: checks.REGISTRY[cid].fn(facts).status.value for cid in checks.ORDER["host"] if cid.startswith("host.config.task") or cid.startswith("host.iptables.cred") or cid == "host.imds-block"}
+
+
+def test_unset_flags_with_ecs_init_are_on() -> None:
+    got = _judge([{"line": 1, "key": "ECS_CLUSTER", "value": "prod", "has_equals": True, "raw_key_ok": True}], ecs_init=True)
+    assert got["host.config.task-iam-role"] == "pass" and got["host.config.task-iam-role-network-host"] == "pass"
+
+
+@pytest.mark.parametrize(
+    "dump, status",
+    [
+        pytest.param("*nat\n[12:720] -A PREROUTING -d 169.254.170.2/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination 127.0.0.1:51679\n"
+                     "[3:180] -A OUTPUT -d 169.254.170.2/32 -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 51679\nCOMMIT\n", "pass", id="with-counters"),
+        pytest.param("*nat\n-A PREROUTING -d 169.254.170.2 -p tcp --dport 80 -j DNAT --to-destination 127.0.0.1:51679\n"
+                     "-A OUTPUT -d 169.254.170.2 -p tcp --dport 80 -j REDIRECT --to-ports 51679\nCOMMIT\n", "pass", id="without-slash-32"),
+        pytest.param("*nat\n-A PREROUTING -d 169.254.170.2/32 -p tcp -j RETURN\n"
+                     "-A PREROUTING -d 169.254.170.2/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination 127.0.0.1:51679\n"
+                     "-A OUTPUT -d 169.254.170.2/32 -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 51679\nCOMMIT\n", "fail", id="shadowed-by-return"),
+    ],
+)
+def test_iptables_spellings_and_order(dump: str, status: str) -> None:
+    assert _judge([], ecs_init=True, dumps={"iptables-save": dump})["host.iptables.credentials-redirect"] == status
+
+
+def test_rules_split_across_back_ends_do_not_count() -> None:
+    nft = "*nat\n-A PREROUTING -d 169.254.170.2/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination 127.0.0.1:51679\nCOMMIT\n"
+    legacy = "*nat\n-A OUTPUT -d 169.254.170.2/32 -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 51679\nCOMMIT\n"
+    assert _judge([], ecs_init=True, dumps={"iptables-save": nft, "iptables-legacy-save": legacy})["host.iptables.credentials-redirect"] == "fail"
+
+
+def test_docker_user_return_before_the_drop() -> None:
+    dump = "*filter\n:DOCKER-USER - [0:0]\n-A DOCKER-USER -j RETURN\n-A DOCKER-USER -d 169.254.169.254/32 -i docker+ -j DROP\nCOMMIT\n"
+    entries = [{"line": 1, "key": "ECS_AWSVPC_BLOCK_IMDS", "value": "TRUE", "has_equals": True, "raw_key_ok": True}]
+    assert _judge(entries, ecs_init=True, dumps={"iptables-save": dump})["host.imds-block"] == "warn"
+    good = dump.replace("-A DOCKER-USER -j RETURN\n", "") + ""
+    assert _judge(entries, ecs_init=True, dumps={"iptables-save": good})["host.imds-block"] == "pass"
+
+
+def test_no_secret_from_a_messy_ecs_config(home: str, tmp_path: Path) -> None:
+    cfg = tmp_path / "ecs.config"
+    cfg.write_text(
+        'ALL_PROXY="http://user:SuperSecretPw123@proxy:3128"\n'
+        "ECS_ENGINE_AUTH_DATA={\n"
+        '  "https://index.docker.io/v1/": {\n'
+        '  "password": "HunterTwoSecret99",\n'
+        '  "auth": "dXNlcjpIdW50ZXJUd29TZWNyZXQ5OQ=="\n'
+        "}\n"
+    )
+    run = run_probe(["host", "--ecs-config", str(cfg), "--iptables-save", "/dev/null", "--json"], clean_env(home),
+                    secrets=["SuperSecretPw123", "HunterTwoSecret99", "dXNlcjpIdW50ZXJUd29TZWNyZXQ5OQ=="])
+    assert run.status("host.config.syntax") == "fail"

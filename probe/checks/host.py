@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import difflib
+import re
 import shlex
 from typing import Any, Optional
 
+from probe import redact
 from probe.checks import Outcome, check, failed, passed, remedies, skipped, warned
 from probe.facts import Facts
 
@@ -35,7 +37,8 @@ def effective(f: Facts) -> dict[str, dict[str, Any]]:
     """key -> its last entry (a later line wins, as with `docker run --env-file`)."""
     out: dict[str, dict[str, Any]] = {}
     for entry in f.get("host").get("ecs_config", {}).get("entries") or []:
-        out[entry["key"]] = entry
+        if entry.get("raw_key_ok"):
+            out[str(entry["key"]).strip()] = entry
     return out
 
 
@@ -57,9 +60,11 @@ def _flag(f: Facts, key: str, title: str, needed_for: str, severity_off: str) ->
     path = cfg.get("path")
     fix = f"Put the line {key}=true (no quotes, no spaces) in {path}, then " + remedies.AGENT_RESTART + "."
     if entry is None:
-        if not cfg.get("exists"):
-            return passed(f"{key} is on (ecs-init's default)", f"{path} does not exist; ecs-init starts the agent with {key}=true")
-        return passed(f"{key} is on (ecs-init's default)", f"{path} does not set it; ecs-init starts the agent with {key}=true")
+        where = f"{path} does not exist" if not cfg.get("exists") else f"{path} does not set it"
+        if (f.get("host").get("persistence") or {}).get("ecs_init"):
+            return passed(f"{key} is on (ecs-init's default)", f"{where}; ecs-init starts the agent with {key}=true")
+        out = failed if severity_off == "fail" else warned
+        return out(f"{key} is off (the agent's own default, with no ecs-init)", f"{where}, and ecs-init is not installed. {needed_for}", fix)
     value = entry["value"]
     if value == "true":
         return passed(f"{key}=true", f"{path} line {entry['line']}")
@@ -119,20 +124,25 @@ def config_syntax(f: Facts) -> Outcome:
     problems: list[str] = []
     seen: dict[str, int] = {}
     for e in cfg.get("entries") or []:
-        key, value, line = e["key"], e["value"], e["line"]
+        key, value, line = e.get("key"), e.get("value") or "", e["line"]
         where = f"line {line}"
-        if not e["has_equals"]:
-            problems.append(f"{where}: no '=' ({key[:40]!r})")
+        # Values are never quoted back: a line may hold credentials.
+        if key is None:
+            problems.append(f"{where}: not a KEY=value line")
             continue
         if key.startswith("export "):
-            problems.append(f"{where}: 'export' is shell syntax; the agent reads {key!r} as the key")
+            problems.append(f"{where}: 'export' is shell syntax; the agent reads the whole 'export {key[7:].strip()}' as the key")
             continue
-        if key != key.strip() or " " in key:
-            problems.append(f"{where}: spaces in the key {key!r}")
+        if not e["has_equals"]:
+            problems.append(f"{where}: {key} has no '='")
+            continue
+        if key != key.strip():
+            problems.append(f"{where}: spaces around the key {key.strip()}")
+        key = key.strip()
         if value != value.strip():
             problems.append(f"{where}: {key} has spaces around its value")
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            problems.append(f"{where}: {key}={value} is quoted; the quotes become part of the value")
+            problems.append(f"{where}: {key}'s value is quoted; the quotes become part of the value")
         if key.startswith("ECS_") and key not in KNOWN_KEYS:
             close = difflib.get_close_matches(key, KNOWN_KEYS, n=1, cutoff=0.8)
             if close:
@@ -168,7 +178,7 @@ def config_proxy(f: Facts) -> Outcome:
     if missing:
         return failed(
             "The agent would send link-local requests through its proxy",
-            f"HTTP_PROXY={proxy['value']} (line {proxy['line']}); NO_PROXY lacks {', '.join(missing)}.",
+            f"HTTP_PROXY={redact.mask_url(proxy['value'])} (line {proxy['line']}); NO_PROXY lacks {', '.join(missing)}.",
             "Add NO_PROXY=169.254.169.254,169.254.170.2,/var/run/docker.sock to /etc/ecs/ecs.config "
             "(and to /etc/systemd/system/ecs.service.d/http-proxy.conf and docker's proxy settings), then " + remedies.AGENT_RESTART + ".",
         )
@@ -209,6 +219,7 @@ def parse_rules(dump: str) -> Optional[list[dict[str, Any]]]:
             table = line[1:]
             seen_table = True
             continue
+        line = re.sub(r"^\[\d+:\d+\]\s*", "", line)  # iptables-save -c counters
         if not line.startswith("-A ") or table is None:
             continue
         try:
@@ -263,6 +274,41 @@ def _rules(f: Facts) -> tuple[list[dict[str, Any]], list[str], Optional[str]]:
     return rules, sources, None
 
 
+TERMINAL = {"ACCEPT", "DROP", "REJECT", "RETURN", "DNAT", "REDIRECT"}
+_MATCH_KEYS = {"-d", "--destination", "-p", "--protocol", "--dport", "--destination-port", "-m", "--match", "-j", "--jump"}
+
+
+def _covers(r: dict[str, Any], dest: str, port: Optional[str]) -> bool:
+    """Does this rule match every tcp packet to dest:port (so nothing after it sees them)?"""
+    for key in r:
+        if key in ("table", "chain", "source") or key in _MATCH_KEYS or key.startswith("--to"):
+            continue
+        return False  # another criterion (-s, -i, addrtype, a negation...): not every packet
+    d = r.get("-d") or r.get("--destination")
+    if d is not None and _dest(r) != dest and d not in ("0.0.0.0/0", "0/0"):
+        return False
+    if (r.get("-p") or r.get("--protocol")) not in (None, "tcp", "all"):
+        return False
+    wanted_port = r.get("--dport") or r.get("--destination-port")
+    return wanted_port is None or port is None or wanted_port == port
+
+
+def first_terminal(rules: list[dict[str, Any]], table: str, chain: str, dest: str, port: Optional[str]) -> Optional[dict[str, Any]]:
+    """The rule that decides such a packet in one chain: the first terminal rule covering it,
+    or a rule built exactly for it. Jumps to other chains are not followed."""
+    for r in rules:
+        if r["table"] != table or r["chain"] != chain:
+            continue
+        target = r.get("-j") or r.get("--jump")
+        if target not in TERMINAL:
+            continue
+        allowed = set(_MATCH_KEYS) | {"table", "chain", "source", "--to-destination", "--to-ports", "--reject-with", "-i", "--in-interface"}
+        specific = _dest(r) == dest and (port is None or r.get("--dport") == port) and set(r) <= allowed
+        if specific or _covers(r, dest, port):
+            return r
+    return None
+
+
 def _is_dnat(r: dict[str, Any]) -> bool:
     return (
         r["table"] == "nat" and r["chain"] == "PREROUTING" and _dest(r) == "169.254.170.2/32" and r.get("-p") == "tcp"
@@ -284,11 +330,21 @@ def credentials_redirect(f: Facts) -> Outcome:
     rules, sources, error = _rules(f)
     if error:
         return failed("The iptables rules cannot be read", error, "Run `probe host` as root, or pass --iptables-save FILE with `sudo iptables-save` output.")
-    dnat = [r for r in rules if _is_dnat(r)]
-    redirect = [r for r in rules if _is_redirect(r)]
-    if dnat and redirect:
-        return passed("iptables sends 169.254.170.2:80 to the agent", f"DNAT and REDIRECT rules in {dnat[0]['source']}")
-    missing = ([] if dnat else ["nat PREROUTING DNAT (what containers use)"]) + ([] if redirect else ["nat OUTPUT REDIRECT (what the host uses)"])
+    # Per back end, in chain order: a RETURN or DROP before the DNAT means it never applies.
+    best: tuple[bool, bool] = (False, False)
+    for source in {r["source"] for r in rules}:
+        mine = [r for r in rules if r["source"] == source]
+        pre = first_terminal(mine, "nat", "PREROUTING", "169.254.170.2/32", "80")
+        out = first_terminal(mine, "nat", "OUTPUT", "169.254.170.2/32", "80")
+        found = (pre is not None and _is_dnat(pre), out is not None and _is_redirect(out))
+        if all(found):
+            return passed("iptables sends 169.254.170.2:80 to the agent", f"DNAT and REDIRECT rules in {source}")
+        if sum(found) > sum(best):
+            best = found
+    dnat, redirect = best
+    missing = ([] if dnat else ["nat PREROUTING DNAT (what containers use), or an earlier rule shadows it"]) + (
+        [] if redirect else ["nat OUTPUT REDIRECT (what the host uses), or an earlier rule shadows it"]
+    )
     return failed(
         "The credentials endpoint is not redirected to the agent",
         f"Missing: {'; '.join(missing)} (read from {', '.join(sources) or 'nothing'}). Tasks cannot reach 169.254.170.2.",
@@ -343,11 +399,9 @@ def imds_block(f: Facts) -> Outcome:
     """Guarantees: warns (security) when neither ECS_AWSVPC_BLOCK_IMDS=true nor a DOCKER-USER
     drop rule for 169.254.169.254 keeps tasks away from the instance role."""
     rules, _sources, _error = _rules(f)
-    block_awsvpc = (effective(f).get("ECS_AWSVPC_BLOCK_IMDS") or {}).get("value") == "true"
-    drop = any(
-        r["table"] == "filter" and r["chain"] == "DOCKER-USER" and _dest(r) == "169.254.169.254/32" and r.get("-j") in ("DROP", "REJECT")
-        for r in rules
-    )
+    block_awsvpc = str((effective(f).get("ECS_AWSVPC_BLOCK_IMDS") or {}).get("value")).lower() in ("true", "1", "t")
+    decisive = [first_terminal([r for r in rules if r["source"] == s], "filter", "DOCKER-USER", "169.254.169.254/32", None) for s in {r["source"] for r in rules}]
+    drop = any(r is not None and r.get("-j") in ("DROP", "REJECT") for r in decisive)
     if block_awsvpc and drop:
         return passed("Tasks cannot reach the instance role", "ECS_AWSVPC_BLOCK_IMDS=true and a DOCKER-USER drop rule")
     gaps = ([] if block_awsvpc else ["awsvpc tasks (ECS_AWSVPC_BLOCK_IMDS is not true)"]) + ([] if drop else ["bridge tasks (no DOCKER-USER drop rule for 169.254.169.254)"])

@@ -21,8 +21,9 @@ from probe.facts import http
 
 INTROSPECTION = "http://127.0.0.1:51678/v1/metadata"
 ECS_CONFIG = "/etc/ecs/ecs.config"
-SECRET_KEYS = re.compile(r"AUTH|SECRET|PASSWORD|TOKEN", re.IGNORECASE)
-URL_KEYS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
+SECRET_KEYS = re.compile(r"AUTH|SECRET|PASSWORD|TOKEN|CREDENTIAL", re.IGNORECASE)
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+USERINFO = re.compile(r"(\w+://[^\s/@]*:)([^\s@]+)(@)")
 
 
 def read_ecs_config(path: str) -> dict[str, Any]:
@@ -43,20 +44,32 @@ def read_ecs_config(path: str) -> dict[str, Any]:
         record["binary"] = True
         return record
     text = raw.decode("utf-8", "replace")
+    after_secret = False
     for number, line in enumerate(text.splitlines(), 1):
         stripped = line.lstrip()
         if not stripped or stripped.startswith("#"):
             continue
         key, sep, value = stripped.partition("=")
-        entry: dict[str, Any] = {"line": number, "key": key, "has_equals": bool(sep)}
-        if SECRET_KEYS.search(key):
+        # Nothing that is not a variable name is kept: a line without a proper key may be
+        # the continuation of a multi-line secret (ECS_ENGINE_AUTH_DATA pasted as JSON).
+        named = bool(NAME.match(key.strip())) and not key.strip().startswith("export")
+        entry: dict[str, Any] = {"line": number, "key": key if named or key.startswith("export ") else None, "has_equals": bool(sep)}
+        if key.startswith("export ") and NAME.match(key[len("export "):].strip()):
+            entry["key"] = key
+        entry["raw_key_ok"] = named
+        if not named:
+            for part in re.split(r"[\s\"':,{}]+", stripped):
+                redact.register(part if len(part) >= 8 else None)
+        secret = SECRET_KEYS.search(key) or (after_secret and not named)
+        if secret:
             redact.register(value)
+            redact.register(value.strip().strip("\"'"))
             entry["value"] = redact.MASK if value else ""
-        elif key in URL_KEYS:
-            redact.register(redact._url_password(value.strip().strip('"')) if value else None)
-            entry["value"] = redact.mask_url(value)
         else:
-            entry["value"] = value[:300]
+            password = redact._url_password(value.strip().strip("\"'")) if "@" in value else None
+            redact.register(password)
+            entry["value"] = USERINFO.sub(lambda m: m.group(1) + redact.MASK + m.group(3), value)[:300]
+        after_secret = bool(secret) or (after_secret and not named)
         record["entries"].append(entry)
     return record
 
