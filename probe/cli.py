@@ -241,8 +241,9 @@ def run_watch(args: argparse.Namespace, opts: dict[str, Any], stdout: TextIO, st
     _check_ids(opts, "task")
     interval = _number("interval", args.interval, 60, 0.01, 86400)
     listen = args.listen or _env_default("listen") or sidecar.DEFAULT_LISTEN
-    if ":" not in listen or not listen.rpartition(":")[2].isdigit():
-        raise UsageError(f"--listen must be HOST:PORT, not {listen!r}")
+    port = listen.rpartition(":")[2]
+    if ":" not in listen or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise UsageError(f"--listen must be HOST:PORT with a port from 0 to 65535, not {listen!r}")
     emf = bool(args.emf) or str(_env_default("emf", "")).lower() in ("1", "true", "yes", "on")
     runs = int(_number("runs", args.runs, 0, 0, 10**9)) or None
     selection = runner.Selection(opts["only"], opts["skip"], opts["expect_role"])
@@ -264,6 +265,7 @@ def run_health(args: argparse.Namespace, opts: dict[str, Any], stdout: TextIO) -
 def run_wait(args: argparse.Namespace, opts: dict[str, Any], stdout: TextIO, stderr: TextIO) -> int:
     from probe import sidecar
 
+    _check_ids(opts, "task")
     timeout = _number("timeout", args.timeout, 60, 0, 86400)
     ok, report = sidecar.wait(dict(os.environ), timeout, opts["deadline"], opts["expect_role"], stderr)
     write_report(render(report, opts, stdout), opts, stdout)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import queue
 import random
 import signal
 import sys
@@ -157,6 +158,12 @@ class Watcher:
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.snapshot = Snapshot()
+        self.last_finished = time.monotonic()
+        self.dropped_lines = 0
+        # Log lines go through a bounded queue: a stdout nobody reads (a blocked log
+        # driver) must not stop the diagnoses, and /healthz must keep telling the truth.
+        self.lines: "queue.Queue[str]" = queue.Queue(maxsize=100)
+        threading.Thread(target=self._write_lines, name="probe-log", daemon=True).start()
         self.counters = Counters()
         self.metrics = Metrics()
 
@@ -179,9 +186,37 @@ class Watcher:
                 metrics=metrics,
             )
         line = emf_line(report, facts, doc) if self.emf else doc
-        self.out.write(json.dumps(line, separators=(",", ":")) + "\n")
-        self.out.flush()
+        try:
+            self.lines.put_nowait(json.dumps(line, separators=(",", ":")) + "\n")
+        except queue.Full:
+            self.dropped_lines += 1
+        with self.lock:
+            self.last_finished = time.monotonic()
         return report
+
+    def _write_lines(self) -> None:
+        while True:
+            line = self.lines.get()
+            try:
+                self.out.write(line)
+                self.out.flush()
+            except (OSError, ValueError):
+                pass
+            finally:
+                self.lines.task_done()
+
+    def flush_lines(self, timeout: float) -> None:
+        """Give queued log lines a moment to leave (at exit); never block past ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while not self.lines.empty() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def stale(self) -> bool:
+        """True when no run has finished for much longer than the schedule allows."""
+        with self.lock:
+            age = time.monotonic() - self.last_finished
+            allowed = 3 * self.interval * self.counters.backoff + self.deadline + 5
+        return age > allowed
 
     def _next_backoff(self, report: Report) -> int:
         """Double the wait after the agent said 429 or 5xx; back to normal on any other answer."""
@@ -224,36 +259,85 @@ class Watcher:
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
 
 
+MAX_HEAD = 16 * 1024
+HEAD_TIMEOUT = 10.0  # a request head must arrive within this (slowloris)
+IDLE_TIMEOUT = 60.0  # an idle keep-alive connection is closed after this
+MAX_CONNECTIONS = 256
+
+
 class _Http(asyncio.Protocol):
     """A minimal HTTP/1.1 server for prepared bodies: one event loop thread, no thread per
-    connection, so fifty pollers cost a few microseconds each, not a thread apiece."""
+    connection, so fifty pollers cost a few microseconds each, not a thread apiece.
+    Slow or idle clients are timed out and connections are capped, so nobody can starve
+    the health check."""
+
+    # Live connections, oldest first: over the cap the oldest goes, so a new health check
+    # is always served, however many slow clients came before it.
+    live: "dict[_Http, None]" = {}
 
     def __init__(self, watcher: "Watcher") -> None:
         self.watcher = watcher
         self.buffer = b""
         self.transport: Optional[asyncio.Transport] = None
+        self.timer: Optional[asyncio.TimerHandle] = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        _Http.live[self] = None
+        while len(_Http.live) > MAX_CONNECTIONS:
+            oldest = next(iter(_Http.live))
+            _Http.live.pop(oldest, None)
+            if oldest.transport is not None:
+                oldest.transport.abort()
+        self._arm(HEAD_TIMEOUT)
+
+    def connection_lost(self, exc: Optional[BaseException]) -> None:
+        _Http.live.pop(self, None)
+        if self.timer is not None:
+            self.timer.cancel()
+
+    def _arm(self, seconds: float) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        loop = asyncio.get_running_loop()
+        self.timer = loop.call_later(seconds, self._expire)
+
+    def _expire(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
 
     def data_received(self, data: bytes) -> None:
         assert self.transport is not None
         self.buffer += data
-        if len(self.buffer) > 65536:
-            self._reply(400, b"", "text/plain", keep=False)
-            return
-        while b"\r\n\r\n" in self.buffer and not self.transport.is_closing():
-            head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
-            lines = head.decode("latin-1").split("\r\n")
+        while not self.transport.is_closing():
+            self.buffer = self.buffer.lstrip(b"\r\n")  # RFC 7230: ignore empty lines before a request
+            end = self.buffer.find(b"\r\n\r\n")
+            bare = self.buffer.find(b"\n\n")
+            if end == -1 or (bare != -1 and bare < end):
+                end, size = bare, 2
+            else:
+                size = 4
+            if end == -1:
+                if len(self.buffer) > MAX_HEAD:
+                    self._reply(400, b"", "text/plain", keep=False)
+                return
+            if end > MAX_HEAD:
+                self._reply(400, b"", "text/plain", keep=False)
+                return
+            head, self.buffer = self.buffer[:end], self.buffer[end + size :]
+            lines = head.decode("latin-1").replace("\r\n", "\n").split("\n")
             parts = lines[0].split(" ")
             if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
                 self._reply(400, b"", "text/plain", keep=False)
                 return
             method, target, version = parts
+            if "://" in target:  # absolute form: keep the path
+                target = "/" + target.split("://", 1)[1].partition("/")[2]
             headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-            connection = headers.get("connection", "").lower()
-            keep = connection == "keep-alive" if version == "HTTP/1.0" else connection != "close"
+            tokens = {t.strip().lower() for t in headers.get("connection", "").split(",")}
+            keep = "keep-alive" in tokens if version == "HTTP/1.0" else "close" not in tokens
+            self._arm(IDLE_TIMEOUT)
             if headers.get("content-length", "0") not in ("", "0") or "transfer-encoding" in headers:
                 keep = False  # no request has a body here; do not try to skip one
             self._answer(method, target.split("?", 1)[0], keep, version == "HTTP/1.0")
@@ -266,6 +350,9 @@ class _Http(asyncio.Protocol):
             snap = self.watcher.snapshot
         if path == "/healthz":
             status, body, ctype = snap.health_status, snap.health, "application/json"
+            if self.watcher.stale():
+                status = 503
+                body = (json.dumps({"verdict": "stale", "summary": "no diagnosis finished recently; the sidecar's loop is stuck"}) + "\n").encode()
         elif path == "/report":
             status, body, ctype = (200 if snap.metrics else 503), snap.report, "application/json"
         elif path == "/metrics":
@@ -344,6 +431,7 @@ def watch(
         for s, handler in previous.items():
             signal.signal(s, handler)
         server.stop()
+        watcher.flush_lines(1.0)
     return 0
 
 
@@ -357,7 +445,7 @@ def health(url: str, timeout: float) -> tuple[int, str]:
     body = answer.body.decode("utf-8", "replace").strip()
     try:
         doc = json.loads(body)
-        what = f"{doc.get('verdict')} at {doc.get('at')}: {doc.get('summary')}"
+        what = f"{doc.get('verdict')} at {doc.get('at')}: {doc.get('summary')}" if isinstance(doc, dict) else body[:200]
     except ValueError:
         what = body[:200]
     return (0, f"healthy: {what}") if answer.status == 200 else (1, f"unhealthy (HTTP {answer.status}): {what}")
@@ -394,5 +482,7 @@ def wait(environ: Mapping[str, str], timeout: float, deadline: float, expect_rol
             break
         time.sleep(pause)
         pause = min(5.0, pause * 1.5)
-    _facts, report = runner.diagnose_task(environ, deadline, runner.Selection(expect_role=expect_role))
+    # The final diagnosis explains the failure, within what is left of --timeout.
+    remaining = timeout - (time.monotonic() - started)
+    _facts, report = runner.diagnose_task(environ, max(0.5, min(deadline, remaining)), runner.Selection(expect_role=expect_role))
     return False, report

@@ -248,6 +248,7 @@ def test_watch_usage_errors(home: str) -> None:
     for args, message in (
         (["--interval", "soon"], "--interval must be a number"),
         (["--listen", "nowhere"], "--listen must be HOST:PORT"),
+        (["--listen", "127.0.0.1:99999"], "port from 0 to 65535"),
     ):
         proc = subprocess.run([sys.executable, "-m", "probe", "watch", *args], env=clean_env(home), capture_output=True, text=True, timeout=30)
         assert proc.returncode == 2 and message in proc.stderr
@@ -393,3 +394,103 @@ def test_http_details(emu: Emulator, home: str) -> None:
         assert http_get(f"http://127.0.0.1:{port}/healthz")[0] == 200, "still serving"
     finally:
         assert watch.stop()[0] == 0
+
+
+def test_slow_clients_cannot_starve_the_health_check(emu: Emulator, home: str) -> None:
+    port = free_port()
+    watch = Watch(["--interval", "5", "--listen", f"127.0.0.1:{port}"], clean_env(home, emu.task_env()))
+    held = []
+    try:
+        watch.wait_runs(1)
+        for _ in range(300):  # more than the connection cap, each with half a request
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            held.append(s)
+        status, _ = http_get(f"http://127.0.0.1:{port}/healthz")
+        assert status == 200
+    finally:
+        for s in held:
+            s.close()
+        rc, _elapsed, err = watch.stop()
+    assert rc == 0 and "Traceback" not in err
+
+
+def test_a_stdout_nobody_reads_does_not_stop_the_runs(emu: Emulator, home: str) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "probe", "watch", "--interval", "0.01", "--listen", f"127.0.0.1:{port}"]
+    proc = subprocess.Popen(cmd, env=clean_env(home, emu.task_env()), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        runs = 0.0
+        while runs < 150 and time.monotonic() < deadline:  # a pipe holds ~8 report lines; nobody reads it
+            time.sleep(0.5)
+            try:
+                status, body = http_get(f"http://127.0.0.1:{port}/metrics")
+            except subprocess.CalledProcessError:
+                continue
+            if status == 200 and body:
+                fams = {f.name: f for f in text_string_to_metric_families(body.decode())}
+                runs = fams["ecs_credential_probe_runs"].samples[0].value
+        assert runs >= 150
+        assert http_get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+
+
+def test_http_pipelining_bare_lf_and_connection_tokens(emu: Emulator, home: str) -> None:
+    port = free_port()
+    watch = Watch(["--interval", "5", "--listen", f"127.0.0.1:{port}"], clean_env(home, emu.task_env()))
+
+    def raw(data: bytes) -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(data)
+            chunks = []
+            while True:
+                chunk = s.recv(1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            return b"".join(chunks)
+
+    try:
+        watch.wait_runs(1)
+        many = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" * 1999 + b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n"
+        assert raw(many).count(b"HTTP/1.1 200 OK") == 2000
+        assert raw(b"GET /healthz HTTP/1.1\nConnection: close\n\n").startswith(b"HTTP/1.1 200 OK")
+        assert raw(b"\r\nGET /healthz HTTP/1.1\r\nConnection: keep-alive, close\r\n\r\n").startswith(b"HTTP/1.1 200 OK")
+        assert raw(f"GET http://127.0.0.1:{port}/healthz HTTP/1.1\r\nConnection: close\r\n\r\n".encode()).startswith(b"HTTP/1.1 200 OK")
+    finally:
+        assert watch.stop()[0] == 0
+
+
+def test_wait_rejects_unknown_check_ids(home: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "probe", "wait", "--only", "bogus.id"], env=clean_env(home), capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2 and "unknown check id bogus.id" in proc.stderr
+
+
+@pytest.mark.parametrize("body", [b"[1]", b"null", b'"x"', b"\xff\xfe"])
+def test_health_with_odd_bodies(home: str, body: bytes) -> None:
+    import http.server
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a: Any) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), H)
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "probe", "health", "--url", f"http://127.0.0.1:{server.server_address[1]}/healthz"],
+                              env=clean_env(home), capture_output=True, text=True, timeout=30)
+    finally:
+        server.shutdown()
+    assert proc.returncode == 0 and proc.stdout.startswith("healthy") and proc.stderr == ""

@@ -60,8 +60,9 @@ CASES = [
                  {"taskdef.static-credentials": "fail"}, "container 'app' environment[1] AWS_SECRET_ACCESS_KEY", id="static-keys-env"),
     pytest.param({"app": {"secrets": [{"name": "AWS_SECRET_ACCESS_KEY", "valueFrom": "arn:aws:ssm:us-east-1:123456789012:parameter/k"}]}},
                  {"taskdef.static-credentials": "fail"}, "secrets[0]", id="static-keys-secrets"),
-    pytest.param({"app": {"environment": [{"name": "HTTPS_PROXY", "value": "http://proxy:3128"}, {"name": "NO_PROXY", "value": "localhost"}]}},
+    pytest.param({"app": {"environment": [{"name": "HTTP_PROXY", "value": "http://proxy:3128"}, {"name": "NO_PROXY", "value": "localhost"}]}},
                  {"taskdef.proxy": "fail"}, "NO_PROXY lacks 169.254.169.254, 169.254.170.2", id="proxy-without-link-local"),
+    pytest.param({"app": {"environment": [{"name": "HTTPS_PROXY", "value": "http://proxy:3128"}]}}, {"taskdef.proxy": "pass"}, "", id="https-proxy-only"),
     pytest.param({"app": {"environment": [{"name": "HTTP_PROXY", "value": "http://proxy:3128"}, {"name": "NO_PROXY", "value": "169.254.169.254,169.254.170.2"}]}},
                  {"taskdef.proxy": "pass"}, "", id="proxy-with-link-local"),
     pytest.param({"app": {"command": ["/usr/bin/supervisord", "-n"]}}, {"taskdef.multi-process": "warn"}, "container 'app' command starts supervisord", id="supervisord"),
@@ -117,10 +118,20 @@ def test_taskdef_garbage_is_exit_2(home: str, tmp_path: Path, content: str, mess
     assert run.rc == 2 and message in run.stderr
 
 
-def test_taskdef_from_stdin_with_odd_types(home: str) -> None:
-    doc = {"containerDefinitions": ["not a dict", {"name": 5, "environment": "oops", "command": "sh -c x"}], "networkMode": 7}
+@pytest.mark.parametrize(
+    "containers",
+    [
+        pytest.param(["not a dict", {"name": 5, "environment": "oops", "command": "sh -c x"}], id="strings"),
+        pytest.param([{"name": "app", "environment": 5, "secrets": 7, "dependsOn": 5, "entryPoint": {"x": 1}}], id="numbers"),
+    ],
+)
+def test_taskdef_with_odd_types_is_judged_not_crashed(home: str, containers: list) -> None:
+    doc = {"containerDefinitions": containers, "networkMode": 7}
     run = run_probe(["taskdef", "-", "--json"], clean_env(home), stdin=json.dumps(doc))
-    assert run.rc == 1 and {c["status"] for c in run.report["checks"]} <= {"pass", "warn", "fail", "skip", "error"}
+    assert run.rc == 1
+    statuses = {c["id"]: c["status"] for c in run.report["checks"]}
+    assert "error" not in statuses.values(), run.report["checks"]
+    assert statuses["taskdef.task-role"] == "fail"
 
 
 # ---------------------------------------------------------------------------------------
@@ -213,3 +224,25 @@ def test_trust_source_arn_and_cluster(home: str, tmp_path: Path, cluster: str, s
     path.write_text(json.dumps(doc))
     run = run_probe(["trust", "--policy-file", str(path), "--account", "123456789012", "--cluster", cluster, "--json"], clean_env(home))
     assert run.status("trust.conditions") == status
+
+
+@pytest.mark.parametrize(
+    "condition_statements, status",
+    [
+        pytest.param([{**ALLOW, "Condition": {"StringEquals": {"aws:SourceAccount": ["111111111111", "123456789012"]}}}], "pass", id="values-are-ored"),
+        pytest.param([{**ALLOW, "Condition": {"StringNotEquals": {"aws:SourceAccount": "999999999999"}}}], "pass", id="not-equals-other"),
+        pytest.param([{**ALLOW, "Condition": {"StringNotEquals": {"aws:SourceAccount": "123456789012"}}}], "fail", id="not-equals-self"),
+        pytest.param([{**ALLOW, "Condition": {"Null": {"aws:SourceAccount": "false"}}}], "pass", id="null-false"),
+        pytest.param([{**ALLOW, "Condition": {"Null": {"aws:SourceAccount": "true"}}}], "fail", id="null-true"),
+        pytest.param([{**ALLOW, "Condition": {"StringEquals": {"aws:SourceAccount": "999999999999"}}}, ALLOW], "pass", id="statements-are-ored"),
+        pytest.param([{**ALLOW, "Condition": {"ArnLike": {"aws:SourceArn": ["arn:aws:ecs:*:123456789012:task/staging/*", "arn:aws:ecs:*:123456789012:task/prod/*"]}}}], "pass", id="arn-list-two-clusters"),
+        pytest.param([{**ALLOW, "Condition": {"StringEquals": {"aws:SourceAccount": "*"}}}], "fail", id="no-wildcards-in-equals"),
+        pytest.param([{**ALLOW, "Condition": {"StringLike": {"aws:SourceAccount": "1234*"}}}], "pass", id="like-wildcard"),
+        pytest.param([{**ALLOW, "Condition": {"ForAnyValue:StringEquals": {"aws:SourceAccount": "123456789012"}, "Bool": {"aws:SecureTransport": "true"}}}], "pass", id="prefix-and-unmodelled"),
+    ],
+)
+def test_trust_condition_grammar(home: str, tmp_path: Path, condition_statements: list, status: str) -> None:
+    path = tmp_path / "trust.json"
+    path.write_text(json.dumps(policy(*condition_statements)))
+    run = run_probe(["trust", "--policy-file", str(path), "--account", "123456789012", "--cluster", "prod", "--json"], clean_env(home))
+    assert run.status("trust.conditions") == status, run.check("trust.conditions")

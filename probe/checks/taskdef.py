@@ -8,7 +8,8 @@ from probe.checks import Outcome, check, failed, passed, remedies, skipped, warn
 from probe.facts import Facts
 
 STATIC = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
-PROXY_VARS = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+# Both link-local endpoints are plain http: HTTPS_PROXY never applies to them.
+PROXY_VARS = ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
 LINK_LOCAL = ("169.254.169.254", "169.254.170.2")
 PROCESS_MANAGERS = {
     "supervisord": "supervisord", "cron": "cron", "crond": "cron", "sshd": "sshd", "s6-svscan": "s6",
@@ -29,6 +30,12 @@ def _containers(f: Facts) -> Iterator[dict[str, Any]]:
 
 def _name(c: dict[str, Any]) -> str:
     return str(c.get("name") or "(unnamed)")
+
+
+def _items(c: dict[str, Any], field: str) -> list[Any]:
+    """A list field of a container definition; anything else counts as empty."""
+    value = c.get(field)
+    return value if isinstance(value, list) else []
 
 
 def _argv(value: Any) -> list[str]:
@@ -85,7 +92,7 @@ def static_credentials(f: Facts) -> Outcome:
     found = []
     for c in _containers(f):
         for field in ("environment", "secrets"):
-            for i, item in enumerate(c.get(field) or []):
+            for i, item in enumerate(_items(c, field)):
                 if isinstance(item, dict) and item.get("name") in STATIC:
                     found.append(f"container {_name(c)!r} {field}[{i}] {item.get('name')}")
     if found:
@@ -105,7 +112,7 @@ def proxy(f: Facts) -> Outcome:
     name both 169.254.169.254 and 169.254.170.2."""
     bad = []
     for c in _containers(f):
-        env = {str(e.get("name")): str(e.get("value", "")) for e in c.get("environment") or [] if isinstance(e, dict)}
+        env = {str(e.get("name")): str(e.get("value", "")) for e in _items(c, "environment") if isinstance(e, dict)}
         proxies = [n for n in PROXY_VARS if env.get(n)]
         if not proxies:
             continue
@@ -158,7 +165,7 @@ def probe_sidecar(f: Facts) -> Outcome:
     if td.get("pidMode") != "task":
         problems.append(f'pidMode is {td.get("pidMode") or "unset"}, not "task": the sidecar cannot see the application\'s processes')
     dependents = [
-        _name(c) for c in _containers(f) if any(isinstance(d, dict) and d.get("containerName") in names for d in c.get("dependsOn") or [])
+        _name(c) for c in _containers(f) if any(isinstance(d, dict) and d.get("containerName") in names for d in _items(c, "dependsOn"))
     ]
     if not dependents:
         problems.append(f"no container dependsOn {', '.join(sorted(names))}: the application starts before the credentials are checked")

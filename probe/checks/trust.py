@@ -115,24 +115,72 @@ def ecs_tasks_principal(f: Facts) -> Outcome:
     return passed(f"The trust policy allows {SERVICE}", f"Statement[{allows[0][0]}]")
 
 
-def _condition_values(st: dict[str, Any], key: str) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
+def _value_can_match(operator: str, pattern: str, candidate: Optional[str], arn: bool) -> bool:
+    """Can `pattern` (under `operator`) match what ECS sends for this key?"""
+    if candidate is None:  # unknown (no --account): assume it can
+        return True
+    like = operator.endswith("Like")
+    ignore_case = "IgnoreCase" in operator
+    if arn:
+        parts, cparts = pattern.split(":", 5), candidate.split(":", 5)
+        if len(parts) != 6:
+            return False
+        for i, (p, c) in enumerate(zip(parts, cparts)):
+            if i == 3:
+                continue  # the region is unknown to the probe: do not judge it
+            if not (fnmatch.fnmatchcase(c, p) if like else (c == p or (i == 5 and c.startswith("task/") and p.startswith("task/") and not like and p.split("/")[1:2] == c.split("/")[1:2]))):
+                return False
+        return True
+    if ignore_case:
+        pattern, candidate = pattern.lower(), candidate.lower()
+    return fnmatch.fnmatchcase(candidate, pattern) if like else candidate == pattern
+
+
+def statement_holds(st: dict[str, Any], account: Optional[str], cluster: Optional[str]) -> tuple[bool, list[str], bool]:
+    """(can this Allow hold for an ECS task of the account/cluster, why not, has source conditions)."""
     cond = st.get("Condition") or {}
     if not isinstance(cond, dict):
         raise PolicyShapeError("Condition is not an object")
+    task_arn = f"arn:aws:ecs:*:{account}:task/{cluster or 'any-cluster'}/0123456789abcdef0123456789abcdef" if account else None
+    candidates = {"aws:sourceaccount": (account, False), "aws:sourcearn": (task_arn, True)}
+    reasons: list[str] = []
+    seen = False
     for operator, block in cond.items():
         if not isinstance(block, dict):
             raise PolicyShapeError(f"Condition.{operator} is not an object")
-        for k, v in block.items():
-            if k.lower() == key.lower():
-                out.extend((operator, str(x)) for x in _list(v, f"Condition.{operator}.{k}"))
-    return out
+        op = str(operator).split(":", 1)[-1]  # ForAnyValue:/ForAllValues: prefixes
+        if_exists = op.endswith("IfExists")
+        op = op[: -len("IfExists")] if if_exists else op
+        for key, raw in block.items():
+            k = str(key).lower()
+            if k not in candidates:
+                continue  # a key the probe does not model: assume it can hold
+            seen = True
+            candidate, is_arn = candidates[k]
+            values = [str(v) for v in _list(raw, f"Condition.{operator}.{key}")]
+            if op == "Null":
+                # ECS always sends these keys: Null=true can never hold.
+                if any(v.lower() == "true" for v in values):
+                    reasons.append(f"{operator} {key}=true, but ECS always sends {key}")
+                continue
+            negated = "Not" in op
+            base = op.replace("Not", "")
+            if base not in ("StringEquals", "StringLike", "StringEqualsIgnoreCase", "ArnEquals", "ArnLike"):
+                continue
+            hits = [v for v in values if _value_can_match(base, v, candidate, is_arn)]
+            if negated and candidate is not None and len(hits) == len(values) and values:
+                reasons.append(f"{operator} {key} excludes {candidate}")
+            elif not negated and not hits:
+                what = f"cluster {cluster}" if is_arn and cluster else f"account {account}"
+                reasons.append(f"{operator} {key} {', '.join(values)} never matches {what}")
+    return not reasons, reasons, seen
 
 
 @check("trust.conditions", mode="trust", title="The trust policy's conditions fit this account", needs=("trust",))
 def conditions(f: Facts) -> Outcome:
-    """Guarantees: fails when an allowing statement's aws:SourceAccount or aws:SourceArn can
-    never match this account (or --cluster), so ECS's AssumeRole is refused."""
+    """Guarantees: fails when no allowing statement's aws:SourceAccount / aws:SourceArn
+    conditions can hold for an ECS task of this account (or --cluster): values OR, keys
+    AND, statements OR, as IAM evaluates them."""
     policy, early = _policy(f)
     if early:
         return early
@@ -141,31 +189,18 @@ def conditions(f: Facts) -> Outcome:
     cluster = f.options.get("cluster")
     try:
         allows = matching(policy, "Allow")
-        problems = []
-        seen = False
-        for i, st, _w in allows:
-            for _op, value in _condition_values(st, "aws:SourceAccount"):
-                seen = True
-                if account and not fnmatch.fnmatch(account, value):
-                    problems.append(f"Statement[{i}] aws:SourceAccount {value} is not this account {account}")
-            for _op, value in _condition_values(st, "aws:SourceArn"):
-                seen = True
-                parts = value.split(":")
-                if len(parts) < 6 or parts[0] != "arn" or not fnmatch.fnmatch("ecs", parts[2]):
-                    problems.append(f"Statement[{i}] aws:SourceArn {value} is not an ECS ARN")
-                    continue
-                if account and not fnmatch.fnmatch(account, parts[4]):
-                    problems.append(f"Statement[{i}] aws:SourceArn {value} names another account than {account}")
-                if cluster and not (fnmatch.fnmatch(f"cluster/{cluster}", parts[5]) or fnmatch.fnmatch(f"task/{cluster}/0123456789abcdef", ":".join(parts[5:]))):
-                    problems.append(f"Statement[{i}] aws:SourceArn {value} does not cover cluster {cluster}")
+        results = [(i, *statement_holds(st, account, cluster)) for i, st, _w in allows]
     except PolicyShapeError as exc:
         return failed("The trust policy has unexpected types", f"{exc}; IAM would reject it.", "Fix the policy's JSON.")
     if not allows:
         return skipped("The trust policy's conditions fit this account", "no statement allows ECS tasks (see trust.ecs-tasks-principal)")
-    if problems:
+    seen = any(r[3] for r in results)
+    holding = [r for r in results if r[1]]
+    if not holding:
+        reasons = [f"Statement[{i}]: {'; '.join(why)}" for i, _ok, why, _seen in results]
         return failed(
             "The trust policy's conditions refuse ECS tasks of this account",
-            "; ".join(problems) + ".",
+            "; ".join(reasons) + ".",
             f'Use "Condition": {{"StringEquals": {{"aws:SourceAccount": "{account or "<account id>"}"}}, '
             f'"ArnLike": {{"aws:SourceArn": "arn:aws:ecs:<region>:{account or "<account id>"}:*"}}}}.',
         )
@@ -173,4 +208,4 @@ def conditions(f: Facts) -> Outcome:
         return passed("No source conditions", "aws:SourceAccount / aws:SourceArn conditions would guard against the confused deputy")
     if not account:
         return passed("Source conditions present", "no account to compare with (pass --account, or --role with an ARN)")
-    return passed("The trust policy's conditions fit this account", f"account {account}" + (f", cluster {cluster}" if cluster else ""))
+    return passed("The trust policy's conditions fit this account", f"Statement[{holding[0][0]}] holds for account {account}" + (f", cluster {cluster}" if cluster else ""))

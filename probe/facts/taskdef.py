@@ -35,7 +35,8 @@ def _masked(doc: dict[str, Any]) -> dict[str, Any]:
     for c in doc["containerDefinitions"]:
         if not isinstance(c, dict):
             continue
-        for env in c.get("environment") or []:
+        envs = c.get("environment")
+        for env in envs if isinstance(envs, list) else []:
             if not isinstance(env, dict) or not isinstance(env.get("value"), str):
                 continue
             name = str(env.get("name", ""))
