@@ -126,20 +126,16 @@ def caller(f: Facts) -> Outcome:
         code = ident.get("sts_error_code")
         if code in ("ExpiredToken", "RequestExpired", "SignatureDoesNotMatch", "InvalidSignatureException") and f.get("credentials").get("status") == 200:
             fix = "See endpoint.credentials-expiry and endpoint.clock-skew: expired credentials or a skewed clock make STS refuse them."
-            return failed(
-                "STS GetCallerIdentity failed",
-                f"With credentials from '{ident.get('provider')}' (key {ident.get('access_key_id')}) at {ident.get('sts_endpoint')}: {ident['sts_error']}",
-                fix,
-                provider=ident.get("provider"),
-                code=code,
+        elif code in ("InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken", "AccessDenied"):
+            fix = (
+                "The credentials were rejected: if they came from the task role, check that the role exists and its trust "
+                "policy allows ecs-tasks.amazonaws.com; static keys may be revoked."
             )
-        fix = (
-            "The credentials were rejected: if they came from the task role, check that the role exists and its trust "
-            "policy allows ecs-tasks.amazonaws.com; static keys may be revoked."
-            if code in ("InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken", "AccessDenied")
-            else "Let the container reach STS: allow outbound HTTPS to sts.<region>.amazonaws.com (or a VPC endpoint "
-            "for STS and set AWS_ENDPOINT_URL_STS / AWS_STS_REGIONAL_ENDPOINTS=regional); if a proxy is used, check it."
-        )
+        else:
+            fix = (
+                "Let the container reach STS: allow outbound HTTPS to sts.<region>.amazonaws.com (or a VPC endpoint "
+                "for STS and set AWS_ENDPOINT_URL_STS / AWS_STS_REGIONAL_ENDPOINTS=regional); if a proxy is used, check it."
+            )
         return failed(
             "STS GetCallerIdentity failed",
             f"With credentials from '{ident.get('provider')}' (key {ident.get('access_key_id')}) at {ident.get('sts_endpoint')}: {ident['sts_error']}",
