@@ -11,7 +11,7 @@ from typing import Iterator
 import pytest
 
 from helpers import clean_env, run_probe
-from probe.emulator import Emulator, Identity
+from probe.emulator import Emulator
 
 
 @pytest.fixture

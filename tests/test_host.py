@@ -4,8 +4,6 @@ of every flavour, including the knowledge center's."""
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import subprocess
 import sys

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import stat
 import struct
 import subprocess
 import sys
@@ -328,7 +327,6 @@ def write_pe(path: Path, version: tuple[int, int, int, int]) -> None:
     rsrc = rsrc.ljust(512, b"\0")
     pe_at = 0x80
     opt_size = 224
-    sections_at = pe_at + 24 + opt_size
     raw_at = 0x200
     dos = bytearray(b"MZ" + b"\0" * (pe_at - 2))
     struct.pack_into("<I", dos, 0x3C, pe_at)

@@ -207,7 +207,7 @@ def collect_task(
         jobs["shim"] = _Job("shim", lambda: collect_shim(home))
     for job in jobs.values():
         job.start()
-    for name, job in jobs.items():
+    for job in jobs.values():
         job.join(max(0.0, deadline - time.monotonic()))
     unfinished = []
     for name, job in jobs.items():

@@ -112,9 +112,9 @@ def credentials_target(environ: Mapping[str, str]) -> dict[str, Any]:
         try:
             parts = urlsplit(value)
             host = parts.hostname
-            parts.port  # raises on a bad port
-        except ValueError as exc:
-            record["refused"] = f"the URL does not parse ({exc})"
+            _ = parts.port  # raises on a bad port
+        except ValueError:
+            record["refused"] = "the URL does not parse (a bad port or bracket)"
             return record
         record["host"] = host
         if parts.scheme not in ("http", "https") or not host:
