@@ -139,6 +139,8 @@ def test_watch_in_a_network_namespace(home: str) -> None:
             assert [c["id"] for c in doc["checks"]] == IMPLEMENTED_TASK_IDS
             assert http_get(base + "/healthz", "POST", host.name)[0] == 405
             assert http_get(base + "/nope", netns=host.name)[0] == 404
+            # Stop right after a run printed its line, so no run is in flight for the count below.
+            watch.wait_runs(len(watch.lines) + 1)
         finally:
             rc, elapsed, err = watch.stop()
         assert rc == 0, err
@@ -230,9 +232,12 @@ def test_soak_with_random_faults(emu: Emulator, home: str) -> None:
     fds = [s["fds"] for _, s in samples]
     print(f"soak: RSS {min(rss)}..{max(rss)} kB, threads {min(threads)}..{max(threads)}, fds {min(fds)}..{max(fds)}")
     assert max(rss) - min(rss) < 5 * 1024, "resident memory grew by 5 MB or more after warm-up"
-    # Hanging requests end with their timeouts; nothing accumulates.
-    assert max(threads) <= min(threads) + 8 and max(fds) <= min(fds) + 8
-    assert threads[-1] <= min(threads) + 4 and fds[-1] <= min(fds) + 4
+    # A run in flight uses a handful of threads and sockets, so single samples vary; what
+    # must not happen is growth: the peaks of the last third stay within those of the first.
+    third = max(1, len(samples) // 3)
+    assert max(threads[-third:]) <= max(threads[:third]) + 2, threads
+    assert max(fds[-third:]) <= max(fds[:third]) + 2, fds
+    assert max(threads) <= 16 and max(fds) <= 32
 
 
 def test_sigterm_stops_promptly_even_mid_run(emu: Emulator, home: str) -> None:
