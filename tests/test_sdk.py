@@ -516,3 +516,14 @@ def test_pseudo_filesystems_and_proc_are_skipped(tmp_path: Path) -> None:
     (tmp_path / "app" / "node_modules" / "aws-sdk").mkdir(parents=True)
     (tmp_path / "app" / "node_modules" / "aws-sdk" / "package.json").write_text('{"version": "2.1.0"}')
     assert [e["version"] for e in scan([str(tmp_path)])["found"]] == ["2.1.0"]
+
+
+def test_scan_in_a_child_interpreter_gives_the_same_result(tmp_path: Path) -> None:
+    from probe.facts.sdk import scan_elsewhere
+
+    (tmp_path / "node_modules" / "aws-sdk").mkdir(parents=True)
+    (tmp_path / "node_modules" / "aws-sdk" / "package.json").write_text('{"version": "2.4.7"}')
+    child = scan_elsewhere([str(tmp_path)], time.monotonic() + 30)
+    here = scan([str(tmp_path)])
+    assert child.pop("process") == "child"
+    assert child["found"] == here["found"] and child["files"] == here["files"] == 1

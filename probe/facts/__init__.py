@@ -178,7 +178,7 @@ def collect_task(
         data["sdk"] = dict(cached, cached=True)
         wanted.discard("sdk")
     if "sdk" in wanted:
-        from probe.facts.sdk import roots_for, scan_elsewhere
+        from probe.facts.sdk import roots_for, scan, scan_elsewhere
 
         def sdk_scan() -> dict[str, Any]:
             roots = list(sdk_roots or ["/"])
@@ -187,7 +187,12 @@ def collect_task(
                 survey_job = jobs["processes"]
                 survey_job.join(max(0.0, min(1.0, deadline - time.monotonic())))
                 roots = roots_for(roots, survey_job.result if isinstance(survey_job.result, dict) else {})
-            record = scan_elsewhere(roots, deadline - 0.1)
+            # Beside the identity work the scan gets a core of its own; alone (`probe sdk`)
+            # a child interpreter would only add its start-up.
+            if wanted & {"identity", "credentials"}:
+                record = scan_elsewhere(roots, deadline - 0.1)
+            else:
+                record = scan(roots, deadline - 0.1)
             if sdk_cache is not None and not record.get("partial"):
                 sdk_cache.update(record=record, at=time.monotonic())
             return record
