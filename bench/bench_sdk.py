@@ -20,6 +20,8 @@ import time
 import zipfile
 from typing import Optional
 
+from _common import emit  # noqa: E402
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -101,12 +103,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         f"find -type f | wc -l  median {find_s:.3f} s | ratio {figures['ratio']:.2f} (target < 2: "
         f"{'met' if figures['ratio'] < 2 else 'MISSED'}); found {figures['sdks_found']} SDKs, {figures['verdict']}"
     )
-    if args.json:
-        print(json.dumps(figures, indent=2))
-        print(text, file=sys.stderr)
-    else:
-        print(text)
-    return 0
+    return emit(figures, text, args.json)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ Targets (issue 3): Python shim under 30 ms added, sh twin under 3 ms added.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -22,6 +21,8 @@ import sys
 import tempfile
 import time
 from typing import Optional
+
+from _common import emit  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRUE = shutil.which("true") or "/bin/true"
@@ -87,12 +88,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             f"added {r['added_ms']:6.2f} ms  x{r['ratio']:.1f} of /bin/true{verdict}"
         )
     text = "\n".join(lines)
-    if args.json:
-        print(json.dumps(results, indent=2))
-        print(text, file=sys.stderr)
-    else:
-        print(text)
-    return 0
+    return emit(results, text, args.json)
 
 
 if __name__ == "__main__":

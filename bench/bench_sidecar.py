@@ -19,7 +19,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,11 +31,7 @@ sys.path.insert(0, REPO)
 
 from probe.emulator import Emulator  # noqa: E402
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from _common import emit, free_port  # noqa: E402
 
 
 def proc_stat(pid: int) -> tuple[int, float]:
@@ -183,12 +178,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     lines.append(f"/healthz (Python loadgen, 5000 at 50) p50 {load['p50_ms']:.2f} ms  p99 {load['p99_ms']:.2f} ms, {load['answered']} answered "
                  "(the client shares the 2 cores)")
     text = "\n".join(lines)
-    if args.json:
-        print(json.dumps(figures, indent=2))
-        print(text, file=sys.stderr)
-    else:
-        print(text)
-    return 0
+    return emit(figures, text, args.json)
 
 
 if __name__ == "__main__":

@@ -290,7 +290,11 @@ def run_other_mode(mode: str, args: argparse.Namespace, opts: dict[str, Any], st
         from probe.facts import taskdef
 
         try:
-            text = sys.stdin.read(16 << 20) if args.file == "-" else open(args.file, encoding="utf-8", errors="replace").read(16 << 20)
+            if args.file == "-":
+                text = sys.stdin.read(16 << 20)
+            else:
+                with open(args.file, encoding="utf-8", errors="replace") as fh:
+                    text = fh.read(16 << 20)
             data = {"taskdef": {"source": args.file, "doc": taskdef.load(text)}}
         except OSError as exc:
             raise UsageError(f"cannot read {args.file}: {exc.strerror or exc}") from None

@@ -19,7 +19,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping, Optional, TextIO
 
 from probe import redact, runner
@@ -47,7 +47,6 @@ class Counters:
     runs: int = 0
     failures: int = 0
     backoff: int = 1
-    last: dict[str, Any] = field(default_factory=dict)
 
 
 class Metrics:

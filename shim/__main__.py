@@ -16,11 +16,10 @@ import sys
 import time
 from typing import Mapping, Optional, Sequence
 
-from shim import ENVIRONMENT, PROFILE_D, VARS, profile
+from shim import ENVIRONMENT, PROFILE_D, VARS, profile, uris
 
 # A --var whose name looks like this makes the files private (0600).
 SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|PRIVATE|_KEY$", re.IGNORECASE)
-_PLAIN_PATH = re.compile(r"^/(?!/)[A-Za-z0-9\-._~%/]*(\?[A-Za-z0-9\-._~%=&]*)?$")
 
 
 def say(message: str) -> None:
@@ -80,38 +79,24 @@ def collect(environ: Mapping[str, str], extra: Sequence[str]) -> tuple[dict[str,
     return values, notes
 
 
-# botocore's rule for plain-http full URIs: loopback IPs and these hosts only; anything
-# else would get the authorization token sent in the clear to a host the SDKs refuse.
-_FULL_HTTP_HOSTS = ("169.254.170.2", "169.254.170.23", "fd00:ec2::23", "localhost")
-
-
 def _allowed_full(url: str) -> bool:
-    import ipaddress
+    """The SDKs' rule (shim.uris): anything else would get the authorization token sent in
+    the clear to a host the SDKs refuse."""
     from urllib.parse import urlsplit
 
     try:
         parts = urlsplit(url)
-        host = parts.hostname or ""
         parts.port  # noqa: B018  (raises on a bad port)
     except ValueError:
         return False
-    if parts.scheme == "https":
-        return bool(host)
-    if parts.scheme != "http":
-        return False
-    if host in _FULL_HTTP_HOSTS:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return uris.full_uri_accepted(parts.scheme, parts.hostname or "")
 
 
 def credentials_url(environ: Mapping[str, str]) -> Optional[str]:
     """The URL the SDKs would ask, if it is safe to ask (as the probe decides)."""
     rel = environ.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
     if rel is not None:
-        return "http://169.254.170.2" + rel if _PLAIN_PATH.match(rel) else None
+        return f"http://{uris.ECS_CREDENTIALS_HOST}{rel}" if uris.PLAIN_PATH.match(rel) else None
     full = environ.get("AWS_CONTAINER_CREDENTIALS_FULL_URI")
     if full and _allowed_full(full):
         return full

@@ -124,10 +124,9 @@ def collect_task(
     deadline = started + max(0.2, deadline_s) - 0.15  # leave time to judge and render
     wanted = set(needs) | {"environ", "proxy"}
     data: dict[str, Any] = {}
-    env_record = env_facts.collect_environ(environ)
-    data["environ"] = env_record
     target = env_facts.credentials_target(environ)
     token = env_facts.authorization_token(environ)
+    data["environ"] = env_facts.collect_environ(environ, target=target, token=token)
 
     sts_url = environ.get("AWS_ENDPOINT_URL_STS") or environ.get("AWS_ENDPOINT_URL")
     region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1"

@@ -9,25 +9,20 @@ from __future__ import annotations
 
 import configparser
 import errno
-import ipaddress
 import os
-import re
 import stat
 from typing import Any, Mapping, Optional
 from urllib.parse import urlsplit
 
 from probe import redact
+from shim.uris import ECS_CREDENTIALS_HOST, FULL_URI_HOSTS, PLAIN_PATH, full_uri_accepted
 
 RELATIVE = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"
 FULL = "AWS_CONTAINER_CREDENTIALS_FULL_URI"
 TOKEN = "AWS_CONTAINER_AUTHORIZATION_TOKEN"
 TOKEN_FILE = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
-ECS_CREDENTIALS_HOST = "169.254.170.2"
-# botocore >= 1.32.0 (ContainerMetadataFetcher._ALLOWED_HOSTS) plus any loopback IP.
-FULL_URI_HOSTS = ("169.254.170.2", "169.254.170.23", "fd00:ec2::23", "localhost")
 # Before botocore 1.32.0 only these were accepted.
 FULL_URI_HOSTS_OLD = ("169.254.170.2", "localhost", "127.0.0.1")
-_PLAIN_PATH = re.compile(r"^/(?!/)[A-Za-z0-9\-._~%/]*(\?[A-Za-z0-9\-._~%=&]*)?$")
 
 # Plain-text variables worth showing as they are.
 SHOWN_VARS = (
@@ -91,7 +86,7 @@ def credentials_target(environ: Mapping[str, str]) -> dict[str, Any]:
             pass
         elif value == "":
             record["refused"] = "it is empty"
-        elif not _PLAIN_PATH.match(value):
+        elif not PLAIN_PATH.match(value):
             first = value[:1]
             if host != ECS_CREDENTIALS_HOST or port is not None or userinfo:
                 record["refused"] = (
@@ -119,7 +114,7 @@ def credentials_target(environ: Mapping[str, str]) -> dict[str, Any]:
         record["host"] = host
         if parts.scheme not in ("http", "https") or not host:
             record["refused"] = "it is not an http:// or https:// URL with a host"
-        elif parts.scheme == "http" and not (_is_loopback(host) or host in FULL_URI_HOSTS):
+        elif not full_uri_accepted(parts.scheme, host):
             record["refused"] = (
                 f"the SDKs refuse plain http to {host!r}: only https, a loopback address or "
                 + ", ".join(FULL_URI_HOSTS)
@@ -130,13 +125,6 @@ def credentials_target(environ: Mapping[str, str]) -> dict[str, Any]:
             record["_raw_url"] = value
         return record
     return record
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def read_regular(path: str, limit: int) -> str:
@@ -205,8 +193,17 @@ def _profile_inventory(path: str, profile: str, config_style: bool) -> dict[str,
     return record
 
 
-def collect_environ(environ: Mapping[str, str], home: Optional[str] = None) -> dict[str, Any]:
-    """Observe the variables and files the SDK chains read. Never raises, never stores secrets."""
+def collect_environ(
+    environ: Mapping[str, str],
+    home: Optional[str] = None,
+    target: Optional[dict[str, Any]] = None,
+    token: Optional[dict[str, Any]] = None,
+) -> dict[str, Any]:
+    """Observe the variables and files the SDK chains read. Never raises, never stores secrets.
+
+    ``target`` and ``token``: the caller's own credentials_target / authorization_token
+    records, so the token file is read once per run.
+    """
     redact.register_env(environ)
     home = home if home is not None else environ.get("HOME") or os.path.expanduser("~")
     shown = {name: environ[name] for name in SHOWN_VARS if name in environ}
@@ -214,8 +211,8 @@ def collect_environ(environ: Mapping[str, str], home: Optional[str] = None) -> d
     profile = environ.get("AWS_PROFILE") or environ.get("AWS_DEFAULT_PROFILE") or "default"
     creds_file = environ.get("AWS_SHARED_CREDENTIALS_FILE") or os.path.join(home, ".aws", "credentials")
     config_file = environ.get("AWS_CONFIG_FILE") or os.path.join(home, ".aws", "config")
-    target = credentials_target(environ)
-    token = authorization_token(environ)
+    target = target if target is not None else credentials_target(environ)
+    token = token if token is not None else authorization_token(environ)
     return {
         "pid": os.getpid(),
         "relative_uri_set": RELATIVE in environ,
