@@ -488,9 +488,17 @@ def test_unreadable_folders_are_counted(world_readable_tmp: Path) -> None:
     os.chmod(root / "secret", 0o700)
     for p in [tmp_path, root, root / "open"]:
         os.chmod(p, 0o755)
+    # The checkout (and its venv) may sit in a folder only root can enter: give the other
+    # user a copy of the package and the real interpreter (the scanner is standard library only).
+    shutil.copytree(Path(__file__).resolve().parents[1] / "probe", tmp_path / "lib" / "probe", ignore=shutil.ignore_patterns("__pycache__"))
+    for p in (tmp_path / "lib", *(tmp_path / "lib").rglob("*")):
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    python = os.path.realpath(sys.executable)
+    need(os.access(python, os.X_OK) and subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", python, "-S", "-c", "pass"]).returncode == 0,
+         f"{python} cannot be run by another user")
     code = f"import json; from probe.facts.sdk import scan; print(json.dumps(scan([{str(root)!r}])))"
-    env = {"PATH": os.environ["PATH"], "PYTHONPATH": os.environ.get("PYTHONPATH", "") + os.pathsep + str(Path(__file__).resolve().parents[1])}
-    proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True)
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(tmp_path / "lib")}
+    proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", python, "-S", "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True)
     rec = json.loads(proc.stdout)
     assert rec["unreadable"] == 1
     assert [e["version"] for e in rec["found"]] == ["2.1000.0"]
