@@ -3,7 +3,8 @@
 - agent: ``/v2/credentials/<id>`` and ``/v1/credentials?id=<id>`` with the agent's real
   answers (JSON credentials; error bodies ``{"code", "message", "HTTPErrorCode"}``; 429 as
   text/plain; gorilla's 404), and task metadata v4 (``/v4/<id>`` and ``/v4/<id>/task``).
-- imds: IMDSv2 (``PUT /latest/api/token``, then the instance role and instance id).
+- imds: IMDSv2 (``PUT /latest/api/token``, answered with the TTL header as EC2 does, then
+  the instance role and instance id); IMDSv1 too unless ``imds_v1_allowed`` is false.
 - sts: ``GetCallerIdentity``, answering for the access key id in the SigV4 header
   (signatures are not verified: it is a stand-in, not a security boundary).
 
@@ -42,6 +43,7 @@ BEHAVIOURS = (
     "hang",
     "expired",
     "expiring",
+    "down",
 )
 
 
@@ -81,6 +83,8 @@ class State:
     clock_offset: float = 0.0  # seconds added to the Date header
     hang_seconds: float = 30.0
     imds_enabled: bool = True
+    # False: IMDSv2 required (HttpTokens=required), a request without a token gets 401.
+    imds_v1_allowed: bool = True
     metadata_enabled: bool = True
     cluster: str = "demo-cluster"
     family: str = "demo-app"
@@ -166,6 +170,14 @@ class Handler(BaseHTTPRequestHandler):
         if b == "hang":
             time.sleep(st.hang_seconds)
             return
+        if b == "down":
+            # An agent that is not running: no HTTP answer at all (the connection drops).
+            self.close_connection = True
+            try:
+                self.connection.shutdown(2)
+            except OSError:
+                pass
+            return
         if b == "rate-limited":
             return self._send(
                 429,
@@ -245,9 +257,11 @@ class Handler(BaseHTTPRequestHandler):
             st.count("imds")
         if not st.imds_enabled:
             return self._send(404, b"", "text/plain")
-        if urlsplit(self.path).path != "/latest/api/token" or "X-aws-ec2-metadata-token-ttl-seconds" not in self.headers:
+        ttl = self.headers.get("X-aws-ec2-metadata-token-ttl-seconds")
+        if urlsplit(self.path).path != "/latest/api/token" or ttl is None:
             return self._send(400, b"", "text/plain")
-        self._send(200, self.emulator.imds_token.encode(), "text/plain")
+        # EC2 echoes the TTL; Go v1 and Ruby drop to IMDSv1 when the header is missing.
+        self._send(200, self.emulator.imds_token.encode(), "text/plain", {"X-aws-ec2-metadata-token-ttl-seconds": ttl})
 
     def _imds_get(self) -> None:
         st = self.emulator.state
@@ -255,7 +269,10 @@ class Handler(BaseHTTPRequestHandler):
             st.count("imds")
         if not st.imds_enabled:
             return self._send(404, b"", "text/plain")
-        if self.headers.get("X-aws-ec2-metadata-token") != self.emulator.imds_token:
+        token = self.headers.get("X-aws-ec2-metadata-token")
+        if token is not None and token != self.emulator.imds_token:
+            return self._send(401, b"", "text/plain")
+        if token is None and not st.imds_v1_allowed:
             return self._send(401, b"", "text/plain")
         path = urlsplit(self.path).path
         role = st.instance_role
