@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Installs the real AWS SDKs the sdk-matrix tests (tests/test_sdk_matrix.py) run, each with a
+# tiny "who am I" client, into $SDK_MATRIX_CACHE (default /var/cache/ecs-credential-probe/sdk-matrix):
+#
+#   js-v2-latest/   npm: aws-sdk 2.1693.0           (npm ci from the committed lockfile)
+#   js-v2-2.4.6/    npm: aws-sdk 2.4.6              (before ECS credentials, 2.4.7)
+#   js-v3/          npm: @aws-sdk/client-sts 3.1177.0 (credential-provider-node 3.972.99)
+#   go-v1/whoami    Go aws-sdk-go 1.44.133 from Debian, built offline in module (vendor) mode
+#   py27-botocore-1.4.36/, py27-botocore-1.4.37/   pip --target with Python 2.7, if there is one
+#   Ruby aws-sdk-core 3.168.1 and Go come from Debian (apt-get); botocore current is the one
+#   of the Python running the tests.
+#
+# Idempotent: what is there at the right version is kept (a warm run takes a second or two).
+# Needs root for apt-get; everything else reaches only the npm registry and PyPI.
+# Says what it does on stderr. A part that cannot be installed here (no Python 2.7 on a
+# machine without pyenv) is reported and skipped; the tests then skip (or fail in CI).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "$0")" && pwd)"
+CACHE="${SDK_MATRIX_CACHE:-/var/cache/ecs-credential-probe/sdk-matrix}"
+SECONDS=0
+say() { echo "sdk-matrix: $*" >&2; }
+mkdir -p "$CACHE"
+
+# ---- Debian packages ---------------------------------------------------------------------
+APT_PKGS=(nodejs npm golang-go golang-github-aws-aws-sdk-go-dev ruby ruby-aws-sdk-core)
+missing=()
+for p in "${APT_PKGS[@]}"; do
+    if [ "$p" = nodejs ] || [ "$p" = npm ]; then
+        # Node may come from elsewhere (NodeSource, nvm): any node >= 14 with npm will do.
+        if command -v node >/dev/null && command -v npm >/dev/null; then continue; fi
+    fi
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    say "apt-get install ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    # An old or missing package list finds nothing: update first.
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+    say "Debian packages present: ${APT_PKGS[*]}"
+fi
+
+# ---- Node SDKs: npm ci from the committed lockfiles ----------------------------------------
+for dir in js-v2-latest js-v2-2.4.6 js-v3; do
+    dest="$CACHE/$dir"
+    stamp="$dest/.installed"
+    want="$(cat "$HERE/$dir/package.json" "$HERE/$dir/package-lock.json" "$HERE/clients/whoami.js" | sha256sum | cut -d' ' -f1)"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -d "$dest/node_modules" ]; then
+        say "$dir: up to date"
+        continue
+    fi
+    say "$dir: npm ci"
+    rm -rf "$dest"
+    mkdir -p "$dest"
+    cp "$HERE/$dir/package.json" "$HERE/$dir/package-lock.json" "$HERE/clients/whoami.js" "$dest/"
+    (cd "$dest" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    echo "$want" >"$stamp"
+done
+
+# ---- Go aws-sdk-go v1 (Debian source), built offline --------------------------------------
+# Module mode with a vendor/ folder made from the Debian source: the binary's build info then
+# names github.com/aws/aws-sdk-go v1.44.133 exactly as a real application's would.
+GOSRC=/usr/share/gocode/src
+dest="$CACHE/go-v1"
+stamp="$dest/.installed"
+awsver="$(dpkg-query -W -f='${Version}' golang-github-aws-aws-sdk-go-dev | sed 's/-[^-]*$//')"
+jmesver="$(dpkg-query -W -f='${Version}' golang-github-jmespath-go-jmespath-dev 2>/dev/null | sed 's/-[^-]*$//' || true)"
+want="$( (cat "$HERE/clients/whoami.go"; echo "$awsver $jmesver"; go version) | sha256sum | cut -d' ' -f1)"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$dest/whoami" ]; then
+    say "go-v1: up to date (aws-sdk-go $awsver)"
+else
+    say "go-v1: go build (aws-sdk-go $awsver, offline, vendor mode)"
+    build="$(mktemp -d)"
+    trap 'rm -rf "$build"' EXIT
+    mkdir -p "$build/vendor/github.com/aws" "$build/vendor/github.com/jmespath"
+    cp "$HERE/clients/whoami.go" "$build/main.go"
+    ln -s "$GOSRC/github.com/aws/aws-sdk-go" "$build/vendor/github.com/aws/aws-sdk-go"
+    ln -s "$GOSRC/github.com/jmespath/go-jmespath" "$build/vendor/github.com/jmespath/go-jmespath"
+    {
+        echo "module example.com/whoami"
+        echo
+        echo "go 1.19"
+        echo
+        echo "require github.com/aws/aws-sdk-go v$awsver"
+        echo "require github.com/jmespath/go-jmespath v$jmesver // indirect"
+    } >"$build/go.mod"
+    python3 - "$build" "$awsver" "$jmesver" <<'PY'
+import os, sys
+build, awsver, jmesver = sys.argv[1:]
+out = []
+for mod, ver, explicit in (("github.com/aws/aws-sdk-go", awsver, True), ("github.com/jmespath/go-jmespath", jmesver, True)):
+    out.append(f"# {mod} v{ver}")
+    out.append("## explicit")
+    root = os.path.join(build, "vendor", mod)
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames[:] = sorted(d for d in dirnames if d not in ("testdata", "example", "examples") and not d.startswith((".", "_")))
+        if any(f.endswith(".go") and not f.endswith("_test.go") for f in filenames):
+            rel = os.path.relpath(dirpath, os.path.join(build, "vendor"))
+            out.append(rel.replace(os.sep, "/"))
+with open(os.path.join(build, "vendor", "modules.txt"), "w") as fh:
+    fh.write("\n".join(out) + "\n")
+PY
+    mkdir -p "$dest"
+    (cd "$build" && GOFLAGS=-mod=vendor GOPROXY=off GOSUMDB=off GOTOOLCHAIN=local CGO_ENABLED=0 \
+        GOCACHE="$CACHE/.gocache" GOPATH="$CACHE/.gopath" go build -trimpath -o "$dest/whoami" .)
+    echo "$want" >"$stamp"
+    rm -rf "$build"
+    trap - EXIT
+fi
+
+# ---- Ruby aws-sdk-core (Debian) -------------------------------------------------------------
+ruby -e 'require "aws-sdk-core"; warn "sdk-matrix: ruby: aws-sdk-core #{Aws::CORE_GEM_VERSION} loads"' ||
+    { say "ruby: aws-sdk-core does not load"; exit 1; }
+
+# ---- botocore 1.4.x on Python 2.7 ----------------------------------------------------------
+PY27=""
+for c in "${SDK_MATRIX_PY27:-}" /root/.pyenv/versions/2.7.18/bin/python "$(command -v python2.7 || true)"; do
+    if [ -n "$c" ] && [ -x "$c" ]; then PY27="$c"; break; fi
+done
+if [ -z "$PY27" ]; then
+    for c in /root/.pyenv/versions/2.7*/bin/python; do [ -x "$c" ] && PY27="$c" && break; done
+fi
+if [ -z "$PY27" ]; then
+    say "py27: no Python 2.7 here (Debian 12 has none; pyenv install 2.7.18 gives one): botocore 1.4.x skipped"
+else
+    echo "$PY27" >"$CACHE/py27-python"
+    for ver in 1.4.36 1.4.37; do
+        dest="$CACHE/py27-botocore-$ver"
+        if [ -f "$dest/.installed" ] && [ "$(cat "$dest/.installed")" = "$ver $PY27" ]; then
+            say "py27-botocore-$ver: up to date"
+            continue
+        fi
+        say "py27-botocore-$ver: pip install --target with $PY27"
+        rm -rf "$dest"
+        "$PY27" -m pip install -q --disable-pip-version-check --no-warn-script-location \
+            --target "$dest" "botocore==$ver" >&2
+        echo "$ver $PY27" >"$dest/.installed"
+    done
+fi
+
+say "ready in $CACHE (${SECONDS} s)"
