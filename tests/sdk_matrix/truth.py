@@ -1,0 +1,92 @@
+"""Measure the ground truth: every real SDK client in every situation, in a NetnsHost.
+
+    python3 tests/sdk_matrix/truth.py [--out /tmp/research/matrix_truth.md] [--only SDK_ID,...]
+
+Writes a Markdown table (SDK x situation -> gets, error, seconds) and, beside it, the same as
+JSON (.json). Needs root (ip netns) and tests/sdk_matrix/setup.sh run first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [os.path.dirname(HERE), os.path.join(os.path.dirname(HERE), "_guard")]
+os.environ.setdefault("PROBE_TEST_HOST_NETNS", os.readlink("/proc/self/ns/net"))
+if "PROBE_TEST_GUARD_LOG" not in os.environ:
+    os.environ["PROBE_TEST_GUARD_LOG"] = tempfile.NamedTemporaryFile(prefix="sdk-matrix-guard-", delete=False).name
+
+from helpers import NetnsHost, clean_env  # noqa: E402
+from sdk_matrix.matrix import RESET, SITUATIONS, ProxyProc, run_client, sdks  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="/tmp/research/matrix_truth.md")
+    ap.add_argument("--only", default="")
+    args = ap.parse_args()
+    only = set(filter(None, args.only.split(",")))
+    chosen = [s for s in sdks() if not only or s.id in only]
+    for s in chosen:
+        if s.missing:
+            print(f"skip {s.id}: {s.missing}", file=sys.stderr)
+    chosen = [s for s in chosen if not s.missing]
+    results: dict[str, dict[str, dict]] = {}
+    started = time.monotonic()
+    with NetnsHost() as host:
+        proxy = ProxyProc(host.name, clean_env("/tmp"))
+        try:
+            for sit in SITUATIONS:
+                host.set(**RESET)
+                if sit.host:
+                    host.set(**sit.host)
+                for sdk in chosen:
+                    home = tempfile.mkdtemp(prefix="sdk-matrix-home-")
+                    env = sit.env(host, home)
+                    out = run_client(host.name, sdk, env, proxy)
+                    results.setdefault(sdk.id, {})[sit.id] = {
+                        "gets": out.gets, "arn": out.arn, "error": out.error, "seconds": round(out.seconds, 2), "proxied": out.proxied,
+                    }
+                    print(f"{sdk.id:22} {sit.id:30} {out.describe()}", file=sys.stderr, flush=True)
+        finally:
+            proxy.close()
+    total = time.monotonic() - started
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(os.path.splitext(args.out)[0] + ".json", "w", encoding="utf-8") as fh:
+        json.dump({"sdks": {s.id: {"sdk": s.sdk, "version": s.version, "root": s.root} for s in chosen}, "results": results}, fh, indent=1)
+    lines = [
+        "# Real-SDK ground truth (tests/sdk_matrix/truth.py)",
+        "",
+        f"Measured {time.strftime('%Y-%m-%d %H:%M')} in a NetnsHost (emulated agent + IMDS, moto STS), proxy = tests/sdk_matrix/proxy.py "
+        f"(502 for 169.254.0.0/16). Total {total:.0f} s. Cell: gets / seconds (client process wall time).",
+        "",
+        "| situation | " + " | ".join(f"{s.id} ({s.version})" for s in chosen) + " |",
+        "|---|" + "---|" * len(chosen),
+    ]
+    for sit in SITUATIONS:
+        cells = []
+        for s in chosen:
+            r = results[s.id][sit.id]
+            cells.append(f"{r['gets']} {r['seconds']:.1f}s" + (" P" if any(k.startswith("169.254") for k in r["proxied"]) else ""))
+        lines.append(f"| {sit.id} | " + " | ".join(cells) + " |")
+    lines += ["", "P: the SDK sent a request for 169.254.x through the proxy (which answered 502).", "", "## Situations", ""]
+    lines += [f"- `{sit.id}`: {sit.title}" for sit in SITUATIONS]
+    lines += ["", "## Errors and proxy traffic", ""]
+    for s in chosen:
+        for sit in SITUATIONS:
+            r = results[s.id][sit.id]
+            if r["error"] or r["proxied"]:
+                lines.append(f"- {s.id} / {sit.id}: {r['gets']}" + (f"; error `{r['error']}`" if r["error"] else "") + (f"; proxy saw {r['proxied']}" if r["proxied"] else ""))
+    with open(args.out, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    print(f"wrote {args.out} in {total:.0f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
