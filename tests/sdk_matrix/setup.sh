@@ -43,6 +43,11 @@ else
 fi
 
 # ---- Node SDKs: npm ci from the committed lockfiles ----------------------------------------
+node_major="$(node -p 'process.versions.node.split(".")[0]')"
+if [ "$node_major" -lt 20 ]; then
+    # Debian 12's own nodejs is 18; @aws-sdk/client-sts 3.1177 declares node >= 20.
+    say "warning: node $(node --version) is older than the 20 that @aws-sdk 3.1177 declares"
+fi
 for dir in js-v2-latest js-v2-2.4.6 js-v3; do
     dest="$CACHE/$dir"
     stamp="$dest/.installed"
