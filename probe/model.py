@@ -73,13 +73,15 @@ class Report:
     identity: Optional[Mapping[str, Any]] = None
     task: Optional[Mapping[str, Any]] = None
     version: str = "0.1.0"
+    # Task mode and `probe sdk`: one prediction per AWS SDK found (None: not in this mode).
+    sdks: Optional[tuple[Mapping[str, Any], ...]] = None
 
     @property
     def verdict(self) -> Status:
         return verdict(self.results)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        doc: dict[str, Any] = {
             "schema": SCHEMA,
             "tool": {"name": "ecs-credential-probe", "version": self.version},
             "mode": self.mode,
@@ -91,3 +93,6 @@ class Report:
             "task": dict(self.task) if self.task is not None else None,
             "checks": [r.to_dict() for r in self.results],
         }
+        if self.sdks is not None:
+            doc["sdks"] = [dict(s) for s in self.sdks]
+        return doc

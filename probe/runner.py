@@ -19,6 +19,8 @@ SUMMARY_ORDER = (
     "endpoint.credentials-expiry",
     "endpoint.clock-skew",
     "identity.caller",
+    # botocore got the task role, but the application's own SDK would not.
+    "sdk.identity",
 )
 
 
@@ -65,8 +67,14 @@ def judge(facts: Facts, selection: Selection, mode: str = "task") -> Report:
             identity = derive_identity(facts)
         except (TypeError, AttributeError, ValueError):
             identity = None  # facts of the wrong shape (a hand-edited --facts file): unknown
+    sdks = None
+    if mode in ("task", "sdk"):
+        from probe import predict
+
+        sdks = tuple(predict.predict_all(facts)) if facts.has("sdk") else ()
     return Report(
         mode=mode,
+        sdks=sdks,
         started_at=facts.collected_at,
         duration_ms=facts.duration_ms,
         summary=summarize(results),

@@ -36,6 +36,7 @@ IMPLEMENTED_TASK_IDS = [
     "processes.credentials-variable",
     "processes.proxy",
     "sdk.versions",
+    "sdk.identity",
     "shim.profile",
 ]
 

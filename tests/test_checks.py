@@ -166,6 +166,7 @@ def identity_record(arn: Optional[str] = TASK_ROLE_SESSION, provider: Optional[s
         "tried": tried,
         "region": "us-east-1",
         "access_key_id": "****MPLE",
+        "botocore_version": "1.44.8",
         "sts_endpoint": "https://sts.us-east-1.amazonaws.com",
         "sts_elapsed_ms": 41,
         "arn": arn,
@@ -662,7 +663,7 @@ PROXY_CREDENTIALS_FAIL = [
         Status.FAIL,
         env=env_with(HTTP_PROXY=PROXY),
         title=("169.254.170.2 would go through a proxy",),
-        detail=("NO_PROXY is not set", "proxy.corp.example:3128", "botocore/boto3"),
+        detail=("NO_PROXY is not set", "proxy.corp.example:3128", "No AWS SDK was found"),
         remedy=("NO_PROXY=169.254.169.254,169.254.170.2",),
         data={"host": "169.254.170.2"},
     ),
@@ -1425,7 +1426,7 @@ def test_judge_healthy_task(tmp_path: Path) -> None:
     assert set(ids) <= set(CONTRACT_TASK_IDS)
     assert ids == [i for i in CONTRACT_TASK_IDS if i in ids], "contract order"
     # No process survey, SDK scan or shim profile in these facts: those checks skip.
-    not_observed = {"processes.credentials-variable", "processes.proxy", "sdk.versions", "shim.profile"}
+    not_observed = {"processes.credentials-variable", "processes.proxy", "sdk.versions", "sdk.identity", "shim.profile"}
     assert {r.id: r.status for r in report.results} == {i: Status.SKIP if i in not_observed else Status.PASS for i in ids}
     assert report.verdict is Status.PASS
     assert report.summary == "The application gets the task role app-task-role"
@@ -1437,6 +1438,7 @@ def test_judge_healthy_task(tmp_path: Path) -> None:
         "role_name": "app-task-role",
         "session_name": TASK_ID,
         "task_role_arn": TASK_ROLE_ARN,
+        "observed_with": "botocore 1.44.8",
     }
     assert report.task == {
         "task_arn": METADATA_INFO["task_arn"],

@@ -11,7 +11,8 @@ def test_demo_text_runs_every_scenario(home: str) -> None:
     assert run.rc == 0, run.stdout[-2000:]
     for i, scenario in enumerate(SCENARIOS, 1):
         assert f"Scenario {i}/{len(SCENARIOS)}: {scenario.name}" in run.stdout
-    assert run.stdout.count("Verdict: FAIL") == 4 and run.stdout.count("Verdict: PASS") == 1
+    # The proxy scenario warns: boto3 (the SDK the demo runs) never proxies the credentials request.
+    assert run.stdout.count("Verdict: FAIL") == 3 and run.stdout.count("Verdict: PASS") == 1 and run.stdout.count("Verdict: WARN") == 1
     assert "each diagnosed as expected" in run.stdout
     assert "The SDK uses the EC2 instance role, not the task role" in run.stdout
 

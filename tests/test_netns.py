@@ -48,6 +48,7 @@ def test_healthy_task_role(host: NetnsHost, home: str) -> None:
         "role_name": "ecsTaskRole",
         "session_name": host.state["task_id"],
         "task_role_arn": "arn:aws:iam::123456789012:role/ecsTaskRole",
+        "observed_with": "botocore " + __import__("botocore").__version__,
     }
     assert run.status("imds.instance-role") == "warn"
     assert host.set()["requests"]["credentials"] == 1

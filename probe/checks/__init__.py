@@ -87,6 +87,7 @@ ORDER = {
         "processes.credentials-variable",
         "processes.proxy",
         "sdk.versions",
+        "sdk.identity",
         "shim.profile",
     ),
     "host": (

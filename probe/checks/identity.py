@@ -44,6 +44,7 @@ def derive_identity(f: Facts) -> Optional[dict[str, Any]]:
         "role_name": None,
         "session_name": None,
         "task_role_arn": task_role_arn,
+        "observed_with": f"botocore {ident['botocore_version']}" if ident.get("botocore_version") else None,
     }
     m = _ASSUMED.match(arn or "")
     if m:

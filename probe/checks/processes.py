@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import Any, Optional
 
-from probe.checks import Outcome, check, failed, passed, remedies, skipped
+from probe.checks import Outcome, check, failed, passed, remedies, skipped, warned
 from probe.facts import Facts
 
 SHOWN = 8
@@ -51,26 +52,89 @@ def credentials_variable(f: Facts) -> Outcome:
     return passed(f"All {len(procs) + 1} readable processes have the credentials variable", note.strip())
 
 
-@check("processes.proxy", mode="task", title="No process sends the credentials host through a proxy", needs=("processes",))
+def _runtime_rule(p: dict[str, Any]) -> Optional[str]:
+    """The proxy rule of a process's own program, where it is known (curl, wget, Node)."""
+    from probe import sdkmodel
+
+    name = os.path.basename(str(p.get("exe") or p.get("argv0") or p.get("name") or "")).lower()
+    if name in ("curl", "wget", "busybox"):
+        return "curl" if name == "curl" else "wget"
+    if name.startswith(sdkmodel.RUNTIME_PROGRAMS["node"]):
+        return sdkmodel.IGNORES  # Node's http module never reads proxy variables
+    return None
+
+
+def _judge_process(p: dict[str, Any], sdks: list[dict[str, Any]]) -> tuple[Optional[bool], str]:
+    """(True: through the proxy / False: direct / None: unknown, who decides)."""
+    from probe import predict, sdkmodel
+
+    route = p.get("proxy") or {}
+    url = f"http://{route.get('host') or '169.254.170.2'}/"
+    mine = [s for s in sdks if p.get("pid") in (s.get("used_by") or [])]
+    if "proxy_vars" in p:
+        judged = []
+        for s in mine:
+            row, _ = sdkmodel.row_for(s["sdk"], s.get("version"))
+            if row is None:
+                continue
+            try:
+                judged.append((bool(predict.proxy_for(row.proxy_container, url, p.get("proxy_vars") or {}, p.get("no_proxy_vars") or {})), f"{s['title']} {s.get('version') or ''}".strip()))
+            except LookupError:
+                continue
+        if judged:
+            through = [who for via, who in judged if via]
+            return (True, ", ".join(through)) if through else (False, ", ".join(who for _v, who in judged))
+        rule = _runtime_rule(p)
+        if rule is not None:
+            via = predict.proxy_for(rule, url, p.get("proxy_vars") or {}, p.get("no_proxy_vars") or {})
+            return bool(via), os.path.basename(str(p.get("exe") or p.get("name") or ""))
+    return None, ""
+
+
+@check("processes.proxy", mode="task", title="No process sends the credentials host through a proxy", needs=("processes", "sdk"))
 def proxy(f: Facts) -> Outcome:
     """Guarantees: fails when a process's own proxy variables (not the probe's) would send
-    its requests for the credentials host through a proxy, for clients that honour them."""
+    its requests for the credentials host through a proxy, judged by the SDK the process
+    uses (or its program: curl, wget, Node) where known, else by the strictest reading;
+    warns when they apply but the process's SDK or runtime ignores them."""
+    from probe import predict
+
     rec = f.get("processes")
     title = "No process sends the credentials host through a proxy"
     if not rec.get("available", False):
         return skipped(title, rec.get("error") or rec.get("collector_error") or "the process survey did not run")
     procs = rec.get("processes") or []
-    bad = [p for p in procs if (p.get("proxy") or {}).get("proxied_strict") or (p.get("proxy") or {}).get("proxied_cidr")]
+    sdks = predict.predict_all(f) if f.has("sdk") else []
+    bad: list[tuple[dict[str, Any], str]] = []
+    ignored: list[tuple[dict[str, Any], str]] = []
+    for p in procs:
+        route = p.get("proxy") or {}
+        if not (route.get("proxied_strict") or route.get("proxied_cidr")):
+            continue
+        via, who = _judge_process(p, sdks)
+        if via is False:
+            ignored.append((p, who))
+        else:
+            bad.append((p, who))
     if bad:
         lines = [
             f"{_who(p)}: {p['proxy'].get('proxy') or p['proxy'].get('proxy_any')}, NO_PROXY={p.get('no_proxy') or '(unset)'}"
-            for p in bad[:SHOWN]
+            + (f" ({who} uses it)" if who else "")
+            for p, who in bad[:SHOWN]
         ]
         return failed(
             f"{len(bad)} process{'es' if len(bad) != 1 else ''} would send the credentials host through a proxy",
-            "; ".join(lines) + ". curl and the Go, Java, Node and .NET SDKs honour these variables; botocore does not.",
+            "; ".join(lines) + ". curl, the Go SDKs and Python requests honour these variables; botocore, "
+            "the JavaScript SDKs and Ruby's do not.",
             remedies.NO_PROXY,
-            pids=[p["pid"] for p in bad],
+            pids=[p["pid"] for p, _ in bad],
+        )
+    if ignored:
+        return warned(
+            f"{len(ignored)} process{'es have' if len(ignored) != 1 else ' has'} proxy variables that would cover the credentials host, but {'their' if len(ignored) != 1 else 'its'} SDK or program ignores them",
+            "; ".join(f"{_who(p)} ({who})" for p, who in ignored[:SHOWN]) + ". Another client run there (curl, wget, a Go SDK) may go through the proxy.",
+            remedies.NO_PROXY,
+            pids=[p["pid"] for p, _ in ignored],
         )
     with_proxy = sum(1 for p in procs if (p.get("proxy") or {}).get("proxy_any"))
     return passed(

@@ -192,6 +192,8 @@ def collect_task(
                 record = scan_elsewhere(roots, deadline - 0.1)
             else:
                 record = scan(roots, deadline - 0.1)
+            # Roots the user named are "my application": every SDK there counts as in use.
+            record["named_roots"] = bool(sdk_roots)
             if sdk_cache is not None and not record.get("partial"):
                 sdk_cache.update(record=record, at=time.monotonic())
             return record

@@ -193,6 +193,8 @@ def fetch_imds(environ: Mapping[str, str], deadline: Optional[float] = None) -> 
         redact.register(token)
         headers["X-aws-ec2-metadata-token"] = token
         record["version"] = 2
+        # Go v1 and Ruby read the TTL from this header and drop to IMDSv1 without it.
+        record["token_ttl_header"] = "x-aws-ec2-metadata-token-ttl-seconds" in token_answer.headers
     elif token_answer.error is not None and not token_answer.timed_out:
         # Refused or unreachable: v1 would fail the same way.
         record["error"] = token_answer.error
@@ -209,6 +211,12 @@ def fetch_imds(environ: Mapping[str, str], deadline: Optional[float] = None) -> 
         record["error"] = "no instance role is attached"
         return record
     record["role_name"] = names[0]
+    if headers:
+        # SDKs older than IMDSv2 only ask without a token: is that still allowed here?
+        v1 = http.request(base + "/latest/meta-data/iam/security-credentials/", timeout=_budget(deadline, IMDS_TIMEOUT))
+        record["v1_allowed"] = v1.ok if v1.error is None and v1.status in (200, 401, 403) else None
+    else:
+        record["v1_allowed"] = True
     creds = http.request(
         base + "/latest/meta-data/iam/security-credentials/" + names[0],
         headers=headers,

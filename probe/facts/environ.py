@@ -39,6 +39,7 @@ SHOWN_VARS = (
     "AWS_ROLE_ARN",
     "AWS_SHARED_CREDENTIALS_FILE",
     "AWS_CONFIG_FILE",
+    "AWS_SDK_LOAD_CONFIG",
     "AWS_CREDENTIAL_FILE",
     "BOTO_CONFIG",
     "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
@@ -159,6 +160,8 @@ def authorization_token(environ: Mapping[str, str]) -> dict[str, Any]:
         record["length"] = len(value)
         # botocore raises "Auth token value is not a legal header value" for these.
         record["illegal"] = "\r" in value or "\n" in value
+        # Only a final newline (an editor's or `echo`'s): some SDKs trim it, botocore refuses it.
+        record["trailing_newline_only"] = record["illegal"] and "\r" not in value.rstrip("\r\n") and "\n" not in value.rstrip("\r\n")
         record["_raw"] = value
     return record
 
@@ -193,6 +196,13 @@ def _profile_inventory(path: str, profile: str, config_style: bool) -> dict[str,
     return record
 
 
+def _key_kind(key_id: Optional[str]) -> Optional[str]:
+    """An IAM user's long-term key (AKIA...) or a session's temporary one (ASIA...)."""
+    if not key_id:
+        return None
+    return {"AKIA": "long-term", "ASIA": "temporary"}.get(key_id[:4])
+
+
 def collect_environ(
     environ: Mapping[str, str],
     home: Optional[str] = None,
@@ -222,6 +232,7 @@ def collect_environ(
         "credentials_target": {k: v for k, v in target.items() if not k.startswith("_")},
         "authorization_token": {k: v for k, v in token.items() if not k.startswith("_")},
         "access_key_id": redact.mask_key_id(environ.get("AWS_ACCESS_KEY_ID")),
+        "access_key_kind": _key_kind(environ.get("AWS_ACCESS_KEY_ID")),
         "present": present,
         "shown": shown,
         "proxy_vars": {

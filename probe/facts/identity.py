@@ -89,6 +89,9 @@ def _collect(record: dict[str, Any], observed: Callable[[], Observed], deadline:
     from botocore.config import Config
     from botocore.credentials import create_credential_resolver
 
+    import botocore
+
+    record["botocore_version"] = botocore.__version__
     session = _session()
     region = session.get_config_variable("region")
     record["region"] = region

@@ -19,6 +19,7 @@ from probe.facts.environ import FULL, RELATIVE, credentials_target
 
 MAX_PROCESSES = 2000
 _DOCKER_ID = re.compile(r"([0-9a-f]{64})|/ecs/[0-9a-f]{32}/([0-9a-f]{32}-\d+)")
+_SCRIPT_SUFFIXES = (".js", ".mjs", ".cjs", ".ts", ".py", ".jar", ".war", ".rb", ".php", ".dll")
 _SECRET_ARG = re.compile(r"((?:secret|token|password|passwd|key)[\w-]*=)(\S+)", re.IGNORECASE)
 
 
@@ -37,6 +38,33 @@ def _container_of(pid: int, proc: str) -> Optional[str]:
 def _cmdline(parts: list[str]) -> str:
     text = " ".join(parts)[:300]
     return _SECRET_ARG.sub(lambda m: m.group(1) + redact.MASK, text)
+
+
+def _paths(p: Any, cmd: list[str]) -> dict[str, Any]:
+    """The program, working folder and path arguments: what tells which SDK a process uses."""
+    import psutil
+
+    out: dict[str, Any] = {}
+    for key, getter in (("exe", p.exe), ("cwd", p.cwd)):
+        try:
+            out[key] = getter() or None
+        except (psutil.Error, OSError):
+            out[key] = None
+    out["argv0"] = cmd[0][:300] if cmd else None
+    cwd = out.get("cwd") or ""
+    paths: list[str] = []
+    for arg in cmd[1:]:
+        if _SECRET_ARG.search(arg):
+            continue
+        for part in arg.split(":") if ":" in arg and not arg.startswith(("http:", "https:")) else [arg]:
+            if "/" in part or part.endswith(_SCRIPT_SUFFIXES):
+                full = part if part.startswith("/") else (os.path.normpath(os.path.join(cwd, part)) if cwd else "")
+                if full:
+                    paths.append(full[:300])
+        if len(paths) >= 20:
+            break
+    out["paths"] = paths[:20]
+    return out
 
 
 def collect_processes(
@@ -75,6 +103,7 @@ def collect_processes(
         if not cmd:  # kernel threads and zombies have no command line
             continue
         entry: dict[str, Any] = {"pid": pid, "ppid": info.get("ppid"), "name": info.get("name"), "cmdline": _cmdline(cmd)}
+        entry.update(_paths(p, cmd))
         cid = _container_of(pid, proc)
         if cid:
             entry["container_id"] = cid[:12]
@@ -98,6 +127,9 @@ def collect_processes(
         if route:
             entry["proxy"] = {k: route[k] for k in ("host", "proxy", "proxy_any", "bypassed_strict", "bypassed_cidr", "proxied_strict", "proxied_cidr")}
             entry["no_proxy"] = proxies.get("no")
+            # By name and case: each SDK reads its own set (probe/sdkmodel.py PROXY_RULES).
+            entry["proxy_vars"] = {n: redact.mask_url(env[n]) for n in redact.PROXY_ENV_VARS if env.get(n)}
+            entry["no_proxy_vars"] = {n: env[n] for n in ("NO_PROXY", "no_proxy") if env.get(n)}
         out.append(entry)
     for entry in out:
         relative, full = entry.pop("_relative"), entry.pop("_full")

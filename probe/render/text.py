@@ -39,6 +39,28 @@ def _wrap(label: str, text: str, indent: int = 8) -> list[str]:
     ) or [pad + label]
 
 
+SDKS_SHOWN = 12
+
+
+def _sdk_block(report: Report, color: bool) -> list[str]:
+    """'SDKs in this image': what each would get, the ones in use first."""
+    sdks = list(report.sdks or ())
+    if not sdks:
+        return []
+    sdks.sort(key=lambda s: (not s.get("used_by"), s.get("gets") == "task-role"))
+    out = ["SDKs in this image (what each would get here):"]
+    for s in sdks[:SDKS_SHOWN]:
+        gets = str(s.get("gets"))
+        paint = COLORS[Status.PASS] if gets == "task-role" else (COLORS[Status.WARN] if gets == "unknown" else COLORS[Status.FAIL])
+        users = s.get("used_by") or []
+        use = f"in use by pid {', '.join(str(p) for p in users[:4])}" if users else "no running process uses it"
+        name = f"{s.get('sdk')} {s.get('version') or '?'}"
+        out.append(f"  {name:<22} {_paint(f'{gets:<13}', paint, color)} {s.get('path')} ({use})")
+    if len(sdks) > SDKS_SHOWN:
+        out.append(f"  ... and {len(sdks) - SDKS_SHOWN} more (see --json)")
+    return out
+
+
 def render(report: Report, color: bool = False, verbose: bool = False) -> str:
     lines: list[str] = []
     verdict = report.verdict
@@ -65,6 +87,7 @@ def render(report: Report, color: bool = False, verbose: bool = False) -> str:
             str(task.get("availability_zone") or ""),
         ]
         lines.append("Task:     " + " · ".join(b for b in bits if b))
+    lines.extend(_sdk_block(report, color))
     lines.append("")
     not_selected = 0
     for r in report.results:

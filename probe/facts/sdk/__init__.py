@@ -344,6 +344,10 @@ class Scan:
                     return
                 info = binaries.go_modules(fh)
                 if not info:
+                    # Not Go: a Rust binary names its crates' source folders.
+                    version = binaries.rust_aws_config(fh)
+                    if version:
+                        self.add("rust", version, entry.path, "Rust crate path (aws-config)")
                     return
                 deps = info.get("deps") or {}
                 assert isinstance(deps, dict)

@@ -11,6 +11,7 @@ None), and never reads more than a few MiB however large the file claims to be.
 
 from __future__ import annotations
 
+import re
 import struct
 from typing import BinaryIO, Optional
 
@@ -222,6 +223,33 @@ def feature_strings(fh: BinaryIO, limit: int = SCAN_LIMIT) -> dict[str, bool]:
                 found[key] = True
         carry = buf[-longest:]
     return found
+
+
+_RUST_AWS_CONFIG = re.compile(rb"aws-config-(\d+\.\d+\.\d+)[/\\]src[/\\]")
+
+
+def rust_aws_config(fh: BinaryIO, limit: int = SCAN_LIMIT) -> Optional[str]:
+    """The aws-config crate version a Rust binary was built with, or None.
+
+    Rust keeps each crate's source path in its panic locations, e.g.
+    ``.../index.crates.io-<hash>/aws-config-1.5.4/src/imds/client.rs``: the version is in
+    the folder name. The file is mapped, not read, and searched with mmap's C search, so
+    a large non-Rust executable costs a page-cache scan and no copies.
+    """
+    import mmap
+
+    try:
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            end = min(len(mm), limit)
+            at = mm.find(b"aws-config-", 0, end)
+            while at != -1:
+                m = _RUST_AWS_CONFIG.match(mm[at : at + 48])
+                if m:
+                    return m.group(1).decode("ascii")
+                at = mm.find(b"aws-config-", at + 1, end)
+    except (ValueError, OSError):
+        return None
+    return None
 
 
 def pe_file_version(fh: BinaryIO) -> Optional[str]:
