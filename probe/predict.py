@@ -413,6 +413,8 @@ def sdk_home(entry: Mapping[str, Any]) -> str:
     for marker in ("/node_modules/", "/vendor/", "/lib/python", "/lib/ruby/", "/site-packages/", "/dist-packages/", "/gems/"):
         if marker in outer:
             return outer.split(marker, 1)[0] or "/"
+    if outer.endswith((".dist-info", ".egg-info", "/__init__.py", ".gemspec", "/package.json")):
+        return os.path.dirname(outer)  # a package folder outside any known layout (PYTHONPATH, vendored)
     return outer
 
 
@@ -442,7 +444,10 @@ def used_by(entry: Mapping[str, Any], runtime: str, processes: Iterable[Mapping[
         if not _runtime_matches(runtime, p):
             continue
         anchors = [a for a in [exe, str(p.get("argv0") or ""), cwd, *args] if a.startswith("/")]
-        if home not in ("", "/") and any(_under(a, home) for a in anchors):
+        search = [str(s) for s in p.get("search_paths") or [] if str(s) not in ("", "/")]
+        if any(_under(outer, s) for s in search):
+            pids.append(pid)  # on its PYTHONPATH / NODE_PATH / GEM_PATH
+        elif home not in ("", "/") and any(_under(a, home) for a in anchors):
             pids.append(pid)
         elif cwd not in ("", "/") and _under(outer, cwd):
             pids.append(pid)

@@ -174,16 +174,6 @@ def test_node_process_uses_its_projects_sdk_only(tmp_path: Path) -> None:
 
 
 @pytest.mark.sdkmatrix
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "used_by cannot see a botocore reached only through PYTHONPATH: the process's exe, argv0, "
-        "cwd and script path are all outside the folder holding botocore, sdk_home() of a "
-        "dist-info with no lib/python*/site-packages in its path is the dist-info itself, and "
-        "the survey does not record PYTHONPATH"
-    ),
-)
 def test_python_process_with_botocore_on_pythonpath(tmp_path: Path) -> None:
     need(os.access(PY27, os.X_OK), f"needs Python 2.7 at {PY27} (pyenv install 2.7.18)")
     need(os.path.isdir(os.path.join(PY27_TARGET, "botocore-1.4.37.dist-info")), f"needs {PY27_TARGET} (run tests/sdk_matrix/setup.sh)")

@@ -210,7 +210,7 @@ def identity(f: Facts) -> Outcome:
     idle_bad = [s for s in idle if not _expected(f, s) and s["gets"] != "unknown"]
     data = {"sdks": [{k: s[k] for k in ("sdk", "version", "path", "gets", "source", "used_by")} for s in sdks]}
     why_in_use = (
-        "" if survey and not named else (" (the folder was named with --sdk-root)" if named else " (no process information: every SDK found counts)")
+        "" if survey and not named else (" (the folder was named with --sdk-root or PROBE_SDK_ROOT)" if named else " (no process information: every SDK found counts)")
     )
     if bad:
         first = bad[0]
@@ -250,7 +250,15 @@ def _remedy(f: Facts, bad: list[dict[str, Any]]) -> str:
         return "Remove the profile or credential files that come first in this SDK's chain (see env.shadowing-credentials), or run the probe with --expect-role if that role is intended."
     if "proxy" in why:
         return remedies.NO_PROXY
-    if "predates" in why and "token" not in why:
+    if "predates" in why and "TOKEN_FILE" not in why:
+        rows = sdkmodel.rows_for(s["sdk"])
+        minimum = rows[0].min_full_uri or rows[0].min_relative if rows and "FULL_URI" in why else (rows[0].min_relative if rows else None)
+        if minimum:
+            return (
+                f"Upgrade {predict.PACKAGE.get(s['sdk'], s['title'])} in {predict.sdk_home(s)} to {minimum} or later "
+                "(and the application's lock file): older versions ignore the container credentials and use the "
+                "EC2 instance role."
+            )
         return remedies.SDK
     if "FULL_URI host" in why or "TOKEN_FILE" in why:
         row = sdkmodel.rows_for(s["sdk"])

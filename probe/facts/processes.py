@@ -19,6 +19,7 @@ from probe.facts.environ import FULL, RELATIVE, credentials_target
 
 MAX_PROCESSES = 2000
 _DOCKER_ID = re.compile(r"([0-9a-f]{64})|/ecs/[0-9a-f]{32}/([0-9a-f]{32}-\d+)")
+_SEARCH_VARS = ("PYTHONPATH", "NODE_PATH", "GEM_PATH", "GEM_HOME", "RUBYLIB")
 _SCRIPT_SUFFIXES = (".js", ".mjs", ".cjs", ".ts", ".py", ".jar", ".war", ".rb", ".php", ".dll")
 _SECRET_ARG = re.compile(r"((?:secret|token|password|passwd|key)[\w-]*=)(\S+)", re.IGNORECASE)
 
@@ -116,6 +117,10 @@ def collect_processes(
             unreadable.append(entry)
             continue
         redact.register_env(env)
+        # Where the interpreter looks for packages besides its prefix: tells which SDK it uses.
+        search = [p for name in _SEARCH_VARS for p in (env.get(name) or "").split(os.pathsep) if p.startswith("/")]
+        if search:
+            entry["search_paths"] = search[:20]
         target = credentials_target(env)
         entry["has_relative"] = RELATIVE in env
         entry["has_full"] = FULL in env
