@@ -1477,7 +1477,9 @@ def test_judge_only(tmp_path: Path) -> None:
         else:
             assert r.status is Status.SKIP
             assert r.detail == "not selected (--only)"
-            assert r.title == checks.REGISTRY[r.id].title
+            # A skip line never reads like the passing sentence (issue 10): it says it skipped.
+            assert r.title == "Not checked: not selected (--only)"
+            assert r.data["check"] == checks.REGISTRY[r.id].title
 
 
 def test_judge_skip(tmp_path: Path) -> None:

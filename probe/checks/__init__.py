@@ -37,7 +37,16 @@ def failed(title: str, detail: str = "", remedy: str = "", **data: Any) -> Outco
 
 
 def skipped(title: str, why: str, **data: Any) -> Outcome:
-    return Outcome(Status.SKIP, title, why, "", data)
+    """A check that did not run. Its title says so ("Not checked: <why>"): a skip line must
+    never read like the passing sentence; ``title`` (the neutral name) stays in ``data``."""
+    return Outcome(Status.SKIP, not_checked(why), why, "", {"check": title, **data})
+
+
+def not_checked(why: str) -> str:
+    head = why.split("; ")[0].split(". ")[0].strip().rstrip(".")
+    if len(head) > 90:
+        head = head[:87].rstrip() + "..."
+    return f"Not checked: {head}" if head else "Not checked"
 
 
 CheckFn = Callable[[Facts], Outcome]
@@ -141,7 +150,7 @@ def run(selection: Sequence[tuple[Check, bool]], facts: Facts, only: Optional[se
     for chk, wanted in selection:
         if not wanted:
             why = "not selected (--only)" if only and chk.id not in only else "not selected (--skip)"
-            results.append(Result(chk.id, Status.SKIP, chk.title, why))
+            results.append(Result(chk.id, Status.SKIP, not_checked(why), why, data={"check": chk.title}))
             continue
         started = time.perf_counter()
         try:

@@ -96,7 +96,9 @@ def render(report: Report, color: bool = False, verbose: bool = False) -> str:
             continue
         mark = _paint(f"[{MARKS[r.status]}]", COLORS[r.status], color)
         lines.append(f"{mark} {r.id:<32} {r.title}")
-        if r.detail and (verbose or r.status is not Status.PASS):
+        # A skip's title already says why ("Not checked: ..."); repeat only what it cut off.
+        said = r.status is Status.SKIP and r.title.endswith(r.detail.strip().rstrip("."))
+        if r.detail and not said and (verbose or r.status is not Status.PASS):
             lines.extend(_wrap("", r.detail))
         if r.remedy and r.status in (Status.FAIL, Status.ERROR, Status.WARN):
             lines.extend(_wrap("fix: ", r.remedy))
