@@ -9,6 +9,13 @@ Two layers, because a leak costs far more than a masked word:
    file goes through ``scrub`` last, which removes any run of eight or more characters
    of any registered secret, so even a secret quoted in part by an exception message
    cannot get out.
+
+What is never masked: the report's own vocabulary (check ids, JSON keys, statuses, the
+variables, paths and fixed words it names; see ``is_vocabulary``). A secret, or an 8-character
+piece of one, that is nothing but such a word is not registered: masking it would blank the
+word out of every check id and sentence ("****.caller") while hiding nothing, since the word
+is printed anyway. Such a secret is still masked where it stands as a secret: in a URL's
+userinfo, and as the value of a secret field or variable (``scrub``'s patterns).
 """
 
 from __future__ import annotations
@@ -43,6 +50,8 @@ _PLAIN_SEGMENTS = {"", "v1", "v2", "v3", "v4", "credentials", "api", "task", "ro
 # Whatever follows these in a text is the credentials id (a capability), even when we
 # never saw the value itself, e.g. in a third party's error message.
 _CREDENTIALS_ID = re.compile(r"((?:/credentials/|[?&]id=))([^\s\"'<>&/]+)", re.IGNORECASE)
+# A password in any URL's userinfo (scheme://user:PASSWORD@host), registered or not.
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://[^\s/?#@:\"'<>]*:)([^\s@\"'<>]+)(@)")
 # Secret fields as JSON, a Python repr (exception messages print dicts) or key=value.
 _JSON_SECRET_FIELD = re.compile(
     r"""(["']?(?:SecretAccessKey|Token|SessionToken|aws_secret_access_key|aws_session_token)["']?\s*[:=]\s*["']?)"""
@@ -51,24 +60,82 @@ _JSON_SECRET_FIELD = re.compile(
 )
 
 
+# The report's fixed vocabulary besides the check ids (those come from probe.checks.ORDER).
+# Only whole tokens are listed: any part of one (a word of a check id, a piece of a path)
+# counts as vocabulary too.
+_FIXED_VOCABULARY = (
+    # JSON keys of the report (and of its identity, task, cause, sdks and checks entries)
+    "schema", "tool", "name", "version", "mode", "started_at", "duration_ms", "verdict", "summary",
+    "identity", "arn", "account", "provider", "kind", "role_name", "session_name", "task_role_arn",
+    "observed_with", "task_arn", "cluster", "launch_type", "network_mode", "container_name",
+    "availability_zone", "cause", "checks", "status", "title", "detail", "remedy", "data",
+    "sdks", "path", "gets", "source", "via_proxy", "used_by", "why", "check",
+    # statuses, verdicts and the text report's fixed labels
+    "pass", "warn", "fail", "skip", "error", "Not checked", "Verdict:", "Identity:", "Task:",
+    "Cause:", "fix:", "(unconfirmed)", "not selected", "checks not selected",
+    # identity kinds, sdks[].gets / source, botocore provider names, modes
+    "task-role", "instance-role", "user", "other-role", "unknown", "none", "container", "imds",
+    "process", "web-identity", "shared-credentials-file", "config-file", "container-role",
+    "iam-role", "assume-role", "assume-role-with-web-identity", "custom-process", "explicit",
+    "sso", "env", "task", "host", "taskdef", "trust", "watch", "health", "wait", "demo",
+    # names: the tool, its schemas and metrics, services, link-local hosts and their paths
+    "ecs-credential-probe/report/v1", "ecs-credential-probe/facts/v1",
+    "ecs_credential_probe_check_status", "ecs_credential_probe_credentials_expiry_seconds",
+    "ecs_credential_probe_run_duration_seconds", "ecs_credential_probe_last_run_timestamp_seconds",
+    "ecs_credential_probe_verdict", "ecs_credential_probe_identity", "ecs_credential_probe_runs",
+    "ecs_credential_probe_failures", "ecs-tasks.amazonaws.com", "sts.amazonaws.com",
+    "sts:AssumeRole", "sts:GetCallerIdentity", "iam:GetRole", "169.254.169.254", "169.254.170.2",
+    "/latest/meta-data/iam/security-credentials/", "/latest/api/token", "/v2/credentials/",
+    "/v1/credentials", "/v4/", "/task/", "ecsInstanceRole", "ecsTaskExecutionRole",
+    "/etc/ecs/ecs.config", "/etc/profile.d/ecs-credentials.sh", "/usr/local/bin/ecs-shim",
+    # the credentials answer's field names
+    "AccessKeyId", "SecretAccessKey", "SessionToken", "Token", "Expiration", "RoleArn",
+    "LastUpdated", "Authorization",
+    # variables the report names
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "ECS_CONTAINER_METADATA_URI_V4", "ECS_AGENT_URI",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_EC2_METADATA_DISABLED", "AWS_ENDPOINT_URL_STS",
+    "AWS_DEFAULT_REGION", "AWS_DEFAULT_PROFILE", "AWS_EXECUTION_ENV", "AWS_ACCESS_KEY_ID",
+    "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN",
+    "NO_PROXY", "no_proxy", "ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST", "ECS_AWSVPC_BLOCK_IMDS",
+    "aws_secret_access_key", "aws_session_token", "credential_process", "credential_source",
+    "web_identity_token_file", "sso_session",
+    # words of the report's sentences that a password or a path is likely to share
+    "credentials", "credential", "endpoint", "metadata", "environment", "variable", "unreachable",
+    "security", "profile", "processes", "versions", "identity", "password", "instance",
+)
+
+
 class Redactor:
     """Remembers the secrets seen in this process and removes them from text."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._secrets: set[str] = set()
-        self._windows: set[str] = set()
+        self._secrets: set[str] = set()  # everything registered
+        self._whole: set[str] = set()  # ... that is masked whole (not vocabulary)
+        self._windows: set[str] = set()  # 8-character pieces that are not vocabulary
 
     def register(self, secret: Optional[str]) -> None:
+        """Mask this secret, whole and any 8-character piece, from now on.
+
+        A secret or piece that is only report vocabulary (``is_vocabulary``) is left out:
+        it would mask check ids and keys while hiding nothing.
+        """
         if not secret or len(secret) < _MIN_SECRET:
             return
         with self._lock:
             if secret in self._secrets:
                 return
             self._secrets.add(secret)
-            if len(secret) >= _WINDOW:
-                for i in range(len(secret) - _WINDOW + 1):
-                    self._windows.add(secret[i : i + _WINDOW])
+        keep_whole = not is_vocabulary(secret)
+        windows: set[str] = set()
+        if len(secret) >= _WINDOW:
+            windows = {secret[i : i + _WINDOW] for i in range(len(secret) - _WINDOW + 1)}
+            windows = {w for w in windows if not is_vocabulary(w)}
+        with self._lock:
+            if keep_whole:
+                self._whole.add(secret)
+            self._windows.update(windows)
 
     def register_env(self, environ: Mapping[str, str]) -> None:
         """Register every secret an environment carries."""
@@ -89,7 +156,7 @@ class Redactor:
     def scrub(self, text: str) -> str:
         """Text with every registered secret, whole or any 8+ character part, masked."""
         with self._lock:
-            secrets = sorted(self._secrets, key=len, reverse=True)
+            secrets = sorted(self._whole, key=len, reverse=True)
             windows = set(self._windows)
         for secret in secrets:
             text = text.replace(secret, MASK)
@@ -112,6 +179,7 @@ class Redactor:
                         out.append(text[i])
                         i += 1
                 text = "".join(out)
+        text = _URL_PASSWORD.sub(lambda m: m.group(1) + MASK + m.group(3), text)
         text = _CREDENTIALS_ID.sub(lambda m: m.group(1) + MASK, text)
         text = _JSON_SECRET_FIELD.sub(lambda m: m.group(1) + MASK, text)
         return text
@@ -125,6 +193,42 @@ class Redactor:
         if isinstance(obj, (list, tuple)):
             return [self.scrub_obj(v) for v in obj]
         return obj
+
+
+_vocabulary_text: Optional[str] = None
+_SEPARATORS = "-_./:"
+
+
+def _vocabulary() -> str:
+    """Every vocabulary token, lowercased, NUL-separated (NUL never occurs in a report)."""
+    global _vocabulary_text
+    if _vocabulary_text is None:
+        tokens = list(_FIXED_VOCABULARY) + list(SECRET_ENV_VARS) + list(PROXY_ENV_VARS)
+        tokens += sorted(_PLAIN_SEGMENTS)
+        try:
+            # Imported late: probe.checks imports probe.facts, which imports this module.
+            from probe.checks import ORDER
+        except ImportError:  # pragma: no cover - mid-import: try again next time
+            return "\0".join(t.lower() for t in tokens if t)
+        for ids in ORDER.values():
+            tokens += list(ids)
+        _vocabulary_text = "\0".join(t.lower() for t in tokens if t)
+    return _vocabulary_text
+
+
+def is_vocabulary(piece: str) -> bool:
+    """Is `piece` (any case) part of one of the report's own tokens: a check id
+    ("identity.caller"), a JSON key, a status, or a variable, path or word the report names?
+
+    Such a piece is printed in every report anyway, so masking it hides nothing and breaks
+    the report ("****.caller", "env.****-variable").
+    """
+    # Separators around a word ("-task-ro" of "Zq7-task-role-x9") add nothing secret, but
+    # would mask across the word's edge in a value such as a role name "app-task-role".
+    word = piece.strip(_SEPARATORS)
+    if not word or "\0" in word or (word != piece and len(word) < _MIN_SECRET):
+        return False
+    return word.lower() in _vocabulary()
 
 
 REDACTOR = Redactor()

@@ -376,3 +376,160 @@ def test_module_functions_use_the_process_redactor() -> None:
     assert redact.scrub(f"a {secret} b") == f"a {MASK} b"
     assert redact.REDACTOR.scrub(secret[2:14]) == MASK
     assert Redactor().scrub(secret) == secret
+
+
+# ---------------------------------------------------------------------------------------
+# The report's own vocabulary is never masked (issue 10, item 7)
+#
+# The redactor masks every 8-character piece of a secret it has seen. A secret made of
+# readable words (a proxy password "identity", a relative URI of plain path words, a token
+# that is a file path) used to register pieces such as "identity" and "credenti", and so
+# masked check ids ("****.caller", "env.****-variable"), keys and statuses. Pieces that are
+# report vocabulary are not registered; the secret itself stays masked.
+# ---------------------------------------------------------------------------------------
+
+from probe.checks import ORDER  # noqa: E402
+from probe.model import Report, Result, Status  # noqa: E402
+
+ALL_CHECK_IDS = [cid for ids in ORDER.values() for cid in ids]
+CHECK_ID_WORDS = sorted({w for cid in ALL_CHECK_IDS for w in cid.replace(".", "-").split("-") if len(w) >= 4})
+
+
+def _report() -> Report:
+    """A report that names every check id, status and identity kind of the contract."""
+    statuses = list(Status)
+    results = tuple(
+        Result(cid, statuses[i % len(statuses)], f"Title of {cid}", f"Detail of {cid}", f"Fix {cid}", {"check": cid})
+        for i, cid in enumerate(ALL_CHECK_IDS)
+    )
+    identity = {
+        "arn": "arn:aws:sts::123456789012:assumed-role/app-task-role/0123456789abcdef",
+        "account": "123456789012", "provider": "container-role", "kind": "task-role",
+        "role_name": "app-task-role", "session_name": "0123456789abcdef", "task_role_arn": None,
+    }
+    sdks = ({"sdk": "botocore", "title": "botocore", "version": "1.35.2", "path": "/usr/lib/python3/botocore/__init__.py",
+             "gets": "instance-role", "source": "imds", "via_proxy": False, "used_by": [1], "why": "ok"},)
+    return Report("task", "2026-11-27T23:00:00Z", 5, "The SDK uses the EC2 instance role, not the task role", results,
+                  identity=identity, task=None, sdks=sdks)
+
+
+def _keys(obj: object) -> set[str]:
+    if isinstance(obj, dict):
+        return set(obj) | {k for v in obj.values() for k in _keys(v)}
+    if isinstance(obj, list):
+        return {k for v in obj for k in _keys(v)}
+    return set()
+
+
+def assert_vocabulary_survives(red: Redactor) -> None:
+    """Check ids, JSON keys and values, statuses survive the text and JSON renderings."""
+    from probe.render import text as text_render
+
+    report = _report()
+    doc = report.to_dict()
+    assert red.scrub_obj(doc) == doc, "the JSON report must come out unchanged"
+    text = text_render.render(report, color=False, verbose=True)
+    out = red.scrub(text)
+    assert out == text, "the text report must come out unchanged"
+    for cid in ALL_CHECK_IDS:
+        assert cid in out
+    flat = red.scrub(json.dumps(doc))
+    assert _keys(json.loads(flat)) == _keys(doc)
+    for word in ("pass", "warn", "fail", "skip", "error", "task-role", "instance-role", "imds", *CHECK_ID_WORDS):
+        assert red.scrub(f"[{word}] {word}") == f"[{word}] {word}"
+
+
+def assert_secret_masked(red: Redactor, secret: str) -> None:
+    """The secret is gone, whole and in every piece that is not report vocabulary."""
+    for text, where in (
+        (f"ProxyError: Cannot connect to proxy http://svc:{secret}@proxy.corp.example:3128", f":{secret}@"),
+        (f"https://svc:{secret}@proxy.corp.example:3129/", f":{secret}@"),
+        (f"AWS_CONTAINER_AUTHORIZATION_TOKEN={secret}", f"={secret}"),
+        (f'{{"Token": "{secret}"}}', f'"{secret}"'),
+    ):
+        out = red.scrub(text)
+        assert where not in out, out
+        assert secret not in out or redact.is_vocabulary(secret), out
+    if redact.is_vocabulary(secret):
+        return  # a secret that is only a report word: masked where it stands as a secret (above)
+    for text in (f"saw {secret} here", f"<{secret}>", f"quoted '{secret[: len(secret) // 2 + 4]}'"):
+        out = red.scrub(text)
+        assert secret not in out
+        for i in range(len(secret) - 7):
+            piece = secret[i : i + 8]
+            assert piece not in out or redact.is_vocabulary(piece), f"{piece!r} leaked from {text!r}: {out!r}"
+
+
+def test_every_check_id_key_and_status_is_vocabulary() -> None:
+    for token in [*ALL_CHECK_IDS, *_keys(_report().to_dict()), *(s.value for s in Status)]:
+        assert redact.is_vocabulary(token), token
+    for secret in (SECRET_KEY, SESSION_TOKEN, AUTH_TOKEN, CRED_ID, PROXY_PASSWORD, "correcthorsebattery"):
+        assert not redact.is_vocabulary(secret)
+        assert not any(redact.is_vocabulary(secret[i : i + 8]) for i in range(len(secret) - 7)), secret
+
+
+@pytest.mark.parametrize(
+    "env, secrets",
+    [
+        pytest.param({"HTTP_PROXY": "http://svc:identity@proxy:3128"}, ["identity"], id="proxy-password-is-identity"),
+        pytest.param({"HTTPS_PROXY": "http://svc:my-identity-Pw42@proxy:3128"}, ["my-identity-Pw42"], id="proxy-password-contains-identity"),
+        pytest.param({"http_proxy": "http://svc:identity.caller@proxy:3128"}, ["identity.caller"], id="proxy-password-is-a-check-id"),
+        pytest.param({"HTTP_PROXY": "http://svc:pass@proxy:3128"}, ["pass"], id="proxy-password-is-a-status"),
+        pytest.param({"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/../../latest/meta-data/iam/security-credentials/"}, [], id="relative-uri-of-path-words"),
+        pytest.param({"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": f"/../../latest/meta-data/iam/security-credentials/{CRED_ID}"}, [CRED_ID], id="relative-uri-words-and-id"),
+        pytest.param({"AWS_CONTAINER_AUTHORIZATION_TOKEN": "/var/run/secrets/ecs/identity-credentials-token"}, ["/var/run/secrets/ecs/identity-credentials-token"], id="token-is-a-readable-path"),
+        pytest.param({"AWS_CONTAINER_AUTHORIZATION_TOKEN": f"identity-{AUTH_TOKEN}"}, [f"identity-{AUTH_TOKEN}"], id="token-with-a-word-prefix"),
+        pytest.param({"AWS_SESSION_TOKEN": SESSION_TOKEN, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}, [SESSION_TOKEN, SECRET_KEY], id="real-keys"),
+    ],
+)
+def test_secrets_of_readable_words_never_mask_the_vocabulary(env: dict, secrets: list) -> None:
+    red = Redactor()
+    red.register_env(env)
+    assert_vocabulary_survives(red)
+    for secret in secrets:
+        assert_secret_masked(red, secret)
+
+
+NEIGHBOURS = [
+    "credentials", "variable", "endpoint", "proxy", "metadata", "region", "profile", "processes",
+    "versions", "task-role", "caller", "expiry", "clock-skew", "shadowing", "instance-role",
+    "credentials-variable", "uri-safe", "agent-running", "route-localnet", "static-credentials",
+    "ecs-tasks-principal", "conditions", "iptables", "persisted", "multi-process", "identity",
+]
+
+
+@pytest.mark.parametrize("word", NEIGHBOURS)
+@pytest.mark.parametrize("shape", ["{w}", "Zq7-{w}-x9", "/run/secrets/{w}-token", "{w}{w}"])
+def test_check_id_words_in_any_secret_never_mask_the_vocabulary(word: str, shape: str) -> None:
+    secret = shape.format(w=word)
+    red = Redactor()
+    red.register_env({"HTTP_PROXY": f"http://svc:{secret}@proxy:3128", "AWS_CONTAINER_AUTHORIZATION_TOKEN": secret})
+    red.register(secret)  # as a token file's content would be
+    assert_vocabulary_survives(red)
+    assert_secret_masked(red, secret)
+
+
+@pytest.mark.parametrize("word", NEIGHBOURS)
+def test_relative_uri_of_plain_words_never_masks_the_vocabulary(word: str) -> None:
+    red = Redactor()
+    red.register_env({"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": f"/../../latest/{word}/security-credentials/{word}-{CRED_ID}"})
+    assert_vocabulary_survives(red)
+    assert_secret_masked(red, f"{word}-{CRED_ID}")
+    assert red.scrub(f"GET http://169.254.170.2/v2/credentials/{CRED_ID}") == "GET http://169.254.170.2/v2/credentials/****"
+
+
+def test_url_passwords_are_masked_even_when_never_registered() -> None:
+    red = Redactor()
+    assert red.scrub("ProxyError('http://svc:identity@proxy:3128')") == "ProxyError('http://svc:****@proxy:3128')"
+    assert red.scrub("proxy http://user@proxy:3128, http://169.254.170.2:80/v2/x") == "proxy http://user@proxy:3128, http://169.254.170.2:80/v2/x"
+
+
+def test_the_process_redactor_keeps_the_report_intact_after_word_secrets() -> None:
+    """Through the module functions every renderer uses (probe.render.json)."""
+    from probe.render import json as json_render
+
+    red = redact.REDACTOR
+    red.register_env({"HTTP_PROXY": "http://svc:identity@proxy:3128", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/../../latest/meta-data/iam/security-credentials/"})
+    report = _report()
+    assert json.loads(json_render.render(report)) == report.to_dict()
+    assert_vocabulary_survives(red)
