@@ -88,8 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
     which = tr.add_mutually_exclusive_group(required=True)
     which.add_argument("--role", metavar="NAME_OR_ARN", help="read the policy with IAM GetRole")
     which.add_argument("--policy-file", metavar="FILE", help="a trust policy document (or `aws iam get-role` output)")
-    tr.add_argument("--account", metavar="ID", default=None, help="the account the tasks run in (default: from the role ARN)")
-    tr.add_argument("--cluster", metavar="NAME", default=None, help="the cluster the tasks run in, for aws:SourceArn conditions")
+    tr.add_argument(
+        "--account",
+        metavar="ACCOUNT_ID",
+        default=_env_default("account"),
+        help="the account the tasks run in, for aws:SourceAccount / aws:SourceArn conditions (default: the role's own, from its ARN)",
+    )
+    tr.add_argument("--cluster", metavar="NAME", default=_env_default("cluster"), help="the cluster the tasks run in, for aws:SourceArn conditions")
     _common(tr, top=False)
     return parser
 
@@ -304,15 +309,18 @@ def run_other_mode(mode: str, args: argparse.Namespace, opts: dict[str, Any], st
         from probe.facts import trust
 
         options["cluster"] = args.cluster
+        if args.account and not (len(args.account.strip()) == 12 and set(args.account.strip()) <= set("0123456789")):
+            raise UsageError(f"--account must be a 12-digit account id, not {args.account!r}")
+        account = args.account.strip() if args.account else None
         if args.policy_file:
             try:
-                data = {"trust": trust.from_file(args.policy_file, args.account)}
+                data = {"trust": trust.from_file(args.policy_file, account)}
             except OSError as exc:
                 raise UsageError(f"cannot read {args.policy_file}: {exc.strerror or exc}") from None
             except ValueError as exc:
                 raise UsageError(f"{args.policy_file}: {exc}") from None
         else:
-            data = {"trust": trust.from_iam(args.role, args.account, min(opts["deadline"], 5.0))}
+            data = {"trust": trust.from_iam(args.role, account, min(opts["deadline"], 5.0))}
     facts = Facts(data=data, collected_at=utc_now(), mode=mode, deadline=opts["deadline"], options=options)
     facts.duration_ms = int((time.monotonic() - started) * 1000)
     report = runner.judge(facts, runner.Selection(opts["only"], opts["skip"], opts["expect_role"]), mode)

@@ -246,3 +246,102 @@ def test_trust_condition_grammar(home: str, tmp_path: Path, condition_statements
     path.write_text(json.dumps(policy(*condition_statements)))
     run = run_probe(["trust", "--policy-file", str(path), "--account", "123456789012", "--cluster", "prod", "--json"], clean_env(home))
     assert run.status("trust.conditions") == status, run.check("trust.conditions")
+
+
+# ---------------------------------------------------------------------------------------
+# The account: --account, else the role's own (its ARN), else unknown and said so (issue 10, item 6)
+# ---------------------------------------------------------------------------------------
+
+ROLE_ARN = "arn:aws:iam::123456789012:role/x"
+OTHER_ACCOUNT = {"StringEquals": {"aws:SourceAccount": "999999999999"}}
+OWN_ACCOUNT = {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+OTHER_ARN = {"ArnLike": {"aws:SourceArn": "arn:aws:ecs:us-east-1:999999999999:*"}}
+OWN_ARN = {"ArnLike": {"aws:SourceArn": "arn:aws:ecs:us-east-1:123456789012:*"}}
+
+
+def get_role(condition: Any = None, arn: str = ROLE_ARN, encoded: bool = False) -> dict[str, Any]:
+    """`aws iam get-role` output."""
+    from urllib.parse import quote
+
+    doc: Any = policy({**ALLOW, "Condition": condition} if condition else ALLOW)
+    if encoded:
+        doc = quote(json.dumps(doc))
+    return {"Role": {"Path": "/", "RoleName": arn.rsplit("/", 1)[-1], "RoleId": "AROAEXAMPLEEXAMPLE1", "Arn": arn,
+                     "CreateDate": "2026-01-01T00:00:00+00:00", "AssumeRolePolicyDocument": doc, "MaxSessionDuration": 3600}}
+
+
+def trust_run(home: str, tmp_path: Path, doc: Any, *args: str, env: Any = None) -> Any:
+    path = tmp_path / "trust.json"
+    path.write_text(json.dumps(doc))
+    return run_probe(["trust", "--policy-file", str(path), "--json", *args], clean_env(home, env or {}))
+
+
+@pytest.mark.parametrize(
+    "doc, args, status, words",
+    [
+        pytest.param(get_role(OTHER_ACCOUNT), (), "fail", ["999999999999", "account 123456789012", "role's own account", ROLE_ARN], id="get-role-source-account-other"),
+        pytest.param(get_role(OTHER_ARN), (), "fail", ["999999999999", "account 123456789012", "role's own account"], id="get-role-source-arn-other"),
+        pytest.param(get_role({**OWN_ACCOUNT, **OTHER_ARN}), (), "fail", ["aws:SourceArn", "999999999999"], id="get-role-keys-are-anded"),
+        pytest.param(get_role(OWN_ACCOUNT), (), "pass", ["account 123456789012", "role's own account", ROLE_ARN], id="get-role-source-account-own"),
+        pytest.param(get_role(OWN_ARN), (), "pass", ["account 123456789012"], id="get-role-source-arn-own"),
+        pytest.param(get_role(OTHER_ACCOUNT, encoded=True), (), "fail", ["account 123456789012"], id="get-role-url-encoded-document"),
+        pytest.param(get_role(OTHER_ACCOUNT, arn="arn:aws:iam::123456789012:role/service-role/team/x"), (), "fail", ["account 123456789012"], id="get-role-arn-with-path"),
+        pytest.param(get_role({"StringEquals": {"aws:SourceAccount": "111111111111"}}, arn="arn:aws-cn:iam::111111111111:role/x"), (), "pass", ["account 111111111111"], id="get-role-other-partition"),
+        pytest.param(get_role(OTHER_ACCOUNT), ("--account", "999999999999"), "pass", ["account 999999999999", "from --account"], id="account-flag-wins"),
+        pytest.param(get_role(OWN_ACCOUNT), ("--account", "999999999999"), "fail", ["account 999999999999", "from --account"], id="account-flag-wins-failing"),
+        pytest.param(policy({**ALLOW, "Condition": OTHER_ACCOUNT}), (), "pass", ["could not be checked", "--account"], id="bare-policy-unknown-account"),
+        pytest.param(policy({**ALLOW, "Condition": OTHER_ARN}), (), "pass", ["could not be checked"], id="bare-policy-unknown-account-arn"),
+        pytest.param(policy({**ALLOW, "Condition": OTHER_ACCOUNT}), ("--account", "123456789012"), "fail", ["from --account"], id="bare-policy-with-account"),
+        pytest.param({"Role": {"RoleName": "x", "AssumeRolePolicyDocument": policy({**ALLOW, "Condition": OTHER_ACCOUNT})}}, (), "pass", ["could not be checked"], id="get-role-without-arn"),
+    ],
+)
+def test_trust_account_comes_from_the_role(home: str, tmp_path: Path, doc: Any, args: tuple, status: str, words: list) -> None:
+    run = trust_run(home, tmp_path, doc, *args)
+    check = run.check("trust.conditions")
+    assert check["status"] == status, check
+    for word in words:
+        assert word in check["detail"], (word, check)
+    assert run.rc == (1 if status == "fail" else 0)
+
+
+def test_trust_account_from_the_environment_and_bad_accounts(home: str, tmp_path: Path) -> None:
+    run = trust_run(home, tmp_path, get_role(OTHER_ACCOUNT), env={"PROBE_ACCOUNT": "999999999999"})
+    assert run.status("trust.conditions") == "pass", run.check("trust.conditions")
+    for bad in ("12345", "12345678901a", "arn:aws:iam::123456789012:root"):
+        path = tmp_path / "trust.json"
+        bad_run = run_probe(["trust", "--policy-file", str(path), "--account", bad], clean_env(home))
+        assert bad_run.rc == 2 and "12-digit" in bad_run.stderr, bad_run.stderr
+
+
+def test_trust_text_report_names_the_account(home: str, tmp_path: Path) -> None:
+    path = tmp_path / "get-role.json"
+    path.write_text(json.dumps(get_role(OTHER_ACCOUNT)))
+    run = run_probe(["trust", "--policy-file", str(path), "--no-color"], clean_env(home))
+    assert run.rc == 1
+    flat = " ".join(run.stdout.split())
+    assert "trust.conditions The trust policy's conditions refuse ECS tasks of account 123456789012" in flat, run.stdout
+    assert "999999999999 never matches account 123456789012" in flat
+    assert "the role's own account, from arn:aws:iam::123456789012:role/x" in flat
+
+
+def test_trust_role_account_from_getrole(home: str, moto_iam: str) -> None:
+    """--role: the account is the one in the ARN IAM returns (GetRole takes only the name)."""
+    import boto3
+
+    iam = boto3.client("iam", endpoint_url=moto_iam, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+    own = iam.create_role(RoleName="own-account-role", AssumeRolePolicyDocument=json.dumps(policy({**ALLOW, "Condition": OWN_ACCOUNT})))["Role"]["Arn"]
+    iam.create_role(RoleName="other-account-role", AssumeRolePolicyDocument=json.dumps(policy({**ALLOW, "Condition": OTHER_ACCOUNT})))
+    assert own.startswith("arn:aws:iam::123456789012:"), own  # moto's default account
+    env = clean_env(home, {"AWS_ENDPOINT_URL_IAM": moto_iam, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"})
+    ok = run_probe(["trust", "--role", "own-account-role", "--json"], env)
+    assert ok.rc == 0 and ok.status("trust.conditions") == "pass", ok.check("trust.conditions")
+    assert "account 123456789012" in ok.check("trust.conditions")["detail"] and own in ok.check("trust.conditions")["detail"]
+    bad = run_probe(["trust", "--role", "other-account-role", "--json"], env)
+    check = bad.check("trust.conditions")
+    assert bad.rc == 1 and check["status"] == "fail" and "999999999999 never matches account 123456789012" in check["detail"], check
+    # An ARN naming another account: IAM still reads the caller's role of that name; say so.
+    wrong = run_probe(["trust", "--role", "arn:aws:iam::222222222222:role/own-account-role", "--json"], env)
+    check = wrong.check("trust.conditions")
+    assert check["status"] == "pass" and "not one in account 222222222222" in check["detail"], check
+    flag = run_probe(["trust", "--role", "own-account-role", "--account", "999999999999", "--json"], env)
+    assert flag.status("trust.conditions") == "fail" and "from --account" in flag.check("trust.conditions")["detail"]

@@ -187,6 +187,7 @@ def conditions(f: Facts) -> Outcome:
     rec = f.get("trust")
     account = rec.get("account")
     cluster = f.options.get("cluster")
+    whose = _whose_account(rec)
     try:
         allows = matching(policy, "Allow")
         results = [(i, *statement_holds(st, account, cluster)) for i, st, _w in allows]
@@ -199,13 +200,36 @@ def conditions(f: Facts) -> Outcome:
     if not holding:
         reasons = [f"Statement[{i}]: {'; '.join(why)}" for i, _ok, why, _seen in results]
         return failed(
-            "The trust policy's conditions refuse ECS tasks of this account",
-            "; ".join(reasons) + ".",
+            f"The trust policy's conditions refuse ECS tasks of account {account}" if account else "The trust policy's conditions refuse ECS tasks",
+            "; ".join(reasons) + "." + (f" Account {account}: {whose}." if account else f" {_UNKNOWN_ACCOUNT}"),
             f'Use "Condition": {{"StringEquals": {{"aws:SourceAccount": "{account or "<account id>"}"}}, '
             f'"ArnLike": {{"aws:SourceArn": "arn:aws:ecs:<region>:{account or "<account id>"}:*"}}}}.',
         )
     if not seen:
         return passed("No source conditions", "aws:SourceAccount / aws:SourceArn conditions would guard against the confused deputy")
     if not account:
-        return passed("Source conditions present", "no account to compare with (pass --account, or --role with an ARN)")
-    return passed("The trust policy's conditions fit this account", f"Statement[{holding[0][0]}] holds for account {account}" + (f", cluster {cluster}" if cluster else ""))
+        return passed("Source conditions present", _UNKNOWN_ACCOUNT)
+    return passed(
+        "The trust policy's conditions fit this account",
+        f"Statement[{holding[0][0]}] holds for account {account} ({whose})" + (f", cluster {cluster}" if cluster else ""),
+    )
+
+
+_UNKNOWN_ACCOUNT = (
+    "The account could not be checked: the policy names no role ARN (pass --account ACCOUNT_ID, "
+    "give `aws iam get-role` output, or use --role), so aws:SourceAccount / aws:SourceArn "
+    "conditions were not compared with an account."
+)
+
+
+def _whose_account(rec: dict[str, Any]) -> str:
+    """Where the account came from, for the detail: --account or the role's own ARN."""
+    if rec.get("account_source") == "--account":
+        return "from --account"
+    if rec.get("account_source") != "role ARN":
+        return "as recorded in the facts"
+    arn = rec.get("role_arn") or rec.get("role")
+    said = f"the role's own account, from {arn}" if arn else "the role's own account"
+    if rec.get("requested_account"):
+        said += f"; GetRole takes only the name and read this role, not one in account {rec['requested_account']}"
+    return said

@@ -15,6 +15,11 @@ ROLE_ARN = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}):role/(?:.*/)?([^/]+)$")
 
 def parse_policy(text: str) -> dict[str, Any]:
     """A policy document from a file: JSON, URL-encoded JSON, or `aws iam get-role` output."""
+    return parse_document(text)[0]
+
+
+def parse_document(text: str) -> tuple[dict[str, Any], Optional[str]]:
+    """(the trust policy, the role's ARN when the text is `aws iam get-role` output)."""
     text = text.strip()
     if text.startswith("%7B") or text.startswith("%7b"):
         text = unquote(text)
@@ -22,21 +27,45 @@ def parse_policy(text: str) -> dict[str, Any]:
         doc = json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise ValueError(f"not JSON: {str(exc)[:200]}") from None
+    role_arn: Optional[str] = None
     if isinstance(doc, dict) and isinstance(doc.get("Role"), dict):
+        arn = doc["Role"].get("Arn")
+        role_arn = arn if isinstance(arn, str) else None
         doc = doc["Role"].get("AssumeRolePolicyDocument")
         if isinstance(doc, str):
-            return parse_policy(doc)
+            return parse_document(doc)[0], role_arn
     if not isinstance(doc, dict):
         raise ValueError("not a policy document: the JSON is not an object")
     if "Statement" not in doc:
         raise ValueError("not a policy document: no Statement")
-    return doc
+    return doc, role_arn
+
+
+def account_of(role_arn: Optional[str]) -> Optional[str]:
+    """The 12-digit account of an IAM role ARN, or None."""
+    m = ROLE_ARN.match(role_arn or "")
+    return m.group(1) if m else None
+
+
+def _with_account(record: dict[str, Any], account: Optional[str], role_arn: Optional[str]) -> dict[str, Any]:
+    """The account the conditions are judged against: --account, else the role's own (its ARN's).
+
+    ``account_source`` says which, for the report: "--account", "role ARN" or None (unknown).
+    """
+    if account:
+        record.update(account=account, account_source="--account")
+    elif account_of(role_arn):
+        record.update(account=account_of(role_arn), account_source="role ARN")
+    else:
+        record.update(account=None, account_source=None)
+    return record
 
 
 def from_file(path: str, account: Optional[str]) -> dict[str, Any]:
     with open(path, encoding="utf-8", errors="replace") if path != "-" else _stdin() as fh:
         text = fh.read(1 << 20)
-    return {"source": path, "policy": parse_policy(text), "account": account}
+    policy, role_arn = parse_document(text)
+    return _with_account({"source": path, "policy": policy, "role_arn": role_arn}, account, role_arn)
 
 
 def _stdin() -> Any:
@@ -49,7 +78,7 @@ def from_iam(role: str, account: Optional[str], timeout: float) -> dict[str, Any
     """GetRole with the default chain; without permission, say which one is needed."""
     m = ROLE_ARN.match(role)
     name = m.group(2) if m else role
-    record: dict[str, Any] = {"source": f"iam:GetRole {name}", "role": role, "account": account or (m.group(1) if m else None)}
+    record: dict[str, Any] = _with_account({"source": f"iam:GetRole {name}", "role": role}, account, role if m else None)
     try:
         import boto3
         import boto3.session
@@ -75,10 +104,12 @@ def from_iam(role: str, account: Optional[str], timeout: float) -> dict[str, Any
     except (BotoCoreError, Exception) as exc:  # no credentials, no network, bad endpoint
         record["error"] = redact.scrub(f"{type(exc).__name__}: {exc}")[:400]
         return record
+    # GetRole takes only the name: the role returned (and its account) is the truth, even
+    # when the ARN asked for named another account.
     record["role_arn"] = answer.get("Arn")
-    rm = ROLE_ARN.match(answer.get("Arn") or "")
-    if rm and not record["account"]:
-        record["account"] = rm.group(1)
+    _with_account(record, account, answer.get("Arn") or (role if m else None))
+    if m and account_of(answer.get("Arn")) and account_of(answer.get("Arn")) != m.group(1):
+        record["requested_account"] = m.group(1)
     doc = answer.get("AssumeRolePolicyDocument")
     record["policy"] = parse_policy(doc) if isinstance(doc, str) else doc
     return record
