@@ -75,6 +75,8 @@ class Report:
     version: str = "0.1.0"
     # Task mode and `probe sdk`: one prediction per AWS SDK found (None: not in this mode).
     sdks: Optional[tuple[Mapping[str, Any], ...]] = None
+    # The most upstream failing check (probe/causes.py): what the summary and first fix name.
+    cause: Optional[Mapping[str, Any]] = None
 
     @property
     def verdict(self) -> Status:
@@ -91,6 +93,7 @@ class Report:
             "summary": self.summary,
             "identity": dict(self.identity) if self.identity is not None else None,
             "task": dict(self.task) if self.task is not None else None,
+            "cause": dict(self.cause) if self.cause is not None else None,
             "checks": [r.to_dict() for r in self.results],
         }
         if self.sdks is not None:

@@ -432,8 +432,8 @@ def used_by(entry: Mapping[str, Any], runtime: str, processes: Iterable[Mapping[
     pids: list[int] = []
     for p in processes:
         pid = p.get("pid")
-        if not isinstance(pid, int):
-            continue
+        if not isinstance(pid, int) or p.get("self"):
+            continue  # the probe is not the application
         exe = str(p.get("exe") or "")
         cwd = str(p.get("cwd") or "")
         args = [str(a) for a in p.get("paths") or []]

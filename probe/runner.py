@@ -6,23 +6,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-from probe import __version__, checks
+from probe import __version__, causes, checks
 from probe.facts import Facts, collect_task
 from probe.model import Report, Result, Status
-
-# The checks that explain the most when they fail, first.
-SUMMARY_ORDER = (
-    "identity.task-role",
-    "env.credentials-variable",
-    "env.credentials-uri-safe",
-    "endpoint.credentials",
-    "endpoint.credentials-expiry",
-    "endpoint.clock-skew",
-    "identity.caller",
-    # botocore got the task role, but the application's own SDK would not.
-    "sdk.identity",
-)
-
 
 @dataclass(frozen=True)
 class Selection:
@@ -31,16 +17,13 @@ class Selection:
     expect_role: Optional[str] = None
 
 
-def summarize(results: list[Result]) -> str:
+def summarize(results: list[Result], mode: str = "task") -> str:
+    """The one line: the root cause when something failed (probe/causes.py), else the
+    identity with the number of warnings, else the first warning."""
+    found = causes.root_cause(results, mode)
+    if found is not None:
+        return found[0].title
     by_id = {r.id: r for r in results}
-    for cid in SUMMARY_ORDER:
-        r = by_id.get(cid)
-        # "identity unknown" explains nothing: let the cause speak.
-        if r is not None and r.status.failing and (cid != "identity.task-role" or r.data.get("kind")):
-            return r.title
-    for r in results:
-        if r.status.failing:
-            return r.title
     warns = [r for r in results if r.status is Status.WARN]
     head = by_id.get("identity.task-role")
     if head is not None and head.status is Status.PASS:
@@ -49,6 +32,15 @@ def summarize(results: list[Result]) -> str:
         return warns[0].title
     ran = sum(1 for r in results if r.status is Status.PASS)
     return f"All {ran} checks that ran passed"
+
+
+def cause_of(results: list[Result], mode: str) -> Optional[dict[str, str]]:
+    """The report's ``cause``: the root cause's check, layer, title and fix."""
+    found = causes.root_cause(results, mode)
+    if found is None:
+        return None
+    result, layer = found
+    return {"check": result.id, "layer": layer, "summary": result.title, "remedy": result.remedy}
 
 
 def judge(facts: Facts, selection: Selection, mode: str = "task") -> Report:
@@ -77,7 +69,8 @@ def judge(facts: Facts, selection: Selection, mode: str = "task") -> Report:
         sdks=sdks,
         started_at=facts.collected_at,
         duration_ms=facts.duration_ms,
-        summary=summarize(results),
+        summary=summarize(results, mode),
+        cause=cause_of(results, mode),
         results=tuple(results),
         identity=identity,
         task=_task_block(facts),

@@ -1463,7 +1463,9 @@ def test_judge_instance_role_fallback(tmp_path: Path) -> None:
     assert by_id["imds.instance-role"] is Status.WARN
     assert by_id["endpoint.credentials"] is Status.SKIP
     assert report.verdict is Status.FAIL
-    assert report.summary == "The SDK uses the EC2 instance role, not the task role"
+    # The upstream cause speaks, not its symptom (the instance role): issue 10.
+    assert report.summary == "No container credentials variable: the SDKs will use the EC2 instance role"
+    assert report.cause is not None and report.cause["check"] == "env.credentials-variable"
     assert report.identity is not None and report.identity["kind"] == "instance-role"
     assert report.identity["task_role_arn"] is None
 

@@ -101,7 +101,7 @@ def test_exit_codes_and_strict(emu: Emulator, home: str) -> None:
 def test_json_report_shape(emu: Emulator, home: str) -> None:
     run = run_probe(["task", "--format", "json"], env_for(emu, home))
     rep = run.report
-    assert set(rep) == {"schema", "tool", "mode", "started_at", "duration_ms", "verdict", "summary", "identity", "task", "checks", "sdks"}
+    assert set(rep) == {"schema", "tool", "mode", "started_at", "duration_ms", "verdict", "summary", "identity", "task", "cause", "checks", "sdks"}
     assert rep["sdks"] == []  # the scan root (PROBE_SDK_ROOT) holds no SDK
     assert rep["schema"] == "ecs-credential-probe/report/v1"
     assert rep["tool"] == {"name": "ecs-credential-probe", "version": "0.1.0"}

@@ -62,8 +62,73 @@ def test_all_processes_fine(tmp_path: Path, home: str) -> None:
     subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", script], env=env, capture_output=True, text=True, timeout=60, check=True)
     checks = {c["id"]: c for c in json.loads(out.read_text())["checks"]}
     assert checks["processes.credentials-variable"]["status"] == "pass"
-    assert checks["processes.credentials-variable"]["title"] == "All 2 readable processes have the credentials variable"
+    # PID 1 (sh), sleep and the probe itself: the probe's own process counts (issue 10).
+    assert checks["processes.credentials-variable"]["title"] == "All 3 readable processes have the credentials variable"
     assert checks["processes.proxy"]["status"] == "pass"
+
+
+def _in_pid_namespace(script: str, env: dict[str, str]) -> str:
+    proc = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stderr
+
+
+def test_the_probe_itself_counts(tmp_path: Path, home: str) -> None:
+    """PID 1 has the variable; the probe runs from a clean environment (cron, su -, ECS
+    Exec): its own process is the one that lacks it, and the report says so."""
+    need(os.geteuid() == 0 and shutil.which("unshare") is not None, "needs root and unshare for a PID namespace")
+    out = tmp_path / "report.json"
+    inner = f"env -i PATH=/usr/bin:/bin HOME={home} PYTHONPATH={os.environ.get('PYTHONPATH', '')}:{os.getcwd()} {sys.executable} -m probe --json --only env.credentials-variable,processes.credentials-variable > {out}; true"
+    _in_pid_namespace(inner, clean_env(home, {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": URI}))
+    report = json.loads(out.read_text())
+    checks = {c["id"]: c for c in report["checks"]}
+    cv = checks["processes.credentials-variable"]
+    assert cv["status"] == "fail" and "(this probe) lacks it" in cv["detail"], cv
+    env_check = checks["env.credentials-variable"]
+    assert env_check["status"] == "fail" and "PID 1 has it" in env_check["title"]
+    assert report["cause"]["check"] == "env.credentials-variable" and "shim" in report["cause"]["remedy"]
+    assert URI.rsplit("/", 1)[1] not in out.read_text()
+
+
+def test_a_shell_that_exported_the_variable_later_counts_as_having_it(tmp_path: Path, home: str) -> None:
+    """After the fix: a login shell started clean, sourced the shim's profile and exported
+    the variable; its /proc environ predates that, the probe (its child) inherited PID 1's
+    value through it: the shell has it now."""
+    need(os.geteuid() == 0 and shutil.which("unshare") is not None, "needs root and unshare for a PID namespace")
+    out = tmp_path / "report.json"
+    inner = (
+        f"env -i PATH=/usr/bin:/bin HOME={home} sh -c 'export AWS_CONTAINER_CREDENTIALS_RELATIVE_URI={URI}; "
+        f"PYTHONPATH={os.environ.get('PYTHONPATH', '')}:{os.getcwd()} {sys.executable} -m probe --json --only processes.credentials-variable > {out}; true'"
+    )
+    _in_pid_namespace(inner, clean_env(home, {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": URI}))
+    cv = next(c for c in json.loads(out.read_text())["checks"] if c["id"] == "processes.credentials-variable")
+    assert cv["status"] == "pass", cv
+    assert "exported it after they started" in cv["detail"]
+
+
+def test_unreadable_pid1_says_the_real_reason(tmp_path: Path) -> None:
+    """As nobody, root's PID 1 cannot be read: the reason names both users, not a guess.
+    The system Python runs a copy of the package (the checkout may sit under a 0700 home)."""
+    system_python = "/usr/bin/python3"
+    need(os.geteuid() == 0 and shutil.which("setpriv") is not None and os.access(system_python, os.X_OK), "needs root, setpriv and /usr/bin/python3")
+    repo = Path(__file__).resolve().parent.parent
+    copy = tmp_path / "pkg"
+    for pkg in ("probe", "shim"):
+        shutil.copytree(repo / pkg, copy / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    for path in [tmp_path, *tmp_path.parents]:
+        if str(path) in ("/", "/tmp"):
+            break
+        os.chmod(path, os.stat(path).st_mode | 0o055)
+    code = "from probe.facts.processes import unreadable_reason; print(unreadable_reason(1, PermissionError(13, 'Permission denied')))"
+    proc = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", system_python, "-S", "-c", code],
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(copy), "LANG": "C.UTF-8"},
+        capture_output=True, text=True, timeout=30,
+    )
+    assert proc.returncode == 0, proc.stderr
+    owner = os.stat("/proc/1").st_uid
+    assert f"belongs to uid {owner} and the probe runs as uid 65534" in proc.stdout, proc.stdout
+    assert "as that user or as root" in proc.stdout
 
 
 def test_pid1_without_the_variable_skips(tmp_path: Path, home: str) -> None:

@@ -21,10 +21,12 @@ EARLIER_METHODS = {
 }
 
 
-@check("env.credentials-variable", mode="task", title="Credentials variable")
+@check("env.credentials-variable", mode="task", title="Credentials variable", needs=("processes",))
 def credentials_variable(f: Facts) -> Outcome:
     """Guarantees: passes only if the container provider is active for this process
-    (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI set and non-empty)."""
+    (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI set and non-empty). When it is
+    not, names the cause the facts support: PID 1 has it (this process lost it: the
+    shim), PID 1 lacks it too (the task has no role), or PID 1 could not be read."""
     env = f.get("environ")
     if env.get("relative_uri_set"):
         if env.get("relative_uri") == "":
@@ -46,11 +48,31 @@ def credentials_variable(f: Facts) -> Outcome:
                 "Unset AWS_CONTAINER_CREDENTIALS_FULL_URI or give it the endpoint's URL.",
             )
         return passed("AWS_CONTAINER_CREDENTIALS_FULL_URI is set", f"value {env.get('full_uri')}")
+    missing = (
+        "Neither AWS_CONTAINER_CREDENTIALS_RELATIVE_URI nor AWS_CONTAINER_CREDENTIALS_FULL_URI is set "
+        f"in this process (pid {env.get('pid')}), so every SDK falls through to IMDS (the EC2 instance role)."
+    )
+    lost = remedies.lost_environment(f)
+    if lost:
+        return failed(
+            "This process is not PID 1 and lost the task's credentials variable: PID 1 has it",
+            missing + " " + lost,
+            remedies.NON_PID1,
+            cause="lost-environment",
+        )
+    survey = f.get("processes")
+    if survey.get("pid1_readable") or survey.get("self_pid") == 1:
+        return failed(
+            "The task has no task role: no process has the credentials variable, PID 1 included",
+            missing + " PID 1 lacks it too: the ECS agent injects it only into tasks whose definition has a taskRoleArn.",
+            " ".join((remedies.TASK_ROLE, remedies.AGENT_FLAGS)),
+            cause="no-task-role",
+        )
+    why = survey.get("pid1_reason") or survey.get("error") or "the process survey did not run"
     return failed(
         "No container credentials variable: the SDKs will use the EC2 instance role",
-        "Neither AWS_CONTAINER_CREDENTIALS_RELATIVE_URI nor AWS_CONTAINER_CREDENTIALS_FULL_URI is set "
-        f"in this process (pid {env.get('pid')}), so every SDK falls through to IMDS.",
-        " ".join((remedies.TASK_ROLE, remedies.AGENT_FLAGS, remedies.NON_PID1)),
+        missing + f" Whether PID 1 has it is unknown ({why}).",
+        " ".join((remedies.TASK_ROLE, remedies.NON_PID1, remedies.AGENT_FLAGS)),
     )
 
 
@@ -166,7 +188,7 @@ def _shadow_remedy(winner: str, env: dict) -> str:
     return "Remove the file named by AWS_CREDENTIAL_FILE from the image."
 
 
-@check("env.region", mode="task", title="Region is set")
+@check("env.region", mode="task", title="Region is set", needs=("processes",))
 def region(f: Facts) -> Outcome:
     """Guarantees: passes when AWS_REGION / AWS_DEFAULT_REGION or the active profile sets a region."""
     env = f.get("environ")
@@ -178,6 +200,15 @@ def region(f: Facts) -> Outcome:
     cfg = (env.get("config_file") or {}).get("region")
     if cfg:
         return passed(f"Region {cfg}", "from the config file profile")
+    survey = f.get("processes")
+    if survey.get("pid1_has_region") and survey.get("self_pid") != 1:
+        return warned(
+            f"No region in this process, though PID 1 has one ({survey.get('pid1_region')})",
+            "AWS_REGION / AWS_DEFAULT_REGION are missing here but set in PID 1: this process was started "
+            "without PID 1's environment, like the credentials variable (see env.credentials-variable).",
+            remedies.SHIM,
+            cause="lost-environment",
+        )
     return warned(
         "No region is set",
         "Neither AWS_REGION nor AWS_DEFAULT_REGION is set (the ECS agent sets both from version 1.104.0); "

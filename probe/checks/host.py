@@ -346,7 +346,7 @@ def credentials_redirect(f: Facts) -> Outcome:
         [] if redirect else ["nat OUTPUT REDIRECT (what the host uses), or an earlier rule shadows it"]
     )
     return failed(
-        "The credentials endpoint is not redirected to the agent",
+        "iptables does not redirect 169.254.170.2:80 to the agent: tasks cannot reach their credentials",
         f"Missing: {'; '.join(missing)} (read from {', '.join(sources) or 'nothing'}). Tasks cannot reach 169.254.170.2.",
         remedies.IPTABLES,
     )

@@ -112,10 +112,11 @@ def caller(f: Facts) -> Outcome:
                 provider=where,
             )
         if err.startswith("NoCredentialsError"):
+            lost = remedies.lost_environment(f)
             return failed(
                 "The SDK finds no credentials at all",
-                "botocore tried " + ", ".join(ident.get("tried") or []) + " and found nothing.",
-                " ".join((remedies.TASK_ROLE, remedies.AGENT_FLAGS, remedies.NON_PID1)),
+                "botocore tried " + ", ".join(ident.get("tried") or []) + " and found nothing." + (f" {lost}" if lost else ""),
+                "See env.credentials-variable: " + (remedies.SHIM if lost else " ".join((remedies.TASK_ROLE, remedies.AGENT_FLAGS, remedies.NON_PID1))),
             )
         return failed(
             f"The SDK's credential chain fails at '{where}'",
@@ -153,7 +154,7 @@ def caller(f: Facts) -> Outcome:
     )
 
 
-@check("identity.task-role", mode="task", title="The application gets the task role", needs=("identity", "credentials", "imds"))
+@check("identity.task-role", mode="task", title="The application gets the task role", needs=("identity", "credentials", "imds", "processes"))
 def task_role(f: Facts) -> Outcome:
     """Guarantees: passes only if STS confirms the default chain's identity is the task
     role served by the credentials endpoint (and --expect-role, when given)."""
@@ -186,11 +187,18 @@ def task_role(f: Facts) -> Outcome:
         title = "The SDK uses the EC2 instance role, not the task role"
         detail = f"STS says {arn} (botocore source '{ident.get('provider')}')."
         if no_var:
-            detail += " The container credentials variable is missing, so the SDK fell back to IMDS."
-            remedy = (
-                'See env.credentials-variable: give the task a "taskRoleArn", set ECS_ENABLE_TASK_IAM_ROLE=true '
-                "in /etc/ecs/ecs.config on EC2, and hand the variable to processes that are not PID 1 (`shim`)."
-            )
+            lost = remedies.lost_environment(f)
+            detail += " The container credentials variable is missing in this process, so the SDK fell back to IMDS."
+            if lost:
+                detail += " " + lost
+                remedy = "The cause is upstream, see env.credentials-variable: " + remedies.SHIM
+            elif f.get("processes").get("pid1_readable"):
+                remedy = "The cause is upstream, see env.credentials-variable: the task has no task role. " + remedies.TASK_ROLE
+            else:
+                remedy = (
+                    'See env.credentials-variable: give the task a "taskRoleArn" (with ECS_ENABLE_TASK_IAM_ROLE=true '
+                    "in /etc/ecs/ecs.config on EC2), and hand the variable to processes that are not PID 1 (the shim)."
+                )
         else:
             detail += " The credentials variable is set, yet the chain went to IMDS: an SDK that predates task roles ignores it."
             remedy = remedies.SDK

@@ -17,8 +17,12 @@ def _who(p: dict[str, Any]) -> str:
 
 
 def _unreadable_note(rec: dict[str, Any]) -> str:
-    n = len(rec.get("unreadable") or [])
-    return f" {n} process{'es' if n != 1 else ''} could not be read (another user's; run the probe as root to see them)." if n else ""
+    unread = rec.get("unreadable") or []
+    if not unread:
+        return ""
+    reasons = sorted({str(p.get("reason") or p.get("error") or "unknown") for p in unread})
+    n = len(unread)
+    return f" {n} process{'es' if n != 1 else ''} could not be read: " + "; ".join(reasons[:3]) + "."
 
 
 @check("processes.credentials-variable", mode="task", title="Every process has the credentials variable", needs=("processes",))
@@ -31,15 +35,17 @@ def credentials_variable(f: Facts) -> Outcome:
     if not rec.get("available", False):
         return skipped(title, rec.get("error") or rec.get("collector_error") or "the process survey did not run")
     if not rec.get("pid1_readable"):
-        return skipped(title, "PID 1's environment cannot be read (run the probe as the same user as PID 1)")
+        return skipped(title, f"PID 1's environment cannot be read: {rec.get('pid1_reason') or 'permission denied'}")
     if not rec.get("pid1_has_variable"):
         return skipped(title, "PID 1 itself lacks the credentials variable: see env.credentials-variable")
+    # The probe's own process counts: it runs where the application's processes run.
     procs = [p for p in rec.get("processes") or [] if p.get("pid") != 1]
     lacking = [p for p in procs if not p.get("has_relative") and not p.get("has_full")]
+    inherited = [p for p in procs if p.get("inherited")]
     other = [p for p in procs if (p.get("has_relative") or p.get("has_full")) and p.get("same_as_pid1") is False]
     note = _unreadable_note(rec)
     if lacking or other:
-        lines = [f"{_who(p)} lacks it" for p in lacking[:SHOWN]] + [f"{_who(p)} has another value" for p in other[:SHOWN]]
+        lines = [f"{_who(p)}{' (this probe)' if p.get('self') else ''} lacks it" for p in lacking[:SHOWN]] + [f"{_who(p)} has another value" for p in other[:SHOWN]]
         more = len(lacking) + len(other) - len(lines)
         return failed(
             f"{len(lacking) + len(other)} of {len(procs)} processes lack PID 1's credentials variable",
@@ -49,7 +55,13 @@ def credentials_variable(f: Facts) -> Outcome:
             lacking=[p["pid"] for p in lacking],
             other=[p["pid"] for p in other],
         )
-    return passed(f"All {len(procs) + 1} readable processes have the credentials variable", note.strip())
+    via = (
+        f" {len(inherited)} of them ({', '.join(str(p['pid']) for p in inherited[:SHOWN])}: this probe's "
+        "shells) exported it after they started, as the shim's profile does: the probe inherited PID 1's value through them."
+        if inherited
+        else ""
+    )
+    return passed(f"All {len(procs) + 1} readable processes have the credentials variable", (via + note).strip())
 
 
 def _runtime_rule(p: dict[str, Any]) -> Optional[str]:
@@ -108,6 +120,8 @@ def proxy(f: Facts) -> Outcome:
     bad: list[tuple[dict[str, Any], str]] = []
     ignored: list[tuple[dict[str, Any], str]] = []
     for p in procs:
+        if p.get("self"):
+            continue  # the probe's own variables are proxy.credentials-endpoint's to judge
         route = p.get("proxy") or {}
         if not (route.get("proxied_strict") or route.get("proxied_cidr")):
             continue

@@ -1,5 +1,12 @@
 """The fixes the checks point to, worded once (the knowledge-center checklist)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:
+    from probe.facts import Facts
+
 AGENT_RESTART = (
     "restart the agent: `sudo systemctl restart ecs` (Amazon Linux 2 and 2023) or "
     "`sudo stop ecs && sudo start ecs` (Amazon Linux AMI)"
@@ -13,11 +20,21 @@ TASK_ROLE = (
     'Set "taskRoleArn" in the task definition (the executionRoleArn is never given to the '
     "application); its trust policy must allow ecs-tasks.amazonaws.com to sts:AssumeRole."
 )
+SHIM = (
+    'Start the container through the shim, which writes PID 1\'s credential variables into '
+    "/etc/profile.d/ecs-credentials.sh and ~/.profile for every later shell, cron job and su session, then "
+    'execs your command: ENTRYPOINT ["shim", "--"] where the image has Python and the probe installed, '
+    'or COPY shim/ecs-shim.sh /usr/local/bin/ecs-shim and ENTRYPOINT ["/usr/local/bin/ecs-shim", "--"] '
+    "where it has only sh. For supervisord, pass them in its environment= line."
+)
+COPY_FROM_PID1 = (
+    "To see them by hand (as root): `tr '\\0' '\\n' < /proc/1/environ | grep ^AWS_CONTAINER`; copy the "
+    "printed line into ~/.profile as `export NAME=value` with the literal value (in the affected shell "
+    "the variable is empty: a reference to it writes nothing)."
+)
 NON_PID1 = (
-    "Not PID 1 (cron, su -, sshd, supervisord, ECS Exec)? Such processes never see PID 1's "
-    "variable: start the container through `shim`, or export it into a profile at start: "
-    "`echo \"export AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI\" "
-    ">> /root/.profile`."
+    "Not PID 1 (cron, su -, sshd, supervisord, ECS Exec, a login shell)? Such processes start without "
+    "PID 1's variables. " + SHIM + " " + COPY_FROM_PID1
 )
 NO_PROXY = (
     "Exclude the link-local endpoints from the proxy in the container's environment: "
@@ -42,3 +59,19 @@ BLOCK_IMDS = (
     "--destination 169.254.169.254/32 --jump DROP`; set "
     "AWS_EC2_METADATA_DISABLED=true in the container to stop the SDKs from falling back to it."
 )
+
+
+def lost_environment(f: "Facts") -> Optional[str]:
+    """When PID 1 has the credentials variable and this process does not: one sentence
+    naming that cause (the task role and the agent are fine), else None."""
+    env = f.get("environ")
+    survey = f.get("processes")
+    if env.get("relative_uri_set") or env.get("full_uri_set") or not survey.get("pid1_has_variable"):
+        return None
+    if survey.get("self_pid") == 1:
+        return None
+    return (
+        f"PID 1 has the credentials variable but this process (pid {env.get('pid')}) does not: it was "
+        "started without PID 1's environment (cron, su -, ECS Exec or a login shell do that). The task "
+        "role and the agent are fine."
+    )

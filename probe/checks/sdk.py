@@ -130,6 +130,15 @@ def versions(f: Facts) -> Outcome:
         "Upgrade these SDKs (and the application's lock files) to at least the versions named; boto 2 must be "
         "replaced by boto3. Old SDKs ignore the container credentials and use the EC2 instance role."
     )
+    first = next((e for e, v, _w in judged if v == "fail" and in_use(e)), None)
+    if first is not None and first.get("sdk") != "boto":
+        rows = sdkmodel.rows_for(str(first.get("sdk")))
+        need = (rows[0].min_token_file if source == "full" else rows[0].min_relative) if rows else None
+        if need:
+            upgrade = (
+                f"Upgrade {predict.PACKAGE.get(str(first.get('sdk')), _title(str(first.get('sdk'))))} in "
+                f"{predict.sdk_home(first)} to {need} or later (and the application's lock file). " + upgrade
+            )
     if fails:
         return failed(
             f"{len(fails)} AWS SDK{'s' if len(fails) != 1 else ''} in use {'are' if len(fails) != 1 else 'is'} too old for the credentials source",
@@ -267,6 +276,8 @@ def _remedy(f: Facts, bad: list[dict[str, Any]]) -> str:
     if "IMDSv2 is required" in why:
         return remedies.SDK + " IMDSv2-only instances refuse SDKs that predate IMDSv2 (late 2019)."
     if "no container credentials variable" in why or not f.get("environ").get("credentials_target", {}).get("source"):
+        if remedies.lost_environment(f):
+            return "The cause is upstream, see env.credentials-variable: " + remedies.SHIM
         return " ".join((remedies.TASK_ROLE, remedies.NON_PID1))
     if "credentials endpoint fails" in why:
         return "Fix the credentials endpoint first (see endpoint.credentials); " + (

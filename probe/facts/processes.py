@@ -68,6 +68,71 @@ def _paths(p: Any, cmd: list[str]) -> dict[str, Any]:
     return out
 
 
+def _ancestors(psutil: Any, pid: int) -> set[int]:
+    """The probe's parent, grandparent, ... up to (not including) PID 1."""
+    out: set[int] = set()
+    try:
+        proc = psutil.Process(pid).parent()
+        while proc is not None and proc.pid > 1 and proc.pid not in out and len(out) < 64:
+            out.add(proc.pid)
+            proc = proc.parent()
+    except psutil.Error:
+        pass
+    return out
+
+
+def _hidepid(proc: str) -> bool:
+    try:
+        with open(os.path.join(proc, "self", "mountinfo"), encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                fields = line.split()
+                if len(fields) > 4 and fields[4] == proc and ("hidepid=" in line or "subset=pid" in line):
+                    return "hidepid=0" not in line and "hidepid=off" not in line
+    except OSError:
+        pass
+    return False
+
+
+def _has_cap_sys_ptrace(proc: str) -> Optional[bool]:
+    try:
+        with open(os.path.join(proc, "self", "status"), encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) & (1 << 19))
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def unreadable_reason(pid: int, exc: BaseException, proc: str = "/proc") -> str:
+    """Why another process's environment cannot be read, with the setting that fixes it."""
+    if type(exc).__name__ in ("NoSuchProcess", "ZombieProcess"):
+        return "it ended while the probe looked"
+    if _hidepid(proc):
+        return f"{proc} is mounted with hidepid: other users' processes are hidden (mount it without hidepid, or run the probe as root)"
+    try:
+        owner = os.stat(os.path.join(proc, str(pid))).st_uid
+    except OSError:
+        owner = None
+    euid = os.geteuid()
+    if euid != 0 and owner is not None and owner != euid:
+        return f"it belongs to uid {owner} and the probe runs as uid {euid}: run the probe as that user or as root"
+    if euid == 0 and _has_cap_sys_ptrace(proc) is False:
+        return (
+            "permission denied even as root: the container lacks CAP_SYS_PTRACE "
+            '(add it: "linuxParameters": {"capabilities": {"add": ["SYS_PTRACE"]}})'
+        )
+    if euid == 0:
+        return (
+            "permission denied even as root with CAP_SYS_PTRACE: it is in another user namespace (outside a "
+            "container, PID 1 is the machine's own init), or a security module (AppArmor, SELinux) forbids it"
+        )
+    return (
+        "permission denied though the probe runs as its user: Yama's ptrace_scope or a security module "
+        "forbids reading it (run the probe as root)"
+    )
+
+
 def collect_processes(
     containers: Optional[Mapping[str, str]] = None,
     proc: str = "/proc",
@@ -78,17 +143,24 @@ def collect_processes(
     except ImportError as exc:
         return {"available": False, "error": f"psutil is not installed: {exc}"}
     me = os.getpid()
-    mine = {me}
+    # The probe's own helpers (the SDK scan's child interpreter) are not the application;
+    # the probe itself is: it runs where the user runs their application (a shell, cron).
+    helpers: set[int] = set()
     try:
-        mine.update(c.pid for c in psutil.Process(me).children(recursive=True))
+        helpers.update(c.pid for c in psutil.Process(me).children(recursive=True))
     except psutil.Error:
         pass
+    ancestors = _ancestors(psutil, me)
     pid1_env: Optional[dict[str, str]] = None
+    pid1_reason: Optional[str] = None
     try:
         pid1_env = dict(os.environ) if me == 1 else psutil.Process(1).environ()
         redact.register_env(pid1_env)
-    except (psutil.Error, OSError):
+    except (psutil.Error, OSError) as exc:
         pid1_env = None
+        pid1_reason = unreadable_reason(1, exc, proc)
+    own_relative = os.environ.get(RELATIVE)
+    own_full = os.environ.get(FULL)
     out: list[dict[str, Any]] = []
     unreadable: list[dict[str, Any]] = []
     count = 0
@@ -98,7 +170,7 @@ def collect_processes(
             break
         info = p.info
         pid = info["pid"]
-        if pid in mine:
+        if pid in helpers:
             continue
         cmd = info.get("cmdline") or []
         if not cmd:  # kernel threads and zombies have no command line
@@ -110,10 +182,13 @@ def collect_processes(
             entry["container_id"] = cid[:12]
             if containers:
                 entry["container"] = next((name for key, name in containers.items() if key.startswith(cid) or cid.startswith(key)), None)
+        if pid == me:
+            entry["self"] = True
         try:
-            env = p.environ()
+            env = dict(os.environ) if pid == me else p.environ()
         except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess, OSError) as exc:
             entry["error"] = type(exc).__name__
+            entry["reason"] = unreadable_reason(pid, exc, proc)
             unreadable.append(entry)
             continue
         redact.register_env(env)
@@ -136,15 +211,28 @@ def collect_processes(
             entry["proxy_vars"] = {n: redact.mask_url(env[n]) for n in redact.PROXY_ENV_VARS if env.get(n)}
             entry["no_proxy_vars"] = {n: env[n] for n in ("NO_PROXY", "no_proxy") if env.get(n)}
         out.append(entry)
+    inherited_ok = pid1_env is not None and (own_relative, own_full) == (pid1_env.get(RELATIVE), pid1_env.get(FULL)) and (own_relative or own_full)
     for entry in out:
         relative, full = entry.pop("_relative"), entry.pop("_full")
         if pid1_env is not None:
             entry["same_as_pid1"] = relative == pid1_env.get(RELATIVE) and full == pid1_env.get(FULL)
+        # /proc/PID/environ is the environment at exec time. A login shell that sourced the
+        # shim's profile exported the variable later: the probe, its child, inherited PID 1's
+        # value through it, so the shell has it now.
+        if entry["pid"] in ancestors and inherited_ok and not entry.get("same_as_pid1"):
+            entry["inherited"] = True
+            entry["same_as_pid1"] = True
+            entry["has_relative"] = own_relative is not None
+            entry["has_full"] = own_full is not None
     return {
         "available": True,
         "self_pid": me,
+        "ancestors": sorted(ancestors),
         "pid1_readable": pid1_env is not None,
+        "pid1_reason": pid1_reason,
         "pid1_has_variable": pid1_env is not None and (RELATIVE in pid1_env or FULL in pid1_env),
+        "pid1_has_region": pid1_env is not None and bool(pid1_env.get("AWS_REGION") or pid1_env.get("AWS_DEFAULT_REGION")),
+        "pid1_region": (pid1_env.get("AWS_REGION") or pid1_env.get("AWS_DEFAULT_REGION")) if pid1_env is not None else None,
         "processes": out,
         "unreadable": unreadable,
         "truncated": count > MAX_PROCESSES,

@@ -88,6 +88,13 @@ def render(report: Report, color: bool = False, verbose: bool = False) -> str:
         ]
         lines.append("Task:     " + " · ".join(b for b in bits if b))
     lines.extend(_sdk_block(report, color))
+    cause = report.cause
+    if cause:
+        # What is really wrong, and its fix, before the list: the most upstream failure.
+        lines.append("")
+        lines.append("Cause:    " + _paint(str(cause.get("summary")), COLORS[Status.FAIL], color) + f" ({cause.get('check')})")
+        if cause.get("remedy"):
+            lines.extend(_wrap("fix: ", str(cause["remedy"]), indent=10))
     lines.append("")
     not_selected = 0
     for r in report.results:
