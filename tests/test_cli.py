@@ -119,7 +119,7 @@ def test_json_report_shape(emu: Emulator, home: str) -> None:
 
 def test_env_defaults_and_options_after_or_before_command(emu: Emulator, home: str, tmp_path) -> None:
     run = run_probe([], env_for(emu, home, PROBE_FORMAT="json"))
-    assert run.report["verdict"] == "pass"
+    assert run.report["verdict"] == "pass", run.report["summary"]
     out = tmp_path / "report.json"
     run = run_probe(["--json", "task", "--output", str(out)], env_for(emu, home), saved=(str(out),))
     assert run.stdout == "" and json.loads(run.files[str(out)])["verdict"] == "pass"

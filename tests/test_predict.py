@@ -357,7 +357,8 @@ def _with_proxy(p: dict[str, Any], no_proxy: Optional[str] = None) -> dict[str, 
         pytest.param(_with_proxy(NODE_APP), (JS_V2,), Status.WARN, id="node-ignores"),
         pytest.param(_with_proxy(proc(3, "/usr/local/bin/app")), (GO_V1,), Status.FAIL, id="go-honours"),
         pytest.param(_with_proxy(proc(4, "/usr/bin/curl")), (), Status.WARN, id="curl-ignores-upper-case"),
-        pytest.param(_with_proxy(proc(6, "/usr/local/bin/mystery")), (), Status.FAIL, id="unknown-program-strictest"),
+        pytest.param(_with_proxy(proc(6, "/usr/bin/python3.11")), (), Status.FAIL, id="interpreter-without-sdk-found-strictest"),
+        pytest.param(_with_proxy(proc(7, "/usr/sbin/nginx")), (), Status.PASS, id="program-that-runs-no-sdk-not-judged"),
     ],
 )
 def test_processes_proxy_per_runtime(tmp_path: Path, process: dict[str, Any], entries: tuple[dict[str, Any], ...], status: Status) -> None:

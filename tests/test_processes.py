@@ -28,13 +28,15 @@ def test_in_a_pid_namespace(tmp_path: Path, home: str) -> None:
         f"""
         env -i PATH=/usr/bin:/bin sleep 31 & a=$!
         echo "lacking $a" >> {pids}
-        HTTP_PROXY=http://proxyuser:pr0xy-pass@127.0.0.1:3128 NO_PROXY=localhost sleep 32 & b=$!
+        HTTP_PROXY=http://proxyuser:pr0xy-pass@127.0.0.1:3128 NO_PROXY=localhost {sys.executable} -c 'import time; time.sleep(32)' & b=$!
         echo "proxied $b" >> {pids}
         sleep 33 & c=$!
         echo "fine $c" >> {pids}
+        HTTP_PROXY=http://proxyuser:pr0xy-pass@127.0.0.1:3128 sleep 34 & d=$!
+        echo "no_sdk $d" >> {pids}
         {sys.executable} -m probe --json --only processes.credentials-variable,processes.proxy > {out}
         echo "rc $?" >> {pids}
-        kill $a $b $c
+        kill $a $b $c $d
         """
     )
     env = clean_env(home, {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": URI})
@@ -49,6 +51,7 @@ def test_in_a_pid_namespace(tmp_path: Path, home: str) -> None:
     assert cv["data"]["lacking"] == [int(ids["lacking"])]
     assert f"pid {ids['lacking']} (sleep 31) lacks it" in cv["detail"]
     px = checks["processes.proxy"]
+    # The Python process is judged (it may run an SDK); sleep never asks for credentials.
     assert px["status"] == "fail" and px["data"]["pids"] == [int(ids["proxied"])]
     assert "http://proxyuser:****@127.0.0.1:3128" in px["detail"] and "pr0xy-pass" not in out.read_text()
     assert URI.rsplit("/", 1)[1] not in out.read_text()

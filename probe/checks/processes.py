@@ -100,15 +100,28 @@ def _judge_process(p: dict[str, Any], sdks: list[dict[str, Any]]) -> tuple[Optio
         if rule is not None:
             via = predict.proxy_for(rule, url, p.get("proxy_vars") or {}, p.get("no_proxy_vars") or {})
             return bool(via), os.path.basename(str(p.get("exe") or p.get("name") or ""))
+    if not mine and not _is_runtime(p):
+        return False, "no AWS SDK or runtime"  # sleep, nginx, a shell: never asks for credentials
     return None, ""
+
+
+def _is_runtime(p: dict[str, Any]) -> bool:
+    """An interpreter or VM that may run an AWS SDK the scan did not see."""
+    from probe import sdkmodel
+
+    names = {os.path.basename(str(x)).lower() for x in (p.get("exe"), p.get("argv0"), p.get("name")) if x}
+    programs = tuple(prog for progs in sdkmodel.RUNTIME_PROGRAMS.values() for prog in progs)
+    return any(n.startswith(programs) for n in names)
 
 
 @check("processes.proxy", mode="task", title="No process sends the credentials host through a proxy", needs=("processes", "sdk"))
 def proxy(f: Facts) -> Outcome:
     """Guarantees: fails when a process's own proxy variables (not the probe's) would send
     its requests for the credentials host through a proxy, judged by the SDK the process
-    uses (or its program: curl, wget, Node) where known, else by the strictest reading;
-    warns when they apply but the process's SDK or runtime ignores them."""
+    uses (or its program: curl, wget, Node) where known, else, for an interpreter or VM
+    (Python, Java, Ruby, PHP, .NET), by the strictest reading; warns when they apply but
+    the process's SDK or runtime ignores them. Programs that run no AWS SDK (sleep, nginx,
+    a shell) are not judged."""
     from probe import predict
 
     rec = f.get("processes")
@@ -126,6 +139,8 @@ def proxy(f: Facts) -> Outcome:
         if not (route.get("proxied_strict") or route.get("proxied_cidr")):
             continue
         via, who = _judge_process(p, sdks)
+        if via is False and who == "no AWS SDK or runtime":
+            continue
         if via is False:
             ignored.append((p, who))
         else:
