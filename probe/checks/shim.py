@@ -7,7 +7,7 @@ from probe.facts import Facts
 
 STALE = (
     "Run the shim as the container's ENTRYPOINT so it rewrites the profiles at every start "
-    '(ENTRYPOINT ["shim", "--"] or ["/usr/local/bin/ecs-shim.sh", "--"]); never bake '
+    '(ENTRYPOINT ["shim", "--"] or ["/usr/local/bin/ecs-shim", "--"]); never bake '
     "/etc/profile.d/ecs-credentials.sh or a ~/.profile block into the image, and do not edit between the markers."
 )
 
