@@ -53,11 +53,17 @@ _CREDENTIALS_ID = re.compile(r"((?:/credentials/|[?&]id=))([^\s\"'<>&/]+)", re.I
 # A password in any URL's userinfo (scheme://user:PASSWORD@host), registered or not.
 _URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://[^\s/?#@:\"'<>]*:)([^\s@\"'<>]+)(@)")
 # Secret fields as JSON, a Python repr (exception messages print dicts) or key=value.
+_SECRET_NAMES = r"(?:SecretAccessKey|SecretKey|Token|SessionToken|SecurityToken|aws_secret_access_key|aws_session_token|aws_security_token)"
 _JSON_SECRET_FIELD = re.compile(
-    r"""(["']?(?:SecretAccessKey|Token|SessionToken|aws_secret_access_key|aws_session_token)["']?\s*[:=]\s*["']?)"""
-    r"""([^"'\s,}]+)""",
+    r"""(["']?""" + _SECRET_NAMES + r"""["']?\s*[:=]\s*["']?)"""
+    r"""([^"'\s,}&<]+)""",
     re.IGNORECASE,
 )
+# The same fields in XML (an STS or proxy error page): <SecretAccessKey>...</SecretAccessKey>.
+_XML_SECRET_FIELD = re.compile(r"(<(" + _SECRET_NAMES + r")\b[^>]*>)([^<]*)(</\2\s*>|<|$)", re.IGNORECASE)
+# An access key id anywhere (AKIA long-term, ASIA temporary, ABIA/ACCA): the contract allows
+# its last four characters only, whether or not this process saw the key before.
+_ACCESS_KEY_ID = re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{12,}(?![A-Z0-9])")
 
 
 # The report's fixed vocabulary besides the check ids (those come from probe.checks.ORDER).
@@ -181,7 +187,9 @@ class Redactor:
                 text = "".join(out)
         text = _URL_PASSWORD.sub(lambda m: m.group(1) + MASK + m.group(3), text)
         text = _CREDENTIALS_ID.sub(lambda m: m.group(1) + MASK, text)
+        text = _XML_SECRET_FIELD.sub(lambda m: m.group(1) + (MASK if m.group(3) else "") + m.group(4), text)
         text = _JSON_SECRET_FIELD.sub(lambda m: m.group(1) + MASK, text)
+        text = _ACCESS_KEY_ID.sub(lambda m: MASK + m.group(0)[-4:], text)
         return text
 
     def scrub_obj(self, obj: Any) -> Any:

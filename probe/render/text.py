@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import textwrap
+from typing import Any
 
 from probe.model import Report, Status
 
@@ -21,6 +24,36 @@ COLORS = {
     Status.ERROR: "35",
 }
 WIDTH = 100
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators: from outside (an
+# endpoint's body, an instance id, a cluster name, a saved facts file) they could move the
+# cursor, retitle the terminal or start a fake report line.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def terminal_safe(text: str) -> str:
+    """One line, no control character: each shown as an escape (``\\x1b``, ``\\n``)."""
+    return _CONTROL.sub(lambda m: _NAMED.get(m.group(), f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}"), text)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return terminal_safe(value)
+    if isinstance(value, dict) or hasattr(value, "items"):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_clean(v) for v in value) if isinstance(value, tuple) else [_clean(v) for v in value]
+    return value
+
+
+def _sanitized(report: Report) -> Report:
+    """The report with every string made safe for a terminal (JSON keeps them exact)."""
+    results = tuple(
+        dataclasses.replace(r, id=terminal_safe(r.id), title=terminal_safe(r.title), detail=terminal_safe(r.detail), remedy=terminal_safe(r.remedy))
+        for r in report.results
+    )
+    fields = {f.name: _clean(getattr(report, f.name)) for f in dataclasses.fields(report) if f.name != "results"}
+    return Report(**fields, results=results)
 
 
 def _paint(text: str, code: str, color: bool) -> str:
@@ -62,6 +95,7 @@ def _sdk_block(report: Report, color: bool) -> list[str]:
 
 
 def render(report: Report, color: bool = False, verbose: bool = False) -> str:
+    report = _sanitized(report)
     lines: list[str] = []
     verdict = report.verdict
     head = f"ecs-credential-probe {report.version} · {report.mode} · {report.started_at} · {report.duration_ms} ms"
