@@ -535,3 +535,279 @@ def test_scan_in_a_child_interpreter_gives_the_same_result(tmp_path: Path) -> No
     here = scan([str(tmp_path)])
     assert child.pop("process") == "child"
     assert child["found"] == here["found"] and child["files"] == here["files"] == 1
+
+
+# ---------------------------------------------------------------------------------------
+# Issue 11, item 11: no reader blocks on a FIFO or follows a symlink; no process is left
+# ---------------------------------------------------------------------------------------
+
+OUTSIDE_VERSION = "9.9.9"
+
+
+def _outside_files(tmp_path: Path) -> Path:
+    """A folder outside the scanned root whose files name version 9.9.9 in every format."""
+    out = tmp_path / "outside"
+    out.mkdir()
+    (out / "METADATA").write_text(f"Metadata-Version: 2.1\nName: botocore\nVersion: {OUTSIDE_VERSION}\n")
+    (out / "__init__.py").write_text(f"__version__ = '{OUTSIDE_VERSION}'\n")
+    return out
+
+
+def _scan_in_child(root: Path, timeout: float = 8) -> dict[str, Any]:
+    """scan() in its own interpreter, killed if it blocks (a blocked open cannot be interrupted here)."""
+    code = f"import json, sys, time; from probe.facts.sdk import scan; print(json.dumps(scan([{str(root)!r}], time.monotonic() + 60)))"
+    started = time.monotonic()
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, cwd=str(Path(__file__).resolve().parents[1]))
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the scan blocked for {timeout} s")
+    assert proc.returncode == 0, proc.stderr
+    rec = json.loads(proc.stdout)
+    rec["_elapsed"] = time.monotonic() - started
+    return rec
+
+
+# Where the walk itself opens a file it did not see in a directory listing.
+WALK_READS = [
+    pytest.param("site/botocore.dist-info/METADATA", "botocore", id="dist-info-METADATA"),
+    pytest.param("site/boto3.egg-info/PKG-INFO", "boto3", id="egg-info-PKG-INFO"),
+    pytest.param("site/awscli.dist-info/METADATA", "awscli-v1", id="awscli-dist-info-METADATA"),
+    pytest.param("app/vendor/botocore/__init__.py", "botocore", id="vendored-botocore-init"),
+    pytest.param("app/vendor/boto/__init__.py", "boto", id="vendored-boto-init"),
+]
+
+
+def _prepare_walk_read(root: Path, rel: str) -> Path:
+    target = root / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.name == "__init__.py":
+        marker = "credentials.py" if target.parent.name == "botocore" else "provider.py"
+        (target.parent / marker).write_text("# the package's marker\n")
+    return target
+
+
+@pytest.mark.parametrize("rel, sdk", WALK_READS)
+@pytest.mark.parametrize("kind", ["fifo", "symlink-to-fifo", "symlink-outside", "dangling-symlink", "directory"])
+def test_walk_reads_never_block_or_leave_the_root(tmp_path: Path, rel: str, sdk: str, kind: str) -> None:
+    outside = _outside_files(tmp_path)
+    root = tmp_path / "root"
+    target = _prepare_walk_read(root, rel)
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "symlink-to-fifo":
+        os.mkfifo(tmp_path / "pipe")
+        os.symlink(tmp_path / "pipe", target)
+    elif kind == "symlink-outside":
+        os.symlink(outside / target.name.replace("PKG-INFO", "METADATA"), target)
+    elif kind == "dangling-symlink":
+        os.symlink(tmp_path / "nothing-here", target)
+    else:
+        target.mkdir()
+    rec = _scan_in_child(root)
+    assert rec["partial"] is None
+    assert rec["_elapsed"] < 10
+    versions = {(e["sdk"], e["version"]) for e in rec["found"]}
+    assert (sdk, OUTSIDE_VERSION) not in versions, "read a file outside the root through a symlink"
+    assert any(e["sdk"] == sdk for e in rec["found"]), "the package is still reported, version unknown"
+
+
+def test_vendored_marker_symlink_is_not_followed(tmp_path: Path) -> None:
+    """A bare botocore/ counts as the SDK only with a real credentials.py beside it."""
+    outside = _outside_files(tmp_path)
+    pkg = tmp_path / "root" / "vendor" / "botocore"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("__version__ = '1.2.3'\n")
+    os.symlink(outside / "__init__.py", pkg / "credentials.py")
+    assert scan([str(tmp_path / "root")])["found"] == []
+
+
+def _files_for_every_reader(root: Path) -> dict[str, Path]:
+    """One file per reader the walk dispatches to, each a valid example of its format."""
+    files: dict[str, Path] = {}
+
+    def put(rel: str, data: bytes, mode: int = 0o644) -> None:
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+        p.chmod(mode)
+        files[rel] = p
+
+    put("node_modules/aws-sdk/package.json", b'{"version": "2.4.7"}')
+    put("Gemfile.lock", b"GEM\n  specs:\n    aws-sdk-core (2.3.21)\n")
+    put("vendor/composer/installed.json", json.dumps([{"name": "aws/aws-sdk-php", "version": "3.18.27"}]).encode())
+    put("vendor/aws/aws-sdk-php/src/Sdk.php", b"<?php class Sdk { const VERSION = '3.18.28'; }")
+    write_pe(root / "dotnet/AWSSDK.Core.dll", (3, 1, 5, 0))
+    files["dotnet/AWSSDK.Core.dll"] = root / "dotnet/AWSSDK.Core.dll"
+    put("dotnet/app.deps.json", json.dumps({"libraries": {"AWSSDK.Core/3.7.302": {}}}).encode())
+    put("include/aws/core/VersionConfig.h", b'#define AWS_SDK_VERSION_STRING "1.11.263"\n')
+    put("ps/AWS.Tools.Common.psd1", b"@{ ModuleVersion = '4.1.501' }")
+    put("lib/app.jar", jar_bytes(pom("com.amazonaws", "aws-java-sdk-core", "1.12.0")))
+    put("lib/auth-2.21.29.jar", jar_bytes(pom("software.amazon.awssdk", "auth", "2.21.29")))
+    put("lib/app.war", jar_bytes({"WEB-INF/lib/sdk-core-2.21.30.jar": jar_bytes(pom("software.amazon.awssdk", "sdk-core", "2.21.30"))}))
+    put("site/botocore.egg-info", b"Metadata-Version: 1.0\nVersion: 1.4.37\n")
+    put("bin/server", go_binary_inline().ljust(600 * 1024, b"\0"), 0o755)
+    put("bin/server.bin", go_binary_inline().ljust(600 * 1024, b"\0"), 0o755)
+    put("bin/server.exe", go_binary_inline().ljust(600 * 1024, b"\0"), 0o755)
+    return files
+
+
+def _dispatch_after_swap(root: Path, rel: str, swap: Any) -> tuple[Any, float]:
+    """Simulate the race: the walk lists a regular file, then it becomes something else
+    before the reader opens it. Returns the Scan and how long the reader took."""
+    import threading
+
+    from probe.facts.sdk import Scan
+
+    path = root / rel
+    entry = next(e for e in os.scandir(path.parent) if e.name == path.name)
+    entry.stat(follow_symlinks=False)  # what the walk had already seen (cached)
+    path.unlink()
+    swap(path)
+    s = Scan([str(root)])
+    worker = threading.Thread(target=s._file, args=(entry, str(path.parent), path.name), daemon=True)
+    started = time.monotonic()
+    worker.start()
+    worker.join(5)
+    elapsed = time.monotonic() - started
+    if worker.is_alive() and stat_is_fifo(path):
+        # Unblock the stuck reader so the test run can go on.
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        os.close(fd)
+        worker.join(5)
+    return s, elapsed
+
+
+def stat_is_fifo(path: Path) -> bool:
+    import stat as st
+
+    try:
+        return st.S_ISFIFO(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+READERS = [
+    "node_modules/aws-sdk/package.json", "Gemfile.lock", "vendor/composer/installed.json",
+    "vendor/aws/aws-sdk-php/src/Sdk.php", "dotnet/AWSSDK.Core.dll", "dotnet/app.deps.json",
+    "include/aws/core/VersionConfig.h", "ps/AWS.Tools.Common.psd1", "lib/app.jar", "lib/auth-2.21.29.jar",
+    "lib/app.war", "site/botocore.egg-info", "bin/server", "bin/server.bin", "bin/server.exe",
+]
+
+
+def test_every_reader_finds_its_example(tmp_path: Path) -> None:
+    """The table below is only meaningful if each example is read by its reader."""
+    root = tmp_path / "root"
+    files = _files_for_every_reader(root)
+    found_paths = {e["path"].split("!/")[0] for e in scan([str(root)])["found"]}
+    assert {str(files[rel]) for rel in READERS} <= found_paths
+
+
+@pytest.mark.parametrize("rel", READERS)
+@pytest.mark.parametrize("kind", ["fifo", "symlink-to-fifo", "symlink-outside"])
+def test_every_reader_refuses_a_file_swapped_after_the_listing(tmp_path: Path, rel: str, kind: str) -> None:
+    root = tmp_path / "root"
+    files = _files_for_every_reader(root)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    # The outside copy is a valid file of the same format: following the link would read it.
+    shutil.copy(files[rel], outside / "copy")
+    os.mkfifo(tmp_path / "pipe")
+
+    def swap(path: Path) -> None:
+        if kind == "fifo":
+            os.mkfifo(path)
+        elif kind == "symlink-to-fifo":
+            os.symlink(tmp_path / "pipe", path)
+        else:
+            os.symlink(outside / "copy", path)
+
+    s, elapsed = _dispatch_after_swap(root, rel, swap)
+    assert elapsed < 3, f"the reader blocked on a {kind}"
+    assert all(e["version"] is None for e in s.found), f"read through a {kind}: {s.found}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as fh:
+                if text.encode() in fh.read():
+                    out.append(int(name))
+        except OSError:
+            pass
+    return [p for p in out if p != os.getpid() and _alive(p)]
+
+
+def _wait_gone(pids: Any, within: float = 5.0) -> list[int]:
+    end = time.monotonic() + within
+    while time.monotonic() < end:
+        left = [p for p in pids() if _alive(p)]
+        if not left:
+            return []
+        time.sleep(0.05)
+    return [p for p in pids() if _alive(p)]
+
+
+def test_task_mode_scan_leaves_no_process_after_the_probe_exits(tmp_path: Path) -> None:
+    """The probe's console entry leaves with os._exit while the scan job still runs."""
+    root = tmp_path / "orphan-check-root"
+    target = _prepare_walk_read(root, "site/botocore.dist-info/METADATA")
+    os.mkfifo(target)
+    (root / "vendor" / "botocore").mkdir(parents=True)
+    (root / "vendor" / "botocore" / "credentials.py").write_text("")
+    os.mkfifo(root / "vendor" / "botocore" / "__init__.py")
+    code = (
+        "import os, threading, time\n"
+        "from probe.facts.sdk import scan_elsewhere\n"
+        f"threading.Thread(target=scan_elsewhere, args=([{str(root)!r}], time.monotonic() + 1.0), daemon=True).start()\n"
+        "time.sleep(1.0)\n"
+        "os._exit(0)\n"
+    )
+    try:
+        subprocess.run([sys.executable, "-c", code], timeout=20, cwd=str(Path(__file__).resolve().parents[1]))
+        assert _wait_gone(lambda: _processes_mentioning(str(root))) == [], "the scanner's child outlived the probe"
+    finally:
+        for pid in _processes_mentioning(str(root)):
+            os.kill(pid, 9)
+
+
+@pytest.mark.parametrize("parent_exit", ["deadline", "os._exit", "SIGKILL"])
+def test_the_child_interpreter_never_outlives_its_deadline_or_parent(tmp_path: Path, parent_exit: str) -> None:
+    """Whatever the child is stuck on (here a sleep stands for any blocking call)."""
+    from probe.facts import sdk as sdk_facts
+
+    marker = str(tmp_path / "child-marker")
+    stall = f"import time; time.sleep(60)  # {marker}"
+    if parent_exit == "deadline":
+        started = time.monotonic()
+        out = sdk_facts.run_child(stall, [], time.monotonic() + 0.5)
+        assert out is None and time.monotonic() - started < 3
+        assert _wait_gone(lambda: _processes_mentioning(marker), 3) == []
+        return
+    code = (
+        "import os, signal, threading, time\n"
+        "from probe.facts import sdk\n"
+        f"threading.Thread(target=sdk.run_child, args=({stall!r}, [], None), daemon=True).start()\n"
+        "end = time.monotonic() + 10\n"
+        "while not sdk._CHILDREN and time.monotonic() < end: time.sleep(0.01)\n"
+        "print(next(iter(sdk._CHILDREN)).pid, flush=True)\n"
+        "time.sleep(0.3)\n"
+        + ("os._exit(0)\n" if parent_exit == "os._exit" else "os.kill(os.getpid(), signal.SIGKILL)\n")
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=20, cwd=str(Path(__file__).resolve().parents[1]))
+    try:
+        child = int(proc.stdout.split()[0])
+        assert _wait_gone(lambda: [child], 5) == [], f"the child outlived a parent that ended by {parent_exit}"
+    finally:
+        for pid in _processes_mentioning(marker):
+            os.kill(pid, 9)

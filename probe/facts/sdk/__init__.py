@@ -5,6 +5,11 @@ escape from the root), skips pseudo filesystems (/proc, /sys, /dev and any mount
 such a type), dispatches on file names only, and reads just the bytes a format needs.
 The walk stops at the deadline and says so: a partial result is still a result.
 
+Every file is opened by ``open_regular``: never through a symlink (O_NOFOLLOW), never
+blocking (O_NONBLOCK: a FIFO named METADATA must not hold the scan), and read only if the
+open descriptor is a regular file (a FIFO, device or socket swapped in after the listing
+is refused). Unopenable files count as ``unreadable``.
+
 Formats (ECS_FACTS.md, "AWS SDK support for the container credential provider"):
 Python dist-info / egg-info (botocore, boto3, boto, awscli), AWS CLI v2 installs, Node
 package.json (aws-sdk, @aws-sdk/credential-provider-node and -http, nested
@@ -16,14 +21,19 @@ VersionConfig.h and libaws-cpp-sdk-core.so, PowerShell AWS.Tools.Common.
 
 from __future__ import annotations
 
+import atexit
+import errno
 import io
 import json
 import os
 import re
 import stat
+import subprocess
+import sys
+import threading
 import time
 import zipfile
-from typing import Any, Iterable, Optional
+from typing import Any, BinaryIO, Iterable, Optional
 
 from probe.facts.sdk import binaries
 
@@ -63,6 +73,42 @@ _NODE = {
     ("@aws-sdk", "credential-provider-node"): "js-v3-credential-provider-node",
     ("@aws-sdk", "credential-provider-http"): "js-v3-credential-provider-http",
 }
+
+
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_NOCTTY", 0)
+)
+
+
+def open_regular(path: str) -> BinaryIO:
+    """Open a regular file for reading without following a symlink or blocking.
+
+    lstat first, so a device (opening some has effects) or a FIFO is never opened at
+    all; then O_NOFOLLOW | O_NONBLOCK and fstat on the descriptor, for a file swapped
+    between the two. Raises OSError for anything but a regular file.
+    """
+    if not stat.S_ISREG(os.lstat(path).st_mode):
+        raise OSError(errno.EINVAL, "not a regular file", path)
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def is_regular(path: str) -> bool:
+    """A regular file, not a symlink to one (never follows)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _clean(version: Optional[str]) -> Optional[str]:
@@ -175,7 +221,7 @@ class Scan:
                             self._python_meta(full, name, is_dir=True)
                             continue
                         # awscli v2 carries its own botocore fork: the awscli entry covers it.
-                        if name in _VENDOR_MARKERS and not path.endswith("awscli") and os.path.isfile(os.path.join(full, _VENDOR_MARKERS[name])):
+                        if name in _VENDOR_MARKERS and not path.endswith("awscli") and is_regular(os.path.join(full, _VENDOR_MARKERS[name])):
                             self._bare_python.append((path, name))
                         stack.append(full)
                         continue
@@ -233,7 +279,7 @@ class Scan:
     # ---- readers ---------------------------------------------------------------------
     def _read(self, path: str, limit: int = SMALL) -> Optional[bytes]:
         try:
-            with open(path, "rb") as fh:
+            with open_regular(path) as fh:
                 return fh.read(limit)
         except OSError:
             self.unreadable += 1
@@ -265,10 +311,9 @@ class Scan:
         self.add(sdk, version, path, "dist-info" if name.endswith(".dist-info") else "egg-info")
 
     def _python_init(self, path: str, pkg: str) -> None:
+        # The marker beside it says it is the SDK: unreadable, it is still reported (version unknown).
         data = self._read(path, 16384)
-        if data is None:
-            return
-        m = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", data.decode("utf-8", "replace"), re.MULTILINE)
+        m = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", data.decode("utf-8", "replace"), re.MULTILINE) if data else None
         self.add(pkg, m.group(1) if m else None, path, "__init__.py (vendored)")
 
     def _node(self, path: str, parent: str) -> None:
@@ -324,7 +369,7 @@ class Scan:
 
     def _pe(self, path: str) -> None:
         try:
-            with open(path, "rb") as fh:
+            with open_regular(path) as fh:
                 version = binaries.pe_file_version(fh)
         except OSError:
             self.unreadable += 1
@@ -339,8 +384,8 @@ class Scan:
         if not (st.st_mode & 0o111) or st.st_size < GO_MIN_SIZE or not stat.S_ISREG(st.st_mode):
             return
         try:
-            with open(entry.path, "rb") as fh:
-                if fh.read(4) != b"\x7fELF":
+            with open_regular(entry.path) as fh:
+                if os.fstat(fh.fileno()).st_size < GO_MIN_SIZE or fh.read(4) != b"\x7fELF":
                     return
                 info = binaries.go_modules(fh)
                 if not info:
@@ -367,14 +412,20 @@ class Scan:
         if m:
             self.add("java-v1", m.group(2), path, "jar name")
             return
-        if not name.endswith((".war", ".ear")) and not _JAVA_V2.search(name) and not _mentions_aws(path):
-            return  # most jars on a system: one look at the central directory is enough
         try:
-            with zipfile.ZipFile(path) as zf:
-                self._java_zip(zf, path, depth=0)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError, NotImplementedError):
-            if m:  # the name still tells
-                self.add("java-v1", m.group(2), path, "jar name (unreadable archive)")
+            fh = open_regular(path)
+        except OSError:
+            self.unreadable += 1
+            return
+        with fh:
+            if not name.endswith((".war", ".ear")) and not _JAVA_V2.search(name) and not _mentions_aws(fh):
+                return  # most jars on a system: one look at the central directory is enough
+            try:
+                fh.seek(0)
+                with zipfile.ZipFile(fh) as zf:
+                    self._java_zip(zf, path, depth=0)
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError, NotImplementedError):
+                pass
 
     def _java_zip(self, zf: zipfile.ZipFile, path: str, depth: int) -> None:
         for info in zf.infolist()[:200_000]:
@@ -410,29 +461,28 @@ class Scan:
 _AWS_MARKERS = (b"amazonaws", b"software/amazon/awssdk", b"aws-java-sdk", b"lib/auth-2.", b"lib/sdk-core-2.", b"lib/bundle-2.", b".war", b".ear")
 
 
-def _mentions_aws(path: str) -> bool:
+def _mentions_aws(fh: BinaryIO) -> bool:
     """Does the archive's central directory name anything of the AWS SDK for Java?
 
     Reads the end-of-central-directory record and the directory itself as raw bytes
     (no per-entry objects), so thousands of unrelated jars cost little.
     """
     try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            tail_len = min(size, 65536 + 22)
-            fh.seek(size - tail_len)
-            tail = fh.read(tail_len)
-            eocd = tail.rfind(b"PK\x05\x06")
-            if eocd == -1 or eocd + 22 > len(tail):
-                return False
-            cd_size, cd_offset = int.from_bytes(tail[eocd + 12 : eocd + 16], "little"), int.from_bytes(tail[eocd + 16 : eocd + 20], "little")
-            if cd_offset == 0xFFFFFFFF or cd_size == 0xFFFFFFFF:
-                return True  # zip64: let zipfile decide
-            if cd_size > NESTED_JAR_MAX or cd_offset + cd_size > size:
-                return False
-            fh.seek(cd_offset)
-            directory = fh.read(cd_size)
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        tail_len = min(size, 65536 + 22)
+        fh.seek(size - tail_len)
+        tail = fh.read(tail_len)
+        eocd = tail.rfind(b"PK\x05\x06")
+        if eocd == -1 or eocd + 22 > len(tail):
+            return False
+        cd_size, cd_offset = int.from_bytes(tail[eocd + 12 : eocd + 16], "little"), int.from_bytes(tail[eocd + 16 : eocd + 20], "little")
+        if cd_offset == 0xFFFFFFFF or cd_size == 0xFFFFFFFF:
+            return True  # zip64: let zipfile decide
+        if cd_size > NESTED_JAR_MAX or cd_offset + cd_size > size:
+            return False
+        fh.seek(cd_offset)
+        directory = fh.read(cd_size)
     except OSError:
         return False
     return any(marker in directory for marker in _AWS_MARKERS)
@@ -443,14 +493,33 @@ def aws_cli_v2_installs(roots: Iterable[str]) -> list[tuple[str, str]]:
     out = []
     for root in roots:
         base = os.path.join(root, "usr", "local", "aws-cli", "v2")
-        try:
-            names = os.listdir(base)
-        except OSError:
-            continue
+        names = _listdir_nofollow(root, ("usr", "local", "aws-cli", "v2"))
         for name in names:
             if re.match(r"^2\.\d+\.\d+$", name):
                 out.append((name, os.path.join(base, name)))
     return out
+
+
+def _listdir_nofollow(root: str, parts: tuple[str, ...]) -> list[str]:
+    """Names in root/parts..., reached without following a symlink below the root."""
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return []
+    try:
+        for part in parts:
+            try:
+                nxt = os.open(part, flags, dir_fd=fd)
+            except OSError:
+                return []
+            os.close(fd)
+            fd = nxt
+        return os.listdir(fd)
+    except OSError:
+        return []
+    finally:
+        os.close(fd)
 
 
 def roots_for(roots: list[str], survey: dict[str, Any]) -> list[str]:
@@ -489,13 +558,84 @@ def scan(roots: Iterable[str], deadline: Optional[float] = None) -> dict[str, An
     return s.record(started)
 
 
+# Child interpreters still running; killed at exit (see run_child).
+_CHILDREN: set["subprocess.Popen[bytes]"] = set()
+_CHILDREN_LOCK = threading.Lock()
+
+# Runs first in every child: it dies with its parent and at its own deadline, whatever
+# it is blocked on, so the probe never leaves a process behind.
+_CHILD_GUARD = """\
+import os, signal, sys
+_parent, _budget = int(sys.argv[1]), float(sys.argv[2])
+try:
+    import ctypes
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+except Exception:
+    pass
+if os.getppid() != _parent:
+    os._exit(3)  # the parent ended before the death signal was armed
+if _budget > 0:
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)  # default action: end the process
+    signal.setitimer(signal.ITIMER_REAL, _budget)
+del sys.argv[1:3]
+"""
+
+
+def _kill_children() -> None:
+    with _CHILDREN_LOCK:
+        children = list(_CHILDREN)
+    for child in children:
+        try:
+            child.kill()
+        except OSError:
+            pass
+
+
+atexit.register(_kill_children)
+
+
+def run_child(code: str, args: list[str], deadline: Optional[float], grace: float = 0.5) -> Optional[str]:
+    """Run ``code`` in a child interpreter (``python -S``) and return its stdout, or None
+    if it failed or was still running ``grace`` seconds past the deadline (then it is
+    killed). The child never outlives the deadline + grace (its own timer), nor this
+    process (Linux's parent-death signal, and an atexit kill elsewhere): a child blocked
+    on a file or a hung filesystem must not stay behind after the probe exits.
+    """
+    budget = None if deadline is None else max(0.1, deadline - time.monotonic())
+    limit = None if budget is None else budget + grace
+    argv = [sys.executable, "-S", "-c", _CHILD_GUARD + code, str(os.getpid()), repr(limit or 0.0), *args]
+    try:
+        # -S: no site-packages (the scanner is standard library only): a 10 ms start.
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env={"PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8"},
+        )
+    except OSError:
+        return None
+    with _CHILDREN_LOCK:
+        _CHILDREN.add(proc)
+    try:
+        out, _ = proc.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        return None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+        with _CHILDREN_LOCK:
+            _CHILDREN.discard(proc)
+    return out.decode("utf-8", "replace") if proc.returncode == 0 else None
+
+
 def scan_elsewhere(roots: list[str], deadline: Optional[float]) -> dict[str, Any]:
     """The same scan in a child interpreter, so it runs on another core while this process
     imports botocore and waits on the network (the walk is CPU-bound; threads would share
-    one core through the GIL). Falls back to scanning here if the child cannot run."""
-    import subprocess
-    import sys
-
+    one core through the GIL). Falls back to scanning here if the child cannot start."""
     budget = None if deadline is None else max(0.1, deadline - time.monotonic())
     package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     code = (
@@ -506,20 +646,17 @@ def scan_elsewhere(roots: list[str], deadline: Optional[float]) -> dict[str, Any
         "deadline = None if budget is None else time.monotonic() + budget\n"
         "sys.stdout.write(json.dumps(scan(roots, deadline)))\n"
     )
+    started = time.monotonic()
+    out = run_child(code, [json.dumps([roots, budget])], deadline)
+    if out is None:
+        if deadline is not None and time.monotonic() >= deadline:
+            return {"roots": roots, "found": [], "files": 0, "dirs": 0, "unreadable": 0, "partial": "stopped at the deadline", "elapsed_ms": int((time.monotonic() - started) * 1000)}
+        return scan(roots, deadline)
     try:
-        # -S: no site-packages (the scanner is standard library only): a 10 ms start.
-        proc = subprocess.run(
-            [sys.executable, "-S", "-c", code, json.dumps([roots, budget])],
-            capture_output=True,
-            timeout=None if budget is None else budget + 1.0,
-            env={"PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8"},
-        )
-        record = json.loads(proc.stdout)
-        if proc.returncode == 0 and isinstance(record, dict) and "found" in record:
-            record["process"] = "child"
-            return record
-    except subprocess.TimeoutExpired:
-        return {"roots": roots, "found": [], "files": 0, "dirs": 0, "unreadable": 0, "partial": "stopped at the deadline", "elapsed_ms": int((budget or 0) * 1000)}
-    except (OSError, ValueError):
-        pass
+        record = json.loads(out)
+    except ValueError:
+        return scan(roots, deadline)
+    if isinstance(record, dict) and "found" in record:
+        record["process"] = "child"
+        return record
     return scan(roots, deadline)
