@@ -3,15 +3,19 @@
 The chain is botocore's own (``create_credential_resolver``), walked provider by provider
 so we learn which one won or which one raised. The only change: the container provider
 is handed the credentials endpoint's answer we already observed, so the run costs one
-request to the rate-limited endpoint, not two. botocore still does everything else
-itself (which variables activate it, precedence, token file handling, refusing hosts).
+request to the rate-limited endpoint, not two; and it is handed the authorization token
+the probe already read (size-capped, regular files only): botocore would read the token
+file itself, whole and blocking (``/dev/zero`` grew it to gigabytes, a FIFO stuck a thread
+for good). botocore still does everything else itself (which variables activate it,
+precedence, header validation, refusing hosts).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, MutableMapping, Optional
 
 from probe import redact
 from probe.facts.endpoints import Observed
@@ -53,16 +57,57 @@ def _observed_fetcher(observed: Callable[[], Observed]) -> Any:
     return ObservedFetcher()
 
 
-def collect_identity(observed: Callable[[], Observed], deadline: Optional[float] = None) -> dict[str, Any]:
+def _without_token_file(container: Any, token: Mapping[str, Any]) -> None:
+    """Make botocore's container provider use the token the probe read, never the file.
+
+    The provider's environment is replaced by a copy in which the file variable gives way
+    to the value read from it; botocore then validates and sends it as its own. A file
+    the probe could not read (missing, a FIFO, a device, unreadable) fails the provider
+    as the application would fail, without botocore opening anything.
+    """
+    env_name = getattr(container, "ENV_VAR_AUTH_TOKEN_FILE", None)
+    var_name = getattr(container, "ENV_VAR_AUTH_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN")
+    environ = getattr(container, "_environ", None)
+    if env_name is None or environ is None or env_name not in environ:
+        return  # this botocore does not read a token file, or none is set
+    copy: MutableMapping[str, str] = dict(environ)
+    del copy[env_name]
+    value = token.get("_raw") if token.get("source") == "file" else None
+    if isinstance(value, str):
+        copy[var_name] = value
+        container._environ = copy
+        return
+    problem = token.get("error") or f"cannot read {environ[env_name]}"
+    copy.pop(var_name, None)
+    container._environ = copy
+
+    def refuse() -> Any:
+        raise OSError(problem)
+
+    container._build_headers = refuse
+
+
+def collect_identity(
+    observed: Callable[[], Observed],
+    deadline: Optional[float] = None,
+    token: Optional[Mapping[str, Any]] = None,
+) -> dict[str, Any]:
     """Resolve credentials with botocore's default chain and ask STS who they are.
 
     botocore reads os.environ and the config files itself, as it does in the application.
     Whatever botocore raises while setting up (unknown profile, unparsable config file,
     bad setting) is what the application would hit too: it is recorded as a chain error.
+
+    ``token``: the run's ``environ.authorization_token`` record (read once per run); read
+    here, the same safe way, when not given.
     """
     record: dict[str, Any] = {"provider": None, "tried": []}
+    if token is None:
+        from probe.facts.environ import authorization_token
+
+        token = authorization_token(os.environ)
     try:
-        return _collect(record, observed, deadline)
+        return _collect(record, observed, deadline, token)
     except Exception as exc:
         record.setdefault("chain_error", redact.scrub(f"{type(exc).__name__}: {exc}")[:600])
         record.setdefault("chain_error_provider", "session")
@@ -85,7 +130,7 @@ def _session() -> Any:
         return _SESSION
 
 
-def _collect(record: dict[str, Any], observed: Callable[[], Observed], deadline: Optional[float]) -> dict[str, Any]:
+def _collect(record: dict[str, Any], observed: Callable[[], Observed], deadline: Optional[float], token: Mapping[str, Any]) -> dict[str, Any]:
     from botocore.config import Config
     from botocore.credentials import create_credential_resolver
 
@@ -99,6 +144,7 @@ def _collect(record: dict[str, Any], observed: Callable[[], Observed], deadline:
     container = resolver.get_provider("container-role")
     if hasattr(container, "_fetcher"):
         container._fetcher = _observed_fetcher(observed)
+    _without_token_file(container, token)
     creds = None
     for provider in resolver.providers:
         record["tried"].append(provider.METHOD)
