@@ -80,16 +80,19 @@ def from_iam(role: str, account: Optional[str], timeout: float) -> dict[str, Any
     name = m.group(2) if m else role
     record: dict[str, Any] = _with_account({"source": f"iam:GetRole {name}", "role": role}, account, role if m else None)
     try:
-        import boto3
-        import boto3.session
+        # botocore alone: boto3 adds nothing to one GetRole call.
+        import botocore.session
         from botocore.config import Config
         from botocore.exceptions import BotoCoreError, ClientError
-
-        session = boto3.session.Session()
+    except ImportError as exc:
+        record["error"] = f"botocore is not installed ({exc}): `pip install botocore`, or pass the policy with --policy-file"
+        return record
+    try:
+        session = botocore.session.Session()
         # IAM is global: any region will do when none is configured.
-        client = session.client(
+        client = session.create_client(
             "iam",
-            region_name=session.region_name or os.environ.get("AWS_REGION") or "us-east-1",
+            region_name=session.get_config_variable("region") or os.environ.get("AWS_REGION") or "us-east-1",
             config=Config(connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 2}),
         )
         answer = client.get_role(RoleName=name)["Role"]
