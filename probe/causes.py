@@ -43,7 +43,7 @@ CAUSAL_ORDER: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
         ("exposure", ("host.imds-block",)),
     ),
     "taskdef": (
-        ("task definition", ("taskdef.task-role", "taskdef.network-mode", "taskdef.static-credentials", "taskdef.proxy", "taskdef.multi-process", "taskdef.probe-sidecar")),
+        ("task definition", ("taskdef.schema", "taskdef.task-role", "taskdef.network-mode", "taskdef.static-credentials", "taskdef.proxy", "taskdef.multi-process", "taskdef.probe-sidecar")),
     ),
     "trust": (("trust policy", ("trust.ecs-tasks-principal", "trust.conditions")),),
 }

@@ -300,7 +300,8 @@ def run_other_mode(mode: str, args: argparse.Namespace, opts: dict[str, Any], st
             else:
                 with open(args.file, encoding="utf-8", errors="replace") as fh:
                     text = fh.read(16 << 20)
-            data = {"taskdef": {"source": args.file, "doc": taskdef.load(text)}}
+            doc = taskdef.load(text)
+            data = {"taskdef": {"source": args.file, "doc": doc, "schema": taskdef.validate(doc)}}
         except OSError as exc:
             raise UsageError(f"cannot read {args.file}: {exc.strerror or exc}") from None
         except ValueError as exc:

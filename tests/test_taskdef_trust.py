@@ -345,3 +345,27 @@ def test_trust_role_account_from_getrole(home: str, moto_iam: str) -> None:
     assert check["status"] == "pass" and "not one in account 222222222222" in check["detail"], check
     flag = run_probe(["trust", "--role", "own-account-role", "--account", "999999999999", "--json"], env)
     assert flag.status("trust.conditions") == "fail" and "from --account" in flag.check("trust.conditions")["detail"]
+
+
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        pytest.param({"cpu": 512}, ["cpu is 512", "a string"], id="task-cpu-a-number"),
+        pytest.param({"app": {"essential": "true"}}, ["container 'app', essential", "a boolean"], id="essential-in-quotes"),
+        pytest.param({"networkMode": "awsvpcc"}, ['networkMode is "awsvpcc"', "bridge, host, awsvpc, none"], id="network-mode-typo"),
+        pytest.param({"app": {"memory": "512"}}, ["container 'app', memory", "an integer"], id="container-memory-a-string"),
+        pytest.param({"app": {"portMapings": []}}, ["portMapings is not a field ECS knows"], id="misspelt-field"),
+        pytest.param({"family": None}, ["family is required"], id="no-family"),
+    ],
+)
+def test_taskdef_schema_against_botocores_model(home: str, tmp_path: Path, changes: dict[str, Any], words: list[str]) -> None:
+    """Validated against botocore's own ECS model (issue 13): today these pass silently."""
+    check = lint(home, tmp_path, variant(**changes))["taskdef.schema"]
+    assert check["status"] == "fail", check
+    for w in words:
+        assert w in check["detail"], check["detail"]
+
+
+@pytest.mark.parametrize("describe", [False, True], ids=["register", "describe"])
+def test_taskdef_schema_passes_valid_documents(home: str, tmp_path: Path, describe: bool) -> None:
+    assert lint(home, tmp_path, BASE, describe=describe)["taskdef.schema"]["status"] == "pass"

@@ -112,6 +112,7 @@ ORDER = {
         "host.imds-block",
     ),
     "taskdef": (
+        "taskdef.schema",
         "taskdef.task-role",
         "taskdef.network-mode",
         "taskdef.static-credentials",

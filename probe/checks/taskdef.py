@@ -42,6 +42,32 @@ def _argv(value: Any) -> list[str]:
     return [str(x) for x in value] if isinstance(value, list) else []
 
 
+@check("taskdef.schema", mode="taskdef", title="The task definition is valid RegisterTaskDefinition input", needs=("taskdef",))
+def schema(f: Facts) -> Outcome:
+    """Guarantees: fails when the document does not match botocore's own ECS model of
+    RegisterTaskDefinition's input: a field of the wrong type (`cpu: 512`, `essential:
+    "true"`), a value outside an enum (`networkMode: "awsvpcc"`), a missing required field or
+    an unknown one; each named by container and field. Skips when botocore is missing."""
+    rec = f.get("taskdef").get("schema") or {}
+    title = "The task definition is valid RegisterTaskDefinition input"
+    if not rec:
+        return skipped(title, "the task definition was not validated (an older facts file)")
+    if rec.get("model") is None:
+        return skipped(title, f"botocore's ECS model is not available here: {rec.get('error')}")
+    problems = [str(p) for p in rec.get("problems") or []]
+    if problems:
+        more = f"; and {rec['more']} more" if rec.get("more") else ""
+        return failed(
+            f"{len(problems) + int(rec.get('more') or 0)} field{'s' if len(problems) != 1 else ''} ECS would refuse or misread",
+            "; ".join(problems[:12]) + more + f" (checked against the {rec.get('model')}).",
+            "Fix these fields: numbers such as cpu and memory are strings at the task level and integers in a "
+            "container; essential is true or false without quotes; enums take exactly the listed values. "
+            "`aws ecs register-task-definition --cli-input-json file://FILE` gives the same verdict.",
+            problems=problems,
+        )
+    return passed(title, f"checked against the {rec.get('model')}")
+
+
 @check("taskdef.task-role", mode="taskdef", title="The task definition has a task role", needs=("taskdef",))
 def task_role(f: Facts) -> Outcome:
     """Guarantees: fails when taskRoleArn is missing (an executionRoleArn alone is the
