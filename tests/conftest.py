@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import tempfile
 from typing import Iterator
@@ -17,9 +18,29 @@ _GUARD_LOG = tempfile.NamedTemporaryFile(prefix="probe-netguard-", suffix=".log"
 _GUARD_LOG.close()
 os.environ["PROBE_TEST_GUARD_LOG"] = _GUARD_LOG.name
 os.environ["PROBE_TEST_HOST_NETNS"] = os.readlink("/proc/self/ns/net")
-with open("/tmp/ecs-credential-probe-test-guard.json", "w", encoding="utf-8") as _fh:
+_GUARD_SETTINGS = "/tmp/ecs-credential-probe-test-guard.json"  # sitecustomize.py reads it
+with open(_GUARD_SETTINGS, "w", encoding="utf-8") as _fh:
     json.dump({k: os.environ[k] for k in ("PROBE_TEST_GUARD_LOG", "PROBE_TEST_HOST_NETNS")}, _fh)
 netguard.install()
+# Every test's tmp_path lives here, and the whole folder goes at the end of the session:
+# the suite leaves nothing behind in /tmp. World-traversable, for the tests that run a
+# process as nobody.
+_SESSION_TMP = tempfile.mkdtemp(prefix="ecs-credential-probe-tests-")
+os.chmod(_SESSION_TMP, 0o755)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.option.basetemp:
+        config.option.basetemp = os.path.join(_SESSION_TMP, "pytest")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_SESSION_TMP, ignore_errors=True)
+    for path in (_GUARD_LOG.name, _GUARD_SETTINGS):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 @pytest.fixture(autouse=True)
