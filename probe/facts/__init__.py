@@ -23,6 +23,215 @@ FACTS_SCHEMA = "ecs-credential-probe/facts/v1"
 COLLECTORS = ("environ", "proxy", "credentials", "metadata", "imds", "identity", "processes", "sdk", "shim")
 
 
+# ---- the shape of a saved facts file (--facts) ------------------------------------------
+# A file from outside is held to the shape the collectors write before any check reads
+# it: a field of the wrong type is refused at load (exit 2 with its path), so a check
+# `error` means a bug in the check, never a hand-edited file. Fields not listed are not
+# read by any check and pass as they are.
+
+MAX_FACTS_BYTES = 16 << 20
+MAX_DEPTH = 32  # the collectors write at most 7 levels
+MAX_ITEMS = 20_000  # per list: 2000 processes and 500 SDKs at most are written
+
+
+class _Opt:
+    """null, or the inner shape."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+
+class _Need:
+    """A field every record of this kind has (a check reads it with [...])."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+
+class _ListOf:
+    def __init__(self, item: Any) -> None:
+        self.item = item
+
+
+class _MapOf:
+    """An object with any keys, every value of one shape."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+_NUM = (int, float)
+_STR, _BOOL, _INT, _NUMBER = _Opt(str), _Opt(bool), _Opt(int), _Opt(_NUM)
+_SCALAR = _Opt((str, int, float, bool))
+_STRS = _Opt(_ListOf(str))
+
+
+def _rec(**fields: Any) -> _Opt:
+    """A record (object) that may be null; its listed fields must have their shapes."""
+    return _Opt(fields)
+
+
+_COMMON = dict(collector_error=_STR, deadline_exceeded=_BOOL, collector_ms=_NUMBER, error=_STR)
+_ANSWER = dict(  # an HTTP answer's record; with _COMMON, or error=_STR on its own
+    status=_INT, timed_out=_BOOL, elapsed_ms=_NUMBER, content_type=_STR, date=_STR,
+    date_epoch=_NUMBER, local_epoch=_NUMBER, body_bytes=_INT, oversized=_BOOL, json_error=_STR,
+    body_text=_STR, error_code=_STR, error_message=_STR,
+)
+_ROUTE = _rec(
+    host=_Need(_STR), proxy=_STR, proxy_any=_STR, bypassed_strict=_BOOL, bypassed_cidr=_BOOL,
+    proxied_strict=_BOOL, proxied_cidr=_BOOL,
+)
+_PROFILE_FILE = _rec(
+    path=_STR, exists=_BOOL, error=_STR, profiles=_STRS, active_keys=_STRS, region=_STR, credential_source=_STR,
+)
+_PROCESS = dict(
+    pid=_Need(int), ppid=_INT, name=_STR, cmdline=_Opt((str, _ListOf(str))), container_id=_STR, container=_STR,
+    self=_BOOL, error=_STR, reason=_STR, exe=_STR, search_paths=_STRS, paths=_STRS, has_relative=_BOOL, has_full=_BOOL,
+    same_as_pid1=_BOOL, inherited=_BOOL, proxy=_ROUTE, no_proxy=_STR, proxy_vars=_Opt(_MapOf(_STR)),
+    no_proxy_vars=_Opt(_MapOf(_STR)), capabilities=_Opt(_MapOf(_SCALAR)),
+)
+_SDK = dict(
+    sdk=_Need(str), version=_STR, raw_version=_STR, path=_Need(str), via=_STR, features=_Opt(_MapOf(_BOOL)),
+    used_by=_Opt(_ListOf(int)),
+)
+FACTS_SHAPE: dict[str, Any] = {
+    "environ": _rec(
+        **_COMMON, pid=_INT, relative_uri_set=_BOOL, relative_uri=_STR, full_uri_set=_BOOL, full_uri=_STR,
+        credentials_target=_rec(source=_STR, url=_STR, host=_STR, refused=_STR, both_set=_BOOL, old_sdks_refuse=_BOOL),
+        authorization_token=_rec(
+            source=_STR, present=_BOOL, error=_STR, illegal=_BOOL, file=_STR, length=_INT, trailing_newline_only=_BOOL,
+        ),
+        access_key_id=_STR, access_key_kind=_STR, present=_Opt(_MapOf(_BOOL)), shown=_Opt(_MapOf(_STR)),
+        proxy_vars=_Opt(_MapOf(_STR)), profile=_STR, shared_credentials_file=_PROFILE_FILE,
+        config_file=_PROFILE_FILE, boto_config=_STRS,
+    ),
+    "proxy": _rec(**_COMMON, configured=_STRS, no_proxy=_STR, routes=_Opt(_MapOf(_ROUTE))),
+    "credentials": _rec(
+        **_COMMON, **_ANSWER, requested=_BOOL, url=_STR, not_requested=_STR, token_problem=_STR,
+        rate_limit=_Opt(_MapOf(_SCALAR)), fields_missing=_STRS, role_arn=_STR, account_id=_STR,
+        access_key_id=_STR, expiration=_STR,
+    ),
+    "metadata": _rec(
+        **_COMMON, uri=_STR, requested=_BOOL, container=_rec(**_ANSWER, error=_STR), task=_rec(**_ANSWER, error=_STR),
+        info=_Opt(_MapOf(_SCALAR)), containers=_Opt(_MapOf(_STR)),
+    ),
+    "imds": _rec(
+        **_COMMON, disabled=_BOOL, endpoint=_STR, requested=_BOOL, token=_rec(**_ANSWER, error=_STR), version=_INT,
+        roles=_rec(**_ANSWER, error=_STR), role_name=_STR, credentials=_rec(**_ANSWER, error=_STR), credentials_reachable=_BOOL,
+        access_key_id=_STR, instance_id=_STR, token_ttl_header=_STR,
+    ),
+    "identity": _rec(
+        **_COMMON, provider=_STR, tried=_STRS, region=_STR, access_key_id=_STR, botocore_version=_STR,
+        sts_endpoint=_STR, sts_elapsed_ms=_NUMBER, arn=_STR, account=_STR, user_id=_STR, chain_error=_STR,
+        chain_error_provider=_STR, sts_error=_STR, sts_error_code=_STR,
+    ),
+    "processes": _rec(
+        **_COMMON, available=_BOOL, self_pid=_INT, ancestors=_Opt(_ListOf(int)), pid1_readable=_BOOL,
+        pid1_reason=_STR, pid1_has_variable=_BOOL, pid1_has_region=_BOOL, pid1_region=_STR,
+        processes=_Opt(_ListOf(_PROCESS)), unreadable=_Opt(_ListOf(_PROCESS)), truncated=_BOOL,
+    ),
+    "sdk": _rec(
+        **_COMMON, roots=_STRS, found=_Opt(_ListOf(_SDK)), files=_INT, dirs=_INT, unreadable=_INT, partial=_STR,
+        elapsed_ms=_NUMBER, named_roots=_BOOL, cached=_BOOL, process=_STR,
+    ),
+    "shim": _rec(
+        **_COMMON,
+        files=_Opt(_ListOf(dict(path=_Need(_STR), error=_STR, vars=_Opt(_MapOf(dict(in_pid1=_BOOL, equal=_BOOL))), missing=_STRS))),
+        pid1_readable=_BOOL, pid1_error=_STR, self_is_pid1=_BOOL,
+    ),
+    "run": _rec(**_COMMON, unfinished=_STRS, pid=_INT, now_epoch=_NUMBER),
+}
+OPTIONS_SHAPE: dict[str, Any] = {"expect_role": _STR}
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "an object", list: "a list"}
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    return _TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def _check_depth(doc: Any) -> None:
+    """Refuse deep nesting without recursing (json.loads stops near 1000 levels; the
+    judge's own recursion, e.g. the redactor's, would stop far sooner)."""
+    stack: list[tuple[Any, int, str]] = [(doc, 1, "")]
+    while stack:
+        value, depth, path = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_DEPTH} levels at {path or 'the top'}")
+        if isinstance(value, dict):
+            if len(value) > MAX_ITEMS:
+                raise ValueError(f"{path or 'the document'} has more than {MAX_ITEMS} fields")
+            stack.extend((v, depth + 1, f"{path}.{k}" if path else str(k)) for k, v in value.items())
+        elif isinstance(value, list):
+            if len(value) > MAX_ITEMS:
+                raise ValueError(f"{path} has more than {MAX_ITEMS} items")
+            stack.extend((v, depth + 1, f"{path}[{i}]") for i, v in enumerate(value))
+
+
+def _check_shape(value: Any, shape: Any, path: str) -> None:
+    """Raise ValueError naming the first field whose value does not have its shape."""
+    if isinstance(shape, _Opt):
+        if value is not None:
+            _check_shape(value, shape.inner, path)
+        return
+    if isinstance(shape, tuple) and any(isinstance(s, (_ListOf, _MapOf, dict, _Opt)) for s in shape):
+        errors = []
+        for alternative in shape:
+            try:
+                _check_shape(value, alternative, path)
+                return
+            except ValueError as exc:
+                errors.append(str(exc))
+        raise ValueError(errors[0])
+    if isinstance(shape, dict):
+        if not isinstance(value, dict):
+            raise ValueError(f"{path} is {_kind(value)}, not an object")
+        for key, inner in shape.items():
+            if key in value:
+                _check_shape(value[key], inner.inner if isinstance(inner, _Need) else inner, f"{path}.{key}")
+            elif isinstance(inner, _Need):
+                raise ValueError(f"{path} has no {key!r}")
+        return
+    if isinstance(shape, _ListOf):
+        if not isinstance(value, list):
+            raise ValueError(f"{path} is {_kind(value)}, not a list")
+        for i, item in enumerate(value):
+            _check_shape(item, shape.item, f"{path}[{i}]")
+        return
+    if isinstance(shape, _MapOf):
+        if not isinstance(value, dict):
+            raise ValueError(f"{path} is {_kind(value)}, not an object")
+        for key, inner in value.items():
+            _check_shape(inner, shape.value, f"{path}.{key}")
+        return
+    types = shape if isinstance(shape, tuple) else (shape,)
+    # true/false is no number here, although Python's bool is an int.
+    if isinstance(value, bool) and bool not in types:
+        ok = False
+    else:
+        ok = isinstance(value, types)
+    if ok and isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        ok = False  # NaN and Infinity: JSON extensions no collector writes
+    if not ok:
+        wanted = " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in types if t is not float or int not in types)
+        raise ValueError(f"{path} is {_kind(value)}, not {wanted}")
+
+
+def check_facts_shape(doc: dict[str, Any]) -> None:
+    """The whole saved document: depth and size first, then every record's shape."""
+    _check_depth(doc)
+    facts = doc["facts"]
+    for name, shape in FACTS_SHAPE.items():
+        if name in facts:
+            _check_shape(facts[name], shape, f"facts.{name}")
+    options = doc.get("options")
+    if options is not None:
+        _check_shape(options, OPTIONS_SHAPE, "options")
+
+
 @dataclass
 class Facts:
     """What one run observed: collector name -> plain record."""
@@ -59,13 +268,20 @@ class Facts:
 
     @classmethod
     def loads(cls, text: str) -> "Facts":
-        """Facts from a saved file. Raises ValueError with a readable reason."""
+        """Facts from a saved file. Raises ValueError with a readable reason: a file that is
+        not JSON, not a facts document, too large, too deeply nested, or has a field of the
+        wrong type (the CLI exits 2 with the reason)."""
+        if len(text) > MAX_FACTS_BYTES:
+            raise ValueError(f"larger than {MAX_FACTS_BYTES >> 20} MiB: not a file --save-facts writes")
         try:
             doc = json.loads(text)
-        except (ValueError, RecursionError) as exc:
+        except RecursionError:
+            raise ValueError(f"not JSON the probe reads: nested deeper than {MAX_DEPTH} levels") from None
+        except ValueError as exc:
             raise ValueError(f"not JSON: {type(exc).__name__}: {str(exc)[:200]}") from None
         if not isinstance(doc, dict) or doc.get("schema") != FACTS_SCHEMA or not isinstance(doc.get("facts"), dict):
             raise ValueError(f"not an {FACTS_SCHEMA} document (save one with --save-facts)")
+        check_facts_shape(doc)
         options = doc.get("options")
         try:
             return cls(
