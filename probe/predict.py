@@ -485,7 +485,22 @@ def in_use(record: Mapping[str, Any], named_roots: bool, survey: bool) -> bool:
 
 
 def predict_all(f: Facts) -> list[dict[str, Any]]:
-    """One record per SDK found, in the scanner's order; never raises for odd facts."""
+    """One record per SDK found, in the scanner's order; never raises for odd facts.
+
+    Several checks and the report read the same predictions: they are computed once per
+    Facts object (the facts do not change while they are judged)."""
+    cached = getattr(f, "_predictions", None)
+    if cached is not None:
+        return [dict(s) for s in cached]
+    out = _predict_all(f)
+    try:
+        f._predictions = out  # type: ignore[attr-defined]
+    except AttributeError:
+        pass
+    return [dict(s) for s in out]
+
+
+def _predict_all(f: Facts) -> list[dict[str, Any]]:
     rec = f.get("sdk")
     found = [e for e in rec.get("found") or [] if isinstance(e, dict) and isinstance(e.get("sdk"), str)]
     view = _View(f)

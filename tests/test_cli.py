@@ -74,7 +74,8 @@ def test_garbage_facts_file(home: str, tmp_path, content: bytes) -> None:
 
 
 def test_facts_with_odd_shapes_never_crash(home: str, tmp_path) -> None:
-    """Records of the wrong type are judged (fail/skip/error), never a traceback."""
+    """Records of the wrong type are refused when loaded (exit 2, the field named), never a
+    traceback and never a verdict built on them (issue 11, item 18)."""
     doc = {
         "schema": "ecs-credential-probe/facts/v1",
         "facts": {"environ": {"credentials_target": "oops", "present": [1, 2]}, "credentials": {"status": "200"}, "identity": 7},
@@ -82,9 +83,8 @@ def test_facts_with_odd_shapes_never_crash(home: str, tmp_path) -> None:
     path = tmp_path / "facts.json"
     path.write_text(json.dumps(doc))
     run = run_probe(["--json", "--facts", str(path)], clean_env(home))
-    assert run.rc == 1
-    statuses = {c["id"]: c["status"] for c in run.report["checks"]}
-    assert list(statuses) == IMPLEMENTED_TASK_IDS and statuses["identity.task-role"] == "fail"
+    assert run.rc == 2 and run.stdout == ""
+    assert "facts.environ.credentials_target is a string, not an object" in run.stderr
 
 
 def test_exit_codes_and_strict(emu: Emulator, home: str) -> None:
