@@ -1,0 +1,1583 @@
+#!/bin/sh
+# probe.sh: the POSIX sh twin of `probe` (ecs-credential-probe), for images without Python.
+#
+# Diagnoses the ECS task role from inside a container with nothing but sh, the usual
+# text tools (sed, tr, head, find, date) and curl or wget when present. Same check ids,
+# text layout, JSON schema and exit codes as `probe`; what needs SigV4 (identity.*,
+# sdk.identity) is skipped with the reason: run `probe` (the Python CLI or a sidecar) for it.
+#
+# usage: probe.sh [--json | --format text|json] [--output FILE] [--deadline SECONDS]
+#                 [--only ID,..] [--skip ID,..] [--strict] [--no-color] [--sdk-root PATH]
+#
+# Exit codes: 0 no check failed, 1 a check failed (or warned with --strict), 2 bad usage.
+# Plain POSIX sh: runs under dash and busybox ash. Never follows redirects, never uses a
+# proxy, never prints the credentials id, a secret key, a token or a proxy password.
+
+VERSION=0.1.0
+NL='
+'
+MASK='****'
+LC_ALL=C
+export LC_ALL
+set -f
+umask 077
+
+say() { printf 'probe.sh: %s\n' "$*" >&2; }
+usage() {
+    say "usage: probe.sh [--json | --format text|json] [--output FILE] [--deadline SECONDS] [--only ID,..] [--skip ID,..] [--strict] [--no-color] [--sdk-root PATH]"
+    exit 2
+}
+
+is_true() { case $1 in 1|[Tt][Rr][Uu][Ee]|[Yy][Ee][Ss]|[Oo][Nn]) return 0 ;; esac; return 1; }
+
+# --- options (PROBE_<NAME> defaults, as in `probe`) ---------------------------------
+format=${PROBE_FORMAT:-text}
+deadline=${PROBE_DEADLINE:-5}
+output=${PROBE_OUTPUT:-}
+only=${PROBE_ONLY:-}
+skip_ids=${PROBE_SKIP:-}
+strict=0; is_true "${PROBE_STRICT:-}" && strict=1
+sdk_roots=${PROBE_SDK_ROOT:-}
+
+while [ $# -gt 0 ]; do
+    case $1 in
+        --json) format=json; shift ;;
+        --format) [ $# -ge 2 ] || usage; format=$2; shift 2 ;;
+        --format=*) format=${1#*=}; shift ;;
+        --output|-o) [ $# -ge 2 ] || usage; output=$2; shift 2 ;;
+        --output=*) output=${1#*=}; shift ;;
+        --deadline) [ $# -ge 2 ] || usage; deadline=$2; shift 2 ;;
+        --deadline=*) deadline=${1#*=}; shift ;;
+        --only) [ $# -ge 2 ] || usage; only=$2; shift 2 ;;
+        --only=*) only=${1#*=}; shift ;;
+        --skip) [ $# -ge 2 ] || usage; skip_ids=$2; shift 2 ;;
+        --skip=*) skip_ids=${1#*=}; shift ;;
+        --strict) strict=1; shift ;;
+        --no-color) shift ;;
+        --sdk-root) [ $# -ge 2 ] || usage; sdk_roots="$sdk_roots${sdk_roots:+:}$2"; shift 2 ;;
+        --sdk-root=*) sdk_roots="$sdk_roots${sdk_roots:+:}${1#*=}"; shift ;;
+        task) shift ;;
+        -h|--help) usage ;;
+        *) say "unknown argument $1"; usage ;;
+    esac
+done
+case $format in text|json) ;; *) say "--format must be text or json, not '$format'"; exit 2 ;; esac
+case $deadline in
+    ''|*[!0-9.]*|*.*.*|.*|*.) say "--deadline needs a number of seconds, not '$deadline'"; exit 2 ;;
+esac
+# The deadline in milliseconds (integer arithmetic only).
+_dint=${deadline%%.*}
+_dfrac=0
+case $deadline in *.*) _dfrac=${deadline#*.}000; _dfrac=${_dfrac%"${_dfrac#???}"} ;; esac
+deadline_ms=$(( ${_dint:-0} * 1000 + $(printf '%s' "$_dfrac" | sed 's/^0*//;s/^$/0/') ))
+[ "$deadline_ms" -gt 0 ] || { say "--deadline must be more than 0"; exit 2; }
+
+# --- clock -----------------------------------------------------------------------------
+# Milliseconds on a monotonic clock: /proc/uptime (centiseconds, no fork), else date.
+now_ms() {
+    if [ -r /proc/uptime ] && read -r _up _rest < /proc/uptime; then
+        case $_up in
+            *.??) _c=${_up%.*}${_up#*.}; printf '%s' $(( $(printf '%s' "$_c" | sed 's/^0*//;s/^$/0/') * 10 )); return ;;
+        esac
+    fi
+    printf '%s000' "$(date +%s)"
+}
+started_ms=$(now_ms)
+started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+end_ms=$((started_ms + deadline_ms))
+# Fractions for sleep when it takes them (GNU coreutils and busybox do).
+sleep 0.01 2>/dev/null && frac_sleep=1 || frac_sleep=0
+
+secs() {  # $1 milliseconds -> seconds as curl/sleep take them
+    if [ "$frac_sleep" = 1 ]; then
+        printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000))
+    else
+        printf '%d' $((($1 + 999) / 1000))
+    fi
+}
+
+# --- scratch ----------------------------------------------------------------------------
+T=$(mktemp -d 2>/dev/null) || { T=/tmp/probe-sh.$$; mkdir -m 700 "$T" 2>/dev/null || { say "cannot create a temporary folder"; exit 2; }; }
+cleanup() { rm -rf "$T"; }
+trap cleanup EXIT
+trap 'exit 2' INT TERM HUP
+
+# --- strings -----------------------------------------------------------------------------
+C2=$(printf '\302')
+SOH=$(printf '\001')
+E2=$(printf '\342')
+
+# Control characters shown as escapes (\x1b, \n), kept on one line: for the terminal.
+tsafe() {
+    case $1 in
+        *[[:cntrl:]]*|*"$C2"*|*"$E2"*) ;;
+        *) printf '%s' "$1"; return ;;
+    esac
+    printf '%s' "$1" | od -An -v -tx1 | tr -s ' \n' '\n\n' | {
+        _st=0
+        while IFS= read -r _b; do
+            [ -n "$_b" ] || continue
+            case $_st in
+                c2) _st=0
+                    case $_b in 8?|9?) printf '\\u00%s' "$_b"; continue ;; esac
+                    printf '\302' ;;
+                e2) _st=e280
+                    [ "$_b" = 80 ] && continue
+                    _st=0; printf '\342' ;;
+                e280) _st=0
+                    case $_b in a8|a9) printf '\\u20%s' "$_b"; continue ;; esac
+                    printf '\342\200' ;;
+            esac
+            case $_b in
+                0a) printf '\\n' ;;
+                0d) printf '\\r' ;;
+                09) printf '\\t' ;;
+                0?|1?|7f) printf '\\x%s' "$_b" ;;
+                c2) _st=c2 ;;
+                e2) _st=e2 ;;
+                *) printf "\\$(printf '%o' "0x$_b")" ;;
+            esac
+        done
+        case $_st in c2) printf '\302' ;; e2) printf '\342' ;; e280) printf '\342\200' ;; esac
+    }
+}
+
+# A JSON string's content: quotes, backslashes and control characters escaped.
+jesc() {
+    _s=$1
+    case $_s in
+        *[\"\\]*) _s=$(printf '%sx' "$_s" | sed 's/\\/\\\\/g; s/"/\\"/g'); _s=${_s%x} ;;
+    esac
+    case $_s in
+        *[[:cntrl:]]*) ;;
+        *) printf '%s' "$_s"; return ;;
+    esac
+    printf '%s' "$_s" | od -An -v -tx1 | tr -s ' \n' '\n\n' | while IFS= read -r _b; do
+        [ -n "$_b" ] || continue
+        case $_b in
+            0a) printf '\\n' ;;
+            0d) printf '\\r' ;;
+            09) printf '\\t' ;;
+            0?|1?|7f) printf '\\u00%s' "$_b" ;;
+            *) printf "\\$(printf '%o' "0x$_b")" ;;
+        esac
+    done
+}
+
+# Known secrets of this run (newline-separated); scrub() masks them wherever they appear.
+SECRETS=''
+add_secret() { [ ${#1} -ge 4 ] && SECRETS="$SECRETS$1$NL"; }
+
+replace_all() {  # $1 text, $2 needle, $3 replacement
+    _out=''
+    _rest=$1
+    while :; do
+        case $_rest in
+            *"$2"*) _out="$_out${_rest%%"$2"*}$3"; _rest=${_rest#*"$2"} ;;
+            *) break ;;
+        esac
+    done
+    printf '%s' "$_out$_rest"
+}
+
+# Text from outside (an endpoint's body, a command line): secrets masked by value and by
+# name, the credentials id after /credentials/ or id=, access key ids to their last four.
+scrub() {
+    _t=$1
+    _oldifs=$IFS; IFS=$NL
+    for _sec in $SECRETS; do
+        IFS=$_oldifs
+        case $_t in *"$_sec"*) _t=$(replace_all "$_t" "$_sec" "$MASK") ;; esac
+    done
+    IFS=$_oldifs
+    case $_t in
+        *[Cc]redentials/*|*[Ii][Dd]=*|*A[KS]IA*|*[Ss]ecret*|*[Tt]oken*|*@*)
+            _t=$(printf '%sx' "$_t" | sed -E \
+                -e 's#(/[Cc][Rr][Ee][Dd][Ee][Nn][Tt][Ii][Aa][Ll][Ss]/)[^ "'"'"'<>&/]+#\1****#g' \
+                -e 's#([?&][Ii][Dd]=)[^ "'"'"'<>&/]+#\1****#g' \
+                -e 's#(A[KS]IA)[A-Z0-9]{8,}([A-Z0-9]{4})#****\2#g' \
+                -e 's#("?(SecretAccessKey|Token|SessionToken|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN)"?[[:space:]]*[:=][[:space:]]*"?)[^",}& ]+#\1****#g' \
+                -e 's#(://[^/:@ ]*:)[^@ /]+@#\1****@#g')
+            _t=${_t%x} ;;
+    esac
+    printf '%s' "$_t"
+}
+
+mask_key_id() { [ ${#1} -gt 4 ] && printf '%s%s' "$MASK" "${1#"${1%????}"}" || printf '%s' "$MASK"; }
+
+# The relative URI with every segment that is not a plain word masked (the id is a capability).
+mask_relative_uri() {
+    case $1 in
+        //*) printf '//%s' "$MASK"; return ;;
+        /*) ;;
+        '') return ;;
+        *) printf '%.1s%s' "$1" "$MASK"; return ;;
+    esac
+    _path=${1%%\?*}
+    _query=''
+    case $1 in *\?*) _query=${1#*\?} ;; esac
+    _out=''
+    _oldifs=$IFS; IFS=/
+    _first=1
+    for _seg in $_path; do
+        IFS=$_oldifs
+        [ $_first = 1 ] || _out="$_out/"
+        _first=0
+        case $_seg in
+            ''|v1|v2|v3|v4|credentials|api|task|role|creds) _out="$_out$_seg" ;;
+            *) _out="$_out$MASK" ;;
+        esac
+    done
+    IFS=$_oldifs
+    case $_path in */) _out="$_out/" ;; esac
+    if [ -n "$_query" ]; then
+        _q=''
+        IFS='&'
+        for _p in $_query; do
+            IFS=$_oldifs
+            [ -n "$_p" ] || continue
+            case $_p in *=*) _p="${_p%%=*}=$MASK" ;; *) _p=$MASK ;; esac
+            _q="$_q${_q:+&}$_p"
+        done
+        IFS=$_oldifs
+        [ -n "$_q" ] && _out="$_out?$_q"
+    fi
+    printf '%s' "$_out"
+}
+
+# A URL (proxy, FULL_URI) with its password and query values masked.
+mask_url() {
+    _u=$1
+    case $_u in
+        *://*) _sch=${_u%%://*}://; _rest=${_u#*://} ;;
+        *) _sch=''; _rest=$_u ;;
+    esac
+    case $_rest in
+        *@*)
+            _ui=${_rest%@*}
+            _rest=${_rest##*@}
+            case $_ui in *:*) _ui="${_ui%%:*}:$MASK" ;; esac
+            _rest="$_ui@$_rest" ;;
+    esac
+    _rest=${_rest%%#*}
+    case $_rest in
+        *\?*)
+            _q=${_rest#*\?}; _rest=${_rest%%\?*}
+            _qq=''
+            _oldifs=$IFS; IFS='&'
+            for _p in $_q; do
+                IFS=$_oldifs
+                [ -n "$_p" ] || continue
+                case $_p in *=*) _p="${_p%%=*}=$MASK" ;; esac
+                _qq="$_qq${_qq:+&}$_p"
+            done
+            IFS=$_oldifs
+            [ -n "$_qq" ] && _rest="$_rest?$_qq" ;;
+    esac
+    printf '%s%s' "$_sch" "$_rest"
+}
+
+lower() { printf '%s' "$1" | tr 'A-Z' 'a-z'; }
+
+# --- JSON (flat objects, first occurrence of a key) ---------------------------------------
+# Structure only: after removing string literals, nothing but JSON punctuation, numbers
+# and true/false/null may remain, and the document must be one object.
+json_ok() {
+    case $1 in *[[:cntrl:]]*) return 1 ;; esac
+    _j=$(printf '%s' "$1" | sed -E 's/^[[:space:]]+//; s/[[:space:]]+$//')
+    case $_j in \{*\}) ;; *) return 1 ;; esac
+    _left=$(printf '%s' "$_j" | sed -E 's/"([^"\\]|\\.)*"/S/g; s/(true|false|null)/L/g; s/-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?/N/g; s/[[:space:]]//g')
+    [ -z "$(printf '%s' "$_left" | tr -d '{}[],:SLN')" ] || return 1
+    # Balanced braces and brackets, and every value follows a key or a separator.
+    _o=$(printf '%s' "$_left" | tr -cd '{' | wc -c); _c=$(printf '%s' "$_left" | tr -cd '}' | wc -c)
+    [ "$_o" -eq "$_c" ] || return 1
+    _o=$(printf '%s' "$_left" | tr -cd '[' | wc -c); _c=$(printf '%s' "$_left" | tr -cd ']' | wc -c)
+    [ "$_o" -eq "$_c" ] || return 1
+    printf '%s' "$_left" | grep -qE '[SLN][SLN{[]|,[],}]|:[],}:]|[{][^S}]|[]}][SLN{[]|,:|[[{]:|[{,]S[^:]' && return 1
+    return 0
+}
+
+# The raw (still escaped) string value of the first "key"; status 1 when absent or not a string.
+json_str() {
+    case $1 in *"\"$2\""*) ;; *) return 1 ;; esac
+    _r=${1#*"\"$2\""}
+    _v=$(printf '%s' "$_r" | sed -n -E 's/^[[:space:]]*:[[:space:]]*"(([^"\\]|\\.)*)".*/=\1/p')
+    [ -n "$_v" ] || return 1
+    _v=${_v#=}
+    case $_v in *\\*) ;; *) printf '%s' "$_v"; return 0 ;; esac
+    # The simple escapes decoded; \uXXXX and the others stay as written.
+    _v=$(replace_all "$_v" '\\' "$SOH")
+    _v=$(replace_all "$_v" '\"' '"')
+    _v=$(replace_all "$_v" '\/' '/')
+    replace_all "$_v" "$SOH" '\'
+}
+# A scalar that is not a string (number, true/false/null).
+json_scalar() {
+    case $1 in *"\"$2\""*) ;; *) return 1 ;; esac
+    _r=${1#*"\"$2\""}
+    printf '%s' "$_r" | sed -n -E 's/^[[:space:]]*:[[:space:]]*(-?[0-9.eE+-]+|true|false|null).*/\1/p'
+}
+
+# --- epoch arithmetic (no date -d: it differs between GNU and busybox) ----------------
+days_from_civil() {  # $1 y, $2 m, $3 d
+    _y=$1; _m=$2
+    [ "$_m" -le 2 ] && _y=$((_y - 1))
+    _era=$(( (_y >= 0 ? _y : _y - 399) / 400 ))
+    _yoe=$((_y - _era * 400))
+    _mp=$(( (_m + 9) % 12 ))
+    _doy=$(( (153 * _mp + 2) / 5 + $3 - 1 ))
+    _doe=$((_yoe * 365 + _yoe / 4 - _yoe / 100 + _doy))
+    printf '%s' $((_era * 146097 + _doe - 719468))
+}
+# ISO 8601 (2017-01-11T02:34:23Z, with fractions or an offset) -> epoch seconds.
+iso_epoch() {
+    _x=$(printf '%s' "$1" | sed -n -E 's/^[[:space:]]*([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2})(:([0-9]{2}))?(\.[0-9]+)?(Z|z|[+-][0-9]{2}:?[0-9]{2})?[[:space:]]*$/\1 \2 \3 \4 \5 \7 \9/p')
+    [ -n "$_x" ] || return 1
+    set -- $_x
+    _yy=$1; _mo=${2#0}; _dd=${3#0}; _hh=${4#0}; _mi=${5#0}
+    _ss=0; _tz=Z
+    if [ $# -ge 7 ]; then _ss=${6#0}; _tz=$7; elif [ $# -eq 6 ]; then case $6 in [+-]*|Z|z) _tz=$6 ;; *) _ss=${6#0} ;; esac; fi
+    [ "$_mo" -ge 1 ] && [ "$_mo" -le 12 ] && [ "$_dd" -ge 1 ] && [ "$_dd" -le 31 ] && [ "$_hh" -le 23 ] && [ "$_mi" -le 59 ] && [ "${_ss:-0}" -le 60 ] || return 1
+    _e=$(( $(days_from_civil "$_yy" "$_mo" "$_dd") * 86400 + _hh * 3600 + _mi * 60 + ${_ss:-0} ))
+    case $_tz in
+        [+-]*)
+            _off=$(printf '%s' "$_tz" | tr -d ':')
+            _oh=${_off#?}; _oh=${_oh%??}; _om=${_off#???}
+            _os=$(( ${_oh#0} * 3600 + ${_om#0} * 60 ))
+            case $_tz in +*) _e=$((_e - _os)) ;; -*) _e=$((_e + _os)) ;; esac ;;
+    esac
+    printf '%s' "$_e"
+}
+human() {  # seconds -> "N s" / "N min" / "N.N h", as the Python probe says it
+    _s=$1; [ "$_s" -lt 0 ] && _s=$((-_s))
+    if [ "$_s" -lt 120 ]; then printf '%d s' "$_s"
+    elif [ "$_s" -lt 7200 ]; then printf '%d min' $(( (_s + 30) / 60 ))
+    else _t=$(( (_s * 10 + 1800) / 3600 )); printf '%d.%d h' $((_t / 10)) $((_t % 10))
+    fi
+}
+
+# --- HTTP: one request, bounded, capped, direct, no redirects ------------------------------
+MAX_BODY=65536
+if command -v curl >/dev/null 2>&1; then
+    CLIENT=curl
+elif command -v wget >/dev/null 2>&1; then
+    case $(wget --version 2>&1 | head -n 1) in
+        *GNU\ Wget*) CLIENT=gnu-wget ;;
+        *) CLIENT=busybox-wget
+           wget --help 2>&1 | grep -q -- '-T SEC' && BB_WGET_T=1 ;;
+    esac
+else
+    CLIENT=''
+fi
+
+budget_ms() {  # $1 the request's own timeout (ms): never past the run's deadline
+    _left=$((end_ms - $(now_ms) - 250))
+    [ "$_left" -lt "$1" ] && printf '%s' "$_left" || printf '%s' "$1"
+}
+
+# http OUT URL TIMEOUT_MS [PUT] [HEADER_NAME HEADER_VALUE]
+# Writes OUT.status (HTTP status or empty), OUT.body (at most MAX_BODY+1 bytes),
+# OUT.error (why there is no answer), OUT.redirect (a redirect that was not followed),
+# OUT.date (Date header), OUT.at (epoch seconds when it ended).
+http() {
+    _out=$1; _url=$2; _ms=$(budget_ms "$3"); _method=${4:-GET}; _hn=${5-}; _hv=${6-}
+    : > "$_out.body"; : > "$_out.hdr"; : > "$_out.err"
+    rm -f "$_out.status" "$_out.error" "$_out.redirect"
+    if [ "$_ms" -le 50 ]; then
+        printf 'not sent: the deadline was reached' > "$_out.error"; date +%s > "$_out.at"; return
+    fi
+    _s=$(secs "$_ms")
+    rm -f "$_out.fifo"
+    mkfifo "$_out.fifo" 2>/dev/null || { printf 'cannot create a FIFO in %s' "$T" > "$_out.error"; return; }
+    head -c $((MAX_BODY + 1)) < "$_out.fifo" > "$_out.body" &
+    _hpid=$!
+    case $CLIENT in
+        curl)
+            _m=''; [ "$_method" = PUT ] && _m='-X PUT'
+            # Headers go through curl's config on stdin: a command line is readable by every
+            # process in the container (/proc/PID/cmdline).
+            {
+                printf 'header = "Accept: application/json"\n'
+                [ -n "$_hn" ] && printf 'header = "%s: %s"\n' "$_hn" "$_hv"
+            } | curl -sS -K - --noproxy '*' --proto =http,https --max-redirs 0 \
+                --max-time "$_s" --connect-timeout "$_s" $_m -D "$_out.hdr" -o - -- "$_url" \
+                > "$_out.fifo" 2> "$_out.err" &
+            ;;
+        gnu-wget)
+            _m=''; [ "$_method" = PUT ] && _m='--method=PUT'
+            _h=''; [ -n "$_hn" ] && _h="--header=$_hn: $_hv"
+            wget -q -S -O - --tries=1 -T "$_s" --max-redirect=0 --no-proxy --content-on-error \
+                --header='Accept: application/json' ${_h:+"$_h"} $_m -- "$_url" \
+                > "$_out.fifo" 2> "$_out.err" &
+            ;;
+        busybox-wget)
+            _t=''; [ "${BB_WGET_T-}" = 1 ] && _t="-T $(( (_ms + 999) / 1000 ))"
+            _h=''; [ -n "$_hn" ] && _h="$_hn: $_hv"
+            wget -q -S -O - -Y off $_t --header 'Accept: application/json' ${_h:+--header "$_h"} "$_url" \
+                > "$_out.fifo" 2> "$_out.err" &
+            ;;
+    esac
+    _cpid=$!
+    # The watchdog: whatever the client does (a slow drip, a hang), it ends at its budget.
+    (
+        trap 'kill $_sp 2>/dev/null; exit 0' TERM
+        sleep "$(secs $((_ms + 200)))" & _sp=$!
+        wait $_sp
+        kill $_cpid 2>/dev/null && : > "$_out.killed"
+    ) > /dev/null 2>&1 &
+    _wpid=$!
+    wait $_cpid
+    _rc=$?
+    kill $_wpid 2>/dev/null
+    wait $_wpid 2>/dev/null
+    wait $_hpid 2>/dev/null  # it ends at the client's EOF, with every byte written
+    date +%s > "$_out.at"
+    # The status line (the first answer: a redirect is reported, never followed).
+    case $CLIENT in
+        curl) _sl=$(sed -n '1p' "$_out.hdr" | tr -d '\r') ;;
+        *) _sl=$(grep -E '^ *HTTP/[0-9.]+ [0-9]{3}|server returned error: HTTP/' "$_out.err" | head -n 1 | sed -E 's/.*(HTTP\/)/\1/' | tr -d '\r') ;;
+    esac
+    _st=$(printf '%s' "$_sl" | sed -n -E 's/^HTTP\/[0-9.]+ ([0-9]{3}).*/\1/p')
+    if [ -n "$_st" ]; then
+        printf '%s' "$_st" > "$_out.status"
+        case $CLIENT in
+            curl) grep -i '^date:' "$_out.hdr" | head -n 1 | sed 's/^[^:]*: *//' | tr -d '\r' > "$_out.date" ;;
+            *) grep -i '^ *date:' "$_out.err" | head -n 1 | sed 's/^[^:]*: *//' | tr -d '\r' > "$_out.date" ;;
+        esac
+        case $_st in 3??) printf '%s' "$_st" > "$_out.redirect" ;; esac
+    fi
+    if [ -f "$_out.killed" ]; then
+        rm -f "$_out.killed"
+        if [ -z "$_st" ]; then printf 'timed out after %s s' "$(secs "$_ms")" > "$_out.error"
+        elif [ "$(wc -c < "$_out.body")" -le "$MAX_BODY" ]; then printf 'timed out after %s s while reading the answer' "$(secs "$_ms")" > "$_out.error"
+        fi
+        return
+    fi
+    if [ -n "$_st" ]; then
+        # Headers arrived, then the body broke off (curl's own --max-time, a reset).
+        case $CLIENT:$_rc in
+            curl:0) ;;
+            *:1[2-9][0-9]|*:2[0-9][0-9]) printf 'timed out after %s s while reading the answer' "$(secs "$_ms")" > "$_out.error" ;;
+            curl:28) printf 'timed out after %s s while reading the answer' "$(secs "$_ms")" > "$_out.error" ;;
+            curl:*) [ "$(wc -c < "$_out.body")" -le "$MAX_BODY" ] && printf 'the answer broke off (curl exit %s)' "$_rc" > "$_out.error" ;;
+        esac
+        return
+    fi
+    _e=$(grep -v '^ ' "$_out.err" | head -n 1)
+    case $CLIENT:$_rc in
+        curl:7|*:*[Cc]onnection\ refused*) _e='connection refused (nothing listens there)' ;;
+        curl:28) _e="timed out after $(secs "$_ms") s" ;;
+        curl:52) _e='the server closed the connection without answering' ;;
+        curl:6) _e='could not resolve the host' ;;
+    esac
+    case $_e in *[Cc]onnection\ refused*) _e='connection refused (nothing listens there)' ;; esac
+    [ -n "$_e" ] || _e="$CLIENT ended with status $_rc and no answer"
+    scrub "$_e" > "$_out.error"
+}
+
+# --- environment ------------------------------------------------------------------------
+REL=AWS_CONTAINER_CREDENTIALS_RELATIVE_URI
+FULL=AWS_CONTAINER_CREDENTIALS_FULL_URI
+rel_set=0; [ "${AWS_CONTAINER_CREDENTIALS_RELATIVE_URI+x}" = x ] && rel_set=1
+full_set=0; [ "${AWS_CONTAINER_CREDENTIALS_FULL_URI+x}" = x ] && full_set=1
+REL_V=${AWS_CONTAINER_CREDENTIALS_RELATIVE_URI-}
+FULL_V=${AWS_CONTAINER_CREDENTIALS_FULL_URI-}
+# Secrets of this run: the id parts of the relative URI, keys, tokens, proxy passwords.
+_oldifs=$IFS; IFS='/?&='
+for _seg in $REL_V; do
+    IFS=$_oldifs
+    case $_seg in ''|v1|v2|v3|v4|credentials|api|task|role|creds) ;; *) add_secret "$_seg" ;; esac
+done
+IFS=$_oldifs
+add_secret "${AWS_SECRET_ACCESS_KEY-}"
+add_secret "${AWS_SESSION_TOKEN-}"
+add_secret "${AWS_SECURITY_TOKEN-}"
+add_secret "${AWS_CONTAINER_AUTHORIZATION_TOKEN-}"
+for _pv in "${HTTP_PROXY-}" "${http_proxy-}" "${HTTPS_PROXY-}" "${https_proxy-}" "${ALL_PROXY-}" "${all_proxy-}"; do
+    case $_pv in *://*:*@*|*:*@*) _pw=${_pv#*://}; _pw=${_pw%@*}; add_secret "${_pw#*:}" ;; esac
+done
+
+# Which URL the SDKs would request, and whether it may be requested (botocore's rule).
+target_source=''; target_url=''; target_raw=''; target_host=''; target_refused=''
+if [ $rel_set = 1 ]; then
+    target_source=relative
+    target_url="http://169.254.170.2$(mask_relative_uri "$REL_V")"
+    target_host=169.254.170.2
+    case $REL_V in
+        '') target_refused='it is empty' ;;
+        //*|[!/]*)
+            target_host=$MASK
+            target_refused="appended to http://169.254.170.2 it would send the request to another host (starts with '$(printf '%.1s' "$REL_V")')" ;;
+        *)
+            # A plain absolute path: /segments, optionally ?query, nothing else.
+            _p=${REL_V%%\?*}; _q=''
+            case $REL_V in *\?*) _q=${REL_V#*\?} ;; esac
+            case $_p in
+                *[!A-Za-z0-9._~%/-]*) target_refused="it is not a plain absolute path (it must start with a single '/' and contain only URL path and query characters)" ;;
+            esac
+            case $_q in
+                *[!A-Za-z0-9._~%=\&-]*) target_refused="it is not a plain absolute path (it must start with a single '/' and contain only URL path and query characters)" ;;
+            esac
+            [ -z "$target_refused" ] && target_raw="http://169.254.170.2$REL_V" ;;
+    esac
+elif [ $full_set = 1 ]; then
+    target_source=full
+    target_url=$(mask_url "$FULL_V")
+    _sch=''; case $FULL_V in http://*) _sch=http ;; https://*) _sch=https ;; esac
+    _hp=${FULL_V#*://}; _hp=${_hp%%[/?#]*}; _hp=${_hp##*@}
+    case $_hp in
+        \[*\]*) target_host=${_hp#\[}; target_host=${target_host%%\]*}; _port=${_hp##*\]}; _port=${_port#:} ;;
+        *:*) target_host=${_hp%%:*}; _port=${_hp#*:} ;;
+        *) target_host=$_hp; _port='' ;;
+    esac
+    case $_port in *[!0-9]*) target_refused='the URL does not parse (a bad port or bracket)' ;; esac
+    if [ -z "$target_refused" ]; then
+        if [ -z "$_sch" ] || [ -z "$target_host" ]; then
+            target_refused='it is not an http:// or https:// URL with a host'
+        elif [ "$_sch" = http ]; then
+            case $target_host in
+                169.254.170.2|169.254.170.23|fd00:ec2::23|localhost|::1) ;;
+                127.*) case $target_host in *[!0-9.]*|*.*.*.*.*) target_refused=x ;; *.*.*.*) ;; *) target_refused=x ;; esac ;;
+                *) target_refused=x ;;
+            esac
+            [ "$target_refused" = x ] && target_refused="the SDKs refuse plain http to '$target_host': only https, a loopback address or 169.254.170.2, 169.254.170.23, fd00:ec2::23, localhost are accepted"
+        fi
+    fi
+    [ -z "$target_refused" ] && target_raw=$FULL_V
+fi
+
+# The authorization token (the file beats the variable, as in botocore); never printed.
+token=''; token_source=''; token_problem=''
+if [ "${AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE+x}" = x ]; then
+    token_source=file
+    if [ -f "$AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE" ] && [ -r "$AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE" ]; then
+        token=$(cat -- "$AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"; printf x); token=${token%x}
+        add_secret "$token"
+    else
+        token_problem="cannot read $AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
+    fi
+elif [ "${AWS_CONTAINER_AUTHORIZATION_TOKEN+x}" = x ]; then
+    token_source=variable
+    token=$AWS_CONTAINER_AUTHORIZATION_TOKEN
+fi
+case $token in *"$NL"*|*"$(printf '\r')"*) [ -n "$token_problem" ] || token_problem='the authorization token contains a line break, which is not a legal header value' ;; esac
+case $token in *\"*|*\\*) [ -n "$token_problem" ] || token_problem='the authorization token holds a quote or a backslash, which probe.sh cannot pass to curl safely' ;; esac
+token_source_in_use=relative
+[ "$target_source" = full ] && [ -n "$token_source" ] && token_source_in_use=full
+
+# --- PID 1 and the processes (/proc) -------------------------------------------------------
+# One line per variable; a newline inside a value becomes \001 so each stays on one line.
+read_environ() {  # $1 pid -> stdout; status 1 when unreadable
+    [ -r "/proc/$1/environ" ] || return 1
+    tr '\n\000' '\001\n' < "/proc/$1/environ" 2>/dev/null
+}
+env_get() {  # $1 env dump, $2 name -> value (status 1 when absent)
+    case "$NL$1" in *"$NL$2="*) ;; *) return 1 ;; esac
+    _v="$NL$1"; _v=${_v#*"$NL$2="}
+    printf '%s' "${_v%%"$NL"*}"
+}
+pid1_env=''; pid1_readable=0; pid1_reason=''
+# /proc/PID/environ checks ptrace access when it is opened.
+can_open() { { : < "$1"; } 2>/dev/null; }
+if [ ! -e /proc/1/environ ]; then
+    pid1_reason='/proc is not mounted'
+elif can_open /proc/1/environ; then
+    pid1_env=$(read_environ 1) && pid1_readable=1
+else
+    pid1_reason='permission denied: run probe.sh as the same user as PID 1 (root)'
+fi
+[ $pid1_readable = 1 ] || pid1_env=''
+pid1_has_var=0; pid1_rel=''; pid1_full=''; pid1_has_rel=0; pid1_has_full=0
+if [ $pid1_readable = 1 ]; then
+    pid1_rel=$(env_get "$pid1_env" $REL) && pid1_has_rel=1
+    pid1_full=$(env_get "$pid1_env" $FULL) && pid1_has_full=1
+    [ $pid1_has_rel = 1 ] || [ $pid1_has_full = 1 ] && pid1_has_var=1
+    pid1_region=$(env_get "$pid1_env" AWS_REGION) || pid1_region=''
+    [ -n "$pid1_region" ] || pid1_region=$(env_get "$pid1_env" AWS_DEFAULT_REGION) || pid1_region=''
+fi
+
+# --- proxies: the strict rule (urllib's), used when no SDK information is at hand ---------
+# proxy_route URL ENVDUMP -> sets r_host r_proxy (scheme proxy) r_any (scheme or ALL_PROXY)
+# r_bypass (NO_PROXY names the host: every client goes direct) r_cidr (only a CIDR covers it)
+proxy_route() {
+    _url=$1; _envd=$2
+    _scheme=${_url%%://*}
+    _hp=${_url#*://}; _hp=${_hp%%[/?#]*}; _hp=${_hp##*@}
+    case $_hp in \[*) r_host=${_hp#\[}; r_host=${r_host%%\]*} ;; *) r_host=${_hp%%:*} ;; esac
+    _pget() {  # lower-case wins; an empty lower-case variable removes the upper-case one
+        _lo=$1; _up=$(printf '%s' "$1" | tr 'a-z' 'A-Z')
+        if _val=$(env_get "$_envd" "$_lo"); then printf '%s' "$_val"; return; fi
+        env_get "$_envd" "$_up" || :
+    }
+    r_proxy=$(_pget "${_scheme}_proxy")
+    env_get "$_envd" REQUEST_METHOD > /dev/null && [ "$_scheme" = http ] && r_proxy=''
+    _all=$(_pget all_proxy)
+    r_any=${r_proxy:-$_all}
+    r_noproxy=$(_pget no_proxy)
+    r_bypass=0; r_cidr=0
+    [ -n "$r_any" ] || { r_bypass=1; return; }
+    _oldifs=$IFS; IFS=', '
+    for _n in $r_noproxy; do
+        IFS=$_oldifs
+        [ -n "$_n" ] || continue
+        [ "$_n" = '*' ] && { r_bypass=1; break; }
+        _n=${_n#.}
+        _nl=$(lower "$_n")
+        case $(lower "$r_host") in "$_nl"|*".$_nl") r_bypass=1; break ;; esac
+        case $_n in */*) in_cidr "$r_host" "$_n" && r_cidr=1 ;; esac
+    done
+    IFS=$_oldifs
+}
+ip4_num() {  # dotted quad -> integer; status 1 if not one
+    case $1 in *[!0-9.]*|*..*|.*|*.) return 1 ;; esac
+    _oldifs=$IFS; IFS=.; set -- $1; IFS=$_oldifs
+    [ $# -eq 4 ] || return 1
+    for _o in "$@"; do [ "$_o" -le 255 ] || return 1; done
+    printf '%s' $(( ($1 << 24) + ($2 << 16) + ($3 << 8) + $4 ))
+}
+in_cidr() {
+    _h=$(ip4_num "$1") || return 1
+    _net=$(ip4_num "${2%/*}") || return 1
+    _bits=${2#*/}
+    case $_bits in ''|*[!0-9]*) return 1 ;; esac
+    [ "$_bits" -le 32 ] || return 1
+    [ "$_bits" = 0 ] && return 0
+    _shift=$((32 - _bits))
+    [ $(( _h >> _shift )) = $(( _net >> _shift )) ]
+}
+self_env=$(read_environ $$) || self_env=$(env | tr '\n' '\n')
+
+# --- results ------------------------------------------------------------------------------
+ORDER='env.credentials-variable env.credentials-uri-safe env.shadowing-credentials env.region proxy.credentials-endpoint proxy.metadata-endpoints endpoint.credentials endpoint.credentials-expiry endpoint.clock-skew endpoint.task-metadata imds.instance-role identity.caller identity.task-role processes.credentials-variable processes.proxy sdk.versions sdk.identity shim.profile'
+
+key_of() { printf '%s' "$1" | tr '.-' '__'; }
+result() {  # id status title detail remedy
+    _k=$(key_of "$1")
+    eval "S_$_k=\$2; TI_$_k=\$3; DE_$_k=\${4-}; RE_$_k=\${5-}"
+}
+# A skip's title says it did not run and why: "Not checked: <why>".
+not_checked() {
+    _head=${1%%'; '*}
+    _head=${_head%%'. '*}
+    _head=${_head%.}
+    if [ ${#_head} -gt 90 ]; then
+        _head=$(printf '%s' "$_head" | cut -c1-87 | sed 's/ *$//')...
+    fi
+    printf 'Not checked: %s' "$_head"
+}
+skip() { result "$1" skip "$(not_checked "$2")" "$2" ""; }
+
+selected() {
+    if [ -n "$only" ]; then case ",$only," in *",$1,"*) ;; *) return 1 ;; esac; fi
+    if [ -n "$skip_ids" ]; then case ",$skip_ids," in *",$1,"*) return 1 ;; esac; fi
+    return 0
+}
+
+R_TASK_ROLE='Set "taskRoleArn" in the task definition (the executionRoleArn is never given to the application); its trust policy must allow ecs-tasks.amazonaws.com to sts:AssumeRole.'
+R_AGENT_RESTART='restart the agent: `sudo systemctl restart ecs` (Amazon Linux 2 and 2023) or `sudo stop ecs && sudo start ecs` (Amazon Linux AMI)'
+R_AGENT_FLAGS="On EC2, /etc/ecs/ecs.config needs ECS_ENABLE_TASK_IAM_ROLE=true (and ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST=true for host network mode), without quotes; then $R_AGENT_RESTART."
+R_SHIM='Start the container through the shim, which writes PID 1'"'"'s credential variables into /etc/profile.d/ecs-credentials.sh and ~/.profile for every later shell, cron job and su session, then execs your command: ENTRYPOINT ["shim", "--"] where the image has Python and the probe installed, or COPY shim/ecs-shim.sh /usr/local/bin/ecs-shim and ENTRYPOINT ["/usr/local/bin/ecs-shim", "--"] where it has only sh. For supervisord, pass them in its environment= line.'
+R_COPY="To see them by hand (as root): \`tr '\\0' '\\n' < /proc/1/environ | grep ^AWS_CONTAINER\`; copy the printed line into ~/.profile as \`export NAME=value\` with the literal value (in the affected shell the variable is empty: a reference to it writes nothing)."
+R_NON_PID1="Not PID 1 (cron, su -, sshd, supervisord, ECS Exec, a login shell)? Such processes start without PID 1's variables. $R_SHIM $R_COPY"
+R_NO_PROXY='Exclude the link-local endpoints from the proxy in the container'"'"'s environment: NO_PROXY=169.254.169.254,169.254.170.2,/var/run/docker.sock (and no_proxy with the same value; name the addresses explicitly, many clients ignore CIDR ranges such as 169.254.0.0/16).'
+R_IPTABLES='On an AMI that is not ECS-optimized, add the agent'"'"'s rules: `sudo sysctl -w net.ipv4.conf.all.route_localnet=1`, `sudo iptables -t nat -A PREROUTING -p tcp -d 169.254.170.2 --dport 80 -j DNAT --to-destination 127.0.0.1:51679`, `sudo iptables -t nat -A OUTPUT -d 169.254.170.2 -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 51679`, and persist them (`probe host` checks all of this).'
+R_BLOCK_IMDS='Block the instance role from tasks: ECS_AWSVPC_BLOCK_IMDS=true in /etc/ecs/ecs.config for awsvpc tasks, or for bridge tasks `sudo iptables --insert DOCKER-USER 1 --in-interface docker+ --destination 169.254.169.254/32 --jump DROP`; set AWS_EC2_METADATA_DISABLED=true in the container to stop the SDKs from falling back to it.'
+NO_CLIENT='neither curl nor wget is in this image, so no endpoint can be asked; install one of them, or run `probe` (the Python CLI or a sidecar)'
+
+# --- the network observations, concurrently, each bounded by the deadline ----------------
+fetch_credentials() {
+    [ -n "$target_raw" ] && [ -z "$token_problem" ] && [ -n "$CLIENT" ] || return 0
+    if [ -n "$token" ] && [ "$CLIENT" != curl ]; then
+        printf 'an authorization token must be sent and only wget is here (it would show the token on its command line); install curl, or run `probe`' > "$T/cred.skip"
+        return 0
+    fi
+    if [ -n "$token" ]; then
+        http "$T/cred" "$target_raw" 2000 GET Authorization "$token"
+    else
+        http "$T/cred" "$target_raw" 2000
+    fi
+}
+fetch_metadata() {
+    [ -n "${ECS_CONTAINER_METADATA_URI_V4-}" ] && [ -n "$CLIENT" ] || return 0
+    _base=${ECS_CONTAINER_METADATA_URI_V4%/}
+    http "$T/mc" "$_base" 2000
+    http "$T/mt" "$_base/task" 2000
+}
+fetch_imds() {
+    [ -n "$CLIENT" ] || return 0
+    case $(lower "${AWS_EC2_METADATA_DISABLED-}") in true) return 0 ;; esac
+    _ibase=${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254/}
+    _ibase=${_ibase%/}
+    _itok=''
+    if [ "$CLIENT" != busybox-wget ]; then
+        http "$T/it" "$_ibase/latest/api/token" 1000 PUT X-aws-ec2-metadata-token-ttl-seconds 21600
+        if [ "$(cat "$T/it.status" 2>/dev/null)" = 200 ] && [ -s "$T/it.body" ]; then
+            _itok=$(tr -d '\r\n' < "$T/it.body")
+            printf 2 > "$T/imds.version"
+        elif [ -f "$T/it.error" ] && ! grep -q 'timed out' "$T/it.error"; then
+            cp "$T/it.error" "$T/imds.error"; return 0
+        fi
+    fi
+    [ -f "$T/imds.version" ] || printf 1 > "$T/imds.version"
+    if [ -n "$_itok" ]; then _ih=X-aws-ec2-metadata-token; else _ih=''; fi
+    http "$T/ir" "$_ibase/latest/meta-data/iam/security-credentials/" 1000 GET $_ih ${_ih:+"$_itok"}
+    if [ "$(cat "$T/ir.status" 2>/dev/null)" != 200 ]; then
+        if [ -f "$T/ir.error" ]; then cp "$T/ir.error" "$T/imds.error"; else printf 'HTTP %s listing instance roles' "$(cat "$T/ir.status")" > "$T/imds.error"; fi
+        return 0
+    fi
+    _role=$(tr -d '\r' < "$T/ir.body" | sed -n '/[^[:space:]]/{s/^[[:space:]]*//;s/[[:space:]]*$//;p;q;}')
+    [ -n "$_role" ] || { printf 'no instance role is attached' > "$T/imds.error"; return 0; }
+    printf '%s' "$_role" > "$T/imds.role"
+    case $_role in *[!A-Za-z0-9+=,.@_-]*) printf 'the instance role name is not a valid IAM name' > "$T/imds.error"; return 0 ;; esac
+    http "$T/ic" "$_ibase/latest/meta-data/iam/security-credentials/$_role" 1000 GET $_ih ${_ih:+"$_itok"}
+    http "$T/ii" "$_ibase/latest/meta-data/instance-id" 1000 GET $_ih ${_ih:+"$_itok"}
+}
+
+# The SDK scan: the package formats sh can read, by path and file name.
+scan_sdks() {
+    _roots=${sdk_roots:-/}
+    _oldifs=$IFS; IFS=:
+    set --
+    for _r in $_roots; do [ -n "$_r" ] && set -- "$@" "$_r"; done
+    IFS=$_oldifs
+    [ $# -gt 0 ] || set -- /
+    printf '%s\n' "$@" > "$T/sdk.roots"
+    find "$@" \( -path /proc -o -path /sys -o -path /dev -o -path "$T" \) -prune -o \
+        \( -name 'botocore-*.dist-info' -o -name 'botocore-*.egg-info' -o -name 'boto3-*.dist-info' -o -name 'boto3-*.egg-info' \
+           -o -name 'boto-*.dist-info' -o -name 'boto-*.egg-info' -o -name 'awscli-*.dist-info' -o -name 'awscli-*.egg-info' \
+           -o -name 'aws-sdk-core-*.gemspec' -o -name 'aws-java-sdk-core-*.jar' -o -name 'aws-java-sdk-bundle-*.jar' \
+           -o -name 'sdk-core-2.*.jar' -o -name 'bundle-2.*.jar' \
+           -o \( -name package.json \( -path '*/node_modules/aws-sdk/package.json' -o -path '*/node_modules/@aws-sdk/credential-provider-node/package.json' \) \) \
+           -o \( -name installed.json -path '*/vendor/composer/installed.json' \) \) -print 2>/dev/null > "$T/sdk.found.tmp" &
+    printf '%s' $! > "$T/sdk.findpid"
+    wait $!
+    mv "$T/sdk.found.tmp" "$T/sdk.found"
+}
+
+# Each observation runs as its own bounded job; the run as a whole ends by the deadline.
+run_job() {  # name function
+    ( "$2" ) > /dev/null 2>&1 &
+    eval "JOB_$1=\$!"
+}
+want() { for _w in "$@"; do selected "$_w" && return 0; done; return 1; }
+want endpoint.credentials endpoint.credentials-expiry && run_job cred fetch_credentials
+want endpoint.task-metadata && run_job meta fetch_metadata
+want imds.instance-role && run_job imds fetch_imds
+want sdk.versions && run_job sdk scan_sdks
+
+# The SDK scan is the one job without a timeout of its own: stop it at the deadline.
+if [ -n "${JOB_sdk-}" ]; then
+    (
+        trap 'kill $_sp 2>/dev/null; exit 0' TERM
+        _w=$((end_ms - $(now_ms) - 300)); [ $_w -gt 0 ] || _w=1
+        sleep "$(secs $_w)" & _sp=$!
+        wait $_sp
+        kill "$(cat "$T/sdk.findpid" 2>/dev/null)" 2>/dev/null && : > "$T/sdk.stopped"
+    ) > /dev/null 2>&1 &
+    JOB_sdkdog=$!
+fi
+for _j in cred meta imds sdk; do
+    eval "_p=\${JOB_$_j-}"
+    [ -n "$_p" ] && wait "$_p" 2>/dev/null
+done
+[ -n "${JOB_sdkdog-}" ] && { kill "$JOB_sdkdog" 2>/dev/null; wait "$JOB_sdkdog" 2>/dev/null; }
+
+# --- checks --------------------------------------------------------------------------------
+# env.credentials-variable
+missing="Neither AWS_CONTAINER_CREDENTIALS_RELATIVE_URI nor AWS_CONTAINER_CREDENTIALS_FULL_URI is set in this process (pid $$), so every SDK falls through to IMDS (the EC2 instance role)."
+lost=''
+if [ $rel_set = 0 ] && [ $full_set = 0 ] && [ $pid1_has_var = 1 ] && [ $$ != 1 ]; then
+    lost="PID 1 has the credentials variable but this process (pid $$) does not: it was started without PID 1's environment (cron, su -, ECS Exec or a login shell do that). The task role and the agent are fine."
+fi
+if [ $rel_set = 1 ]; then
+    if [ -z "$REL_V" ]; then
+        result env.credentials-variable fail "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is set but empty" \
+            "The SDKs treat the variable as present and ask http://169.254.170.2 for nothing." \
+            "Do not set the variable yourself; the ECS agent injects it when the task has a role. $R_TASK_ROLE"
+    else
+        _extra=''; [ $full_set = 1 ] && _extra=' (AWS_CONTAINER_CREDENTIALS_FULL_URI is also set; the relative URI wins)'
+        result env.credentials-variable pass "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is set" "value $(mask_relative_uri "$REL_V")$_extra"
+    fi
+elif [ $full_set = 1 ]; then
+    if [ -z "$FULL_V" ]; then
+        result env.credentials-variable fail "AWS_CONTAINER_CREDENTIALS_FULL_URI is set but empty" \
+            "The SDKs treat the variable as present and fail on an empty URL." \
+            "Unset AWS_CONTAINER_CREDENTIALS_FULL_URI or give it the endpoint's URL."
+    else
+        result env.credentials-variable pass "AWS_CONTAINER_CREDENTIALS_FULL_URI is set" "value $(mask_url "$FULL_V")"
+    fi
+elif [ -n "$lost" ]; then
+    result env.credentials-variable fail "This process is not PID 1 and lost the task's credentials variable: PID 1 has it" "$missing $lost" "$R_NON_PID1"
+elif [ $pid1_readable = 1 ] || [ $$ = 1 ]; then
+    result env.credentials-variable fail "The task has no task role: no process has the credentials variable, PID 1 included" \
+        "$missing PID 1 lacks it too: the ECS agent injects it only into tasks whose definition has a taskRoleArn." "$R_TASK_ROLE $R_AGENT_FLAGS"
+else
+    result env.credentials-variable fail "No container credentials variable: the SDKs will use the EC2 instance role" \
+        "$missing Whether PID 1 has it is unknown ($pid1_reason)." "$R_TASK_ROLE $R_NON_PID1 $R_AGENT_FLAGS"
+fi
+
+# env.credentials-uri-safe
+if [ -z "$target_source" ]; then
+    skip env.credentials-uri-safe "no credentials variable is set (see env.credentials-variable)"
+else
+    _name=$REL; [ "$target_source" = full ] && _name=$FULL
+    if [ -n "$target_refused" ]; then
+        if [ "$target_source" = relative ]; then
+            _fix="Set $_name only through ECS (the agent injects /v2/credentials/<id>); remove any override in the image, task definition or entrypoint."
+        else
+            _fix="Point $_name at https://, a loopback address, 169.254.170.2 or 169.254.170.23."
+        fi
+        result env.credentials-uri-safe fail "$_name is unsafe and was not requested" "$target_url: $target_refused." "$_fix"
+    else
+        _d="requests go to $target_url"
+        if [ "$target_source" = full ] && [ "${FULL_V#http://}" != "$FULL_V" ]; then
+            case $target_host in 169.254.170.2|localhost|127.0.0.1) ;; *) _d="$_d (SDKs older than botocore 1.32.0 / November 2023 refuse this host)" ;; esac
+        fi
+        result env.credentials-uri-safe pass "$_name points at $target_host" "$_d"
+    fi
+fi
+
+# env.shadowing-credentials: the sources that come before the container provider in the
+# SDK chains (env keys, profiles and shared files, web identity, credential_process, boto).
+profile=${AWS_PROFILE:-${AWS_DEFAULT_PROFILE:-default}}
+home=${HOME:-/root}
+creds_file=${AWS_SHARED_CREDENTIALS_FILE:-$home/.aws/credentials}
+config_file=${AWS_CONFIG_FILE:-$home/.aws/config}
+ini_keys() {  # $1 file, $2 section (or two, |-separated) -> "key=value" lines of that section
+    [ -f "$1" ] && [ -r "$1" ] || return 1
+    _want=$2
+    _in=0
+    while IFS= read -r _line || [ -n "$_line" ]; do
+        _line=$(printf '%s' "$_line" | tr -d '\r')
+        case $_line in
+            \[*\]*)
+                _sec=${_line#\[}; _sec=${_sec%%\]*}
+                _sec=$(printf '%s' "$_sec" | sed 's/^[[:space:]]*//;s/[[:space:]]*$//')
+                _in=0
+                case "|$_want|" in *"|$_sec|"*) _in=1 ;; esac ;;
+            [\#\;]*|'') ;;
+            *=*)
+                [ $_in = 1 ] || continue
+                _k=$(printf '%s' "${_line%%=*}" | sed 's/^[[:space:]]*//;s/[[:space:]]*$//' | tr 'A-Z' 'a-z')
+                _v=$(printf '%s' "${_line#*=}" | sed 's/^[[:space:]]*//;s/[[:space:]]*$//')
+                printf '%s=%s\n' "$_k" "$_v" ;;
+        esac
+    done < "$1"
+}
+creds_keys=$(ini_keys "$creds_file" "$profile") || creds_keys=''
+if [ "$profile" = default ]; then _sec='default|profile default'; else _sec="profile $profile"; fi
+config_keys=$(ini_keys "$config_file" "$_sec") || config_keys=''
+has_key() { case "$NL$1" in *"$NL$2="*) return 0 ;; esac; return 1; }
+cred_keys_of() {  # the credential-bearing keys of a profile, comma-separated
+    _ks=''
+    for _k in aws_access_key_id role_arn web_identity_token_file credential_process sso_session sso_start_url login_session; do
+        has_key "$1" "$_k" && _ks="$_ks${_ks:+, }$_k"
+    done
+    printf '%s' "$_ks"
+}
+found=''
+winner=''
+add_found() { found="$found${found:+; }$1"; }
+if [ -n "${AWS_ACCESS_KEY_ID-}" ] || [ -n "${AWS_SECRET_ACCESS_KEY-}" ]; then
+    if [ -n "${AWS_ACCESS_KEY_ID-}" ]; then _kid=$(mask_key_id "$AWS_ACCESS_KEY_ID"); else _kid='(empty)'; fi
+    add_found "AWS_ACCESS_KEY_ID=$_kid in the environment"
+    winner=env
+fi
+[ -n "${AWS_WEB_IDENTITY_TOKEN_FILE-}" ] && { add_found "AWS_WEB_IDENTITY_TOKEN_FILE in the environment"; [ -n "$winner" ] || winner=assume-role-with-web-identity; }
+_ck=$(cred_keys_of "$creds_keys"); [ -n "$_ck" ] && add_found "$creds_file [$profile]: $_ck"
+_fk=$(cred_keys_of "$config_keys"); [ -n "$_fk" ] && add_found "$config_file [$profile]: $_fk"
+chained=0
+case "$NL$config_keys" in *"${NL}credential_source=EcsContainer"*) chained=1 ;; esac
+if [ -z "$winner" ]; then
+    if has_key "$config_keys" role_arn || has_key "$creds_keys" role_arn; then winner=assume-role
+    elif has_key "$config_keys" web_identity_token_file; then winner=assume-role-with-web-identity
+    elif has_key "$config_keys" sso_session || has_key "$config_keys" sso_start_url; then winner=sso
+    elif has_key "$creds_keys" aws_access_key_id; then winner=shared-credentials-file
+    elif has_key "$config_keys" login_session; then winner=login
+    elif has_key "$config_keys" credential_process || has_key "$creds_keys" credential_process; then winner=custom-process
+    elif has_key "$config_keys" aws_access_key_id; then winner=config-file
+    elif [ -n "${AWS_CREDENTIAL_FILE-}" ] && [ -f "$AWS_CREDENTIAL_FILE" ]; then winner=ec2-credentials-file
+    fi
+fi
+for _b in /etc/boto.cfg "$home/.boto"; do
+    [ -f "$_b" ] && { add_found "$_b exists"; [ -n "$winner" ] || winner=boto-config; }
+done
+case $winner in
+    env) _where='Static keys in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY win' ;;
+    assume-role) _where='A profile with role_arn (assume-role) wins' ;;
+    assume-role-with-web-identity) _where='Web identity (AWS_WEB_IDENTITY_TOKEN_FILE / AWS_ROLE_ARN) wins' ;;
+    sso) _where='An SSO profile wins' ;;
+    shared-credentials-file) _where='Keys in the shared credentials file wins' ;;
+    login) _where='A login session profile wins' ;;
+    custom-process) _where='A credential_process in the config file wins' ;;
+    config-file) _where='Keys in the config file wins' ;;
+    ec2-credentials-file) _where='The file named by AWS_CREDENTIAL_FILE wins' ;;
+    boto-config) _where='A boto config file (/etc/boto.cfg, ~/.boto) wins' ;;
+esac
+if [ "$winner" = assume-role ] && [ $chained = 1 ]; then
+    result env.shadowing-credentials pass "The profile's role is assumed with the task role" \
+        "profile '$profile' has role_arn with credential_source = EcsContainer: the chain builds on the task role"
+elif [ -n "$winner" ]; then
+    case $winner in
+        env) _fix='Remove AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN from the task definition ("environment" and "secrets"), the image (ENV lines) and the entrypoint; static keys beat the task role in every SDK.' ;;
+        assume-role-with-web-identity) _fix='Unset AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN in the task; they are for EKS, not ECS task roles.' ;;
+        boto-config) _fix='Remove /etc/boto.cfg and ~/.boto from the image.' ;;
+        ec2-credentials-file) _fix='Remove the file named by AWS_CREDENTIAL_FILE from the image.' ;;
+        *)
+            _files=''
+            for _f in "$creds_file" "$config_file"; do [ -f "$_f" ] && _files="$_files${_files:+, }$_f"; done
+            _fix="Remove the credentials of profile '$profile' from ${_files:-~/.aws/} in the image (or unset AWS_PROFILE / AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE); files baked into an image beat the task role." ;;
+    esac
+    result env.shadowing-credentials fail "$_where over the task role" \
+        "The SDK chains stop at '$winner' before they reach the container provider. Found: $found." "$_fix"
+else
+    result env.shadowing-credentials pass "No credentials found earlier in the chain" \
+        "no static keys, profile credentials, web identity or boto config (probe.sh reads the files; it does not run an SDK's chain)"
+fi
+
+# env.region
+if [ -n "${AWS_REGION-}" ]; then
+    result env.region pass "Region $AWS_REGION" "from AWS_REGION"
+elif [ -n "${AWS_DEFAULT_REGION-}" ]; then
+    result env.region pass "Region $AWS_DEFAULT_REGION" "from AWS_DEFAULT_REGION"
+elif _reg=$(env_get "$config_keys" region) && [ -n "$_reg" ]; then
+    result env.region pass "Region $_reg" "from the config file profile"
+elif [ -n "${pid1_region-}" ] && [ $$ != 1 ]; then
+    result env.region warn "No region in this process, though PID 1 has one ($pid1_region)" \
+        "AWS_REGION / AWS_DEFAULT_REGION are missing here but set in PID 1: this process was started without PID 1's environment, like the credentials variable (see env.credentials-variable)." "$R_SHIM"
+else
+    result env.region warn "No region is set" \
+        "Neither AWS_REGION nor AWS_DEFAULT_REGION is set (the ECS agent sets both from version 1.104.0); SDK clients will fail with NoRegionError or use a global endpoint." \
+        'Add "environment": [{"name": "AWS_REGION", "value": "<your region>"}] to the container definition, or update the ECS agent.'
+fi
+
+# proxy.credentials-endpoint: no SDK information in sh, so the strict rule: a proxy
+# applies and NO_PROXY does not name the host (a CIDR is not enough).
+if [ -z "$target_source" ] || { [ -z "$target_raw" ] && [ "$target_source" = relative ] && [ "$target_host" != 169.254.170.2 ]; }; then
+    skip proxy.credentials-endpoint "no credentials URL to route (see env.credentials-variable)"
+else
+    _u=${target_raw:-http://$target_host/}
+    proxy_route "$_u" "$self_env"
+    _h=$r_host
+    _fix=$R_NO_PROXY; case $_h in 169.254.170.2|169.254.169.254) ;; *) _fix="$_fix Add $_h too." ;; esac
+    if [ -z "$r_any" ]; then
+        result proxy.credentials-endpoint pass "No proxy applies to the credentials endpoint" "no HTTP_PROXY / ALL_PROXY is set"
+    elif [ $r_bypass = 1 ]; then
+        result proxy.credentials-endpoint pass "NO_PROXY bypasses the proxy for $_h" "NO_PROXY=$r_noproxy"
+    else
+        _px=$(mask_url "${r_proxy:-$r_any}")
+        if [ $r_cidr = 1 ]; then
+            _d="NO_PROXY=$r_noproxy covers $_h only as a CIDR range: curl and Go honour it, but Python's urllib and wget do not and send the request to the proxy $_px."
+        elif [ -z "$r_proxy" ]; then
+            _d="Only ALL_PROXY ($_px) applies: curl and Python requests send requests to $_h through it; Go, botocore and urllib ignore ALL_PROXY."
+        else
+            if [ -n "$r_noproxy" ]; then _np="(NO_PROXY=$r_noproxy does not name $_h)"; else _np='(NO_PROXY is not set)'; fi
+            _d="Requests to $_h go to the proxy $_px $_np in curl, wget, the Go SDKs and Python requests; the proxy cannot reach the task's endpoint, so they fail or get another answer."
+        fi
+        result proxy.credentials-endpoint fail "The credentials endpoint $_h would go through a proxy" \
+            "$_d probe.sh does not model each SDK's proxy rules: run \`probe\` to know which SDK in the image honours them." "$_fix"
+    fi
+fi
+
+# proxy.metadata-endpoints
+_configured=0
+for _pn in http_proxy https_proxy all_proxy ftp_proxy; do
+    _pu=$(printf '%s' "$_pn" | tr 'a-z' 'A-Z')
+    { [ -n "$(env_get "$self_env" "$_pn")" ] || [ -n "$(env_get "$self_env" "$_pu")" ]; } && _configured=1
+done
+_proxied=''
+proxy_route "${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254/}" "$self_env"
+[ -n "$r_any" ] && [ $r_bypass = 0 ] && _proxied="IMDS ($r_host)"
+if [ -n "${ECS_CONTAINER_METADATA_URI_V4-}" ]; then
+    proxy_route "$ECS_CONTAINER_METADATA_URI_V4" "$self_env"
+    [ -n "$r_any" ] && [ $r_bypass = 0 ] && _proxied="$_proxied${_proxied:+, }task metadata v4 ($r_host)"
+fi
+if [ $_configured = 0 ]; then
+    result proxy.metadata-endpoints pass "No proxy is configured" ""
+elif [ -z "$_proxied" ]; then
+    result proxy.metadata-endpoints pass "Metadata endpoints bypass the proxy" "NO_PROXY=$r_noproxy"
+else
+    result proxy.metadata-endpoints warn "Metadata endpoints would go through a proxy: $_proxied" \
+        "botocore's and the Go SDKs' IMDS requests, and most HTTP clients, honour proxy variables; through a proxy they time out or reach the proxy's own metadata." "$R_NO_PROXY"
+fi
+
+# endpoint.credentials
+unreachable_fix() {
+    if [ "$target_host" = 169.254.170.2 ]; then
+        printf 'On Fargate this should not happen: report it. On EC2: %s %s' "$R_AGENT_FLAGS" "$R_IPTABLES"
+    else
+        printf 'Check that the endpoint at %s runs and is reachable from this container.' "$target_url"
+    fi
+}
+cred_ok=0
+cred_body=''
+if [ -z "$target_source" ]; then
+    skip endpoint.credentials "not requested: no credentials variable is set"
+elif [ -z "$target_raw" ]; then
+    skip endpoint.credentials "not requested: the URI is unsafe: $target_refused"
+elif [ -n "$token_problem" ]; then
+    if [ "$token_source" = file ]; then _w="the file $AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"; else _w=AWS_CONTAINER_AUTHORIZATION_TOKEN; fi
+    result endpoint.credentials fail "The authorization token for the credentials endpoint cannot be used" \
+        "$token_problem; the SDKs fail before sending the request." \
+        "Fix $_w: it must be readable by this process and hold the token on one line, without a trailing newline."
+elif [ -z "$CLIENT" ]; then
+    skip endpoint.credentials "$NO_CLIENT"
+elif [ -f "$T/cred.skip" ]; then
+    skip endpoint.credentials "$(cat "$T/cred.skip")"
+elif [ ! -f "$T/cred.at" ]; then
+    result endpoint.credentials fail "The credentials endpoint did not answer in time" "the run's deadline ($deadline s) ended first" "$(unreachable_fix)"
+elif [ -f "$T/cred.error" ] && [ ! -f "$T/cred.status" ]; then
+    result endpoint.credentials fail "The credentials endpoint is unreachable" \
+        "GET $target_url: $(cat "$T/cred.error"). botocore raises CredentialRetrievalError here and does not fall back to the instance role." "$(unreachable_fix)"
+else
+    _st=$(cat "$T/cred.status")
+    _size=$(wc -c < "$T/cred.body" | tr -d ' ')
+    cred_body=$(tr '\n\r\t' '   ' < "$T/cred.body"; printf x); cred_body=${cred_body%x}
+    # The answer's secrets are masked wherever they might be quoted.
+    for _f in SecretAccessKey Token SessionToken; do
+        _sv=$(json_str "$cred_body" "$_f") && add_secret "$_sv"
+    done
+    if [ "$_st" != 200 ]; then
+        _code=''; _msg=''; _meaning=''; _fix=''; _inferred=''
+        if json_ok "$cred_body"; then
+            _code=$(json_str "$cred_body" code) || _code=$(json_str "$cred_body" Code) || _code=''
+            _msg=$(json_str "$cred_body" message) || _msg=$(json_str "$cred_body" Message) || _msg=''
+        fi
+        if [ -z "$_code" ] && [ "$CLIENT" = busybox-wget ] && [ "$_size" = 0 ]; then
+            # busybox wget keeps no error body: the agent sends one code per status.
+            case $_st in
+                503) _code=CredentialsUninitialized ;;
+                500) _code=InternalServerError ;;
+                400) case $target_raw in */) _code=NoIdInRequest ;; *) _code=InvalidIdInRequest ;; esac ;;
+            esac
+            [ -n "$_code" ] && _inferred=' (inferred from the status: busybox wget keeps no error body)'
+        fi
+        case $_code in
+            NoIdInRequest) _meaning='the URI carries no credentials id'
+                _fix="Do not set AWS_CONTAINER_CREDENTIALS_RELATIVE_URI yourself; the agent injects it with the id when the task has a role. $R_TASK_ROLE" ;;
+            InvalidIdInRequest) _meaning='the agent does not know this credentials id: the task stopped, or the variable was copied from another task (baked into an image, a saved profile or an old environment file)'
+                _fix='Restart the task and do not copy the variable between tasks; if a profile file carries it, rewrite it at every container start (the shim does).' ;;
+            CredentialsUninitialized) _meaning='the agent restarted and has not yet loaded this task'"'"'s credentials'
+                _fix="Retry in a few seconds; if it persists, check /var/log/ecs/ecs-agent.log on the container instance and $R_AGENT_RESTART." ;;
+            InternalServerError) _meaning='the agent failed while serving the credentials'
+                _fix="Check /var/log/ecs/ecs-agent.log on the container instance and $R_AGENT_RESTART." ;;
+        esac
+        case $_st in
+            429) _meaning='the agent'"'"'s rate limit for this task was hit (40 requests/s steady, 60 burst)'
+                _fix='Create SDK clients once and reuse them (each new client fetches credentials); on EC2 the limit is ECS_TASK_METADATA_RPS_LIMIT in /etc/ecs/ecs.config.' ;;
+            401|403) _meaning='the endpoint refused the Authorization header'
+                _fix='Check AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (or AWS_CONTAINER_AUTHORIZATION_TOKEN): it must hold the token the endpoint expects (for EKS Pod Identity, the projected service account token).' ;;
+            404) [ -z "$_code" ] && { _meaning='the agent does not serve this path'
+                _fix='Let the agent set AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (/v2/credentials/<id>); do not build it yourself.'; } ;;
+            3??) _meaning="a redirect, which the SDKs do not follow and probe.sh did not follow" ;;
+        esac
+        if [ -n "$_code" ]; then
+            _b="$_code: $(scrub "$_msg")$_inferred"
+        else
+            _b=$(head -c 200 "$T/cred.body" | tr -d '\000'; printf x); _b=${_b%x}
+            _b=$(scrub "$(printf '%s' "$_b" | sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//')")
+        fi
+        _d="GET $target_url -> $_st $_b"
+        _d=$(printf '%s' "$_d" | sed 's/[[:space:]]*$//')
+        [ -n "$_meaning" ] && _d="$_d ($_meaning)"
+        result endpoint.credentials fail "The credentials endpoint answered HTTP $_st${_code:+ $_code}" "$_d." "${_fix:-$(unreachable_fix)}"
+    elif [ "$_size" -gt "$MAX_BODY" ]; then
+        result endpoint.credentials fail "The credentials endpoint's answer is oversized" \
+            "GET $target_url returned more than $MAX_BODY bytes; an agent answer is well under 2 KiB." \
+            "Something other than the ECS agent answers on this address: $(unreachable_fix)"
+    elif [ -f "$T/cred.error" ]; then
+        result endpoint.credentials fail "The credentials endpoint is unreachable" \
+            "GET $target_url: $(cat "$T/cred.error"). botocore raises CredentialRetrievalError here and does not fall back to the instance role." "$(unreachable_fix)"
+    elif ! json_ok "$cred_body"; then
+        _ct=$(grep -i '^ *content-type:' "$T/cred.hdr" "$T/cred.err" 2>/dev/null | head -n 1 | sed 's/^[^:]*:[^:]*: *//' | tr -d '\r')
+        result endpoint.credentials fail "The credentials endpoint's answer is not usable JSON" \
+            "GET $target_url -> 200 with content type ${_ct:-None}: not a complete JSON object." \
+            "Something other than the ECS agent answers on this address (a proxy, a captive portal, a mock): $(unreachable_fix)"
+    else
+        _missing=''
+        for _f in AccessKeyId SecretAccessKey Token Expiration; do
+            _v=$(json_str "$cred_body" "$_f") && [ -n "$_v" ] || _missing="$_missing${_missing:+, }$_f"
+        done
+        if [ -n "$_missing" ]; then
+            result endpoint.credentials fail "The credentials endpoint's answer lacks $_missing" \
+                "GET $target_url -> 200 but the JSON lacks $_missing; the SDKs reject it." \
+                "Something other than the ECS agent answers on this address: $(unreachable_fix)"
+        else
+            cred_ok=1
+            role_arn=$(json_str "$cred_body" RoleArn) || role_arn=''
+            _kid=$(mask_key_id "$(json_str "$cred_body" AccessKeyId)")
+            cred_exp=$(json_str "$cred_body" Expiration)
+            result endpoint.credentials pass "The credentials endpoint serves ${role_arn:-(no RoleArn in the answer)}" \
+                "GET $target_url -> 200, key $_kid, expires $cred_exp"
+        fi
+    fi
+fi
+
+# endpoint.credentials-expiry
+if [ $cred_ok = 0 ]; then
+    skip endpoint.credentials-expiry "no credentials were served (see endpoint.credentials)"
+elif ! _exp=$(iso_epoch "$cred_exp"); then
+    result endpoint.credentials-expiry fail "The credentials' Expiration is unreadable" \
+        "Expiration '$cred_exp' is not an ISO 8601 time; the SDKs reject these credentials." \
+        "Something other than the ECS agent answers on this address: $(unreachable_fix)"
+else
+    _left=$((_exp - $(cat "$T/cred.at")))
+    if [ "$_left" -le 0 ]; then
+        result endpoint.credentials-expiry fail "The served credentials are expired" \
+            "Expiration $cred_exp was $(human "$_left") before they arrived." \
+            "The agent refreshes task credentials well before they expire: check the clock of this host (see endpoint.clock-skew) and /var/log/ecs/ecs-agent.log, then $R_AGENT_RESTART."
+    elif [ "$_left" -lt 300 ]; then
+        result endpoint.credentials-expiry warn "The served credentials expire within 5 minutes" \
+            "Expiration $cred_exp, $(human "$_left") from now; the agent normally serves credentials valid for hours." \
+            "Check the agent's credential refresh on the container instance (/var/log/ecs/ecs-agent.log)."
+    else
+        result endpoint.credentials-expiry pass "Credentials valid for $(human "$_left")" "Expiration $cred_exp"
+    fi
+fi
+
+skip endpoint.clock-skew "probe.sh does not compare the local clock with the endpoint's Date header; run \`probe\` for it"
+
+# endpoint.task-metadata
+task_block=''
+if [ -z "${ECS_CONTAINER_METADATA_URI_V4-}" ]; then
+    skip endpoint.task-metadata "ECS_CONTAINER_METADATA_URI_V4 is not set (not in ECS, or an agent older than 1.39.0)"
+elif [ -z "$CLIENT" ]; then
+    skip endpoint.task-metadata "$NO_CLIENT"
+elif [ ! -f "$T/mt.at" ]; then
+    result endpoint.task-metadata warn "Task metadata v4 did not answer in time" "the run's deadline ($deadline s) ended first" ""
+else
+    _problems=''
+    for _part in mc:container mt:task; do
+        _f=$T/${_part%%:*}; _n=${_part#*:}
+        if [ -f "$_f.error" ] && [ ! -f "$_f.status" ]; then _problems="$_problems${_problems:+; }$_n: $(cat "$_f.error")"
+        elif [ "$(cat "$_f.status" 2>/dev/null)" != 200 ]; then _problems="$_problems${_problems:+; }$_n: HTTP $(cat "$_f.status" 2>/dev/null)"
+        elif [ "$(wc -c < "$_f.body")" -gt "$MAX_BODY" ] || ! json_ok "$(tr '\n\r\t' '   ' < "$_f.body")"; then _problems="$_problems${_problems:+; }$_n: not usable JSON"
+        fi
+    done
+    if [ -n "$_problems" ]; then
+        result endpoint.task-metadata warn "Task metadata v4 is unreachable or unusable" \
+            "$(mask_url "$ECS_CONTAINER_METADATA_URI_V4"): $(scrub "$_problems")" \
+            "The agent serves task metadata next to the credentials: $R_AGENT_FLAGS"
+    else
+        _tb=$(tr '\n\r\t' '   ' < "$T/mt.body")
+        _cb=$(tr '\n\r\t' '   ' < "$T/mc.body")
+        m_family=$(json_str "$_tb" Family) || m_family=''
+        m_revision=$(json_str "$_tb" Revision) || m_revision=$(json_scalar "$_tb" Revision) || m_revision=''
+        m_cluster=$(json_str "$_tb" Cluster) || m_cluster=''
+        m_arn=$(json_str "$_tb" TaskARN) || m_arn=''
+        m_launch=$(json_str "$_tb" LaunchType) || m_launch=''
+        m_az=$(json_str "$_tb" AvailabilityZone) || m_az=''
+        m_name=$(json_str "$_cb" Name) || m_name=''
+        m_netmode=$(json_str "$_cb" NetworkMode) || m_netmode=''
+        result endpoint.task-metadata pass "Task ${m_family:-None}:${m_revision:-None} in cluster ${m_cluster:-None}" \
+            "launch type ${m_launch:-None}, network mode ${m_netmode:-None}, container ${m_name:-None}"
+        task_block=1
+    fi
+fi
+
+# imds.instance-role
+case $(lower "${AWS_EC2_METADATA_DISABLED-}") in true) imds_off=1 ;; *) imds_off=0 ;; esac
+imds_ep=$(mask_url "${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254/}")
+if [ $imds_off = 1 ]; then
+    skip imds.instance-role "AWS_EC2_METADATA_DISABLED=true: the SDKs never ask IMDS"
+elif [ -z "$CLIENT" ]; then
+    skip imds.instance-role "$NO_CLIENT"
+elif [ -f "$T/imds.error" ]; then
+    result imds.instance-role pass "The instance role is out of reach" "IMDS at $imds_ep: $(scrub "$(cat "$T/imds.error")")"
+elif [ ! -f "$T/ic.at" ]; then
+    result imds.instance-role pass "IMDS did not answer in time" "the run's deadline ($deadline s) ended first"
+else
+    _role=$(cat "$T/imds.role")
+    _cb=$(tr '\n\r\t' '   ' < "$T/ic.body")
+    _code=$(json_str "$_cb" Code) || _code=Success
+    for _f in SecretAccessKey Token; do _sv=$(json_str "$_cb" "$_f") && add_secret "$_sv"; done
+    if [ "$(cat "$T/ic.status" 2>/dev/null)" = 200 ] && json_ok "$_cb" && _k=$(json_str "$_cb" AccessKeyId) && [ -n "$_k" ] && [ "$_code" = Success ]; then
+        _inst=''
+        [ "$(cat "$T/ii.status" 2>/dev/null)" = 200 ] && _inst=$(head -c 64 "$T/ii.body" | tr -d '\r\n')
+        result imds.instance-role warn "The instance role $_role is reachable from this container" \
+            "IMDSv$(cat "$T/imds.version") at $imds_ep serves its credentials${_inst:+ (instance $_inst)}; an SDK that misses the task role silently uses it." \
+            "$R_BLOCK_IMDS"
+    else
+        _why='no credentials served'
+        [ -f "$T/ic.error" ] && [ ! -f "$T/ic.status" ] && _why=$(cat "$T/ic.error")
+        result imds.instance-role pass "The instance role is out of reach" "IMDS at $imds_ep: $(scrub "$_why")"
+    fi
+fi
+
+NO_SIGV4='probe.sh cannot sign requests (no SigV4 in sh), so it cannot ask STS who the credentials are; run `probe` (the Python CLI, or `probe watch` in a sidecar) for the STS answer'
+skip identity.caller "$NO_SIGV4"
+skip identity.task-role "$NO_SIGV4"
+
+# processes.credentials-variable and processes.proxy, from /proc.
+proc_cmdline() {
+    _c=$(head -c 300 "/proc/$1/cmdline" 2>/dev/null | tr '\000' ' ' | sed 's/ *$//'; printf x); _c=${_c%x}
+    scrub "$_c"
+}
+who() { printf 'pid %s (%s)' "$1" "$(proc_cmdline "$1")"; }
+if [ ! -d /proc/self ]; then
+    skip processes.credentials-variable "/proc is not mounted: the process survey cannot run"
+    skip processes.proxy "/proc is not mounted: the process survey cannot run"
+else
+    set +f; set -- /proc/[0-9]*; set -f
+    n_procs=0; lacking=''; n_lacking=0; other=''; n_other=0; unread=0
+    px_bad=''; n_px_bad=0; px_ign=''; n_px_ign=0; px_with=0
+    for _pd in "$@"; do
+        _pid=${_pd#/proc/}
+        _c=''; IFS= read -r _c < "/proc/$_pid/cmdline" 2>/dev/null
+        [ -n "$_c" ] || continue  # kernel threads and zombies (/proc sizes read as 0)
+        if [ "$_pid" = $$ ]; then _e=$self_env
+        elif ! can_open "/proc/$_pid/environ" || ! _e=$(read_environ "$_pid"); then
+            [ "$_pid" = 1 ] || unread=$((unread + 1)); continue
+        fi
+        if [ "$_pid" != 1 ]; then
+            n_procs=$((n_procs + 1))
+            _hr=0; _hf=0
+            _r=$(env_get "$_e" $REL) && _hr=1
+            _fv=$(env_get "$_e" $FULL) && _hf=1
+            _mark=''; [ "$_pid" = $$ ] && _mark=' (this probe)'
+            if [ $_hr = 0 ] && [ $_hf = 0 ]; then
+                n_lacking=$((n_lacking + 1))
+                [ $n_lacking -le 8 ] && lacking="$lacking${lacking:+; }$(who "$_pid")$_mark lacks it"
+            elif [ $pid1_readable = 1 ] && { [ "$_hr:$_r" != "$pid1_has_rel:$pid1_rel" ] || [ "$_hf:$_fv" != "$pid1_has_full:$pid1_full" ]; }; then
+                n_other=$((n_other + 1))
+                [ $n_other -le 8 ] && other="$other${other:+; }$(who "$_pid") has another value"
+            fi
+        fi
+        # Its own proxy variables (the probe's own are proxy.credentials-endpoint's to judge).
+        [ "$_pid" = $$ ] && continue
+        _u=http://169.254.170.2/
+        case $(env_get "$_e" $REL) in /*) _u="http://169.254.170.2$(env_get "$_e" $REL)" ;; esac
+        proxy_route "$_u" "$_e"
+        [ -n "$r_any" ] || continue
+        px_with=$((px_with + 1))
+        [ $r_bypass = 1 ] && continue
+        _prog=$(head -c 200 "/proc/$_pid/cmdline" 2>/dev/null | tr '\000' '\n' | head -n 1); _prog=${_prog##*/}
+        _np=$(env_get "$_e" no_proxy || env_get "$_e" NO_PROXY || printf '(unset)')
+        _line="$(who "$_pid"): $(mask_url "${r_proxy:-$r_any}"), NO_PROXY=${_np:-(unset)}"
+        case $_prog in
+            node|node[0-9]*|nodejs)
+                n_px_ign=$((n_px_ign + 1)); px_ign="$px_ign${px_ign:+; }$(who "$_pid") (Node's http module reads no proxy variables)" ;;
+            curl|wget|busybox|python*|java|ruby*|php*|dotnet|go|perl*|aws|*.jar)
+                n_px_bad=$((n_px_bad + 1)); [ $n_px_bad -le 8 ] && px_bad="$px_bad${px_bad:+; }$_line ($_prog may honour it)" ;;
+        esac
+    done
+    _note=''; [ $unread -gt 0 ] && { _note=" $unread process"; [ $unread -ne 1 ] && _note="${_note}es"; _note="$_note could not be read: permission denied."; }
+    if [ $pid1_readable = 0 ] && [ $$ != 1 ]; then
+        skip processes.credentials-variable "PID 1's environment cannot be read: $pid1_reason"
+    elif [ $pid1_has_var = 0 ]; then
+        skip processes.credentials-variable "PID 1 itself lacks the credentials variable: see env.credentials-variable"
+    elif [ $((n_lacking + n_other)) -gt 0 ]; then
+        _lines="$lacking${lacking:+${other:+; }}$other"
+        result processes.credentials-variable fail "$((n_lacking + n_other)) of $n_procs processes lack PID 1's credentials variable" \
+            "$_lines. Their SDKs fall back to the instance role (or use stale credentials).$_note" "$R_NON_PID1"
+    else
+        result processes.credentials-variable pass "All $((n_procs + 1)) readable processes have the credentials variable" "$(printf '%s' "$_note" | sed 's/^ //')"
+    fi
+    if [ $n_px_bad -gt 0 ]; then
+        _t="$n_px_bad process would"; [ $n_px_bad -ne 1 ] && _t="$n_px_bad processes would"
+        result processes.proxy fail "$_t send the credentials host through a proxy" \
+            "$px_bad. curl, the Go SDKs and Python requests honour these variables; botocore, the JavaScript SDKs and Ruby's do not." "$R_NO_PROXY"
+    elif [ $n_px_ign -gt 0 ]; then
+        _t="$n_px_ign process has proxy variables that would cover the credentials host, but its SDK or program ignores them"
+        [ $n_px_ign -ne 1 ] && _t="$n_px_ign processes have proxy variables that would cover the credentials host, but their SDK or program ignores them"
+        result processes.proxy warn "$_t" "$px_ign. Another client run there (curl, wget, a Go SDK) may go through the proxy." "$R_NO_PROXY"
+    else
+        _d=''; [ $px_with -gt 0 ] && _d="$px_with with proxy variables, all bypassing it or running no AWS client."
+        result processes.proxy pass "No process sends the credentials host through a proxy" "$(printf '%s' "$_d$_note" | sed 's/^ //')"
+    fi
+fi
+
+# sdk.versions: by file and folder names and package.json / installed.json.
+vlt() {  # $1 < $2 as dotted versions (numeric parts; a suffix such as -rc1 is dropped)
+    _a=$(printf '%s' "$1" | sed 's/[^0-9.].*//'); _b=$(printf '%s' "$2" | sed 's/[^0-9.].*//')
+    while [ -n "$_a$_b" ]; do
+        _x=${_a%%.*}; _y=${_b%%.*}
+        case $_a in *.*) _a=${_a#*.} ;; *) _a='' ;; esac
+        case $_b in *.*) _b=${_b#*.} ;; *) _b='' ;; esac
+        _x=$(printf '%s' "${_x:-0}" | sed 's/^0*//'); _y=$(printf '%s' "${_y:-0}" | sed 's/^0*//')
+        [ "${#_x}" -lt "${#_y}" ] && return 0
+        [ "${#_x}" -gt "${#_y}" ] && return 1
+        [ "${_x:-0}" -lt "${_y:-0}" ] 2>/dev/null && return 0
+        [ "${_x:-0}" = "${_y:-0}" ] || return 1
+    done
+    return 1
+}
+sdk_entry() {  # path -> "key|title|version|min_relative|min_full"
+    _p=$1; _b=${_p##*/}; _b=${_b%.dist-info}; _b=${_b%.egg-info}
+    case $_b in
+        botocore-*) _v=${_b#botocore-}; printf 'botocore|botocore|%s|1.4.37|1.32.0' "${_v%%-*}" ;;
+        boto3-*) _v=${_b#boto3-}; printf 'boto3|boto3|%s|1.4.0|1.34.41' "${_v%%-*}" ;;
+        boto-*) _v=${_b#boto-}; printf 'boto|boto 2|%s|never|never' "${_v%%-*}" ;;
+        awscli-2*) _v=${_b#awscli-}; printf 'awscli-v2|AWS CLI v2|%s|0|2.15.0' "${_v%%-*}" ;;
+        awscli-*) _v=${_b#awscli-}; printf 'awscli-v1|AWS CLI v1|%s|1.10.47|1.30.0' "${_v%%-*}" ;;
+        aws-sdk-core-*.gemspec) _v=${_b#aws-sdk-core-}; printf 'ruby|AWS SDK for Ruby (aws-sdk-core)|%s|2.3.22|3.188.0' "${_v%.gemspec}" ;;
+        aws-java-sdk-core-*.jar) _v=${_b#aws-java-sdk-core-}; printf 'java-v1|AWS SDK for Java 1.x|%s|1.11.16|1.12.746' "${_v%.jar}" ;;
+        aws-java-sdk-bundle-*.jar) _v=${_b#aws-java-sdk-bundle-}; printf 'java-v1|AWS SDK for Java 1.x|%s|1.11.16|1.12.746' "${_v%.jar}" ;;
+        sdk-core-2.*.jar) _v=${_b#sdk-core-}; printf 'java-v2|AWS SDK for Java 2.x|%s|0|2.21.30' "${_v%.jar}" ;;
+        bundle-2.*.jar) _v=${_b#bundle-}; printf 'java-v2|AWS SDK for Java 2.x|%s|0|2.21.30' "${_v%.jar}" ;;
+        package.json)
+            _j=$(head -c 65536 "$_p" 2>/dev/null | tr '\n\r\t' '   ')
+            _v=$(json_str "$_j" version) || _v=''
+            case $_p in
+                */@aws-sdk/credential-provider-node/package.json) printf 'js-v3|AWS SDK for JavaScript v3|%s|0|3.503.1' "$_v" ;;
+                *) printf 'js-v2|AWS SDK for JavaScript v2 (aws-sdk)|%s|2.4.7|2.1550.0' "$_v" ;;
+            esac ;;
+        installed.json)
+            _j=$(head -c 4000000 "$_p" 2>/dev/null | tr '\n\r\t' '   ')
+            case $_j in *'"aws/aws-sdk-php"'*) ;; *) return 1 ;; esac
+            _r=${_j#*'"aws/aws-sdk-php"'}
+            _v=$(json_str "$_r" version) || _v=''
+            printf 'php|AWS SDK for PHP|%s|3.18.28|3.287.1' "${_v#v}" ;;
+        *) return 1 ;;
+    esac
+}
+if [ ! -f "$T/sdk.found" ] && [ ! -f "$T/sdk.stopped" ]; then
+    skip sdk.versions "the SDK scan did not run"
+else
+    sdk_roots_shown=$(tr '\n' ' ' < "$T/sdk.roots" 2>/dev/null | sed 's/ *$//; s/ /, /g')
+    sdk_fail=''; n_sdk_fail=0; sdk_warn=''; n_sdk_warn=0; sdk_fine=''; n_sdk_fine=0; first_fail=''
+    if [ "$token_source_in_use" = full ]; then _what='AWS_CONTAINER_CREDENTIALS_FULL_URI with a token file'; else _what='the ECS task role (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)'; fi
+    _list=$T/sdk.found; [ -f "$_list" ] || _list=$T/sdk.found.tmp
+    while IFS= read -r _p; do
+        [ -n "$_p" ] || continue
+        _ent=$(sdk_entry "$_p") || continue
+        _oldifs=$IFS; IFS='|'; set -- $_ent; IFS=$_oldifs
+        _key=$1; _title=$2; _v=$3; _minr=$4; _minf=$5
+        _need=$_minr; [ "$token_source_in_use" = full ] && _need=$_minf
+        _ps=$(scrub "$_p")
+        if [ "$_key" = boto ]; then
+            n_sdk_fail=$((n_sdk_fail + 1)); sdk_fail="$sdk_fail${sdk_fail:+; }$_title at $_ps never supports container credentials"
+        elif [ -z "$_v" ]; then
+            n_sdk_warn=$((n_sdk_warn + 1)); sdk_warn="$sdk_warn${sdk_warn:+; }$_title at $_ps: version unreadable"
+        elif [ "$_need" != 0 ] && vlt "$_v" "$_need"; then
+            n_sdk_fail=$((n_sdk_fail + 1)); sdk_fail="$sdk_fail${sdk_fail:+; }$_title $_v at $_ps is older than $_need, the first to support $_what"
+            [ -n "$first_fail" ] || first_fail="$_title|$_need|${_p%/*}"
+        else
+            n_sdk_fine=$((n_sdk_fine + 1)); sdk_fine="$sdk_fine${sdk_fine:+; }$_title $_v"
+        fi
+    done < "$_list"
+    _partial=''; [ -f "$T/sdk.stopped" ] && _partial=" The scan stopped early (the run's deadline of $deadline s)."
+    _usage=' (probe.sh cannot tell which process uses an SDK: every SDK found counts)'
+    if [ $n_sdk_fail -gt 0 ]; then
+        _t="$n_sdk_fail AWS SDK in use is too old for the credentials source"; [ $n_sdk_fail -ne 1 ] && _t="$n_sdk_fail AWS SDKs in use are too old for the credentials source"
+        _fix='Upgrade these SDKs (and the application'"'"'s lock files) to at least the versions named; boto 2 must be replaced by boto3. Old SDKs ignore the container credentials and use the EC2 instance role.'
+        if [ -n "$first_fail" ]; then
+            _oldifs=$IFS; IFS='|'; set -- $first_fail; IFS=$_oldifs
+            _fix="Upgrade $1 in $(scrub "$3") to $2 or later (and the application's lock file). $_fix"
+        fi
+        result sdk.versions fail "$_t" "$sdk_fail.${sdk_warn:+ Also: $sdk_warn.}$_partial$_usage" "$_fix"
+    elif [ $n_sdk_warn -gt 0 ] || [ -n "$_partial" ]; then
+        if [ $n_sdk_warn -gt 0 ]; then _t="AWS SDKs found; $n_sdk_warn with an unreadable version"; else _t='AWS SDKs support the credentials source: scan incomplete'; fi
+        result sdk.versions warn "$_t" "${sdk_warn}${sdk_warn:+${sdk_fine:+; }}$sdk_fine.$_partial" \
+            'Check these SDKs'"'"' versions by hand, or run `probe sdk` with a longer --deadline.'
+    elif [ $n_sdk_fine -gt 0 ]; then
+        _t="$n_sdk_fine AWS SDK new enough"; [ $n_sdk_fine -ne 1 ] && _t="$n_sdk_fine AWS SDKs new enough"
+        result sdk.versions pass "$_t" "$sdk_fine (under $sdk_roots_shown)"
+    else
+        skip sdk.versions "no AWS SDK found (under $sdk_roots_shown)"
+    fi
+fi
+skip sdk.identity "probe.sh has no per-SDK behaviour model and no STS answer (no SigV4 in sh); run \`probe\` (the Python CLI, or \`probe watch\` in a sidecar) for what each SDK gets"
+
+# shim.profile: a block written by the shim must hold PID 1's values.
+SHIM_BEGIN='# >>> ecs-credential-probe shim >>>'
+SHIM_END='# <<< ecs-credential-probe shim <<<'
+SHIM_VARS='AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_CONTAINER_CREDENTIALS_FULL_URI AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE ECS_CONTAINER_METADATA_URI ECS_CONTAINER_METADATA_URI_V4 ECS_AGENT_URI AWS_REGION AWS_DEFAULT_REGION AWS_EXECUTION_ENV'
+sh_quote() {
+    _rest=$1
+    printf "'"
+    while :; do
+        case $_rest in
+            *\'*) printf '%s' "${_rest%%\'*}'\\''"; _rest=${_rest#*\'} ;;
+            *) printf '%s' "$_rest"; break ;;
+        esac
+    done
+    printf "'"
+}
+shim_files=''; n_shim=0; shim_problems=''; shim_names=''
+for _sf in /etc/profile.d/ecs-credentials.sh "$home/.profile" /etc/environment; do
+    [ -f "$_sf" ] && [ ! -L "$_sf" ] && [ -r "$_sf" ] || continue
+    grep -qxF "$SHIM_BEGIN" "$_sf" 2>/dev/null || continue
+    _block=$(sed -n "\\|^$SHIM_BEGIN\$|,\\|^$SHIM_END\$|p" "$_sf"; printf x); _block="$NL${_block%x}"
+    n_shim=$((n_shim + 1)); shim_files="$shim_files${shim_files:+, }$_sf"
+    [ $pid1_readable = 1 ] || continue
+    _plain=0; [ "$_sf" = /etc/environment ] && _plain=1
+    _names=$(printf '%s' "$_block" | sed -n -E 's/^(export )?([A-Za-z_][A-Za-z0-9_]*)=.*/\2/p')
+    for _n in $_names; do
+        case " $shim_names " in *" $_n "*) ;; *) shim_names="$shim_names $_n" ;; esac
+        if ! _pv=$(env_get "$pid1_env" "$_n"); then
+            shim_problems="$shim_problems${shim_problems:+; }$_sf: $_n is not in PID 1's environment"; continue
+        fi
+        _pv=$(printf '%sx' "$_pv" | tr '\001' '\n'); _pv=${_pv%x}
+        if [ $_plain = 1 ]; then _want="$NL$_n=$_pv$NL"; else _want="${NL}export $_n=$(sh_quote "$_pv")$NL"; fi
+        case $_block in *"$_want"*) ;; *) shim_problems="$shim_problems${shim_problems:+; }$_sf: $_n differs from PID 1's value" ;; esac
+    done
+    for _n in $SHIM_VARS; do
+        _pv=$(env_get "$pid1_env" "$_n") || continue
+        case "$NL$_names$NL" in *"$NL$_n$NL"*) continue ;; esac
+        if [ $_plain = 1 ]; then case $_pv in *[!A-Za-z0-9_./:@%+,=~-]*) continue ;; esac; fi
+        shim_problems="$shim_problems${shim_problems:+; }$_sf: lacks $_n, which PID 1 has"
+    done
+done
+if [ $n_shim = 0 ]; then
+    skip shim.profile "no profile written by the shim was found (the shim is not in use)"
+elif [ $pid1_readable = 0 ]; then
+    skip shim.profile "cannot read /proc/1/environ: run the probe as the same user as PID 1 (root) to compare"
+elif [ -n "$shim_problems" ]; then
+    result shim.profile fail "A shim profile disagrees with PID 1's environment" \
+        "$shim_problems. Login shells, cron and su - would get stale or missing credentials." \
+        'Run the shim as the container'"'"'s ENTRYPOINT so it rewrites the profiles at every start (ENTRYPOINT ["shim", "--"] or ["/usr/local/bin/ecs-shim", "--"]); never bake /etc/profile.d/ecs-credentials.sh or a ~/.profile block into the image, and do not edit between the markers.'
+else
+    _t="Shim profiles match PID 1 ($n_shim file)"; [ $n_shim -ne 1 ] && _t="Shim profiles match PID 1 ($n_shim files)"
+    result shim.profile pass "$_t" "$shim_files: $(printf '%s' "$shim_names" | sed 's/^ //; s/ /, /g')"
+fi
+
+# --- selection, verdict, cause -----------------------------------------------------------
+n_pass=0; n_warn=0; n_fail=0; n_skip=0; n_error=0; n_notsel=0
+for _id in $ORDER; do
+    _k=$(key_of "$_id")
+    if ! selected "$_id"; then
+        eval "S_$_k=skip; TI_$_k='Not checked: not selected'; DE_$_k='not selected (--only / --skip)'; RE_$_k=''"
+        n_notsel=$((n_notsel + 1))
+    fi
+    eval "_s=\${S_$_k-error}"
+    if [ "$_s" = error ]; then eval "TI_$_k='probe.sh did not produce this check'; DE_$_k=''; RE_$_k=''; S_$_k=error"; fi
+    eval "n_$_s=\$((n_$_s + 1))"
+done
+if [ $((n_fail + n_error)) -gt 0 ]; then verdict=fail; elif [ $n_warn -gt 0 ]; then verdict=warn; else verdict=pass; fi
+
+# The order of causes, upstream first (probe/causes.py).
+CAUSES="env.credentials-variable|PID 1's environment
+env.credentials-uri-safe|PID 1's environment
+processes.credentials-variable|this process's environment
+shim.profile|this process's environment
+env.region|this process's environment
+proxy.credentials-endpoint|network
+processes.proxy|network
+endpoint.credentials|network
+endpoint.credentials-expiry|network
+endpoint.clock-skew|network
+env.shadowing-credentials|precedence
+sdk.identity|the SDK
+sdk.versions|the SDK
+identity.caller|the identity STS returns
+identity.task-role|the identity STS returns
+imds.instance-role|exposure
+proxy.metadata-endpoints|exposure
+endpoint.task-metadata|exposure"
+cause_id=''; cause_layer=''
+_oldifs=$IFS; IFS=$NL
+for _c in $CAUSES; do
+    IFS=$_oldifs
+    _id=${_c%%|*}; _k=$(key_of "$_id")
+    eval "_s=\$S_$_k"
+    case $_s in fail|error) cause_id=$_id; cause_layer=${_c#*|}; break ;; esac
+done
+IFS=$_oldifs
+if [ -n "$cause_id" ]; then
+    _k=$(key_of "$cause_id"); eval "summary=\$TI_$_k; cause_remedy=\$RE_$_k"
+elif [ $n_warn -gt 0 ]; then
+    for _id in $ORDER; do _k=$(key_of "$_id"); eval "_s=\$S_$_k"; [ "$_s" = warn ] && { eval "summary=\$TI_$_k"; break; }; done
+else
+    summary="All $n_pass checks that ran passed"
+fi
+duration_ms=$(( $(now_ms) - started_ms ))
+
+# --- render ------------------------------------------------------------------------------
+WIDTH=100
+wrap() {  # $1 label, $2 text, $3 indent: word-wrapped like Python's textwrap
+    _pad=$(printf "%${3}s" '')
+    _lab=$1
+    _sub=$(printf "%${#_lab}s" '')
+    _line="$_pad$_lab"; _empty=1
+    _oldifs=$IFS; IFS=' '
+    for _w in $2; do
+        IFS=$_oldifs
+        if [ $_empty = 1 ]; then _line="$_line$_w"; _empty=0
+        elif [ $(( ${#_line} + 1 + ${#_w} )) -le $WIDTH ]; then _line="$_line $_w"
+        else printf '%s\n' "$_line"; _line="$_pad$_sub$_w"
+        fi
+    done
+    IFS=$_oldifs
+    printf '%s\n' "$_line"
+}
+
+render_text() {
+    printf 'ecs-credential-probe %s · task · %s · %s ms\n' "$VERSION" "$started_at" "$duration_ms"
+    printf 'Identity: unknown (no credentials were confirmed by STS)\n'
+    if [ -n "$task_block" ]; then
+        _bits=''
+        [ -n "$m_cluster" ] && _bits="cluster $m_cluster"
+        [ -n "$m_arn" ] && _bits="$_bits${_bits:+ · }task ${m_arn##*/}"
+        _lt=$(printf '%s %s' "$m_launch" "$m_netmode" | sed 's/^ *//; s/ *$//')
+        [ -n "$_lt" ] && _bits="$_bits${_bits:+ · }$_lt"
+        [ -n "$m_name" ] && _bits="$_bits${_bits:+ · }container $m_name"
+        [ -n "$m_az" ] && _bits="$_bits${_bits:+ · }$m_az"
+        printf 'Task:     %s\n' "$(tsafe "$_bits")"
+    fi
+    if [ -n "$cause_id" ]; then
+        printf '\nCause:    %s (%s)\n' "$(tsafe "$summary")" "$cause_id"
+        [ -n "$cause_remedy" ] && wrap 'fix: ' "$(tsafe "$cause_remedy")" 10
+    fi
+    printf '\n'
+    for _id in $ORDER; do
+        _k=$(key_of "$_id")
+        eval "_s=\$S_$_k; _ti=\$TI_$_k; _de=\$DE_$_k; _re=\$RE_$_k"
+        case $_de in 'not selected'*) continue ;; esac
+        case $_s in pass) _m=PASS ;; warn) _m=WARN ;; fail) _m=FAIL ;; skip) _m=skip ;; *) _m='ERR!' ;; esac
+        printf '[%s] %-32s %s\n' "$_m" "$_id" "$(tsafe "$_ti")"
+        _said=0
+        if [ "$_s" = skip ]; then
+            _dd=$(printf '%s' "$_de" | sed 's/[[:space:]]*$//; s/\.$//')
+            case $_ti in *"$_dd") _said=1 ;; esac
+        fi
+        [ -n "$_de" ] && [ $_said = 0 ] && [ "$_s" != pass ] && wrap '' "$(tsafe "$_de")" 8
+        case $_s in fail|error|warn) [ -n "$_re" ] && wrap 'fix: ' "$(tsafe "$_re")" 8 ;; esac
+    done
+    [ $n_notsel -gt 0 ] && printf '       (%s checks not selected)\n' "$n_notsel"
+    _tally=''
+    for _s in pass warn fail skip error; do
+        eval "_n=\$n_$_s"
+        [ "$_n" -gt 0 ] && _tally="$_tally${_tally:+, }$_n $_s"
+    done
+    printf '\nVerdict: %s (%s)\n' "$(printf '%s' "$verdict" | tr 'a-z' 'A-Z')" "$_tally"
+    printf '%s\n' "$(tsafe "$summary")"
+}
+
+jstr() { printf '"%s"' "$(jesc "$1")"; }
+jnull() { if [ -n "$1" ]; then jstr "$1"; else printf 'null'; fi; }
+render_json() {
+    printf '{"schema": "ecs-credential-probe/report/v1", "tool": {"name": "ecs-credential-probe", "version": "%s", "implementation": "probe.sh"}, ' "$VERSION"
+    printf '"mode": "task", "started_at": "%s", "duration_ms": %s, "verdict": "%s", "summary": %s, "identity": null, ' \
+        "$started_at" "$duration_ms" "$verdict" "$(jstr "$summary")"
+    if [ -n "$task_block" ]; then
+        printf '"task": {"task_arn": %s, "cluster": %s, "launch_type": %s, "network_mode": %s, "container_name": %s, "availability_zone": %s}, ' \
+            "$(jnull "$m_arn")" "$(jnull "$m_cluster")" "$(jnull "$m_launch")" "$(jnull "$m_netmode")" "$(jnull "$m_name")" "$(jnull "$m_az")"
+    else
+        printf '"task": null, '
+    fi
+    if [ -n "$cause_id" ]; then
+        printf '"cause": {"check": "%s", "layer": %s, "summary": %s, "remedy": %s}, ' "$cause_id" "$(jstr "$cause_layer")" "$(jstr "$summary")" "$(jstr "$cause_remedy")"
+    else
+        printf '"cause": null, '
+    fi
+    printf '"checks": ['
+    _sep=''
+    for _id in $ORDER; do
+        _k=$(key_of "$_id")
+        eval "_s=\$S_$_k; _ti=\$TI_$_k; _de=\$DE_$_k; _re=\$RE_$_k"
+        printf '%s\n  {"id": "%s", "status": "%s", "title": %s, "detail": %s, "remedy": %s, "data": {}, "duration_ms": 0}' \
+            "$_sep" "$_id" "$_s" "$(jstr "$_ti")" "$(jstr "$_de")" "$(jstr "$_re")"
+        _sep=','
+    done
+    printf '\n], "sdks": []}\n'
+}
+
+if [ "$format" = json ]; then render_json > "$T/report"; else render_text > "$T/report"; fi
+if [ -n "$output" ]; then
+    cat "$T/report" > "$output" 2>/dev/null || { say "cannot write $output"; exit 2; }
+else
+    cat "$T/report"
+fi
+if [ "$verdict" = fail ] || { [ $strict = 1 ] && [ "$verdict" = warn ]; }; then exit 1; fi
+exit 0
