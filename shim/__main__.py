@@ -103,30 +103,119 @@ def credentials_url(environ: Mapping[str, str]) -> Optional[str]:
     return None
 
 
-def wait_for_credentials(environ: Mapping[str, str], seconds: float) -> bool:
-    """Poll the credentials endpoint until it serves usable credentials, or time runs out."""
-    # Imported here: urllib.request alone costs more than the rest of the shim's start.
-    import json
-    import urllib.error
-    import urllib.request
+# The most a --wait attempt reads of an answer (credentials JSON is about 1.3 KiB), and the
+# longest one attempt may take: a stalled agent is asked again, not waited on.
+MAX_ANSWER = 65536
+ATTEMPT_SECONDS = 1.0
+# A control character in the token would let it carry extra header lines (or, for the sh
+# twin, extra curl configuration); botocore refuses CR and LF, the shim every one of them.
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
-    url = credentials_url(environ)
-    if url is None:
-        say("--wait: no usable credentials variable; not waiting")
-        return False
-    headers = {"Accept": "application/json"}
+
+def read_token(environ: Mapping[str, str]) -> tuple[Optional[str], Optional[str]]:
+    """The authorization token the SDKs would send, or a reason not to wait."""
     token = environ.get("AWS_CONTAINER_AUTHORIZATION_TOKEN")
     path = environ.get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
     if path:
         try:
             # Like the sh twin's $(cat FILE): trailing newlines dropped; a FIFO refused.
-            token = (profile.read_nofollow(path, 65536, follow=True) or "").rstrip("\n")
+            text = profile.read_nofollow(path, MAX_ANSWER + 1, follow=True)
         except OSError as exc:
             say(f"--wait: cannot read {path}: {exc.strerror}")
-    if token and "\n" not in token and "\r" not in token:
-        headers["Authorization"] = token
-    # The agent's endpoint must be reached directly, whatever proxy the app uses.
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+            text = None
+        if text is not None and len(text.encode("utf-8", "surrogateescape")) > MAX_ANSWER:
+            return None, f"{path} is larger than {MAX_ANSWER} bytes, not an authorization token"
+        if text is not None:
+            token = text.rstrip("\n")
+    if token and CONTROL.search(token):
+        return None, "the authorization token holds a control character (CR, LF, NUL, ...), which no HTTP header can carry"
+    return token or None, None
+
+
+def _fetch_once(url: str, headers: Mapping[str, object], timeout: float, out: dict) -> None:
+    """One GET, no proxy, no redirect followed (http.client never follows one), at most
+    MAX_ANSWER bytes read. Runs in a worker thread: ``out`` gets "status" and "body", or
+    "error"; "conn" lets the caller close the socket under it."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        conn = cls(parts.hostname or "", parts.port, timeout=timeout)
+        out["conn"] = conn
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+        conn.request("GET", target, headers=dict(headers))
+        resp = conn.getresponse()
+        out["status"] = resp.status
+        out["body"] = resp.read(MAX_ANSWER + 1) if resp.status == 200 else b""
+    except Exception as exc:  # whatever the endpoint does, the app must still start
+        out["error"] = type(exc).__name__
+    finally:
+        conn = out.get("conn")
+        if conn is not None:
+            conn.close()
+
+
+def _abandon(out: dict) -> None:
+    """Unblock a worker stuck in a read: shut its socket down under it."""
+    import socket
+
+    sock = getattr(out.get("conn"), "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def judge(out: dict) -> Optional[str]:
+    """None when the answer carries usable credentials, else what was wrong with it."""
+    import json
+
+    if "error" in out:
+        return out["error"]
+    status = out.get("status")
+    if status is None:
+        return "no answer in time"
+    if 300 <= status < 400:
+        return f"HTTP {status}: a redirect, never followed"
+    if status != 200:
+        return f"HTTP {status}"
+    body = out.get("body", b"")
+    if len(body) > MAX_ANSWER:
+        return f"an answer larger than {MAX_ANSWER} bytes"
+    try:
+        doc = json.loads(body.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return "an answer that is not JSON"
+    if isinstance(doc, dict) and all(isinstance(doc.get(k), str) and doc.get(k) for k in ("AccessKeyId", "SecretAccessKey", "Token", "Expiration")):
+        return None
+    return "an answer without credentials"
+
+
+def wait_for_credentials(environ: Mapping[str, str], seconds: float) -> bool:
+    """Poll the credentials endpoint until it serves usable credentials, or time runs out.
+
+    The whole wait is bounded, not each read: every attempt runs in a worker thread that
+    is abandoned (its socket shut down) when its time is up, so a silent, dripping or
+    never-closing endpoint, a huge answer or a slow name lookup cannot hold the start.
+    """
+    import threading
+
+    url = credentials_url(environ)
+    if url is None:
+        say("--wait: no usable credentials variable; not waiting")
+        return False
+    token, refused = read_token(environ)
+    if refused:
+        say(f"--wait: {refused}; not waiting")
+        return False
+    headers: dict = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = token.encode("utf-8", "surrogateescape")
     deadline = time.monotonic() + seconds
     last = "no answer"
     while True:
@@ -134,17 +223,19 @@ def wait_for_credentials(environ: Mapping[str, str], seconds: float) -> bool:
         if remaining <= 0:
             say(f"--wait: no credentials after {seconds:g} s ({last})")
             return False
-        try:
-            req = urllib.request.Request(url, headers=headers)
-            with opener.open(req, timeout=min(1.0, max(0.1, remaining))) as resp:
-                doc = json.loads(resp.read(65536).decode("utf-8"))
-            if isinstance(doc, dict) and all(doc.get(k) for k in ("AccessKeyId", "SecretAccessKey", "Token", "Expiration")):
+        budget = min(ATTEMPT_SECONDS, remaining)
+        out: dict = {}
+        worker = threading.Thread(target=_fetch_once, args=(url, headers, budget, out), daemon=True)
+        worker.start()
+        worker.join(budget)
+        if worker.is_alive():
+            _abandon(out)
+            last = "no complete answer in time"
+        else:
+            problem = judge(out)
+            if problem is None:
                 return True
-            last = "an answer without credentials"
-        except urllib.error.HTTPError as exc:
-            last = f"HTTP {exc.code}"
-        except Exception as exc:  # whatever the endpoint does, the app must still start
-            last = type(exc).__name__
+            last = problem
         time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
 
 

@@ -9,7 +9,8 @@
 # usage: ecs-shim.sh [--profile PATH ...] [--no-default-profiles] [--environment-file [PATH]]
 #                    [--var NAME ...] [--wait SECONDS] [--strict] [--] [COMMAND [ARG ...]]
 #
-# Plain POSIX sh: no bash-isms, no binutils. Needs mv and chmod; --wait needs curl or wget.
+# Plain POSIX sh: no bash-isms, no binutils. Needs mv and chmod; --wait needs curl or wget
+# (and cat, wc, tr, sleep, mktemp or mkdir).
 
 BEGIN='# >>> ecs-credential-probe shim >>>'
 END='# <<< ecs-credential-probe shim <<<'
@@ -286,56 +287,152 @@ credentials_url() {
     printf '%s' "$_full"
 }
 
-fetch_once() {  # $1 url, $2 token (may be empty); prints the body
-    if command -v curl >/dev/null 2>&1; then
-        # The header goes through curl's config on stdin: a command line is readable by
-        # every process in the container (/proc/PID/cmdline).
-        if [ -n "$2" ]; then
-            printf 'header = "Authorization: %s"\n' "$2" | curl -fsS --noproxy '*' -m 1 -K - "$1" 2>/dev/null
-        else
-            curl -fsS --noproxy '*' -m 1 "$1" 2>/dev/null
-        fi
-    else
-        wget -q -O - -Y off -T 1 "$1" 2>/dev/null
-    fi
+# curl's config quoting: inside "...", a backslash escapes the next character.
+curl_quote() {  # sets _q
+    _r=$1
+    _q=''
+    while :; do
+        case $_r in
+            *[\\\"]*)
+                _pre=${_r%%[\\\"]*}
+                _r=${_r#"$_pre"}
+                _c=${_r%"${_r#?}"}
+                _q="$_q$_pre\\$_c"
+                _r=${_r#?} ;;
+            *) _q="$_q$_r"; break ;;
+        esac
+    done
+}
+
+# One request in the background (its pid in $!), the body to $_w/body (at most 64 KiB: the
+# file size limit stops a client that writes more: EFBIG), never through a proxy, never following
+# a redirect. Each client is exec'd by its subshell, so $! is the client itself.
+fetch_bg() {  # $1 url
+    rm -f "$_w/body" "$_w/code" "$_w/head"
+    case $client in
+        curl)
+            if [ -n "$token" ]; then
+                # The header goes through curl's config on stdin (a here-document): a
+                # command line is readable by every process in the container (/proc/PID/cmdline).
+                curl_quote "Authorization: $token"
+                ( ulimit -f 128; trap "" XFSZ; exec curl -fsS --noproxy '*' --proto =http,https --max-redirs 0 -m 1 --max-filesize 65536 -w '%{http_code}' -o "$_w/body" -K - "$1" >"$_w/code" 2>/dev/null <<EOF
+header = "$_q"
+EOF
+                ) &
+            else
+                ( ulimit -f 128; trap "" XFSZ; exec curl -fsS --noproxy '*' --proto =http,https --max-redirs 0 -m 1 --max-filesize 65536 -w '%{http_code}' -o "$_w/body" "$1" >"$_w/code" 2>/dev/null ) &
+            fi ;;
+        gnu-wget)
+            ( ulimit -f 128; trap "" XFSZ; exec wget -q -O "$_w/body" -Y off -T 1 --tries=1 --max-redirect=0 "$1" 2>/dev/null ) & ;;
+        *)
+            # busybox wget: no option stops it following a redirect (it is never given the
+            # token); -S shows each status line and an answer reached through a 3xx is refused.
+            # Some builds crash on -T: the loop's own bound covers every build.
+            # shellcheck disable=SC2086  # $wget_t: empty or "-T 1"
+            ( ulimit -f 128; trap "" XFSZ; exec wget -q -S -O "$_w/body" -Y off $wget_t "$1" 2>"$_w/head" ) & ;;
+    esac
+}
+
+served() {  # $1 the request's exit status; 0 if it served usable credentials
+    [ "$1" = 0 ] && [ -f "$_w/body" ] || return 1
+    case $client in
+        curl) [ "$(cat "$_w/code" 2>/dev/null)" = 200 ] || return 1 ;;
+        wget) case $(cat "$_w/head" 2>/dev/null) in *'HTTP/'*' 3'[0-9][0-9]*) return 1 ;; esac ;;
+    esac
+    body=$(cat "$_w/body" 2>/dev/null)
+    case $body in *'"AccessKeyId"'*) ;; *) return 1 ;; esac
+    case $body in *'"SecretAccessKey"'*) ;; *) return 1 ;; esac
+    case $body in *'"Token"'*) ;; *) return 1 ;; esac
+    case $body in *'"Expiration"'*) ;; *) return 1 ;; esac
+}
+
+# The attempts, run in the background: ask, wait half a second, ask again. A watchdog bounds
+# the whole wait: after $wait_s seconds it sends TERM, whatever the client is doing (silent,
+# dripping or never-closing endpoints, a wget without a total timeout), and the trap kills
+# the client being waited for ($! is always the current one).
+attempts() {  # $1 url
+    trap 'kill $! 2>/dev/null; exit 1' TERM
+    while :; do
+        fetch_bg "$1"
+        wait $!
+        served $? && exit 0
+        sleep 0.5 2>/dev/null &
+        wait $! || { sleep 1 & wait $!; }
+    done
 }
 
 wait_for_credentials() {
     url=$(credentials_url) || { say "--wait: no usable credentials variable; not waiting"; return 1; }
-    if ! command -v curl >/dev/null 2>&1 && ! command -v wget >/dev/null 2>&1; then
+    wget_t=''
+    if command -v curl >/dev/null 2>&1; then
+        client=curl
+    elif command -v wget >/dev/null 2>&1; then
+        _help=$(wget --help 2>&1 </dev/null)
+        case $_help in
+            *--max-redirect*) client=gnu-wget ;;
+            *) client=wget
+               case $_help in *'-T SEC'*) wget_t='-T 1' ;; esac ;;
+        esac
+    else
         say "--wait: neither curl nor wget is in the image; not waiting"
         return 1
     fi
     token=${AWS_CONTAINER_AUTHORIZATION_TOKEN-}
-    if [ -n "${AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE-}" ]; then
-        if [ -f "$AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE" ]; then
-            token=$(cat -- "$AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE" 2>/dev/null) || say "--wait: cannot read $AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
+    _tf=${AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE-}
+    if [ -n "$_tf" ]; then
+        if [ -f "$_tf" ] && [ -r "$_tf" ]; then
+            _size=$(wc -c < "$_tf" 2>/dev/null) || _size=0
+            if [ "$_size" -gt 65536 ]; then
+                say "--wait: $_tf is larger than 65536 bytes, not an authorization token; not waiting"
+                return 1
+            fi
+            # The shell would drop NUL bytes silently: count them first.
+            if [ "$(tr -d '\000' < "$_tf" | wc -c)" -ne "$_size" ]; then
+                token=$(printf '\001')  # refused below, with the other control characters
+            else
+                token=$(cat -- "$_tf" 2>/dev/null) || say "--wait: cannot read $_tf"
+            fi
         else
-            say "--wait: cannot read $AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
+            say "--wait: cannot read $_tf"
         fi
     fi
-    case $token in *'"'*|*'\'*) token='' ;; esac  # not representable in curl's config quoting
-    if [ -n "$token" ] && ! command -v curl >/dev/null 2>&1; then
+    # A control character would end curl's config line (or a header line) and start one of
+    # its own; botocore refuses CR and LF, the shim every control character.
+    case $token in
+        *[[:cntrl:]]*)
+            say "--wait: the authorization token holds a control character (CR, LF, NUL, ...), which no HTTP header can carry; not waiting"
+            return 1 ;;
+    esac
+    if [ -n "$token" ] && [ $client != curl ]; then
         say "--wait: an authorization token needs curl (wget would show it on its command line); not waiting"
         return 1
     fi
-    start=$(date +%s)
-    limit=${wait_s%%.*}
-    [ -n "$limit" ] || limit=0
-    case $wait_s in *.*) limit=$((limit + 1)) ;; esac
-    while :; do
-        body=$(fetch_once "$url" "$token")
-        case $body in
-            *'"AccessKeyId"'*'"SecretAccessKey"'*'"Token"'*'"Expiration"'*) return 0 ;;
-            *'"AccessKeyId"'*) case $body in *'"SecretAccessKey"'*) case $body in *'"Token"'*) case $body in *'"Expiration"'*) return 0 ;; esac ;; esac ;; esac ;;
-        esac
-        now=$(date +%s)
-        if [ $((now - start)) -ge "$limit" ]; then
-            say "--wait: no credentials after $wait_s s"
-            return 1
-        fi
-        sleep 1
-    done
+    # A private folder for the answers (they hold credentials).
+    _w=$(umask 077; mktemp -d "${TMPDIR:-/tmp}/.ecs-shim-wait.XXXXXX" 2>/dev/null) || _w=''
+    if [ -z "$_w" ]; then
+        _w="${TMPDIR:-/tmp}/.ecs-shim-wait.$$"
+        ( umask 077; mkdir "$_w" 2>/dev/null ) || { say "--wait: cannot create a private folder in ${TMPDIR:-/tmp}; not waiting"; return 1; }
+    fi
+    _whole=${wait_s%%.*}
+    _whole=${_whole#"${_whole%%[!0]*}"}
+    attempts "$url" &
+    _loop=$!
+    (
+        trap 'kill $! 2>/dev/null; exit 0' TERM
+        # Fractions of a second where sleep takes them (GNU, busybox), whole seconds elsewhere.
+        sleep "$wait_s" 2>/dev/null &
+        wait $! || { sleep $(( ${_whole:-0} + 1 )) & wait $!; }
+        kill -TERM "$_loop" 2>/dev/null
+    ) &
+    _dog=$!
+    wait "$_loop"
+    _rc=$?
+    kill -TERM "$_dog" 2>/dev/null
+    wait "$_dog" 2>/dev/null
+    rm -rf "$_w"
+    [ "$_rc" = 0 ] && return 0
+    say "--wait: no credentials after $wait_s s"
+    return 1
 }
 
 if [ -n "$wait_s" ]; then
