@@ -270,28 +270,47 @@ def write_profiles(args: argparse.Namespace, values: Mapping[str, str], home: Op
     return problems
 
 
+def _candidates(name: str) -> list[str]:
+    """Where execvp (and a POSIX shell) would look for NAME, in order."""
+    if "/" in name:
+        return [name]
+    path = os.environ.get("PATH", os.defpath)
+    return [os.path.join(folder or ".", name) for folder in path.split(":")]
+
+
 def exec_command(command: Sequence[str]) -> int:
     """exec COMMAND in place of this process (it keeps our PID); returns only on failure.
 
-    Like a POSIX shell (and so the sh twin): a file without a #! line is run by /bin/sh.
+    Like a POSIX shell (and so the sh twin, and glibc's execvp): PATH is searched in order,
+    and a file found there without a #! line is run by /bin/sh, given the path it was found at.
     """
-    try:
-        try:
-            os.execvp(command[0], list(command))
-        except OSError as exc:
-            if exc.errno != errno.ENOEXEC:
-                raise
-            os.execv("/bin/sh", ["/bin/sh", *command])
-    except FileNotFoundError:
-        say(f"{command[0]}: command not found")
+    name = command[0]
+    if not name:
+        say("'': command not found (the command name is empty)")
         return 127
-    except PermissionError:
-        say(f"{command[0]}: permission denied (not executable)")
+    argv = list(command)
+    denied: Optional[OSError] = None
+    for path in _candidates(name):
+        try:
+            try:
+                os.execv(path, argv)
+            except OSError as exc:
+                if exc.errno != errno.ENOEXEC:
+                    raise
+                os.execv("/bin/sh", ["/bin/sh", path, *argv[1:]])
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except PermissionError as exc:
+            denied = denied or exc  # as execvp: remember it, try the rest of PATH
+            continue
+        except OSError as exc:
+            say(f"{name}: cannot execute: {exc.strerror or exc}")
+            return 126
+    if denied is not None:
+        say(f"{name}: permission denied (not executable)")
         return 126
-    except OSError as exc:
-        say(f"{command[0]}: cannot execute: {exc.strerror or exc}")
-        return 126
-    return 126  # not reached
+    say(f"{name}: command not found")
+    return 127
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

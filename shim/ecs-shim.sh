@@ -9,7 +9,7 @@
 # usage: ecs-shim.sh [--profile PATH ...] [--no-default-profiles] [--environment-file [PATH]]
 #                    [--var NAME ...] [--wait SECONDS] [--strict] [--] [COMMAND [ARG ...]]
 #
-# Plain POSIX sh: no bash-isms, no binutils. Needs mv and chmod; --wait needs curl or wget
+# Plain POSIX sh: no bash-isms, no binutils. Needs mv, ls and chown; --wait needs curl or wget
 # (and cat, wc, tr, sleep, mktemp or mkdir).
 
 BEGIN='# >>> ecs-credential-probe shim >>>'
@@ -161,6 +161,31 @@ emit_merged() {  # $1 file, $2 block emitter
 # opened through something planted there) under a umask that gives it its final mode;
 # then one sync for all of them, then a rename over each target. Start-up cost is what
 # matters here: this costs one fork, one sync and one mv per file, nothing else.
+# The mode (octal) and owner (uid:gid) of an existing file, from `ls -ldn` (POSIX); sets
+# _keep and _own. With private=1 the mode loses its group and other bits, never gains any.
+file_meta() {  # $1 path
+    _meta=$(ls -ldn -- "$1" 2>/dev/null) || return 1
+    # shellcheck disable=SC2086  # split the ls line into its fields (set -f is on)
+    set -- $_meta
+    [ $# -ge 4 ] || return 1
+    _own="$3:$4"
+    _perm=$1
+    _oct=0
+    for _shift in 1 2 3; do
+        _perm=${_perm#?}
+        _t=${_perm%"${_perm#???}"}
+        _d=0
+        case $_t in r??) _d=4 ;; esac
+        case $_t in ?w?) _d=$((_d + 2)) ;; esac
+        case $_t in ??[xst]) _d=$((_d + 1)) ;; esac
+        case $_shift:$_t in 1:??[sS]) _oct=$((_oct + 4000)) ;; 2:??[sS]) _oct=$((_oct + 2000)) ;; 3:??[tT]) _oct=$((_oct + 1000)) ;; esac
+        [ $private = 1 ] && [ $_shift != 1 ] && _d=0
+        case $_shift in 1) _oct=$((_oct + _d * 100)) ;; 2) _oct=$((_oct + _d * 10)) ;; 3) _oct=$((_oct + _d)) ;; esac
+        _perm=${_perm#??}
+    done
+    _keep=$_oct
+}
+
 write_tmp() {  # $1 path, $2 emitter, $3 whole|merge; sets _tmp
     case $1 in */*) _dir=${1%/*} ;; *) _dir=. ;; esac
     [ -n "$_dir" ] || _dir=/
@@ -180,7 +205,16 @@ write_tmp() {  # $1 path, $2 emitter, $3 whole|merge; sets _tmp
             "$2"
         } > "$_tmp" || { rm -f "$_tmp"; return 1; }
     else
+        # An existing file keeps its owner and mode (never made wider); if it cannot keep
+        # its owner, it is not replaced.
+        _own=''
+        if [ -f "$1" ] && [ ! -L "$1" ]; then
+            file_meta "$1" || { rm -f "$_tmp"; return 1; }
+        fi
         emit_merged "$1" "$2" > "$_tmp" || { rm -f "$_tmp"; return 1; }
+        if [ -n "$_own" ]; then
+            chown "$_own" "$_tmp" 2>/dev/null && chmod "$_keep" "$_tmp" 2>/dev/null || { rm -f "$_tmp"; return 1; }
+        fi
     fi
 }
 
@@ -445,6 +479,7 @@ fi
 # --- exec ----------------------------------------------------------------------------
 [ $# -gt 0 ] || exit 0
 case $1 in
+    '') say "'': command not found (the command name is empty)"; exit 127 ;;
     */*)
         if [ ! -e "$1" ]; then say "$1: command not found"; exit 127; fi
         if [ -d "$1" ] || [ ! -x "$1" ]; then say "$1: permission denied (not executable)"; exit 126; fi ;;

@@ -90,9 +90,17 @@ def replace_block(existing: str, block: str) -> str:
     return "".join(line + "\n" for line in out)
 
 
-def read_nofollow(path: str, limit: int = 1 << 20, follow: bool = False) -> Optional[str]:
-    """The file's text, or None if it does not exist, is a symlink (never followed unless
-    ``follow``) or is not a regular file (a FIFO would block the container's start)."""
+# A profile larger than this is left alone (with a message), never truncated.
+MAX_PROFILE = 64 << 20
+
+
+class TooLarge(OSError):
+    """A file the shim refuses to rewrite because it would have to hold it all in memory."""
+
+
+def _open_nofollow(path: str, follow: bool = False) -> Optional[int]:
+    """A descriptor on the regular file at ``path``, or None if there is none (missing, a
+    symlink unless ``follow``, or not a regular file: a FIFO would block the container's start)."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     if not follow:
         flags |= getattr(os, "O_NOFOLLOW", 0)
@@ -102,24 +110,68 @@ def read_nofollow(path: str, limit: int = 1 << 20, follow: bool = False) -> Opti
         if exc.errno in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR):
             return None
         raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    return fd
+
+
+def _read_fd(fd: int, limit: int) -> bytes:
+    """Up to ``limit`` bytes, reading until end of file (one read may return less)."""
+    chunks = []
+    size = 0
+    while size < limit:
+        chunk = os.read(fd, min(1 << 20, limit - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def read_nofollow(path: str, limit: int = 1 << 20, follow: bool = False) -> Optional[str]:
+    """The file's text (at most ``limit`` bytes), or None if it does not exist, is a symlink
+    (never followed unless ``follow``) or is not a regular file."""
+    fd = _open_nofollow(path, follow)
+    if fd is None:
+        return None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        data = os.read(fd, limit)
+        data = _read_fd(fd, limit)
     finally:
         os.close(fd)
     return data.decode("utf-8", "surrogateescape")
 
 
-def write_atomic(path: str, text: str, mode: int = 0o644) -> None:
+def read_existing(path: str) -> tuple[Optional[str], Optional[os.stat_result]]:
+    """The whole text and the status of the regular file at ``path`` (never through a
+    symlink), or (None, None). Raises TooLarge rather than return part of a file."""
+    fd = _open_nofollow(path)
+    if fd is None:
+        return None, None
+    try:
+        st = os.fstat(fd)
+        if st.st_size > MAX_PROFILE:
+            raise TooLarge(errno.EFBIG, f"larger than {MAX_PROFILE >> 20} MiB; left as it is")
+        data = _read_fd(fd, MAX_PROFILE + 1)
+        if len(data) > MAX_PROFILE:
+            raise TooLarge(errno.EFBIG, f"larger than {MAX_PROFILE >> 20} MiB; left as it is")
+    finally:
+        os.close(fd)
+    return data.decode("utf-8", "surrogateescape"), st
+
+
+def write_atomic(path: str, text: str, mode: int = 0o644, owner: Optional[tuple[int, int]] = None) -> None:
     """Write via a temporary file in the same folder, fsync, rename over the target.
 
     The rename replaces whatever is at ``path`` (a planted symlink included) instead of
-    writing through it.
+    writing through it. ``owner`` (uid, gid) is given to the new file before the rename;
+    if it cannot be, nothing is replaced.
     """
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".ecs-shim-", dir=folder)
     try:
+        if owner is not None:
+            os.fchown(fd, *owner)
         os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as fh:
             fh.write(text)
@@ -143,12 +195,21 @@ def write_atomic(path: str, text: str, mode: int = 0o644) -> None:
 
 
 def update_file(path: str, block: str, mode: int = 0o644, whole: bool = False) -> None:
-    """Put ``block`` into the file: as the whole file, or replacing our block in place."""
+    """Put ``block`` into the file: as the whole file, or replacing our block in place.
+
+    A file that exists keeps its owner and its mode (made private, never wider, when
+    ``mode`` is private); one that cannot keep its owner is not replaced.
+    """
     if whole:
         write_atomic(path, HEADER + block, mode)
         return
-    existing = read_nofollow(path) or ""
-    write_atomic(path, replace_block(existing, block), mode)
+    existing, st = read_existing(path)
+    owner = None
+    if st is not None:
+        keep = stat.S_IMODE(st.st_mode)
+        mode = keep & ~0o077 if mode == 0o600 else keep
+        owner = (st.st_uid, st.st_gid)
+    write_atomic(path, replace_block(existing or "", block), mode, owner)
 
 
 def read_block(text: str) -> Optional[dict[str, str]]:

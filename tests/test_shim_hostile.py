@@ -1,4 +1,5 @@
-"""Both shims under attack (issue 11): hostile credentials endpoints and hostile tokens.
+"""Both shims under attack (issue 11): hostile credentials endpoints, hostile tokens, hostile
+commands and hostile profiles.
 
 Every hostile endpoint is a small server on loopback (AWS_CONTAINER_CREDENTIALS_FULL_URI to
 127.0.0.1 is what the SDKs allow); every one of its loops ends by itself. The sh twin is run on
@@ -11,6 +12,7 @@ import json
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import threading
 import time
@@ -340,3 +342,146 @@ def test_a_huge_token_file_is_refused(impl: str, home: str, tmp_path: Path) -> N
         proc, _ = wait_run(IMPLS[impl], os.environ["PATH"], home, ep.url, "1", {"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": str(token_file)})
         assert ep.requests == []
     assert proc.returncode == 0 and "larger than 65536 bytes" in proc.stderr
+
+
+# ---------------------------------------------------------------------------------------
+# Item 19: commands
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("impl", sorted(IMPLS))
+@pytest.mark.parametrize("args", [[""], ["", "arg"]], ids=["empty", "empty-with-args"])
+def test_an_empty_command_is_127_with_a_message(impl: str, args: list[str], home: str) -> None:
+    proc = run_shim(IMPLS[impl], ["--no-default-profiles", "--", *args], clean_env(home))
+    assert proc.returncode == 127 and proc.stdout == ""
+    assert proc.stderr == "shim: '': command not found (the command name is empty)\n"
+
+
+def _script(folder: Path, name: str, text: str, mode: int = 0o755) -> Path:
+    folder.mkdir(exist_ok=True)
+    path = folder / name
+    path.write_text(text)
+    path.chmod(mode)
+    return path
+
+
+@pytest.mark.parametrize("impl", sorted(IMPLS))
+def test_a_script_without_shebang_found_on_path_runs_by_sh(impl: str, home: str, tmp_path: Path) -> None:
+    bindir = tmp_path / "bin"
+    _script(bindir, "tool", 'echo "ran by sh as $0 with $# args: $1"\nexit 7\n')
+    env = clean_env(home)
+    env["PATH"] = f"{bindir}:{env['PATH']}"
+    proc = run_shim(IMPLS[impl], ["--no-default-profiles", "--", "tool", "one"], env)
+    assert proc.returncode == 7, proc.stderr
+    assert proc.stdout == f"ran by sh as {bindir}/tool with 1 args: one\n"
+
+
+@pytest.mark.parametrize("impl", sorted(IMPLS))
+@pytest.mark.parametrize("first", ["directory", "not-executable"])
+def test_path_search_skips_what_cannot_run(impl: str, first: str, home: str, tmp_path: Path) -> None:
+    """As execvp and the shells: a directory or a non-executable file earlier on PATH is passed over."""
+    early, late = tmp_path / "early", tmp_path / "late"
+    early.mkdir()
+    if first == "directory":
+        (early / "tool").mkdir()
+    else:
+        _script(early, "tool", "echo wrong\n", 0o644)
+    _script(late, "tool", "echo right\n")
+    env = clean_env(home)
+    env["PATH"] = f"{early}:{late}:{env['PATH']}"
+    proc = run_shim(IMPLS[impl], ["--no-default-profiles", "--", "tool"], env)
+    assert proc.returncode == 0 and proc.stdout == "right\n", proc.stderr
+
+
+# ---------------------------------------------------------------------------------------
+# Item 19: the user's ~/.profile keeps its mode, its owner and every byte
+# ---------------------------------------------------------------------------------------
+
+
+def _env_for(home: str) -> dict[str, str]:
+    return clean_env(home, {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/credentials/mode-test", "AWS_REGION": "eu-west-1"})
+
+
+@pytest.mark.parametrize("impl", sorted(IMPLS))
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o644, 0o400, 0o755])
+def test_profile_keeps_its_mode_and_owner(impl: str, mode: int, home: str) -> None:
+    need(os.geteuid() == 0, "needs root to give the file to another user")
+    profile = Path(home) / ".profile"
+    profile.write_text("# mine\n")
+    os.chown(profile, 65534, 65534)
+    profile.chmod(mode)
+    proc = run_shim(IMPLS[impl], [], _env_for(home))
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    st = profile.stat()
+    assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (mode, 65534, 65534)
+    assert profile.read_text().startswith("# mine\n# >>> ecs-credential-probe shim >>>\n")
+
+
+@pytest.mark.parametrize("impl", sorted(IMPLS))
+def test_a_secret_var_narrows_an_existing_profile_but_keeps_its_owner(impl: str, home: str, tmp_path: Path) -> None:
+    need(os.geteuid() == 0, "needs root to give the file to another user")
+    out = tmp_path / "p"
+    out.write_text("# mine\n")
+    os.chown(out, 65534, 65534)
+    out.chmod(0o664)
+    env = _env_for(home)
+    env["DB_PASSWORD"] = "hunter2-but-longer"
+    proc = run_shim(IMPLS[impl], ["--no-default-profiles", "--profile", str(out), "--var", "DB_PASSWORD"], env)
+    assert proc.returncode == 0
+    st = out.stat()
+    assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o600, 65534, 65534)
+
+
+@pytest.mark.parametrize("impl", sorted(IMPLS))
+def test_profile_that_cannot_keep_its_owner_is_left_alone(impl: str, home: str, tmp_path: Path) -> None:
+    """Not root: a file of another user in a folder we may write is not replaced by ours."""
+    need(os.geteuid() == 0 and shutil.which("setpriv") is not None, "needs root and setpriv to act as another user")
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    folder.chmod(0o777)
+    out = folder / "profile"
+    out.write_text("# root's\n")
+    out.chmod(0o644)
+    env = _env_for(home)
+    argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *IMPLS[impl]]
+    proc = subprocess.run([*argv, "--no-default-profiles", "--profile", str(out), "--", "echo", "started"], env=env, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0 and proc.stdout == "started\n"
+    assert f"shim: cannot write {out}" in proc.stderr
+    assert out.read_text() == "# root's\n" and out.stat().st_uid == 0
+    assert [p.name for p in folder.iterdir()] == ["profile"]
+
+
+@pytest.mark.parametrize("last_newline", [True, False], ids=["newline-at-end", "no-newline-at-end"])
+def test_a_big_profile_is_never_truncated(home: str, tmp_path: Path, last_newline: bool) -> None:
+    """2.3 MB, as in the report: every byte kept, the same bytes from both shims."""
+    lines = [f"export LINE_{i}='{'x' * 60}'" for i in range(34_000)]
+    original = ("\n".join(lines) + ("\n" if last_newline else "")).encode()
+    assert len(original) > 2_300_000
+    outputs = []
+    for name, argv in sorted(IMPLS.items()):
+        profile = tmp_path / f"profile-{name}"
+        profile.write_bytes(original)
+        proc = run_shim(argv, ["--no-default-profiles", "--profile", str(profile)], _env_for(home), timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        data = profile.read_bytes()
+        assert data.startswith(original), f"{name} lost part of the file"
+        assert data[len(original) :].lstrip(b"\n").startswith(b"# >>> ecs-credential-probe shim >>>\n")
+        outputs.append(data)
+    assert outputs[0] == outputs[1]
+
+
+def test_a_profile_too_big_to_hold_is_left_alone_with_a_message(home: str, tmp_path: Path) -> None:
+    """The Python shim holds the file in memory: past its limit it refuses, never truncates."""
+    from shim.profile import MAX_PROFILE
+
+    profile = tmp_path / "profile"
+    with open(profile, "wb") as fh:
+        fh.truncate(MAX_PROFILE)  # sparse: costs no disk
+        fh.seek(0, os.SEEK_END)
+        fh.write(b"\nexport LAST=line\n")
+    before = profile.stat()
+    proc = run_shim(IMPLS["python"], ["--no-default-profiles", "--profile", str(profile), "--", "echo", "started"], _env_for(home))
+    assert proc.returncode == 0 and proc.stdout == "started\n"
+    assert f"shim: cannot write {profile}: larger than" in proc.stderr
+    after = profile.stat()
+    assert (after.st_size, after.st_ino, after.st_mtime_ns) == (before.st_size, before.st_ino, before.st_mtime_ns)
