@@ -14,6 +14,7 @@ import shutil
 import socket
 import stat
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -436,19 +437,22 @@ def test_a_secret_var_narrows_an_existing_profile_but_keeps_its_owner(impl: str,
 def test_profile_that_cannot_keep_its_owner_is_left_alone(impl: str, home: str, tmp_path: Path) -> None:
     """Not root: a file of another user in a folder we may write is not replaced by ours."""
     need(os.geteuid() == 0 and shutil.which("setpriv") is not None, "needs root and setpriv to act as another user")
-    folder = tmp_path / "shared"
-    folder.mkdir()
-    folder.chmod(0o777)
-    out = folder / "profile"
-    out.write_text("# root's\n")
-    out.chmod(0o644)
-    env = _env_for(home)
-    argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *IMPLS[impl]]
-    proc = subprocess.run([*argv, "--no-default-profiles", "--profile", str(out), "--", "echo", "started"], env=env, capture_output=True, text=True, timeout=30)
-    assert proc.returncode == 0 and proc.stdout == "started\n"
-    assert f"shim: cannot write {out}" in proc.stderr
-    assert out.read_text() == "# root's\n" and out.stat().st_uid == 0
-    assert [p.name for p in folder.iterdir()] == ["profile"]
+    # Not under tmp_path: pytest's folders are 0700, so nobody could not even reach the file.
+    folder = Path(tempfile.mkdtemp(prefix="shim-owner-"))
+    try:
+        folder.chmod(0o777)
+        out = folder / "profile"
+        out.write_text("# root's\n")
+        out.chmod(0o644)
+        env = _env_for(home)
+        argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *IMPLS[impl]]
+        proc = subprocess.run([*argv, "--no-default-profiles", "--profile", str(out), "--", "echo", "started"], env=env, capture_output=True, text=True, timeout=30, cwd=folder)
+        assert proc.returncode == 0 and proc.stdout == "started\n", proc.stderr
+        assert proc.stderr.startswith(f"shim: cannot write {out}"), proc.stderr
+        assert out.read_text() == "# root's\n" and out.stat().st_uid == 0
+        assert [p.name for p in folder.iterdir()] == ["profile"]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.mark.parametrize("last_newline", [True, False], ids=["newline-at-end", "no-newline-at-end"])
