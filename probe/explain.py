@@ -48,16 +48,19 @@ _MAX_CARRY = _GUARD + (64 << 10)
 MAX_DISTINCT = 500
 _MAX_MESSAGE = 600  # characters of the message kept as an excerpt
 _MAX_ENCODED = 16 << 10
+_MAX_SEGMENT = 8 << 10  # characters of one message that are matched
 
 _JSON_ESCAPE = re.compile(r'\\(u[0-9a-fA-F]{4}|["\\/bfnrt])')
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": " ", "f": " ", "n": "\n", "r": "\n", "t": "\t"}
 _WS = re.compile(r"\s+")
 # A line that continues the message of the line before it.
-_CONTINUES = re.compile(r'^(?:[ \t]|[a-z"(]|arn:|Encoded authorization|caused by)')
+_CONTINUES = re.compile(r'^(?:[ \t]|[a-z"(<]|arn:|Encoded authorization|caused by)')
+# A line that cannot end a message: the next line goes on with it (messages wrapped in docs and logs).
+_UNFINISHED = re.compile(r"(?:[:,]|\b(?:when calling the|the|an?|in|on|with|because|no|is|not|to|perform|resource|operation))$")
 
 _HEADER = re.compile(r'An error occurred \(|operation error [^:,]{1,60}: \w+, |Error executing "')
 _ENRICHED = re.compile(
-    r'(?:(?:User|Principal|Role)\s*:\s*)?(?P<principal>arn:[\w-]+:[\w-]+::\d*:[^\s"\'<>]+|[^\s"\'<>:]+)'
+    r'(?:(?:User|Principal|Role)\s*:\s*)?(?P<principal>arn:[\w-]{1,32}:[\w-]{1,32}::[^:\s]{0,32}:[^\s"\'<>]{1,1024}|[^\s"\'<>:]{1,256})'
     r"\s+is\s+not\s+authorized\s+to\s+perform\s*:?\s*(?P<action>[A-Za-z0-9-]+:[A-Za-z0-9*]+)"
     r'(?:\s+on\s+resource\s*:?\s*(?P<resource>"[^"]{0,2048}"|[^\s"<>]+(?:\s+(?!because\b|with\b|\()[^\s"<>:]+)?))?'
 )
@@ -73,24 +76,25 @@ _ENCODED = re.compile(r"Encoded authorization failure message:\s*(?P<msg>[A-Za-z
 _EC2_DENIED = re.compile(r"You are not authorized to perform this operation")
 
 _CODES = "AccessDenied(?:Exception)?|UnauthorizedOperation|UnauthorizedAccess|AuthorizationError(?:Exception)?|AccessDeniedError"
-# (format, pattern): the first that matches names the SDK's wrapper; groups give code/op/service.
-_FORMATS: tuple[tuple[str, "re.Pattern[str]"], ...] = (
-    ("aws-cli", re.compile(r"fatal error: An error occurred \((?P<code>[\w.]+)\) when calling the (?P<op>\w+) operation")),
-    ("botocore", re.compile(r"An error occurred \((?P<code>[\w.]+)\) when calling the (?P<op>\w+) operation")),
-    ("go-v2", re.compile(r"operation error (?P<svc>[^:,]{1,60}): (?P<op>\w+), .{0,600}?api error (?P<code>\w+):")),
-    ("php", re.compile(r'Error executing "(?P<op>\w+)" on "(?P<url>[^"]{0,1024})"(?:.{0,8000}?\s(?P<code>\w+) \((?:client|server)\):)?')),
-    ("go-v1", re.compile(r"(?P<code>\b(?:" + _CODES + r")): .{0,4000}?status code: \d{3}, request id:")),
-    ("java-v1", re.compile(r"\(Service: (?P<svc>[^;)]{1,60}); Status Code: \d{3}; Error Code: (?P<code>\w+)")),
-    ("java-v2", re.compile(r"(?:(?:software\.amazon\.awssdk\.services\.(?P<pkg>\w+)\.model\.)?(?P<exc>\w*Exception): )?[^()]{0,4000}?\(Service: (?P<svc>[^,)]{1,60}), Status Code: \d{3}")),
-    ("ruby", re.compile(r"Aws::(?P<svc>\w+)::Errors::(?P<code>\w+)")),
-    ("dotnet", re.compile(r"Amazon\.(?P<svc>\w+)\.(?:Model\.)?(?P<exc>Amazon\w*Exception|\w+Exception)")),
-    ("js-v3", re.compile(r"(?P<code>\b(?:" + _CODES + r"))(?: \[\w*ServiceException\])?: .{0,4000}?\bat (?:de_|throwDefaultError|de_CommandError|\S*smithy)")),
-    ("js-v2", re.compile(r"(?P<code>\b(?:" + _CODES + r")): .{0,4000}?\bat (?:Request\.extractError|Request\.callListeners|\S*aws-sdk/lib)")),
-    ("xml", re.compile(r"<Code>(?P<code>\w+)</Code>")),
-    ("code", re.compile(r"(?P<code>\b(?:" + _CODES + r"))\b")),
+# (format, marker, code): the first marker found names the SDK's wrapper; its groups (or the code
+# pattern's) give code, operation and service. Markers are cheap to search: no wide gaps.
+_FORMATS: tuple[tuple[str, "re.Pattern[str]", Optional["re.Pattern[str]"]], ...] = (
+    ("aws-cli", re.compile(r"fatal error: An error occurred \((?P<code>[\w.]+)\) when calling the (?P<op>\w+) operation"), None),
+    ("botocore", re.compile(r"An error occurred \((?P<code>[\w.]+)\) when calling the (?P<op>\w+) operation"), None),
+    ("go-v2", re.compile(r"operation error (?P<svc>[^:,]{1,60}): (?P<op>\w+), https? response error"), re.compile(r"api error (?P<code>\w+):")),
+    ("php", re.compile(r'Error executing "(?P<op>\w+)" on "(?P<url>[^"]{0,1024})"'), re.compile(r"\s(?P<code>\w+) \((?:client|server)\):")),
+    ("go-v1", re.compile(r"status code: \d{3}, request id:"), None),
+    ("java-v1", re.compile(r"\(Service: (?P<svc>[^;)]{1,60}); Status Code: \d{3}; Error Code: (?P<code>\w+)"), None),
+    ("java-v2", re.compile(r"\(Service: (?P<svc>[^,)]{1,60}), Status Code: \d{3}"), None),
+    ("ruby", re.compile(r"Aws::(?P<svc>\w+)::Errors::(?P<code>\w+)"), None),
+    ("dotnet", re.compile(r"Amazon\.(?P<svc>\w+)\.(?:Model\.)?(?P<exc>\w+Exception)"), None),
+    ("js-v3", re.compile(r"\bat (?:de_|throwDefaultError|\S*Protocol\.handleError|\S*@aws-sdk/|\S*@smithy/)"), None),
+    ("js-v2", re.compile(r"\bat (?:Request\.extractError|Request\.callListeners|\S*aws-sdk/lib)"), None),
+    ("xml", re.compile(r"<Code>(?P<code>\w+)</Code>"), None),
 )
 _S3_BARE = re.compile(r"\bAccess Denied\b")
-_ANY_CODE = re.compile(r"\b(" + _CODES + r")\b")
+# Not a language's own class of the same name (java.nio.file.AccessDeniedException).
+_ANY_CODE = re.compile(r"(?<![.\w])(" + _CODES + r")\b")
 
 # ---- policy types: one table ------------------------------------------------------------------
 # (key, words in the message, name, who can change it, how to look at it)
@@ -198,7 +202,8 @@ def analyze(text: str, line: int = 0) -> list[Denial]:
     # Split where a new SDK header starts, or where a second enriched sentence starts.
     cuts = [0]
     enriched_in_segment = False
-    anchors = sorted([(m.start(), "h") for m in _HEADER.finditer(text)] + [(m.start(), "e") for m in _ENRICHED.finditer(text)])
+    enriched = _ENRICHED.finditer(text) if "authorized to perform" in text else ()
+    anchors = sorted([(m.start(), "h") for m in _HEADER.finditer(text)] + [(m.start(), "e") for m in enriched])
     seg_has_core = False
     for pos, kind in anchors:
         if kind == "h":
@@ -212,17 +217,34 @@ def analyze(text: str, line: int = 0) -> list[Denial]:
             enriched_in_segment = True
             seg_has_core = True
     cuts.append(len(text))
-    out = []
+    out: list[Denial] = []
     for a, b in zip(cuts, cuts[1:]):
         d = _analyze_segment(text[a:b], line)
-        if d is not None:
+        if d is None:
+            continue
+        # One log record often repeats its message (JSON "message" and "stack"): one denial.
+        if out and d.principal and _same_core(out[-1], d):
+            out[-1] = _merged(out[-1], d)
+        else:
             out.append(d)
     return out
 
 
+def _same_core(a: Denial, b: Denial) -> bool:
+    return (a.principal, a.action, a.resource, a.policy_type, a.deny) == (b.principal, b.action, b.resource, b.policy_type, b.deny)
+
+
+def _merged(a: Denial, b: Denial) -> Denial:
+    changes = {k: getattr(b, k) for k in ("code", "operation", "service", "policy_arn", "transitive", "encoded_message") if getattr(a, k) is None and getattr(b, k)}
+    if a.format == "unknown" and b.format != "unknown":
+        changes["format"] = b.format
+    return replace(a, **changes)
+
+
 def _analyze_segment(seg: str, line: int) -> Optional[Denial]:
+    seg = seg[:_MAX_SEGMENT]
     fields: dict[str, Any] = {"first_line": line}
-    m = _ENRICHED.search(seg)
+    m = _ENRICHED.search(seg) if "authorized to perform" in seg else None
     if m:
         fields["principal"] = m.group("principal")
         fields["action"] = m.group("action")
@@ -248,22 +270,26 @@ def _analyze_segment(seg: str, line: int) -> Optional[Denial]:
         elif bs:
             fields["deny"] = "explicit"
             fields["policy_type"] = "bucket-setting"
-    for name, pattern in _FORMATS:
+    for name, pattern, code_pattern in _FORMATS:
         fm = pattern.search(seg)
         if not fm:
             continue
         groups = fm.groupdict()
+        if code_pattern is not None:
+            cm = code_pattern.search(seg, fm.end())
+            if cm:
+                groups["code"] = cm.group("code")
         fields["format"] = name
         if groups.get("code"):
             fields["code"] = groups["code"]
         if groups.get("op"):
             fields["operation"] = groups["op"]
-        svc = groups.get("svc") or groups.get("pkg")
+        svc = groups.get("svc")
         if svc:
             fields["service"] = svc.strip()
         if name == "php" and groups.get("url") and not fields.get("service"):
             host = re.match(r"https?://([^/:]+)", groups["url"])
-            if host and ".s3." in "." + host.group(1) or (host and host.group(1).startswith("s3.")):
+            if host and (".s3." in host.group(1) or host.group(1).startswith("s3.")):
                 fields["service"] = "S3"
         break
     if not fields.get("code"):
@@ -392,11 +418,20 @@ def _group(buf: bytes, p: int, consumed: int) -> tuple[int, str]:
     and the lines after that continue it."""
     line_start = buf.rfind(b"\n", 0, p) + 1
     start = max(line_start, p - _LINE_WINDOW, consumed)
-    if start == line_start and line_start > consumed:
+    # Look back (three lines at most) for the start of the message: a line that this one continues
+    # ("is not authorized ..." under "User: arn:..."), an unfinished header, or PHP's "Error executing".
+    first = buf[start:p].decode("utf-8", "replace")
+    for _ in range(3):
+        if start != line_start or line_start <= consumed:
+            break
         prev_start = max(buf.rfind(b"\n", 0, line_start - 1) + 1, consumed, line_start - _LINE_WINDOW)
-        prev = buf[prev_start : line_start - 1].rstrip()
-        if prev.endswith(b":") or b"Error executing" in prev or prev.endswith(b"operation"):
-            start = prev_start
+        prev = buf[prev_start : line_start - 1].rstrip().decode("utf-8", "replace")
+        if not prev.strip():
+            break
+        if not (_CONTINUES.match(first) or _UNFINISHED.search(prev) or "Error executing" in prev or prev.startswith("<")):
+            break
+        start = line_start = prev_start
+        first = prev
     nl = buf.find(b"\n", p, p + _LINE_AFTER)
     end = nl if nl >= 0 else min(len(buf), p + _LINE_AFTER)
     lines = [_clean(buf[start:end])]
@@ -409,7 +444,7 @@ def _group(buf: bytes, p: int, consumed: int) -> tuple[int, str]:
         line = buf[nxt_start:nxt_end]
         joined_tail = lines[-1].rstrip()
         text_line = _clean(line)
-        if not line.strip() or not (_CONTINUES.match(text_line) or joined_tail.endswith(":")):
+        if not line.strip() or not (_CONTINUES.match(text_line) or _UNFINISHED.search(joined_tail)):
             break
         if any(t in line for t in _TRIGGERS) and _HEADER.search(text_line) and not text_line[:1].isspace():
             break  # a new message of its own
