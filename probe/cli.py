@@ -290,7 +290,10 @@ def run_other_mode(mode: str, args: argparse.Namespace, opts: dict[str, Any], st
     if mode == "host":
         from probe.facts.host import ECS_CONFIG, collect_host
 
-        data = {"host": collect_host(args.ecs_config or _env_default("ecs_config") or ECS_CONFIG, args.iptables_save)}
+        # --deadline bounds the whole run: the introspection request and iptables-save
+        # end by then, leaving a moment to judge and render.
+        until = started + max(0.2, opts["deadline"]) - 0.15
+        data = {"host": collect_host(args.ecs_config or _env_default("ecs_config") or ECS_CONFIG, args.iptables_save, deadline=until)}
     elif mode == "taskdef":
         from probe.facts import taskdef
 

@@ -8,6 +8,7 @@ from typing import Any, Optional
 from probe.checks import Outcome, check, failed, passed, remedies, skipped, warned
 from probe.facts import Facts
 
+CREDENTIAL_FIELDS = ("AccessKeyId", "SecretAccessKey", "Token", "Expiration")
 EXPIRY_WARN_S = 5 * 60
 SKEW_FAIL_S = 5 * 60
 SKEW_WARN_S = 60
@@ -64,8 +65,15 @@ def credentials(f: Facts) -> Outcome:
             f"{rec['token_problem']}; the SDKs fail before sending the request.",
             f"Fix {where}: it must be readable by this process and hold the token on one line, without a trailing newline.",
         )
-    if rec.get("deadline_exceeded") or rec.get("collector_error"):
-        return failed("The credentials endpoint did not answer in time", rec.get("error") or rec.get("collector_error", ""), _unreachable_remedy(f))
+    if rec.get("deadline_exceeded"):
+        return failed("The credentials endpoint did not answer in time", rec.get("error") or "", _unreachable_remedy(f))
+    if rec.get("collector_error"):
+        # The probe itself failed: not the endpoint's fault, and no agent restart fixes it.
+        return failed(
+            "The probe could not read the credentials endpoint's answer",
+            rec["collector_error"],
+            "Run the probe again with --save-facts FILE and report the file with this message.",
+        )
     url = rec.get("url")
     if rec.get("error"):
         return failed(
@@ -114,7 +122,14 @@ def credentials(f: Facts) -> Outcome:
             "Something other than the ECS agent answers on this address (a proxy, a captive portal, a mock): "
             + _unreachable_remedy(f),
         )
-    missing = rec.get("fields_missing") or []
+    missing = rec.get("fields_missing")
+    if not isinstance(missing, list):
+        # Only an answer parsed as a JSON object gets a fields_missing list.
+        return failed(
+            "The credentials endpoint's answer is not usable JSON",
+            f"GET {url} -> 200 but the body is not a JSON object with {', '.join(CREDENTIAL_FIELDS)}; the SDKs reject it.",
+            "Something other than the ECS agent answers on this address: " + _unreachable_remedy(f),
+        )
     if missing:
         return failed(
             "The credentials endpoint's answer lacks " + ", ".join(missing),
@@ -223,8 +238,10 @@ def task_metadata(f: Facts) -> Outcome:
     """Guarantees: passes when ${ECS_CONTAINER_METADATA_URI_V4} and its /task path answer
     with JSON; warns (never fails) otherwise, since credentials do not depend on it."""
     rec = f.get("metadata")
-    if rec.get("deadline_exceeded") or rec.get("collector_error"):
-        return warned("Task metadata v4 did not answer in time", rec.get("error") or rec.get("collector_error", ""), "")
+    if rec.get("deadline_exceeded"):
+        return warned("Task metadata v4 did not answer in time", rec.get("error") or "", "")
+    if rec.get("collector_error"):
+        return warned("The probe could not read task metadata v4", rec["collector_error"], "Run the probe again with --save-facts FILE and report the file with this message.")
     if not rec.get("requested"):
         return skipped(
             "Task metadata v4 answers",

@@ -297,17 +297,23 @@ class Facts:
 
 
 class _Job(threading.Thread):
-    def __init__(self, name: str, fn: Callable[[], Any]) -> None:
+    """One collector in its own thread; its HTTP requests belong to the run's scope."""
+
+    def __init__(self, name: str, fn: Callable[[], Any], scope: Optional[Any] = None) -> None:
         super().__init__(name=f"probe-{name}", daemon=True)
         self.fn = fn
+        self.scope = scope
         self.result: Any = None
         self.error: Optional[BaseException] = None
         self.started_at = time.monotonic()
         self.elapsed_ms = 0
 
     def run(self) -> None:
+        from probe.facts import http
+
         try:
-            self.result = self.fn()
+            with http.use_scope(self.scope):
+                self.result = self.fn()
         except BaseException as exc:  # a collector must never take the run down
             self.error = exc
         finally:
@@ -334,9 +340,12 @@ def collect_task(
     ``sdk_cache`` (the sidecar's): an image does not change while it runs, so a complete
     SDK scan is kept there and reused for an hour instead of walking the disk every run.
     """
-    from probe.facts import endpoints, environ as env_facts, proxy
+    from probe.facts import endpoints, environ as env_facts, http, proxy
 
     started = time.monotonic()
+    # Every request of this run; closed when the run ends, so that no collector thread
+    # still waits on a socket (a trickling endpoint) after the run.
+    scope = http.Scope()
     deadline = started + max(0.2, deadline_s) - 0.15  # leave time to judge and render
     wanted = set(needs) | {"environ", "proxy"}
     data: dict[str, Any] = {}
@@ -360,6 +369,7 @@ def collect_task(
     cred_job = _Job(
         "credentials",
         lambda: endpoints.fetch_credentials(target, target.get("_raw_url"), token.get("_raw"), token, deadline),
+        scope,
     )
     if "credentials" in wanted or "identity" in wanted:
         jobs["credentials"] = cred_job
@@ -373,7 +383,7 @@ def collect_task(
         return cred_job.result
 
     uri = environ.get("ECS_CONTAINER_METADATA_URI_V4")
-    meta_job = _Job("metadata", lambda: endpoints.fetch_task_metadata(uri, deadline))
+    meta_job = _Job("metadata", lambda: endpoints.fetch_task_metadata(uri, deadline), scope)
     # The survey names containers from metadata; the SDK scan uses the survey for the
     # other containers' roots, unless it was given its roots.
     survey_needed = "processes" in wanted or ("sdk" in wanted and not sdk_roots)
@@ -387,7 +397,7 @@ def collect_task(
             containers = meta_job.result.get("containers") if isinstance(meta_job.result, dict) else None
             return collect_processes(containers)
 
-        jobs["processes"] = _Job("processes", survey)
+        jobs["processes"] = _Job("processes", survey, scope)
     cached = sdk_cache.get("record") if sdk_cache is not None and time.monotonic() - sdk_cache.get("at", -1e9) < 3600 else None
     if "sdk" in wanted and cached is not None:
         data["sdk"] = dict(cached, cached=True)
@@ -414,23 +424,30 @@ def collect_task(
                 sdk_cache.update(record=record, at=time.monotonic())
             return record
 
-        jobs["sdk"] = _Job("sdk", sdk_scan)
+        jobs["sdk"] = _Job("sdk", sdk_scan, scope)
     if "imds" in wanted:
-        jobs["imds"] = _Job("imds", lambda: endpoints.fetch_imds(environ, deadline))
+        jobs["imds"] = _Job("imds", lambda: endpoints.fetch_imds(environ, deadline), scope)
     if "identity" in wanted:
         from probe.facts import identity
 
-        jobs["identity"] = _Job("identity", lambda: identity.collect_identity(observed, deadline))
+        jobs["identity"] = _Job("identity", lambda: identity.collect_identity(observed, deadline), scope)
 
     if "shim" in wanted:
         from probe.facts.shim import collect_shim
 
         home = environ.get("HOME")
-        jobs["shim"] = _Job("shim", lambda: collect_shim(home))
+        jobs["shim"] = _Job("shim", lambda: collect_shim(home), scope)
     for job in jobs.values():
         job.start()
     for job in jobs.values():
         job.join(max(0.0, deadline - time.monotonic()))
+    # The run is over: wake every request still waiting, and give those threads a moment
+    # to return, so that none outlives the run holding a socket.
+    scope.close()
+    grace = time.monotonic() + 0.1
+    for job in jobs.values():
+        if job.is_alive():
+            job.join(max(0.0, grace - time.monotonic()))
     unfinished = []
     for name, job in jobs.items():
         if job.is_alive():

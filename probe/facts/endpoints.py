@@ -55,22 +55,46 @@ def _answer_record(answer: http.HttpAnswer) -> dict[str, Any]:
 
 
 def _register_secrets(obj: Any) -> None:
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            if key in _SECRET_KEYS and isinstance(value, str):
-                redact.register(value)
-            else:
-                _register_secrets(value)
-    elif isinstance(obj, list):
-        for value in obj:
-            _register_secrets(value)
+    # A loop, not recursion: the document may be as deep as the parser allowed.
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key in _SECRET_KEYS and isinstance(value, str):
+                    redact.register(value)
+                else:
+                    stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+_JSON_KINDS = {"NoneType": "null", "list": "an array", "str": "a string", "int": "a number", "float": "a number", "bool": "a boolean"}
+
+
+def json_kind(doc: Any) -> str:
+    """How to name a JSON value that is not the object we expected."""
+    return _JSON_KINDS.get(type(doc).__name__, type(doc).__name__)
+
+
+def parse_json(body: bytes) -> tuple[Any, Optional[str]]:
+    """(document, None) or (None, why it is not usable JSON). Never raises.
+
+    A 64 KiB answer can nest arrays deeper than the parser's recursion limit: that is an
+    unusable answer like any other, not a failure of the probe.
+    """
+    try:
+        return json.loads(body.decode("utf-8")), None
+    except RecursionError:
+        return None, "the JSON is nested too deeply to parse (RecursionError); no real answer nests like this"
+    except (UnicodeDecodeError, ValueError) as exc:
+        return None, f"{type(exc).__name__}: {str(exc)[:120]}"
 
 
 def _parse_json(answer: http.HttpAnswer, record: dict[str, Any]) -> Optional[Any]:
-    try:
-        doc = json.loads(answer.body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        record["json_error"] = f"{type(exc).__name__}: {str(exc)[:120]}"
+    doc, error = parse_json(answer.body)
+    if error is not None:
+        record["json_error"] = error
         return None
     _register_secrets(doc)
     return doc
@@ -102,7 +126,7 @@ def fetch_credentials(
             return Observed(record)
         headers["Authorization"] = token
     record["requested"] = True
-    answer = http.request(raw_url, headers=headers, timeout=_budget(deadline, CREDENTIALS_TIMEOUT))
+    answer = http.request(raw_url, headers=headers, timeout=_budget(deadline, CREDENTIALS_TIMEOUT), deadline=deadline)
     record.update(_answer_record(answer))
     record["rate_limit"] = {
         k: answer.headers[k] for k in ("x-rate-limit-limit", "x-rate-limit-duration") if k in answer.headers
@@ -125,8 +149,9 @@ def fetch_credentials(
             message = doc.get("message") or doc.get("Message")
             record["error_code"] = str(code)[:100] if code is not None else None
             record["error_message"] = redact.scrub(str(message)[:300]) if message is not None else None
-    elif doc is not None:
-        record["json_error"] = f"the body is JSON but not an object ({type(doc).__name__})"
+    elif "json_error" not in record:
+        # null, an array, a string...: JSON, but not the credentials object.
+        record["json_error"] = f"the body is JSON but not an object (it is {json_kind(doc)})"
     if answer.status != 200 and "error_code" not in record:
         text = answer.body[:200].decode("utf-8", "replace").strip()
         record["body_text"] = redact.scrub(text)
@@ -140,9 +165,9 @@ def fetch_task_metadata(uri: Optional[str], deadline: Optional[float] = None) ->
         return record
     record["requested"] = True
     base = uri.rstrip("/")
-    container = http.request(base, timeout=_budget(deadline, 2.0))
+    container = http.request(base, timeout=_budget(deadline, 2.0), deadline=deadline)
     record["container"] = _answer_record(container)
-    task_answer = http.request(base + "/task", timeout=_budget(deadline, 2.0))
+    task_answer = http.request(base + "/task", timeout=_budget(deadline, 2.0), deadline=deadline)
     record["task"] = _answer_record(task_answer)
     cdoc = _parse_json(container, record["container"]) if container.ok else None
     tdoc = _parse_json(task_answer, record["task"]) if task_answer.ok else None
@@ -185,6 +210,7 @@ def fetch_imds(environ: Mapping[str, str], deadline: Optional[float] = None) -> 
         method="PUT",
         headers={"X-aws-ec2-metadata-token-ttl-seconds": "21600"},
         timeout=timeout,
+        deadline=deadline,
     )
     record["token"] = _answer_record(token_answer)
     headers: dict[str, str] = {}
@@ -201,7 +227,7 @@ def fetch_imds(environ: Mapping[str, str], deadline: Optional[float] = None) -> 
         return record
     else:
         record["version"] = 1
-    roles = http.request(base + "/latest/meta-data/iam/security-credentials/", headers=headers, timeout=_budget(deadline, IMDS_TIMEOUT))
+    roles = http.request(base + "/latest/meta-data/iam/security-credentials/", headers=headers, timeout=_budget(deadline, IMDS_TIMEOUT), deadline=deadline)
     record["roles"] = _answer_record(roles)
     if not roles.ok:
         record["error"] = roles.error or f"HTTP {roles.status} listing instance roles"
@@ -213,7 +239,7 @@ def fetch_imds(environ: Mapping[str, str], deadline: Optional[float] = None) -> 
     record["role_name"] = names[0]
     if headers:
         # SDKs older than IMDSv2 only ask without a token: is that still allowed here?
-        v1 = http.request(base + "/latest/meta-data/iam/security-credentials/", timeout=_budget(deadline, IMDS_TIMEOUT))
+        v1 = http.request(base + "/latest/meta-data/iam/security-credentials/", timeout=_budget(deadline, IMDS_TIMEOUT), deadline=deadline)
         record["v1_allowed"] = v1.ok if v1.error is None and v1.status in (200, 401, 403) else None
     else:
         record["v1_allowed"] = True
@@ -221,13 +247,22 @@ def fetch_imds(environ: Mapping[str, str], deadline: Optional[float] = None) -> 
         base + "/latest/meta-data/iam/security-credentials/" + names[0],
         headers=headers,
         timeout=_budget(deadline, IMDS_TIMEOUT),
+        deadline=deadline,
     )
     record["credentials"] = _answer_record(creds)
     doc = _parse_json(creds, record["credentials"]) if creds.ok else None
+    if creds.error is not None:
+        record["error"] = creds.error
+    elif not creds.ok:
+        record["error"] = f"HTTP {creds.status} for the instance role's credentials"
+    elif record["credentials"].get("json_error"):
+        record["error"] = "the instance role's credentials answer is not usable JSON: " + record["credentials"]["json_error"]
+    elif not isinstance(doc, dict):
+        record["error"] = f"the instance role's credentials answer is JSON but not an object (it is {json_kind(doc)})"
     record["credentials_reachable"] = isinstance(doc, dict) and bool(doc.get("AccessKeyId")) and doc.get("Code", "Success") == "Success"
     if isinstance(doc, dict):
         record["access_key_id"] = redact.mask_key_id(doc.get("AccessKeyId")) if isinstance(doc.get("AccessKeyId"), str) else None
-    instance = http.request(base + "/latest/meta-data/instance-id", headers=headers, timeout=_budget(deadline, IMDS_TIMEOUT))
+    instance = http.request(base + "/latest/meta-data/instance-id", headers=headers, timeout=_budget(deadline, IMDS_TIMEOUT), deadline=deadline)
     if instance.ok:
         record["instance_id"] = instance.body.decode("utf-8", "replace").strip()[:64]
     return record

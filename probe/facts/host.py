@@ -74,16 +74,34 @@ def read_ecs_config(path: str) -> dict[str, Any]:
     return record
 
 
-def introspection(url: str = INTROSPECTION, timeout: float = 1.0) -> dict[str, Any]:
-    answer = http.request(url, timeout=timeout)
-    record: dict[str, Any] = {"url": url, "status": answer.status, "error": answer.error}
+def _left(deadline: Optional[float], default: float) -> float:
+    """Seconds a step may take: its own default, or less when the run's deadline is near."""
+    if deadline is None:
+        return default
+    return max(0.05, min(default, deadline - time.monotonic()))
+
+
+def introspection(url: str = INTROSPECTION, timeout: float = 1.0, deadline: Optional[float] = None) -> dict[str, Any]:
+    """GET the agent's introspection API; the whole request ends within ``timeout`` and ``deadline``."""
+    from probe.facts.endpoints import json_kind, parse_json
+
+    answer = http.request(url, timeout=timeout, deadline=deadline)
+    # An answer cut short (a body that never ends, a trickle past the deadline) has no
+    # usable status: the status line alone says nothing about a working agent.
+    record: dict[str, Any] = {"url": url, "status": answer.status if answer.error is None else None, "error": answer.error}
+    if answer.error is not None and answer.status is not None:
+        record["incomplete_status"] = answer.status
+    if answer.ok and answer.oversized:
+        record["json_error"] = f"the answer is larger than {http.MAX_BODY // 1024} KiB; the agent's is well under 1 KiB"
+        return record
     if answer.ok:
-        try:
-            doc = json.loads(answer.body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            record["json_error"] = str(exc)[:200]
+        doc, error = parse_json(answer.body)
+        if error is not None:
+            record["json_error"] = error[:200]
             return record
-        if isinstance(doc, dict):
+        if not isinstance(doc, dict):
+            record["json_error"] = f"the answer is JSON but not an object (it is {json_kind(doc)})"
+        else:
             record.update(
                 cluster=doc.get("Cluster") if isinstance(doc.get("Cluster"), str) else None,
                 container_instance=doc.get("ContainerInstanceArn") if isinstance(doc.get("ContainerInstanceArn"), str) else None,
@@ -92,7 +110,7 @@ def introspection(url: str = INTROSPECTION, timeout: float = 1.0) -> dict[str, A
     return record
 
 
-def iptables_dumps(saved: Optional[str] = None) -> dict[str, Any]:
+def iptables_dumps(saved: Optional[str] = None, deadline: Optional[float] = None) -> dict[str, Any]:
     """iptables-save output of both back ends (nft and legacy keep separate rule sets)."""
     if saved is not None:
         try:
@@ -108,7 +126,7 @@ def iptables_dumps(saved: Optional[str] = None) -> dict[str, Any]:
         if not exe:
             continue
         try:
-            proc = subprocess.run([exe], capture_output=True, text=True, timeout=5)
+            proc = subprocess.run([exe], capture_output=True, text=True, timeout=_left(deadline, 5.0))
         except (OSError, subprocess.TimeoutExpired) as exc:
             errors[tool] = str(exc)[:200]
             continue
@@ -164,12 +182,15 @@ def persistence(root: str = "/") -> dict[str, Any]:
     }
 
 
-def collect_host(ecs_config: str, iptables_save: Optional[str], proc: str = "/proc", root: str = "/") -> dict[str, Any]:
+def collect_host(
+    ecs_config: str, iptables_save: Optional[str], proc: str = "/proc", root: str = "/", deadline: Optional[float] = None
+) -> dict[str, Any]:
+    """Everything host mode observes; network and subprocess waits end by ``deadline`` (monotonic)."""
     started = time.monotonic()
     return {
-        "introspection": introspection(),
+        "introspection": introspection(timeout=_left(deadline, 1.0), deadline=deadline),
         "ecs_config": read_ecs_config(ecs_config),
-        "iptables": iptables_dumps(iptables_save),
+        "iptables": iptables_dumps(iptables_save, deadline),
         "route_localnet": read_sysctl(proc),
         "agent_started_at": agent_started_at(),
         "persistence": persistence(root),

@@ -3,19 +3,160 @@
 Standard library only (``http.client``): it is fast to import, never consults proxy
 variables (the probe must see the endpoint itself; proxy effects are judged from the
 configuration), and lets us cap the body we read so an endless answer cannot eat memory.
+
+The whole request - connect, send, status line, headers and body - is bounded by one
+deadline, not each read: a server that trickles a byte a second never times out a
+per-read timeout. Every read waits at most for what is left of the deadline, and the
+socket is closed before ``request`` returns, whatever happened.
+
+A run can also own its requests through a ``Scope``: when the run ends, the scope shuts
+down every socket still open in it and refuses new requests, so a collector thread that
+is still waiting wakes at once, returns, and holds nothing after its run.
 """
 
 from __future__ import annotations
 
 import email.utils
 import http.client
+import io
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional
 from urllib.parse import urlsplit
 
 MAX_BODY = 64 * 1024
+
+
+class Scope:
+    """The sockets of one run: ``close()`` ends them all and refuses new requests."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._socks: set[socket.socket] = set()
+        self.closed = False
+
+    def add(self, sock: socket.socket) -> bool:
+        with self._lock:
+            if self.closed:
+                return False
+            self._socks.add(sock)
+            return True
+
+    def discard(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._socks.discard(sock)
+
+    def close(self) -> None:
+        with self._lock:
+            self.closed = True
+            socks, self._socks = list(self._socks), set()
+        for sock in socks:
+            # shutdown, not close: the owning thread still holds the descriptor and closes
+            # it itself; closing it here could let a new socket reuse the number under it.
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+_local = threading.local()
+
+
+class use_scope:
+    """``with use_scope(scope):`` requests of this thread belong to ``scope``."""
+
+    def __init__(self, scope: Optional[Scope]) -> None:
+        self.scope = scope
+
+    def __enter__(self) -> None:
+        self.saved = getattr(_local, "scope", None)
+        _local.scope = self.scope
+
+    def __exit__(self, *exc: Any) -> None:
+        _local.scope = self.saved
+
+
+class _Expired(socket.timeout):
+    pass
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The response side of the socket: every read waits at most until the deadline."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        super().__init__()
+        self._sock = sock
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise _Expired("timed out")
+        self._sock.settimeout(left)
+        return self._sock.recv_into(buf)
+
+
+class _DeadlineSocket:
+    """What http.client sees as its socket: sends and reads bounded by one deadline.
+
+    ``close`` is left to ``request``, which closes the real socket itself: http.client
+    closes its socket early for ``Connection: close`` answers while the body is unread.
+    """
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def makefile(self, mode: str = "r", *args: Any, **kwargs: Any) -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
+
+    def sendall(self, data: Any) -> None:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise _Expired("timed out")
+        self._sock.settimeout(left)  # since 3.5 the total for the whole sendall
+        self._sock.sendall(data)
+
+    def close(self) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class _Bounded:
+    """Mixin for HTTP(S)Connection: connect within the deadline, then wrap the socket."""
+
+    deadline: float
+    raw_sock: Optional[socket.socket] = None
+    scope: Optional[Scope] = None
+
+    def connect(self) -> None:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise _Expired("timed out")
+        self.timeout = left  # type: ignore[attr-defined]
+        super().connect()  # type: ignore[misc]  # for https this includes the TLS handshake
+        self.raw_sock = self.sock  # type: ignore[has-type]
+        if self.scope is not None and not self.scope.add(self.raw_sock):
+            raise ConnectionAbortedError("the run ended")
+        self.sock = _DeadlineSocket(self.raw_sock, self.deadline)
+
+
+class _HTTP(_Bounded, http.client.HTTPConnection):
+    pass
+
+
+def _https_class() -> type:
+    class _HTTPS(_Bounded, http.client.HTTPSConnection):
+        pass
+
+    return _HTTPS
 
 
 @dataclass
@@ -52,25 +193,36 @@ def request(
     headers: Optional[Mapping[str, str]] = None,
     timeout: float = 2.0,
     max_body: int = MAX_BODY,
+    deadline: Optional[float] = None,
 ) -> HttpAnswer:
-    """Send one request; never raises. Errors are returned as text in ``error``."""
+    """Send one request; never raises. Errors are returned as text in ``error``.
+
+    ``timeout`` bounds the whole request (connect, send, headers and body), and so does
+    ``deadline`` (a ``time.monotonic()`` instant) when given: whichever comes first.
+    """
     started = time.monotonic()
     answer = HttpAnswer()
-    conn: Optional[http.client.HTTPConnection] = None
+    conn: Optional[_Bounded] = None
+    scope: Optional[Scope] = getattr(_local, "scope", None)
+    timeout = max(0.05, timeout)
+    if deadline is not None:
+        timeout = max(0.0, min(timeout, deadline - started))
+    ends = started + timeout
     try:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: scheme {parts.scheme!r}")
         port = parts.port
-        timeout = max(0.05, timeout)
+        if scope is not None and scope.closed:
+            raise ConnectionAbortedError("the run ended before this request")
         if parts.scheme == "https":
             import ssl  # only for an https FULL_URI: ssl is the costliest import here
 
-            conn = http.client.HTTPSConnection(
-                parts.hostname, port, timeout=timeout, context=ssl.create_default_context()
-            )
+            conn = _https_class()(parts.hostname, port, timeout=timeout, context=ssl.create_default_context())
         else:
-            conn = http.client.HTTPConnection(parts.hostname, port, timeout=timeout)
+            conn = _HTTP(parts.hostname, port, timeout=timeout)
+        conn.deadline = ends
+        conn.scope = scope
         target = parts.path or "/"
         if parts.query:
             target += "?" + parts.query
@@ -86,16 +238,25 @@ def request(
             body = body[:max_body]
         answer.body = body
     except socket.timeout:
-        answer.error = f"timed out after {timeout:.1f} s"
+        answer.error = f"timed out after {timeout:.1f} s without a complete answer"
         answer.timed_out = True
     except (OSError, http.client.HTTPException, ValueError) as exc:
-        answer.error = _describe(exc)
+        if scope is not None and scope.closed:
+            answer.error = "no complete answer before the run's deadline"
+            answer.timed_out = True
+        else:
+            answer.error = _describe(exc)
     finally:
         answer.elapsed_ms = int((time.monotonic() - started) * 1000)
         if not answer.local_time:
             answer.local_time = time.time()
         if conn is not None:
             conn.close()
+            raw = conn.raw_sock
+            if raw is not None:
+                if scope is not None:
+                    scope.discard(raw)
+                raw.close()
     return answer
 
 
