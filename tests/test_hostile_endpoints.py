@@ -522,3 +522,68 @@ def test_watch_with_a_trickling_endpoint_does_not_grow(home: str) -> None:
         assert late_low[0] <= early_low[0] and late_high[0] <= early_high[0] + 1, f"threads {early_low}/{early_high} -> {late_low}/{late_high}"
         assert late_low[1] <= early_low[1] and late_high[1] <= early_high[1] + 1, f"fds {early_low}/{early_high} -> {late_low}/{late_high}"
         assert server.served >= 4, "too few runs reached the endpoint to judge"
+
+
+# --- neighbours: TLS, and records that reach the check another way (--facts) ---
+
+
+@pytest.mark.parametrize("behaviour", ["silent", "drip"])
+def test_https_request_is_bounded_as_a_whole(behaviour: str) -> None:
+    # The TLS handshake meets silence or plain-text drip: bounded all the same.
+    with Hostile({"/": behaviour}) as server:
+        started = time.monotonic()
+        answer = http.request(server.url.replace("http://", "https://") + "/x", timeout=1.0)
+        assert time.monotonic() - started < 1.0 + 1.0
+        assert answer.error is not None
+        assert server.wait_closed() == 0
+
+
+def test_a_closed_scope_refuses_and_wakes_requests() -> None:
+    with Hostile({"/": "silent"}) as server:
+        scope = http.Scope()
+        answers: list[http.HttpAnswer] = []
+
+        def ask() -> None:
+            with http.use_scope(scope):
+                answers.append(http.request(server.url + "/x", timeout=30.0))
+
+        worker = threading.Thread(target=ask)
+        worker.start()
+        end = time.monotonic() + 5
+        while not server.served and time.monotonic() < end:
+            time.sleep(0.02)
+        time.sleep(0.1)
+        scope.close()
+        worker.join(2.0)
+        assert not worker.is_alive(), "closing the scope did not wake the request"
+        assert answers[0].timed_out and "deadline" in (answers[0].error or "")
+        with http.use_scope(scope):
+            late = http.request(server.url + "/x", timeout=30.0)
+        assert late.timed_out and "not sent" in (late.error or "")
+        assert server.wait_closed() == 0
+
+
+def _judge_credentials(record: dict[str, Any]) -> Any:
+    from probe.checks import endpoint
+    from probe.facts import Facts
+
+    return endpoint.credentials(Facts(data={"credentials": record, "environ": {}}))
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        pytest.param({"requested": True, "status": 200, "url": "http://127.0.0.1:1/c"}, id="no-fields-list"),
+        pytest.param({"requested": True, "status": 200, "url": "http://127.0.0.1:1/c", "fields_missing": None}, id="fields-none"),
+        pytest.param({"requested": True, "status": 200, "url": "http://127.0.0.1:1/c", "fields_missing": "AccessKeyId"}, id="fields-a-string"),
+    ],
+)
+def test_credentials_check_passes_only_a_checked_object(record: dict[str, Any]) -> None:
+    outcome = _judge_credentials(record)
+    assert outcome.status.value == "fail", outcome
+
+
+def test_a_collector_error_is_not_called_late() -> None:
+    outcome = _judge_credentials({"collector_error": "RecursionError: maximum recursion depth exceeded"})
+    assert outcome.status.value == "fail"
+    assert "in time" not in outcome.title and "restart" not in (outcome.remedy or ""), outcome

@@ -208,13 +208,16 @@ def request(
     if deadline is not None:
         timeout = max(0.0, min(timeout, deadline - started))
     ends = started + timeout
+    if scope is not None and scope.closed:
+        answer.error = "not sent: the run's deadline had passed"
+        answer.timed_out = True
+        answer.local_time = time.time()
+        return answer
     try:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: scheme {parts.scheme!r}")
         port = parts.port
-        if scope is not None and scope.closed:
-            raise ConnectionAbortedError("the run ended before this request")
         if parts.scheme == "https":
             import ssl  # only for an https FULL_URI: ssl is the costliest import here
 
