@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import queue
 import random
 import signal
+import socket
 import sys
 import threading
 import time
@@ -262,27 +264,58 @@ MAX_HEAD = 16 * 1024
 HEAD_TIMEOUT = 10.0  # a request head must arrive within this (slowloris)
 IDLE_TIMEOUT = 60.0  # an idle keep-alive connection is closed after this
 MAX_CONNECTIONS = 256
+# A client that sends requests without reading the answers (a pipelining flood) would make
+# the server buffer answers without end. Past WRITE_HIGH bytes of unsent answers the server
+# stops reading that client (the kernel then stops the client's sends); it reads again once
+# the backlog drains under WRITE_LOW. A client that reads nothing for STALL_TIMEOUT is closed,
+# and so is the oldest of more than MAX_STALLED such clients.
+WRITE_HIGH = 32 * 1024
+WRITE_LOW = 8 * 1024
+STALL_TIMEOUT = 10.0
+MAX_STALLED = 16
+# Answers given to one connection before the others get their turn (fairness under pipelining).
+PER_TURN = 32
+# Requests are read into at most READ_MAX bytes per connection (a head is at most MAX_HEAD).
+# So whatever the clients do, a connection holds under READ_MAX of requests and WRITE_HIGH
+# plus one answer of answers: about 18 MB for MAX_CONNECTIONS connections at the very worst.
+READ_MAX = 2 * MAX_HEAD
+# After an answer that ends the connection, what the client still sends is read and dropped
+# (so the kernel does not answer it with RST, losing the answer), up to this much.
+DRAIN_MAX = 1024 * 1024
 
 
-class _Http(asyncio.Protocol):
+class _Http(asyncio.BufferedProtocol):
     """A minimal HTTP/1.1 server for prepared bodies: one event loop thread, no thread per
     connection, so fifty pollers cost a few microseconds each, not a thread apiece.
-    Slow or idle clients are timed out and connections are capped, so nobody can starve
-    the health check."""
+    Slow or idle clients are timed out, clients that do not read their answers are paused
+    then closed, and connections are capped, so nobody can starve the health check or
+    grow the sidecar's memory."""
 
     # Live connections, oldest first: over the cap the oldest goes, so a new health check
     # is always served, however many slow clients came before it.
     live: "dict[_Http, None]" = {}
+    # Connections whose answers are not being read, oldest first.
+    stalled: "dict[_Http, None]" = {}
 
-    def __init__(self, watcher: "Watcher") -> None:
+    def __init__(self, watcher: "Watcher", scratch: memoryview) -> None:
         self.watcher = watcher
+        # What the transport reads into: the server's, one for all its connections, as the
+        # event loop fills it and hands it to buffer_updated at once.
+        self.scratch = scratch
         self.buffer = b""
         self.transport: Optional[asyncio.Transport] = None
         self.timer: Optional[asyncio.TimerHandle] = None
+        self.stall_timer: Optional[asyncio.TimerHandle] = None
+        self.writing_paused = False  # the client is not reading its answers
+        self.reading_paused = False
+        self.turn_pending = False  # more requests are buffered; they wait for the next turn
+        self.draining = False  # the last answer is sent; what the client still sends is dropped
+        self.drained = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        transport.set_write_buffer_limits(high=WRITE_HIGH, low=WRITE_LOW)
         _Http.live[self] = None
         while len(_Http.live) > MAX_CONNECTIONS:
             oldest = next(iter(_Http.live))
@@ -293,8 +326,56 @@ class _Http(asyncio.Protocol):
 
     def connection_lost(self, exc: Optional[BaseException]) -> None:
         _Http.live.pop(self, None)
-        if self.timer is not None:
-            self.timer.cancel()
+        _Http.stalled.pop(self, None)
+        for timer in (self.timer, self.stall_timer):
+            if timer is not None:
+                timer.cancel()
+        self.buffer = b""
+
+    def pause_writing(self) -> None:
+        """The transport holds WRITE_HIGH bytes of answers: stop taking requests."""
+        self.writing_paused = True
+        _Http.stalled[self] = None
+        self.stall_timer = asyncio.get_running_loop().call_later(STALL_TIMEOUT, self._abort)
+        while len(_Http.stalled) > MAX_STALLED:
+            oldest = next(iter(_Http.stalled))
+            _Http.stalled.pop(oldest, None)
+            oldest._abort()
+        self._flow()
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        _Http.stalled.pop(self, None)
+        if self.stall_timer is not None:
+            self.stall_timer.cancel()
+            self.stall_timer = None
+        self._next_turn()
+
+    def _abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()  # close() would wait for answers nobody reads
+
+    def _flow(self) -> None:
+        """Read from the client only while its answers leave and no requests wait."""
+        assert self.transport is not None
+        pause = self.writing_paused or self.turn_pending
+        if pause != self.reading_paused and not self.transport.is_closing():
+            self.reading_paused = pause
+            if pause:
+                self.transport.pause_reading()
+            else:
+                self.transport.resume_reading()
+
+    def _next_turn(self) -> None:
+        if not self.turn_pending:
+            self.turn_pending = True
+            asyncio.get_running_loop().call_soon(self._take_turn)
+            self._flow()
+
+    def _take_turn(self) -> None:
+        self.turn_pending = False
+        if self.transport is not None and not self.transport.is_closing():
+            self._serve()
 
     def _arm(self, seconds: float) -> None:
         if self.timer is not None:
@@ -303,43 +384,79 @@ class _Http(asyncio.Protocol):
         self.timer = loop.call_later(seconds, self._expire)
 
     def _expire(self) -> None:
-        if self.transport is not None:
+        if self.transport is None:
+            return
+        if self.transport.is_closing():
+            self.transport.abort()  # closed, but its last answers were never read
+        else:
             self.transport.close()
+            self._arm(STALL_TIMEOUT)
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        # After _serve, under MAX_HEAD is left over (else the connection is closed): there is room.
+        return self.scratch[: max(1, READ_MAX - len(self.buffer))]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self.draining:
+            self.drained += nbytes
+            if self.drained > DRAIN_MAX and self.transport is not None:
+                self.transport.close()
+            return
+        self.buffer += self.scratch[:nbytes]
+        if not self.turn_pending:
+            self._serve()
+
+    def _serve(self) -> None:
+        """Answer the complete requests in the buffer: at most PER_TURN, and none while the
+        client is not reading its answers."""
         assert self.transport is not None
-        self.buffer += data
-        while not self.transport.is_closing():
-            self.buffer = self.buffer.lstrip(b"\r\n")  # RFC 7230: ignore empty lines before a request
-            end = self.buffer.find(b"\r\n\r\n")
-            bare = self.buffer.find(b"\n\n")
-            if end == -1 or (bare != -1 and bare < end):
-                end, size = bare, 2
-            else:
-                size = 4
-            if end == -1:
-                if len(self.buffer) > MAX_HEAD:
+        buf, pos, answered = self.buffer, 0, 0
+        try:
+            while not self.transport.is_closing() and not self.draining:
+                if self.writing_paused:
+                    return
+                if answered == PER_TURN:
+                    self._next_turn()
+                    return
+                while pos < len(buf) and buf[pos] in b"\r\n":  # RFC 7230: ignore empty lines before a request
+                    pos += 1
+                window = pos + MAX_HEAD + 4
+                end = buf.find(b"\r\n\r\n", pos, window)
+                bare = buf.find(b"\n\n", pos, window if end == -1 else end)
+                if bare != -1:
+                    end, size = bare, 2
+                else:
+                    size = 4
+                if end == -1:
+                    if len(buf) - pos > MAX_HEAD:
+                        self._reply(400, b"", "text/plain", keep=False)
+                    return
+                if end - pos > MAX_HEAD:
                     self._reply(400, b"", "text/plain", keep=False)
-                return
-            if end > MAX_HEAD:
-                self._reply(400, b"", "text/plain", keep=False)
-                return
-            head, self.buffer = self.buffer[:end], self.buffer[end + size :]
-            lines = head.decode("latin-1").replace("\r\n", "\n").split("\n")
-            parts = lines[0].split(" ")
-            if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-                self._reply(400, b"", "text/plain", keep=False)
-                return
-            method, target, version = parts
-            if "://" in target:  # absolute form: keep the path
-                target = "/" + target.split("://", 1)[1].partition("/")[2]
-            headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-            tokens = {t.strip().lower() for t in headers.get("connection", "").split(",")}
-            keep = "keep-alive" in tokens if version == "HTTP/1.0" else "close" not in tokens
-            self._arm(IDLE_TIMEOUT)
-            if headers.get("content-length", "0") not in ("", "0") or "transfer-encoding" in headers:
-                keep = False  # no request has a body here; do not try to skip one
-            self._answer(method, target.split("?", 1)[0], keep, version == "HTTP/1.0")
+                    return
+                head, pos = buf[pos:end], end + size
+                answered += 1
+                if answered == 1:
+                    self._arm(IDLE_TIMEOUT)
+                lines = head.decode("latin-1").replace("\r\n", "\n").split("\n")
+                parts = lines[0].split(" ")
+                if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+                    self._reply(400, b"", "text/plain", keep=False)
+                    return
+                method, target, version = parts
+                if "://" in target:  # absolute form: keep the path
+                    target = "/" + target.split("://", 1)[1].partition("/")[2]
+                headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+                tokens = {t.strip().lower() for t in headers.get("connection", "").split(",")}
+                keep = "keep-alive" in tokens if version == "HTTP/1.0" else "close" not in tokens
+                if headers.get("content-length", "0") not in ("", "0") or "transfer-encoding" in headers:
+                    keep = False  # no request has a body here; do not try to skip one
+                self._answer(method, target.split("?", 1)[0], keep, version == "HTTP/1.0")
+        finally:
+            if not self.draining:
+                self.buffer = buf[pos:] if pos else buf
+            if not self.transport.is_closing():
+                self._flow()
 
     def _answer(self, method: str, path: str, keep: bool, http10: bool) -> None:
         if method not in ("GET", "HEAD"):
@@ -369,7 +486,37 @@ class _Http(asyncio.Protocol):
         ).encode("latin-1")
         self.transport.write(header if head else header + body)
         if not keep:
+            self._hang_up()
+
+    def _hang_up(self) -> None:
+        """Close after this answer without losing it. Closing a socket that still has unread
+        request bytes makes the kernel send RST, which can discard the answer before the
+        client reads it: so send FIN after the answer, drop what the client still sends (up
+        to DRAIN_MAX), and close when it hangs up or after HEAD_TIMEOUT."""
+        assert self.transport is not None
+        self.draining = True
+        self.buffer = b""
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+            self._arm(HEAD_TIMEOUT)
+        else:
             self.transport.close()
+            self._arm(STALL_TIMEOUT)  # a client that never reads its last answer is dropped
+
+
+ACCEPT_BATCH = 128
+
+
+def listen_backlog(somaxconn: str = "/proc/sys/net/core/somaxconn") -> int:
+    """The largest accept queue the kernel allows (net.core.somaxconn, per network namespace;
+    4096 by default since Linux 5.4): under a connection flood a short queue drops SYNs, and a
+    health check waits a full SYN retransmit (1 s) for its turn."""
+    try:
+        with open(somaxconn) as fh:
+            value = int(fh.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 4096  # the kernel caps it to its own limit anyway
+    return max(128, min(value, 65535))
 
 
 class HttpServer:
@@ -378,10 +525,19 @@ class HttpServer:
     def __init__(self, watcher: "Watcher", listen: str) -> None:
         host, _, port = listen.rpartition(":")
         self.loop = asyncio.new_event_loop()
+        scratch = memoryview(bytearray(READ_MAX))
         # Binding happens here, in the caller's thread, so a busy port is a usage error.
         self.server = self.loop.run_until_complete(
-            self.loop.create_server(lambda: _Http(watcher), host.strip("[]") or "127.0.0.1", int(port), backlog=128, reuse_address=True)
+            self.loop.create_server(lambda: _Http(watcher, scratch), host.strip("[]") or "127.0.0.1", int(port), backlog=ACCEPT_BATCH, reuse_address=True)
         )
+        # asyncio takes its backlog as the number of connections to accept per wake-up too:
+        # at somaxconn (4096) one flood burst would hold the loop (and /healthz) for a while
+        # and leave a memory spike. So accept in small batches, and queue at the kernel's
+        # limit: listen() again on the listening socket only resizes its queue.
+        backlog = listen_backlog()
+        for listening in self.server.sockets:
+            with socket.socket(listening.family, listening.type, fileno=os.dup(listening.fileno())) as again:
+                again.listen(backlog)
         sock = self.server.sockets[0].getsockname()
         self.server_address = (sock[0], sock[1])
         self.thread = threading.Thread(target=self.loop.run_forever, name="probe-http", daemon=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -469,6 +470,80 @@ def test_http_pipelining_bare_lf_and_connection_tokens(emu: Emulator, home: str)
         assert raw(f"GET http://127.0.0.1:{port}/healthz HTTP/1.1\r\nConnection: close\r\n\r\n".encode()).startswith(b"HTTP/1.1 200 OK")
     finally:
         assert watch.stop()[0] == 0
+
+
+def test_clients_that_never_read_their_answers_are_closed_and_memory_stays_bounded(emu: Emulator, home: str) -> None:
+    """Issue 11, item 13: four clients pipeline GET /report and never read an answer. The
+    sidecar stops reading them once their answers back up, then closes them; its memory
+    stays bounded (before: 47 -> 988 MB) and /healthz answers throughout."""
+    port = free_port()
+    watch = Watch(["--interval", "5", "--listen", f"127.0.0.1:{port}"], clean_env(home, emu.task_env()))
+    request = b"GET /report HTTP/1.1\r\nHost: x\r\n\r\n"
+    chunk = request * 1000
+    clients: list[socket.socket] = []
+    try:
+        watch.wait_runs(1)
+        report_size = len(http_get(f"http://127.0.0.1:{port}/report")[1])
+        start = _status(watch.proc.pid)["VmRSS"]
+        for _ in range(4):
+            c = socket.create_connection(("127.0.0.1", port), timeout=5)
+            c.settimeout(0.2)
+            clients.append(c)
+        open_ = set(range(len(clients)))
+        sent = 0
+        peak = start
+        healthz: list[int] = []
+        safety = time.monotonic() + 180  # a bound on the loop, not a threshold
+        while open_ and time.monotonic() < safety:
+            for i in sorted(open_):
+                try:
+                    clients[i].sendall(chunk)
+                    sent += len(chunk)
+                except socket.timeout:
+                    pass  # the sidecar stopped reading this client: keep pushing
+                except OSError:
+                    open_.discard(i)  # reset by the sidecar
+            peak = max(peak, _status(watch.proc.pid)["VmRSS"])
+            healthz.append(http_get(f"http://127.0.0.1:{port}/healthz")[0])
+        asked_mb = sent // len(request) * report_size / 1e6
+        print(f"pipelined {sent / 1e6:.1f} MB of requests asking for {asked_mb:.0f} MB of answers; RSS {start} -> peak {peak} kB; "
+              f"/healthz {len(healthz)} polls, statuses {sorted(set(healthz))}")
+        assert not open_, "a client that never reads was left open"
+        assert asked_mb > 1000, "the clients did not push hard enough to test the bound"
+        assert peak - start < 64 * 1024, "resident memory grew by 64 MB or more"
+        assert healthz and set(healthz) == {200}
+        assert http_get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+    finally:
+        for c in clients:
+            c.close()
+        rc, _elapsed, err = watch.stop()
+    assert rc == 0 and "Traceback" not in err
+
+
+def test_the_listen_backlog_is_what_the_kernel_allows(emu: Emulator, home: str, tmp_path: Path) -> None:
+    """Issue 11, item 15: a backlog of 128 drops SYNs under a connection flood (a health check
+    then waits a 1 s retransmit): the sidecar asks for net.core.somaxconn."""
+    from probe.sidecar import listen_backlog
+
+    for text, want in (("4096\n", 4096), ("65535", 65535), ("1000000", 65535), ("64", 128), ("junk", 4096), ("", 4096)):
+        f = tmp_path / "somaxconn"
+        f.write_text(text)
+        assert listen_backlog(str(f)) == want, text
+    assert listen_backlog(str(tmp_path / "absent")) == 4096
+    with open("/proc/sys/net/core/somaxconn") as fh:
+        kernel = int(fh.read())
+    assert listen_backlog() == max(128, min(kernel, 65535))
+    if not shutil.which("ss"):
+        return
+    port = free_port()
+    watch = Watch(["--interval", "5", "--listen", f"127.0.0.1:{port}"], clean_env(home, emu.task_env()))
+    try:
+        watch.wait_runs(1)
+        # For a listening socket, ss shows the backlog as Send-Q.
+        out = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True, timeout=10).stdout.split()
+    finally:
+        assert watch.stop()[0] == 0
+    assert int(out[2]) == listen_backlog()
 
 
 def test_wait_rejects_unknown_check_ids(home: str) -> None:
