@@ -11,7 +11,7 @@ from typing import Any, Callable, Optional, Sequence, TextIO
 from probe import __version__, redact
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-COMMANDS = ("task", "sdk", "host", "taskdef", "trust", "watch", "health", "wait", "demo")
+COMMANDS = ("task", "sdk", "host", "taskdef", "trust", "watch", "health", "wait", "demo", "explain")
 DEFAULT_DEADLINE = 5.0
 
 
@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     td = sub.add_parser("taskdef", help="lint a task definition (register JSON or describe-task-definition output)")
     td.add_argument("file", metavar="FILE|-")
     _common(td, top=False)
+    # Parsed by probe/explain.py itself (see run_explain); listed here for --help.
+    sub.add_parser("explain", help="explain AccessDenied messages in a log: who was denied, by which policy, what to change", add_help=False)
     tr = sub.add_parser("trust", help="check a role's trust policy")
     which = tr.add_mutually_exclusive_group(required=True)
     which.add_argument("--role", metavar="NAME_OR_ARN", help="read the policy with IAM GetRole")
@@ -346,6 +348,35 @@ def run_sdk(args: argparse.Namespace, opts: dict[str, Any], stdout: TextIO) -> i
     return model.exit_code(report.results, strict=opts["strict"])
 
 
+def run_explain(argv: list[str], stdout: TextIO, stderr: TextIO) -> int:
+    """`probe explain [FILE|-] [--json] [--task-role ROLE] [--in-task]`.
+
+    ``--in-task`` runs the task diagnosis first: its summary is attached to every denial
+    that is not the task role's, and the task role the credentials endpoint serves names
+    the task role unless --task-role does."""
+    from probe import explain
+
+    if "--in-task" not in argv:
+        return explain.main(argv)
+    argv = [a for a in argv if a != "--in-task"]
+    from probe import runner
+
+    try:
+        deadline = float(_env_default("deadline", DEFAULT_DEADLINE))
+    except ValueError:
+        deadline = DEFAULT_DEADLINE
+    try:
+        facts, report = runner.diagnose_task(dict(os.environ), deadline, runner.Selection())
+    except Exception as exc:  # the explanation still stands without the diagnosis
+        stderr.write(redact.scrub(f"probe explain: the task diagnosis failed: {type(exc).__name__}: {exc}\n"))
+        return explain.main(argv)
+    summary = f"`probe` in this task: {report.verdict.value.upper()}: {report.summary}"
+    if report.cause:
+        summary += f" (first fix: see {report.cause.get('check')})"
+    role = facts.get("credentials").get("role_arn")
+    return explain.main(argv, in_task_summary=redact.scrub(summary), task_role_default=role if isinstance(role, str) else None)
+
+
 def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, stderr: Optional[TextIO] = None) -> int:
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
@@ -353,6 +384,9 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, 
     # `probe --json` means `probe task --json`: insert the default command.
     if not any(a in COMMANDS for a in argv if not a.startswith("-")) and not any(a in ("-h", "--help", "--version") for a in argv):
         argv = ["task"] + argv
+    positional = [a for a in argv if not a.startswith("-")]
+    if positional and positional[0] == "explain":
+        return run_explain([a for a in argv if a != "explain"] if argv.count("explain") == 1 else argv[argv.index("explain") + 1 :], stdout, stderr)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

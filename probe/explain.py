@@ -848,8 +848,12 @@ def run(
     return explain(denials, task_role, in_task_summary, started=started, dropped=reader.dropped)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Optional[Sequence[str]] = None, in_task_summary: Optional[str] = None, task_role_default: Optional[str] = None) -> int:
+    """`probe explain`. ``in_task_summary`` and ``task_role_default`` come from `--in-task`:
+    the task diagnosis run first (probe/cli.py), and the task role its endpoint served."""
     args = build_parser().parse_args(argv)
+    if not args.task_role and task_role_default:
+        args.task_role = task_role_default
     stderr = sys.stderr
     progress = None
     try:
@@ -862,7 +866,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 def progress(n: int, found: int) -> None:
                     stderr.write(f"\rprobe explain: {n >> 20} MiB read, {found} denial{'s' if found != 1 else ''} so far")
                     stderr.flush()
-            report = run(stream, args.task_role, decode=not args.no_decode, progress=progress)
+            report = run(stream, args.task_role, in_task_summary, decode=not args.no_decode, progress=progress)
         else:
             try:
                 fh = open(args.file, "rb")
@@ -870,7 +874,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 stderr.write(f"probe explain: cannot read {args.file}: {exc.strerror or exc}\n")
                 return EXIT_USAGE
             with fh:
-                report = run(fh, args.task_role, decode=not args.no_decode)
+                report = run(fh, args.task_role, in_task_summary, decode=not args.no_decode)
     except OSError as exc:
         stderr.write(f"probe explain: cannot read {args.file}: {exc.strerror or exc}\n")
         return EXIT_USAGE

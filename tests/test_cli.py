@@ -196,3 +196,37 @@ def test_deadline_holds_when_everything_hangs(home: str) -> None:
     assert run.report["duration_ms"] <= 2000
     assert run.status("endpoint.credentials") == "fail"
     assert run.wall < 2 + 4
+
+
+DENIAL = (
+    "An error occurred (AccessDenied) when calling the GetObject operation: User: "
+    "arn:aws:sts::123456789012:assumed-role/ecsInstanceRole/i-0abc1234def567890 is not authorized to perform: "
+    's3:GetObject on resource: "arn:aws:s3:::amzn-s3-demo-bucket/x" because no identity-based policy allows the s3:GetObject action\n'
+)
+
+
+def test_probe_explain_is_a_command(home: str, tmp_path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("starting\n" + DENIAL)
+    run = run_probe(["explain", str(log), "--json", "--no-decode"], clean_env(home))
+    assert run.rc == 1 and run.report["mode"] == "explain"
+    (denial,) = run.report["checks"]
+    assert denial["id"] == "explain.denial" and denial["data"]["kind"] == "instance-role"
+    assert run_probe(["explain", "-", "--no-decode"], clean_env(home), stdin="nothing denied here\n").rc == 0
+    assert run_probe(["explain", str(tmp_path / "missing.log")], clean_env(home)).rc == 2
+
+
+def test_probe_explain_in_task_attaches_the_diagnosis(emu: Emulator, home: str, tmp_path) -> None:
+    """--in-task runs the task diagnosis first: the task role comes from the endpoint and
+    the diagnosis' summary is attached to a denial that is not the task role's."""
+    log = tmp_path / "app.log"
+    task_denial = DENIAL.replace("ecsInstanceRole/i-0abc1234def567890", "cli-task-role/app-session")
+    log.write_text(DENIAL + task_denial)
+    run = run_probe(["explain", str(log), "--json", "--no-decode", "--in-task"], env_for(emu, home))
+    kinds = {c["data"]["kind"] for c in run.report["checks"]}
+    assert kinds == {"instance-role", "task-role"}, run.report["checks"]
+    instance = next(c for c in run.report["checks"] if c["data"]["kind"] == "instance-role")
+    assert "`probe` in this task" in instance["remedy"]
+    # Without --in-task nothing names cli-task-role: the same session is just another role.
+    plain = run_probe(["explain", str(log), "--json", "--no-decode"], env_for(emu, home))
+    assert {c["data"]["kind"] for c in plain.report["checks"]} == {"instance-role", "other-role"}
