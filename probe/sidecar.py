@@ -594,15 +594,17 @@ def health(url: str, timeout: float) -> tuple[int, str]:
     """`probe health`: (exit code, one line) from a sidecar's /healthz."""
     from probe.facts import http
 
+    from probe.facts.endpoints import parse_json
+
     answer = http.request(url, timeout=timeout)
     if answer.error is not None:
         return 1, f"unhealthy: {url}: {answer.error}"
+    if answer.oversized:
+        # A sidecar's /healthz is a few hundred bytes: an endless answer is not a sidecar's.
+        return 1, f"unhealthy: {url}: the answer is larger than {http.MAX_BODY // 1024} KiB (not a probe sidecar's /healthz)"
     body = answer.body.decode("utf-8", "replace").strip()
-    try:
-        doc = json.loads(body)
-        what = f"{doc.get('verdict')} at {doc.get('at')}: {doc.get('summary')}" if isinstance(doc, dict) else body[:200]
-    except ValueError:
-        what = body[:200]
+    doc, _why = parse_json(answer.body)
+    what = f"{doc.get('verdict')} at {doc.get('at')}: {doc.get('summary')}" if isinstance(doc, dict) else body[:200]
     return (0, f"healthy: {what}") if answer.status == 200 else (1, f"unhealthy (HTTP {answer.status}): {what}")
 
 

@@ -13,8 +13,10 @@ def instance_role(f: Facts) -> Outcome:
     rec = f.get("imds")
     if rec.get("disabled"):
         return skipped("Instance role is out of reach", "AWS_EC2_METADATA_DISABLED=true: the SDKs never ask IMDS")
-    if rec.get("deadline_exceeded") or rec.get("collector_error"):
-        return passed("IMDS did not answer in time", rec.get("error") or rec.get("collector_error", ""))
+    if rec.get("deadline_exceeded"):
+        return passed("IMDS did not answer in time", rec.get("error") or "")
+    if rec.get("collector_error"):
+        return skipped("Instance role is out of reach", f"the probe could not read IMDS: {rec.get('collector_error')}")
     if rec.get("credentials_reachable"):
         return warned(
             f"The instance role {rec.get('role_name')} is reachable from this container",

@@ -430,7 +430,7 @@ def collect_task(
     if "identity" in wanted:
         from probe.facts import identity
 
-        jobs["identity"] = _Job("identity", lambda: identity.collect_identity(observed, deadline), scope)
+        jobs["identity"] = _Job("identity", lambda: identity.collect_identity(observed, deadline, token), scope)
 
     if "shim" in wanted:
         from probe.facts.shim import collect_shim
