@@ -94,6 +94,17 @@ def caller(f: Facts) -> Outcome:
             f"the probe failed while asking botocore: {ident['collector_error']}",
             "Report this with the output of --save-facts.",
         )
+    if ident.get("hook_error"):
+        from probe.model import Status
+
+        return Outcome(
+            Status.ERROR,
+            "The probe cannot hand botocore its observation: this botocore changed an internal the probe uses",
+            f"{ident['hook_error']}. Rather than let botocore ask the rate-limited credentials endpoint a second "
+            "time (and maybe see another answer), the probe did not resolve the identity.",
+            "Install a botocore within the range the package declares (pip install 'ecs-credential-probe' pulls "
+            "one), and report this with the output of --save-facts.",
+        )
     if ident.get("chain_error_provider") == "session":
         return failed(
             "The SDK cannot start: its configuration is broken",

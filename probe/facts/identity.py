@@ -23,6 +23,20 @@ from probe.facts.endpoints import Observed
 STS_TIMEOUT = 2.0
 
 
+def hook_problem(container: Any) -> Optional[str]:
+    """What is missing of the botocore internals the probe hands its observation through
+    (ContainerProvider._fetcher, ContainerMetadataFetcher._validate_allowed_url), or None."""
+    from botocore.utils import ContainerMetadataFetcher
+
+    if container is None:
+        return "the default chain has no 'container-role' provider"
+    if not hasattr(container, "_fetcher"):
+        return "ContainerProvider has no _fetcher attribute"
+    if not callable(getattr(ContainerMetadataFetcher, "_validate_allowed_url", None)):
+        return "ContainerMetadataFetcher has no _validate_allowed_url method"
+    return None
+
+
 def _observed_fetcher(observed: Callable[[], Observed]) -> Any:
     from botocore.exceptions import MetadataRetrievalError
     from botocore.utils import ContainerMetadataFetcher
@@ -142,8 +156,15 @@ def _collect(record: dict[str, Any], observed: Callable[[], Observed], deadline:
     record["region"] = region
     resolver = create_credential_resolver(session)
     container = resolver.get_provider("container-role")
-    if hasattr(container, "_fetcher"):
-        container._fetcher = _observed_fetcher(observed)
+    problem = hook_problem(container)
+    if problem:
+        # Without the hook botocore would ask the rate-limited endpoint a second time and
+        # could see another answer than the probe: say so loudly and do not ask it.
+        record["hook_error"] = f"botocore {botocore.__version__}: {problem}"
+        record["chain_error"] = f"not resolved: {record['hook_error']}"
+        record["chain_error_provider"] = "hook"
+        return record
+    container._fetcher = _observed_fetcher(observed)
     _without_token_file(container, token)
     creds = None
     for provider in resolver.providers:
