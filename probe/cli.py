@@ -35,7 +35,7 @@ def _common(parser: argparse.ArgumentParser, top: bool) -> None:
     g = parser.add_argument_group("common options (each also read from PROBE_<NAME>)")
     g.add_argument("--format", choices=("text", "json"), default=d(None), help="report format (default text)")
     g.add_argument("--json", action="store_const", const="json", dest="format", default=d(None), help="short for --format json")
-    g.add_argument("--output", metavar="FILE", default=d(None), help="write the report to FILE instead of stdout")
+    g.add_argument("--output", metavar="FILE", default=d(None), help="write the report to FILE instead of stdout (- for stdout)")
     g.add_argument("--deadline", metavar="SECONDS", default=d(None), help=f"limit for the whole run (default {DEFAULT_DEADLINE:g})")
     g.add_argument("--only", metavar="ID[,ID]", default=d(None), help="run only these checks")
     g.add_argument("--skip", metavar="ID[,ID]", default=d(None), help="do not run these checks")
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Which AWS identity does this ECS task really get? Run inside the task.",
         epilog="Exit codes: 0 no check failed, 1 a check failed or errored, 2 the probe could not run as asked.",
     )
-    parser.add_argument("--version", action="version", version=f"ecs-credential-probe {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"ecs-credential-probe {__version__}")
     _common(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     task = sub.add_parser("task", help="diagnose the task this process runs in (the default)")
@@ -124,14 +124,23 @@ def _resolve(args: argparse.Namespace) -> dict[str, Any]:
     json_env = str(_env_default("json", "")).lower() in ("1", "true", "yes", "on")
     fmt = args.format or _env_default("format") or ("json" if json_env else "text")
     if fmt not in ("text", "json"):
-        raise UsageError(f"--format must be text or json, not {fmt!r}")
+        where = "--format" if args.format else "PROBE_FORMAT=" + str(fmt)
+        raise UsageError(f"{where}: must be text or json" if not args.format else f"--format must be text or json, not {fmt!r}")
+    from_env = args.deadline is None and _env_default("deadline") is not None
     raw_deadline = args.deadline if args.deadline is not None else _env_default("deadline", DEFAULT_DEADLINE)
+    name = f"PROBE_DEADLINE={raw_deadline}" if from_env else f"--deadline {raw_deadline}"
     try:
         deadline = float(raw_deadline)
     except (TypeError, ValueError):
-        raise UsageError(f"--deadline must be a number of seconds, not {raw_deadline!r}") from None
+        raise UsageError(f"{name}: not a number of seconds") from None
     if not 0 < deadline <= 600:
-        raise UsageError(f"--deadline must be between 0 and 600 seconds, not {raw_deadline}")
+        raise UsageError(f"{name}: must be between 0 and 600 seconds")
+    output = args.output or _env_default("output")
+    if output in ("json", "text", "table", "yaml"):
+        # The AWS CLI's --output FORMAT habit: a file named "json" is never what was meant.
+        raise UsageError(f"--output takes a file name (or - for stdout); for the report format use --format {output if output in ('json', 'text') else 'json'}")
+    if output == "-":
+        output = None
 
     def flag(name: str) -> bool:
         value = getattr(args, name, None)
@@ -141,7 +150,7 @@ def _resolve(args: argparse.Namespace) -> dict[str, Any]:
 
     return {
         "format": fmt,
-        "output": args.output or _env_default("output"),
+        "output": output,
         "deadline": deadline,
         "only": _split_ids(args.only if args.only is not None else _env_default("only")),
         "skip": _split_ids(args.skip if args.skip is not None else _env_default("skip")),
@@ -175,6 +184,16 @@ def write_report(text: str, opts: dict[str, Any], stdout: TextIO) -> None:
         stdout.flush()
 
 
+def use_color(opts: dict[str, Any], stdout: TextIO) -> bool:
+    """Colour on a terminal, never with --no-color / NO_COLOR, always with FORCE_COLOR or
+    CLICOLOR_FORCE (the conventions of no-color.org and bixense.com/clicolors)."""
+    if opts["no_color"]:
+        return False
+    if os.environ.get("FORCE_COLOR") or os.environ.get("CLICOLOR_FORCE", "0") not in ("", "0"):
+        return not opts.get("output")
+    return not opts.get("output") and hasattr(stdout, "isatty") and stdout.isatty() and os.environ.get("TERM") != "dumb"
+
+
 def render(report: Any, opts: dict[str, Any], stdout: TextIO) -> str:
     """The report as text or JSON, with every secret this process has seen removed."""
     if opts["format"] == "json":
@@ -183,13 +202,7 @@ def render(report: Any, opts: dict[str, Any], stdout: TextIO) -> str:
         return json_render.render(report)
     from probe.render import text as text_render
 
-    color = (
-        not opts["no_color"]
-        and not opts.get("output")
-        and hasattr(stdout, "isatty")
-        and stdout.isatty()
-        and os.environ.get("TERM") != "dumb"
-    )
+    color = use_color(opts, stdout)
     return redact.scrub(text_render.render(report, color=color, verbose=opts["verbose"]))
 
 
@@ -348,6 +361,29 @@ def run_sdk(args: argparse.Namespace, opts: dict[str, Any], stdout: TextIO) -> i
     return model.exit_code(report.results, strict=opts["strict"])
 
 
+# Options that take a value: the word after them is no command.
+_VALUED = {"--format", "--output", "--deadline", "--only", "--skip", "--expect-role", "--sdk-root", "--save-facts", "--facts",
+           "--interval", "--listen", "--runs", "--url", "--timeout", "--ecs-config", "--iptables-save", "--role", "--policy-file",
+           "--account", "--cluster", "--task-role"}
+
+
+def _bare_words(argv: list[str]) -> list[str]:
+    """The words of argv that are neither options nor option values."""
+    out: list[str] = []
+    skip = False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a == "--":
+            break
+        if a.startswith("-"):
+            skip = a in _VALUED
+            continue
+        out.append(a)
+    return out
+
+
 def run_explain(argv: list[str], stdout: TextIO, stderr: TextIO) -> int:
     """`probe explain [FILE|-] [--json] [--task-role ROLE] [--in-task]`.
 
@@ -381,8 +417,19 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, 
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     argv = list(sys.argv[1:] if argv is None else argv)
-    # `probe --json` means `probe task --json`: insert the default command.
-    if not any(a in COMMANDS for a in argv if not a.startswith("-")) and not any(a in ("-h", "--help", "--version") for a in argv):
+    # `probe --json` means `probe task --json`: insert the default command. A first word that
+    # is no command (and no option's value) is a typo: say so and suggest the nearest.
+    words = _bare_words(argv)
+    if words and words[0] not in COMMANDS:
+        import difflib
+
+        near = difflib.get_close_matches(words[0], COMMANDS, n=1)
+        stderr.write(
+            f"probe: unknown command {words[0]!r}" + (f" (did you mean {near[0]!r}?)" if near else "")
+            + f"; the commands are: {', '.join(COMMANDS)}\n"
+        )
+        return EXIT_USAGE
+    if not any(a in COMMANDS for a in words) and not any(a in ("-h", "--help", "--version", "-V") for a in argv):
         argv = ["task"] + argv
     positional = [a for a in argv if not a.startswith("-")]
     if positional and positional[0] == "explain":
@@ -417,8 +464,9 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, 
         stderr.write("probe: interrupted\n")
         return 130
     except Exception as exc:  # the contract: never a traceback
+        # The probe itself broke: it could not run as asked (2), which is not "a check failed" (1).
         stderr.write(redact.scrub(f"probe: internal error: {type(exc).__name__}: {exc}\n"))
-        return EXIT_FAIL
+        return EXIT_USAGE
 
 
 def entry() -> None:

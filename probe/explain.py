@@ -610,7 +610,8 @@ def _judge(d: Denial, task_role: Optional[str], in_task_summary: Optional[str]) 
         if kind != "task-role":
             remedy += " The message does not show whether this is the task role: pass --task-role to be sure."
     elif conclusion == "blocked-by-other-policy":
-        assert ptype is not None
+        if ptype is None:  # the conclusion implies a known policy type; never a bare assert (python -O)
+            ptype = _TYPE_BY_KEY["identity-based"]
         key = ptype[0]
         deny_words = "an explicit deny in" if d.deny == "explicit" else "no allow in"
         title = f"{what}{on} is blocked by {deny_words} {ptype[2]}"

@@ -313,7 +313,9 @@ class _Http(asyncio.BufferedProtocol):
         self.drained = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        if not isinstance(transport, asyncio.Transport):  # a guard that survives python -O
+            transport.close()
+            return
         self.transport = transport
         transport.set_write_buffer_limits(high=WRITE_HIGH, low=WRITE_LOW)
         _Http.live[self] = None
@@ -357,7 +359,8 @@ class _Http(asyncio.BufferedProtocol):
 
     def _flow(self) -> None:
         """Read from the client only while its answers leave and no requests wait."""
-        assert self.transport is not None
+        if self.transport is None:  # not a guard python -O removes
+            return
         pause = self.writing_paused or self.turn_pending
         if pause != self.reading_paused and not self.transport.is_closing():
             self.reading_paused = pause
@@ -409,7 +412,8 @@ class _Http(asyncio.BufferedProtocol):
     def _serve(self) -> None:
         """Answer the complete requests in the buffer: at most PER_TURN, and none while the
         client is not reading its answers."""
-        assert self.transport is not None
+        if self.transport is None:  # not a guard python -O removes
+            return
         buf, pos, answered = self.buffer, 0, 0
         try:
             while not self.transport.is_closing() and not self.draining:
@@ -478,7 +482,8 @@ class _Http(asyncio.BufferedProtocol):
         self._reply(status, body, ctype, keep, http10, head=method == "HEAD")
 
     def _reply(self, status: int, body: bytes, ctype: str, keep: bool, http10: bool = False, extra: str = "", head: bool = False) -> None:
-        assert self.transport is not None
+        if self.transport is None:  # not a guard python -O removes
+            return
         conn = ("Connection: keep-alive\r\n" if http10 else "") if keep else "Connection: close\r\n"
         header = (
             f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\nContent-Type: {ctype}\r\n"
@@ -493,7 +498,8 @@ class _Http(asyncio.BufferedProtocol):
         request bytes makes the kernel send RST, which can discard the answer before the
         client reads it: so send FIN after the answer, drop what the client still sends (up
         to DRAIN_MAX), and close when it hangs up or after HEAD_TIMEOUT."""
-        assert self.transport is not None
+        if self.transport is None:  # not a guard python -O removes
+            return
         self.draining = True
         self.buffer = b""
         if self.transport.can_write_eof():

@@ -31,6 +31,7 @@ def env_for(emu: Emulator, home: str, **extra: str) -> dict[str, str]:
 def test_version_and_help(home: str) -> None:
     run = run_probe(["--version"], clean_env(home))
     assert run.rc == 0 and run.stdout.strip() == "ecs-credential-probe 0.1.0"
+    assert run_probe(["-V"], clean_env(home)).stdout.strip() == "ecs-credential-probe 0.1.0"
     run = run_probe(["--help"], clean_env(home))
     assert run.rc == 0 and "Exit codes" in run.stdout
 
@@ -40,10 +41,12 @@ def test_version_and_help(home: str) -> None:
     [
         pytest.param(["--bogus"], {}, "unrecognized arguments", id="unknown-flag"),
         pytest.param(["--format", "xml"], {}, "invalid choice", id="bad-format"),
-        pytest.param(["--deadline", "soon"], {}, "--deadline must be a number", id="bad-deadline"),
+        pytest.param(["--deadline", "soon"], {}, "--deadline soon: not a number of seconds", id="bad-deadline"),
         pytest.param(["--deadline", "0"], {}, "between 0 and 600", id="zero-deadline"),
-        pytest.param([], {"PROBE_DEADLINE": "abc"}, "--deadline must be a number", id="bad-env-deadline"),
-        pytest.param([], {"PROBE_FORMAT": "yaml"}, "--format must be text or json", id="bad-env-format"),
+        pytest.param([], {"PROBE_DEADLINE": "abc"}, "PROBE_DEADLINE=abc: not a number of seconds", id="bad-env-deadline"),
+        pytest.param([], {"PROBE_FORMAT": "yaml"}, "PROBE_FORMAT=yaml: must be text or json", id="bad-env-format"),
+        pytest.param(["tsak"], {}, "unknown command 'tsak' (did you mean 'task'?)", id="typo-command"),
+        pytest.param(["--output", "json"], {}, "use --format json", id="aws-cli-output-habit"),
         pytest.param(["--only", "env.nope"], {}, "unknown check id env.nope", id="unknown-check"),
         pytest.param(["--facts", "/nonexistent/facts.json"], {}, "cannot read --facts", id="missing-facts"),
         pytest.param(["--output", "/nonexistent/dir/report.txt", "--only", "env.region"], {}, "cannot write --output", id="unwritable-output"),
@@ -230,3 +233,12 @@ def test_probe_explain_in_task_attaches_the_diagnosis(emu: Emulator, home: str, 
     # Without --in-task nothing names cli-task-role: the same session is just another role.
     plain = run_probe(["explain", str(log), "--json", "--no-decode"], env_for(emu, home))
     assert {c["data"]["kind"] for c in plain.report["checks"]} == {"instance-role", "other-role"}
+
+
+def test_output_dash_is_stdout_and_force_color(emu: Emulator, home: str) -> None:
+    run = run_probe(["--only", "env.region", "--output", "-", "--json"], env_for(emu, home))
+    assert run.rc == 0 and run.report["checks"]
+    colored = run_probe(["--only", "env.region"], env_for(emu, home, FORCE_COLOR="1"))
+    assert "\x1b[" in colored.stdout
+    plain = run_probe(["--only", "env.region"], env_for(emu, home, FORCE_COLOR="1", NO_COLOR="1"))
+    assert "\x1b[" not in plain.stdout

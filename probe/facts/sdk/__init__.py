@@ -395,7 +395,8 @@ class Scan:
                         self.add("rust", version, entry.path, "Rust crate path (aws-config)")
                     return
                 deps = info.get("deps") or {}
-                assert isinstance(deps, dict)
+                if not isinstance(deps, dict):
+                    return
                 for module, sdk in _GO_MODULES.items():
                     if module in deps:
                         self.add(sdk, deps[module], entry.path, f"Go build info ({info.get('go')})")
