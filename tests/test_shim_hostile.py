@@ -8,6 +8,7 @@ every path it has: curl, GNU wget, busybox wget (PATH holds only the client unde
 
 from __future__ import annotations
 
+import sys
 import json
 import os
 import shutil
@@ -22,7 +23,7 @@ from typing import Callable, Optional
 
 import pytest
 
-from helpers import clean_env, need
+from helpers import REPO, clean_env, need
 from test_shim import IMPLS, SH_TWIN, run_shim
 
 CREDS = json.dumps(
@@ -445,12 +446,19 @@ def test_profile_that_cannot_keep_its_owner_is_left_alone(impl: str, home: str, 
         out.write_text("# root's\n")
         out.chmod(0o644)
         env = _env_for(home)
-        argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *IMPLS[impl]]
+        # nobody runs a copy: the checkout may sit in a private (0700) folder, as CI's clone does.
+        pkg = folder / "pkg"
+        shutil.copytree(Path(REPO) / "shim", pkg / "shim", ignore=shutil.ignore_patterns("__pycache__"))
+        for path in [pkg, *pkg.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        env["PYTHONPATH"] = str(pkg)
+        copied = {"python": [sys.executable, "-m", "shim"], "sh": ["/bin/sh", str(pkg / "shim" / "ecs-shim.sh")]}
+        argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *copied[impl]]
         proc = subprocess.run([*argv, "--no-default-profiles", "--profile", str(out), "--", "echo", "started"], env=env, capture_output=True, text=True, timeout=30, cwd=folder)
         assert proc.returncode == 0 and proc.stdout == "started\n", proc.stderr
         assert proc.stderr.startswith(f"shim: cannot write {out}"), proc.stderr
         assert out.read_text() == "# root's\n" and out.stat().st_uid == 0
-        assert [p.name for p in folder.iterdir()] == ["profile"]
+        assert sorted(p.name for p in folder.iterdir()) == ["pkg", "profile"]  # no temporary file left
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
