@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 no check failed, 1 a check failed or errored, 2 the probe could not run as asked.",
     )
     parser.add_argument("-V", "--version", action="version", version=f"ecs-credential-probe {__version__}")
+    parser.add_argument("--print-sh", action="store_true", help="write probe.sh, the sh twin for images without Python, to stdout and exit")
     _common(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     task = sub.add_parser("task", help="diagnose the task this process runs in (the default)")
@@ -417,6 +418,12 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, 
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv == ["--print-sh"]:
+        # The POSIX sh twin, shipped in the package: `probe --print-sh > /usr/local/bin/probe.sh`.
+        import probe
+        from shim.__main__ import print_sh
+
+        return print_sh("probe.sh", probe.__name__)
     # `probe --json` means `probe task --json`: insert the default command. A first word that
     # is no command (and no option's value) is a typo: say so and suggest the nearest.
     words = _bare_words(argv)

@@ -57,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--var", action="append", default=[], metavar="NAME", help="also carry this variable")
     p.add_argument("--wait", type=_seconds, default=None, metavar="SECONDS", help="wait until the credentials endpoint serves credentials")
     p.add_argument("--strict", action="store_true", help="exit 1 instead of starting when a profile cannot be written or --wait times out")
+    p.add_argument(
+        "--print-sh", action="store_true",
+        help="write the POSIX sh twin (for images without Python) to stdout and exit: shim --print-sh > /usr/local/bin/ecs-shim",
+    )
     p.add_argument("command", nargs=argparse.REMAINDER, help="the command to exec (after --)")
     return p
 
@@ -313,8 +317,30 @@ def exec_command(command: Sequence[str]) -> int:
     return 127
 
 
+def print_sh(name: str, package: str) -> int:
+    """Write a twin shipped as package data to stdout (bytes as they are)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(sys.modules[package].__file__ or "")), name)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        sys.stderr.write(f"{package}: cannot read {name} from the installed package: {exc.strerror or exc}\n")
+        return 2
+    out = getattr(sys.stdout, "buffer", None)
+    if out is not None:
+        out.write(data)
+        out.flush()
+    else:
+        sys.stdout.write(data.decode("utf-8"))
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.print_sh:
+        import shim
+
+        return print_sh("ecs-shim.sh", shim.__name__)
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]

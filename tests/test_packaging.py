@@ -81,3 +81,21 @@ def test_wheel_metadata_floors_and_license(tmp_path: Path) -> None:
     constraints = (REPO / "tests" / "constraints-lowest.txt").read_text()
     for pin in ("boto3==1.33.0", "botocore==1.33.0", "psutil==5.8.0"):
         assert pin in constraints
+
+
+def test_the_twins_ship_in_the_wheel_and_print_themselves(tmp_path: Path) -> None:
+    """`pip install` then `shim --print-sh > /usr/local/bin/ecs-shim` (issue 12, item 4)."""
+    wheel = _build("wheel", tmp_path)
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+    assert {"shim/ecs-shim.sh", "probe/probe.sh"} <= names
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    # --no-deps: nothing is fetched; printing the twins needs no dependency.
+    proc = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--no-deps", str(wheel)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    clean = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+    for command, source in ((["shim", "--print-sh"], REPO / "shim" / "ecs-shim.sh"), (["probe", "--print-sh"], REPO / "probe" / "probe.sh")):
+        out = subprocess.run([str(venv / "bin" / command[0]), *command[1:]], capture_output=True, env=clean, timeout=60, cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout == source.read_bytes(), f"{command[0]} --print-sh differs from {source.name}"
