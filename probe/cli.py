@@ -279,7 +279,13 @@ def run_health(args: argparse.Namespace, opts: dict[str, Any], stdout: TextIO) -
 
     url = args.url or _env_default("url") or f"http://{sidecar.DEFAULT_LISTEN}/healthz"
     code, line = sidecar.health(url, min(opts["deadline"], 5.0))
-    stdout.write(redact.scrub(line) + "\n")
+    if opts["format"] == "json":
+        import json
+
+        doc = {"healthy": code == 0, "url": redact.mask_url(url), "message": line}
+        stdout.write(redact.scrub(json.dumps(doc)) + "\n")
+    else:
+        stdout.write(redact.scrub(line) + "\n")
     return code
 
 
@@ -462,6 +468,10 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, 
         if command == "demo":
             from probe import demo
 
+            # The demo runs whole scenarios: options that pick checks would be silently ignored.
+            for key, flag in (("only", "--only"), ("skip", "--skip"), ("expect_role", "--expect-role")):
+                if opts.get(key):
+                    raise UsageError(f"probe demo runs whole scenarios; {flag} does not apply (name scenarios instead: probe demo --list)")
             return demo.run(args, opts, stdout, stderr)
         return run_other_mode(command, args, opts, stdout)
     except UsageError as exc:

@@ -41,6 +41,15 @@ def _seconds(text: str) -> float:
     return float(text)
 
 
+def _version() -> str:
+    try:
+        from probe import __version__
+
+        return __version__
+    except ImportError:  # the shim copied alone into an image
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="shim",
@@ -57,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--var", action="append", default=[], metavar="NAME", help="also carry this variable")
     p.add_argument("--wait", type=_seconds, default=None, metavar="SECONDS", help="wait until the credentials endpoint serves credentials")
     p.add_argument("--strict", action="store_true", help="exit 1 instead of starting when a profile cannot be written or --wait times out")
+    p.add_argument("-V", "--version", action="version", version=f"shim (ecs-credential-probe) {_version()}")
     p.add_argument(
         "--print-sh", action="store_true",
         help="write the POSIX sh twin (for images without Python) to stdout and exit: shim --print-sh > /usr/local/bin/ecs-shim",

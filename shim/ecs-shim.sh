@@ -56,6 +56,7 @@ while [ $# -gt 0 ]; do
         --wait) [ $# -ge 2 ] || usage; wait_s=$2; wait_set=1; shift 2 ;;
         --wait=*) wait_s=${1#*=}; wait_set=1; shift ;;
         --strict) strict=1; shift ;;
+        -V|--version) echo "shim (ecs-credential-probe) 0.1.0"; exit 0 ;;
         -h|--help) usage ;;
         --) shift; break ;;
         -*) say "unknown option $1"; usage ;;

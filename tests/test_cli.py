@@ -242,3 +242,12 @@ def test_output_dash_is_stdout_and_force_color(emu: Emulator, home: str) -> None
     assert "\x1b[" in colored.stdout
     plain = run_probe(["--only", "env.region"], env_for(emu, home, FORCE_COLOR="1", NO_COLOR="1"))
     assert "\x1b[" not in plain.stdout
+
+
+def test_health_json_and_demo_refuses_check_options(home: str) -> None:
+    # Nothing listens on this loopback port: unhealthy, in JSON when asked.
+    run = run_probe(["health", "--url", "http://127.0.0.1:9/healthz", "--json", "--deadline", "2"], clean_env(home))
+    doc = json.loads(run.stdout)
+    assert run.rc == 1 and doc["healthy"] is False and doc["url"] == "http://127.0.0.1:9/healthz"
+    run = run_probe(["demo", "healthy", "--only", "env.region"], clean_env(home))
+    assert run.rc == 2 and "--only does not apply" in run.stderr

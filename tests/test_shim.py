@@ -535,3 +535,11 @@ def test_same_bytes_with_awkward_existing_files(home: str, tmp_path: Path) -> No
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1]
     assert outputs[0].startswith(b"first\r\nno newline at the end\n# >>> ")
+
+
+def test_version(impl: list[str], home: str) -> None:
+    from probe import __version__
+
+    for flag in ("--version", "-V"):
+        proc = subprocess.run([*impl, flag], capture_output=True, text=True, timeout=30, env=shim_env(home))
+        assert proc.returncode == 0 and proc.stdout.strip() == f"shim (ecs-credential-probe) {__version__}", (proc.stdout, proc.stderr)
