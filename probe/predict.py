@@ -154,11 +154,18 @@ def proxy_for(rule_name: str, url: Optional[str], proxy_vars: Mapping[str, str],
     return proxy
 
 
+def proxy_settings(env: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """(proxy variables by name, NO_PROXY variables by name) from the environ record."""
+    shown = env.get("shown") or {}
+    proxy_vars = {k: v for k, v in (env.get("proxy_vars") or {}).items() if v}
+    return proxy_vars, {k: shown[k] for k in ("NO_PROXY", "no_proxy") if shown.get(k)}
+
+
 def clients_via_proxy(url: Optional[str], f: Facts) -> list[str]:
     """Which kinds of client (curl, wget, Go, Python, ...) would send a request for
     ``url`` through a proxy, each read with its own rule."""
-    view = _View(f)
-    return [rule.title for name, rule in PROXY_RULES.items() if proxy_for(name, url, view.proxy_vars, view.no_proxy)]
+    proxy_vars, no_proxy = proxy_settings(f.get("environ"))
+    return [rule.title for name, rule in PROXY_RULES.items() if proxy_for(name, url, proxy_vars, no_proxy)]
 
 
 # ---------------------------------------------------------------------------------------
@@ -176,8 +183,7 @@ class _View:
         self.key_kind = env.get("access_key_kind")
         self.target = env.get("credentials_target") or {}
         self.token = env.get("authorization_token") or {}
-        self.proxy_vars = {k: v for k, v in (env.get("proxy_vars") or {}).items() if v}
-        self.no_proxy = {k: shown[k] for k in ("NO_PROXY", "no_proxy") if shown.get(k)}
+        self.proxy_vars, self.no_proxy = proxy_settings(env)
         self.cred = f.get("credentials")
         self.imds = f.get("imds")
         self.has_credentials = f.has("credentials")

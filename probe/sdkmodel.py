@@ -149,9 +149,6 @@ IGNORES = "ignores"
 # Not known from source or measurement: a proxy that applies makes the outcome unknown.
 UNKNOWN = "unknown"
 
-# Tools a user reaches for when testing the endpoint by hand: named when a proxy
-# applies even though every SDK found ignores it.
-HAND_TOOLS = ("curl", "wget")
 
 # ---------------------------------------------------------------------------------------
 # The SDK families.

@@ -87,10 +87,6 @@ def validate(doc: dict[str, Any]) -> dict[str, Any]:
     return {"model": model, "problems": problems[:MAX_PROBLEMS], "more": max(0, len(problems) - MAX_PROBLEMS)}
 
 
-def _where(path: str, value: Any) -> str:
-    return path or "the task definition"
-
-
 def _walk(value: Any, shape: Any, path: str, out: list[str]) -> None:
     if len(out) > MAX_PROBLEMS:
         return
@@ -99,7 +95,7 @@ def _walk(value: Any, shape: Any, path: str, out: list[str]) -> None:
     wrong = not isinstance(value, allowed) or (kind in ("integer", "long", "double", "float") and isinstance(value, bool))
     if wrong:
         shown = json.dumps(value)[:60] if not isinstance(value, (dict, list)) else type(value).__name__
-        out.append(f"{_where(path, value)} is {shown} ({type(value).__name__ if not isinstance(value, bool) else 'a boolean'}); ECS wants {_SAY.get(kind, kind)}")
+        out.append(f"{path or 'the task definition'} is {shown} ({type(value).__name__ if not isinstance(value, bool) else 'a boolean'}); ECS wants {_SAY.get(kind, kind)}")
         return
     if kind == "string" and getattr(shape, "enum", None) and value not in shape.enum:
         out.append(f"{path} is {json.dumps(value)[:60]}, not one of {', '.join(shape.enum)}")
@@ -109,7 +105,7 @@ def _walk(value: Any, shape: Any, path: str, out: list[str]) -> None:
                 out.append(f"{path + '.' if path else ''}{name} is required and missing")
         for key, item in value.items():
             member = shape.members.get(key)
-            where = _child(path, key, value)
+            where = _child(path, key)
             if member is None:
                 out.append(f"{where} is not a field ECS knows (RegisterTaskDefinition would refuse it)")
             else:
@@ -122,7 +118,7 @@ def _walk(value: Any, shape: Any, path: str, out: list[str]) -> None:
             _walk(item, shape.value, f"{path}[{key!r}]", out)
 
 
-def _child(path: str, key: str, parent: Any) -> str:
+def _child(path: str, key: str) -> str:
     if path.endswith("'"):
         return f"{path}, {key}"  # container 'app', essential
     return f"{path}.{key}" if path else key
