@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--emf", action="store_true", default=None, help="print each run as a CloudWatch Embedded Metric Format line (PROBE_EMF)")
     watch.add_argument("--runs", metavar="N", default=None, help=argparse.SUPPRESS)
     watch.add_argument("--sdk-root", action="append", metavar="PATH", default=None, help="scan these folders for AWS SDKs (PROBE_SDK_ROOT)")
+    _target_options(watch)
     _common(watch, top=False)
     hl = sub.add_parser("health", help="exit 0/1 from a running sidecar's /healthz (for container health checks)")
     hl.add_argument("--url", default=None, help="the sidecar's health URL (default http://127.0.0.1:9471/healthz; PROBE_URL)")
@@ -102,7 +103,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _target_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("whose view (from a sidecar with pidMode task)")
+    g.add_argument("--pid", metavar="PID", default=None, help="diagnose as process PID sees it: its environment, files and SDKs (PROBE_PID)")
+    g.add_argument("--container", metavar="NAME", default=None, help="diagnose as that container's main process sees it (PROBE_CONTAINER)")
+
+
+def _target(args: argparse.Namespace) -> Any:
+    """The --pid / --container the user gave (or PROBE_PID / PROBE_CONTAINER), or None."""
+    from probe.facts.target import TargetSpec, parse_pid
+
+    pid = getattr(args, "pid", None)
+    container = getattr(args, "container", None)
+    if pid is None and container is None:
+        pid, container = _env_default("pid"), _env_default("container")
+        where = "PROBE_PID", "PROBE_CONTAINER"
+    else:
+        where = "--pid", "--container"
+    if pid and container:
+        raise UsageError(f"{where[0]} and {where[1]} name the same thing twice: give one")
+    if pid:
+        try:
+            return TargetSpec(pid=parse_pid(str(pid)))
+        except ValueError as exc:
+            raise UsageError(str(exc).replace("--pid", where[0], 1)) from None
+    if container:
+        return TargetSpec(container=str(container).strip())
+    return None
+
+
 def _task_options(p: argparse.ArgumentParser) -> None:
+    _target_options(p)
     p.add_argument(
         "--sdk-root",
         action="append",
@@ -214,6 +245,9 @@ def run_task(args: argparse.Namespace, opts: dict[str, Any], stdout: TextIO) -> 
     _check_ids(opts, "task")
     selection = runner.Selection(opts["only"], opts["skip"], opts["expect_role"])
     facts_file = getattr(args, "facts", None)
+    target = _target(args)
+    if facts_file and target is not None:
+        raise UsageError("--facts judges saved facts; --pid and --container apply to a run that observes")
     if facts_file:
         try:
             if facts_file == "-":
@@ -229,7 +263,12 @@ def run_task(args: argparse.Namespace, opts: dict[str, Any], stdout: TextIO) -> 
         report = runner.judge(facts, selection)
     else:
         roots = _sdk_roots(args)
-        facts, report = runner.diagnose_task(dict(os.environ), opts["deadline"], selection, sdk_roots=roots)
+        from probe.facts.target import TargetError
+
+        try:
+            facts, report = runner.diagnose_task(dict(os.environ), opts["deadline"], selection, sdk_roots=roots, target=target)
+        except TargetError as exc:
+            raise UsageError(f"{target.describe()}: {exc}") from None
     save = getattr(args, "save_facts", None)
     if save:
         try:
@@ -269,9 +308,25 @@ def run_watch(args: argparse.Namespace, opts: dict[str, Any], stdout: TextIO, st
     runs = int(_number("runs", args.runs, 0, 0, 10**9)) or None
     selection = runner.Selection(opts["only"], opts["skip"], opts["expect_role"])
     try:
-        return sidecar.watch(dict(os.environ), interval, opts["deadline"], selection, listen, emf, stdout, stderr, runs, _sdk_roots(args))
+        return sidecar.watch(dict(os.environ), interval, opts["deadline"], selection, listen, emf, stdout, stderr, runs, _sdk_roots(args), **_watch_target(args))
     except OSError as exc:
         raise UsageError(f"cannot listen on {listen}: {exc.strerror or exc}") from None
+
+
+def _watch_target(args: argparse.Namespace) -> dict[str, Any]:
+    """--pid/--container for the sidecar: checked once here (a typo is exit 2 at start);
+    a target that cannot be read at a run makes that run's /healthz 503 with the reason."""
+    target = _target(args)
+    if target is None:
+        return {}
+    from probe.facts.target import TargetError, resolve
+
+    if target.pid is not None:
+        try:
+            resolve(target)
+        except TargetError as exc:
+            raise UsageError(f"{target.describe()}: {exc}") from None
+    return {"target": target}
 
 
 def run_health(args: argparse.Namespace, opts: dict[str, Any], stdout: TextIO) -> int:
@@ -371,7 +426,7 @@ def run_sdk(args: argparse.Namespace, opts: dict[str, Any], stdout: TextIO) -> i
 # Options that take a value: the word after them is no command.
 _VALUED = {"--format", "--output", "--deadline", "--only", "--skip", "--expect-role", "--sdk-root", "--save-facts", "--facts",
            "--interval", "--listen", "--runs", "--url", "--timeout", "--ecs-config", "--iptables-save", "--role", "--policy-file",
-           "--account", "--cluster", "--task-role"}
+           "--account", "--cluster", "--task-role", "--pid", "--container"}
 
 
 def _bare_words(argv: list[str]) -> list[str]:

@@ -77,6 +77,8 @@ class Report:
     sdks: Optional[tuple[Mapping[str, Any], ...]] = None
     # The most upstream failing check (probe/causes.py): what the summary and first fix name.
     cause: Optional[Mapping[str, Any]] = None
+    # `--pid` / `--container`: whose view the run took ({pid, container, cmdline, ...}).
+    target: Optional[Mapping[str, Any]] = None
 
     @property
     def verdict(self) -> Status:
@@ -98,4 +100,7 @@ class Report:
         }
         if self.sdks is not None:
             doc["sdks"] = [dict(s) for s in self.sdks]
+        if self.target is not None:
+            # Only with --pid/--container: a plain run's report keeps the contract's shape.
+            doc["target"] = dict(self.target)
         return doc

@@ -486,6 +486,12 @@ def _family_entries(found: list[Mapping[str, Any]]) -> list[tuple[Mapping[str, A
     return out
 
 
+def _with_target(pids: list[int], target_pid: Any) -> list[int]:
+    if isinstance(target_pid, int) and not isinstance(target_pid, bool) and target_pid not in pids:
+        return sorted([*pids, target_pid])
+    return pids
+
+
 def in_use(record: Mapping[str, Any], named_roots: bool, survey: bool) -> bool:
     return named_roots or not survey or bool(record.get("used_by"))
 
@@ -512,6 +518,8 @@ def _predict_all(f: Facts) -> list[dict[str, Any]]:
     view = _View(f)
     survey = f.get("processes")
     processes = survey.get("processes") or [] if survey.get("available") else []
+    # `--pid`: the scan was of that process's image, and every SDK there counts as its.
+    target_pid = f.get("target").get("pid")
     out: list[dict[str, Any]] = []
     for entry, beside in _family_entries(found):
         key = str(entry["sdk"])
@@ -546,7 +554,7 @@ def _predict_all(f: Facts) -> list[dict[str, Any]]:
                 "gets": prediction.gets,
                 "source": prediction.source,
                 "via_proxy": via,
-                "used_by": used_by(entry, runtime, processes),
+                "used_by": _with_target(used_by(entry, runtime, processes), target_pid),
                 "why": prediction.why,
                 "runtime": runtime,
                 "evidence": row.evidence if row else None,

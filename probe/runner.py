@@ -8,6 +8,7 @@ from typing import Any, Mapping, Optional
 
 from probe import __version__, causes, checks
 from probe.facts import Facts, collect_task
+from probe.facts.target import Target, TargetSpec
 from probe.model import Report, Result, Status
 
 @dataclass(frozen=True)
@@ -75,7 +76,16 @@ def judge(facts: Facts, selection: Selection, mode: str = "task") -> Report:
         identity=identity,
         task=_task_block(facts),
         version=__version__,
+        target=_target_block(facts),
     )
+
+
+def _target_block(facts: Facts) -> Optional[dict[str, Any]]:
+    rec = facts.get("target")
+    if not rec:
+        return None
+    keys = ("pid", "container", "container_id", "cmdline", "user", "main_pid")
+    return {k: rec.get(k) for k in keys}
 
 
 def _task_block(facts: Facts) -> Optional[dict[str, Optional[str]]]:
@@ -93,18 +103,46 @@ def diagnose_task(
     sdk_roots: Optional[list[str]] = None,
     mode: str = "task",
     sdk_cache: Optional[dict[str, Any]] = None,
+    target: Optional[TargetSpec] = None,
 ) -> tuple[Facts, Report]:
     """Collect the facts the selected checks need, then judge them.
 
-    ``mode="sdk"`` (`probe sdk`) runs the SDK scan and its check only.
+    ``mode="sdk"`` (`probe sdk`) runs the SDK scan and its check only. ``target``
+    (`--pid`, `--container`): the run takes that process's view; it is looked up again on
+    every run (a restarted container has a new pid). Raises TargetError, with the setting
+    that fixes it, when the target cannot be read.
     """
     started = time.monotonic()
     only = set(selection.only) if selection.only else None
     skip = set(selection.skip) if selection.skip else None
     plan = checks.select(checks.load(mode), only, skip)
-    facts = collect_task(environ, deadline, checks.needs_of(plan), sdk_roots=sdk_roots, sdk_cache=sdk_cache)
+    view = resolve_target(target, environ, deadline) if target is not None else None
+    remaining = max(0.2, deadline - (time.monotonic() - started))
+    facts = collect_task(environ, remaining, checks.needs_of(plan), sdk_roots=sdk_roots, sdk_cache=sdk_cache, target=view)
     facts.mode = mode
     report = judge(facts, selection, mode)
     total = int((time.monotonic() - started) * 1000)
     facts.duration_ms = total
     return facts, Report(**{**report.__dict__, "duration_ms": total})
+
+
+def resolve_target(spec: TargetSpec, environ: Mapping[str, str], deadline: float) -> Target:
+    """The process `--pid`/`--container` names, read now. A container name is looked up in
+    task metadata (the probe's own ECS_CONTAINER_METADATA_URI_V4: every container of the
+    task is listed there), within a small part of the run's deadline."""
+    from probe.facts import target as target_facts
+
+    containers = None
+    if spec.container is not None:
+        from probe.facts import endpoints, http
+
+        uri = environ.get("ECS_CONTAINER_METADATA_URI_V4")
+        if uri:
+            scope = http.Scope()
+            try:
+                with http.use_scope(scope):
+                    meta = endpoints.fetch_task_metadata(uri, time.monotonic() + min(1.5, deadline / 3))
+            finally:
+                scope.close()
+            containers = meta.get("containers") if isinstance(meta, dict) else None
+    return target_facts.resolve(spec, containers)

@@ -21,6 +21,10 @@ EARLIER_METHODS = {
 }
 
 
+def _main(f: Facts) -> str:
+    return remedies.main_process(f)
+
+
 @check("env.credentials-variable", mode="task", title="Credentials variable", needs=("processes",))
 def credentials_variable(f: Facts) -> Outcome:
     """Guarantees: passes only if the container provider is active for this process
@@ -55,23 +59,32 @@ def credentials_variable(f: Facts) -> Outcome:
     lost = remedies.lost_environment(f)
     if lost:
         return failed(
-            "This process is not PID 1 and lost the task's credentials variable: PID 1 has it",
+            f"This process is not {_main(f)} and lost the task's credentials variable: {_main(f)} has it",
             missing + " " + lost,
             remedies.NON_PID1,
             cause="lost-environment",
         )
     survey = f.get("processes")
-    if survey.get("pid1_readable") or survey.get("self_pid") == 1:
+    dropped = remedies.container_lost(f)
+    if dropped:
         return failed(
-            "The task has no task role: no process has the credentials variable, PID 1 included",
-            missing + " PID 1 lacks it too: the ECS agent injects it only into tasks whose definition has a taskRoleArn.",
+            f"The task has a role, but {remedies.main_label(f)} started without the credentials variable",
+            missing + " " + dropped,
+            remedies.KEEP_ENVIRONMENT + " " + remedies.SHIM,
+            cause="lost-environment",
+        )
+    if survey.get("pid1_readable") or remedies.is_main(f):
+        main = _main(f)
+        return failed(
+            f"The task has no task role: no process has the credentials variable, {main} included",
+            missing + f" {main[0].upper() + main[1:]} lacks it too: the ECS agent injects it only into tasks whose definition has a taskRoleArn.",
             " ".join((remedies.TASK_ROLE, remedies.AGENT_FLAGS)),
             cause="no-task-role",
         )
     why = survey.get("pid1_reason") or survey.get("error") or "the process survey did not run"
     return failed(
         "No container credentials variable: the SDKs will use the EC2 instance role",
-        missing + f" Whether PID 1 has it is unknown ({why}).",
+        missing + f" Whether {_main(f)} has it is unknown ({why}).",
         " ".join((remedies.TASK_ROLE, remedies.NON_PID1, remedies.AGENT_FLAGS)),
     )
 
@@ -201,11 +214,12 @@ def region(f: Facts) -> Outcome:
     if cfg:
         return passed(f"Region {cfg}", "from the config file profile")
     survey = f.get("processes")
-    if survey.get("pid1_has_region") and survey.get("self_pid") != 1:
+    if survey.get("pid1_has_region") and not remedies.is_main(f):
+        main = _main(f)
         return warned(
-            f"No region in this process, though PID 1 has one ({survey.get('pid1_region')})",
-            "AWS_REGION / AWS_DEFAULT_REGION are missing here but set in PID 1: this process was started "
-            "without PID 1's environment, like the credentials variable (see env.credentials-variable).",
+            f"No region in this process, though {main} has one ({survey.get('pid1_region')})",
+            f"AWS_REGION / AWS_DEFAULT_REGION are missing here but set in {main}: this process was started "
+            f"without {main}'s environment, like the credentials variable (see env.credentials-variable).",
             remedies.SHIM,
             cause="lost-environment",
         )

@@ -199,10 +199,14 @@ def task_role(f: Facts) -> Outcome:
         detail = f"STS says {arn} (botocore source '{ident.get('provider')}')."
         if no_var:
             lost = remedies.lost_environment(f)
+            dropped = remedies.container_lost(f)
             detail += " The container credentials variable is missing in this process, so the SDK fell back to IMDS."
             if lost:
                 detail += " " + lost
                 remedy = "The cause is upstream, see env.credentials-variable: " + remedies.SHIM
+            elif dropped:
+                detail += " " + dropped
+                remedy = "The cause is upstream, see env.credentials-variable: " + remedies.KEEP_ENVIRONMENT
             elif f.get("processes").get("pid1_readable"):
                 remedy = "The cause is upstream, see env.credentials-variable: the task has no task role. " + remedies.TASK_ROLE
             else:

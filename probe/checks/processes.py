@@ -34,12 +34,13 @@ def credentials_variable(f: Facts) -> Outcome:
     title = "Every process has the credentials variable"
     if not rec.get("available", False):
         return skipped(title, rec.get("error") or rec.get("collector_error") or "the process survey did not run")
+    main = remedies.main_label(f)
     if not rec.get("pid1_readable"):
-        return skipped(title, f"PID 1's environment cannot be read: {rec.get('pid1_reason') or 'permission denied'}")
+        return skipped(title, f"{main}'s environment cannot be read: {rec.get('pid1_reason') or 'permission denied'}")
     if not rec.get("pid1_has_variable"):
-        return skipped(title, "PID 1 itself lacks the credentials variable: see env.credentials-variable")
+        return skipped(title, f"{main} itself lacks the credentials variable: see env.credentials-variable")
     # The probe's own process counts: it runs where the application's processes run.
-    procs = [p for p in rec.get("processes") or [] if p.get("pid") != 1]
+    procs = [p for p in rec.get("processes") or [] if p.get("pid") != rec.get("main_pid", 1)]
     lacking = [p for p in procs if not p.get("has_relative") and not p.get("has_full")]
     inherited = [p for p in procs if p.get("inherited")]
     other = [p for p in procs if (p.get("has_relative") or p.get("has_full")) and p.get("same_as_pid1") is False]

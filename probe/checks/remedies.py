@@ -61,6 +61,48 @@ BLOCK_IMDS = (
 )
 
 
+def main_process(f: "Facts") -> str:
+    """The process the agent gave the variables to: PID 1, or with `--pid` in a sidecar's
+    shared PID namespace, the target container's main process."""
+    main = f.get("processes").get("main_pid")
+    return "PID 1" if main in (None, 1) else f"its container's main process (pid {main})"
+
+
+def is_main(f: "Facts") -> bool:
+    """Is the diagnosed process the one the agent gave the variables to?"""
+    survey = f.get("processes")
+    return survey.get("self_pid") is not None and survey.get("self_pid") == survey.get("main_pid", 1)
+
+
+KEEP_ENVIRONMENT = (
+    "Start the application with the environment ECS gives the container: no `env -i`, `su -`, `sudo` "
+    "without -E, or login shell in the ENTRYPOINT or start script."
+)
+
+
+def main_label(f: "Facts") -> str:
+    """PID 1, or "this container's main process (pid N)" with `--pid`."""
+    main = f.get("processes").get("main_pid")
+    return "PID 1" if main in (None, 1) else f"this container's main process (pid {main})"
+
+
+def container_lost(f: "Facts") -> Optional[str]:
+    """`--pid` from a sidecar: the target container's main process lacks the variable
+    while the probe's own container has it. The agent gives it to every container of a
+    task with a role, so the task has one and the container's start dropped it."""
+    env = f.get("environ")
+    survey = f.get("processes")
+    if env.get("relative_uri_set") or env.get("full_uri_set") or not f.get("target").get("prober_has_variable"):
+        return None
+    if survey.get("pid1_has_variable") or not (survey.get("pid1_readable") or is_main(f)):
+        return None
+    main = main_label(f)
+    return (
+        f"{main[0].upper() + main[1:]} lacks it too, while the probe's own container has it: the task has a "
+        "role and the agent gave the variable to this container as well; its entrypoint or start script dropped it."
+    )
+
+
 def lost_environment(f: "Facts") -> Optional[str]:
     """When PID 1 has the credentials variable and this process does not: one sentence
     naming that cause (the task role and the agent are fine), else None."""
@@ -68,10 +110,11 @@ def lost_environment(f: "Facts") -> Optional[str]:
     survey = f.get("processes")
     if env.get("relative_uri_set") or env.get("full_uri_set") or not survey.get("pid1_has_variable"):
         return None
-    if survey.get("self_pid") == 1:
+    if is_main(f):
         return None
+    main = main_process(f)
     return (
-        f"PID 1 has the credentials variable but this process (pid {env.get('pid')}) does not: it was "
-        "started without PID 1's environment (cron, su -, ECS Exec or a login shell do that). The task "
+        f"{main[0].upper() + main[1:]} has the credentials variable but this process (pid {env.get('pid')}) does not: it was "
+        f"started without {main}'s environment (cron, su -, ECS Exec or a login shell do that). The task "
         "role and the agent are fine."
     )

@@ -14,9 +14,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional
 
 from probe import TOOL_NAME, __version__, redact
+
+if TYPE_CHECKING:
+    from probe.facts.target import Target
 
 FACTS_SCHEMA = "ecs-credential-probe/facts/v1"
 # Collectors a check can ask for; "environ" and "proxy" are cheap and always gathered.
@@ -86,7 +89,7 @@ _PROFILE_FILE = _rec(
 )
 _PROCESS = dict(
     pid=_Need(int), ppid=_INT, name=_STR, cmdline=_Opt((str, _ListOf(str))), container_id=_STR, container=_STR,
-    self=_BOOL, error=_STR, reason=_STR, exe=_STR, search_paths=_STRS, paths=_STRS, has_relative=_BOOL, has_full=_BOOL,
+    self=_BOOL, target=_BOOL, error=_STR, reason=_STR, exe=_STR, search_paths=_STRS, paths=_STRS, has_relative=_BOOL, has_full=_BOOL,
     same_as_pid1=_BOOL, inherited=_BOOL, proxy=_ROUTE, no_proxy=_STR, proxy_vars=_Opt(_MapOf(_STR)),
     no_proxy_vars=_Opt(_MapOf(_STR)), capabilities=_Opt(_MapOf(_SCALAR)),
 )
@@ -126,7 +129,7 @@ FACTS_SHAPE: dict[str, Any] = {
         chain_error_provider=_STR, sts_error=_STR, sts_error_code=_STR,
     ),
     "processes": _rec(
-        **_COMMON, available=_BOOL, self_pid=_INT, ancestors=_Opt(_ListOf(int)), pid1_readable=_BOOL,
+        **_COMMON, available=_BOOL, self_pid=_INT, main_pid=_INT, ancestors=_Opt(_ListOf(int)), pid1_readable=_BOOL,
         pid1_reason=_STR, pid1_has_variable=_BOOL, pid1_has_region=_BOOL, pid1_region=_STR,
         processes=_Opt(_ListOf(_PROCESS)), unreadable=_Opt(_ListOf(_PROCESS)), truncated=_BOOL,
     ),
@@ -140,6 +143,10 @@ FACTS_SHAPE: dict[str, Any] = {
         pid1_readable=_BOOL, pid1_error=_STR, self_is_pid1=_BOOL,
     ),
     "run": _rec(**_COMMON, unfinished=_STRS, pid=_INT, now_epoch=_NUMBER),
+    "target": _rec(
+        pid=_INT, container=_STR, container_id=_STR, cmdline=_STR, user=_STR, uid=_INT, main_pid=_INT, root=_STR, notes=_STRS,
+        prober_has_variable=_BOOL,
+    ),
 }
 OPTIONS_SHAPE: dict[str, Any] = {"expect_role": _STR}
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "an object", list: "a list"}
@@ -296,6 +303,20 @@ class Facts:
             raise ValueError(f"a field has the wrong type ({exc})") from None
 
 
+def _as_target_sees(record: dict[str, Any], root: str) -> dict[str, Any]:
+    """An SDK scan of /proc/PID/root with its paths as that process sees them."""
+
+    def inner(path: Any) -> Any:
+        if isinstance(path, str) and (path == root or path.startswith(root + "/")):
+            return path[len(root):] or "/"
+        return path
+
+    out = dict(record)
+    out["roots"] = [inner(r) for r in record.get("roots") or []]
+    out["found"] = [dict(e, path=inner(e.get("path"))) if isinstance(e, dict) else e for e in record.get("found") or []]
+    return out
+
+
 class _Job(threading.Thread):
     """One collector in its own thread; its HTTP requests belong to the run's scope."""
 
@@ -334,14 +355,22 @@ def collect_task(
     needs: Iterable[str] = COLLECTORS,
     sdk_roots: Optional[list[str]] = None,
     sdk_cache: Optional[dict[str, Any]] = None,
+    target: Optional["Target"] = None,
 ) -> Facts:
     """Observe everything task mode needs, finishing within ``deadline_s`` seconds.
 
     ``sdk_cache`` (the sidecar's): an image does not change while it runs, so a complete
     SDK scan is kept there and reused for an hour instead of walking the disk every run.
+
+    ``target`` (`--pid`, `--container`): observe as that process sees it. Its environment
+    replaces ``environ``; its files are read through its root; its root is the SDK scan's
+    and every SDK there counts as its; botocore runs in a child process with its variables.
     """
     from probe.facts import endpoints, environ as env_facts, http, proxy
 
+    if target is not None:
+        environ = target.environ
+    path_of = target.path if target is not None else (lambda p: p)
     started = time.monotonic()
     # Every request of this run; closed when the run ends, so that no collector thread
     # still waits on a socket (a trickling endpoint) after the run.
@@ -349,16 +378,25 @@ def collect_task(
     deadline = started + max(0.2, deadline_s) - 0.15  # leave time to judge and render
     wanted = set(needs) | {"environ", "proxy"}
     data: dict[str, Any] = {}
-    target = env_facts.credentials_target(environ)
-    token = env_facts.authorization_token(environ)
-    data["environ"] = env_facts.collect_environ(environ, target=target, token=token)
+    if target is not None:
+        data["target"] = target.record()
+    endpoint = env_facts.credentials_target(environ)
+    token = env_facts.authorization_token(environ, path_of)
+    data["environ"] = env_facts.collect_environ(
+        environ,
+        home=target.home() or "/" if target is not None else None,
+        target=endpoint,
+        token=token,
+        path_of=path_of,
+        pid=target.pid if target is not None else None,
+    )
 
     sts_url = environ.get("AWS_ENDPOINT_URL_STS") or environ.get("AWS_ENDPOINT_URL")
     region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     data["proxy"] = proxy.collect_proxy(
         environ,
         {
-            "credentials": target.get("_raw_url") or (target.get("url") if target.get("source") else None),
+            "credentials": endpoint.get("_raw_url") or (endpoint.get("url") if endpoint.get("source") else None),
             "imds": environ.get("AWS_EC2_METADATA_SERVICE_ENDPOINT") or endpoints.IMDS_DEFAULT,
             "metadata": environ.get("ECS_CONTAINER_METADATA_URI_V4"),
             "sts": sts_url or f"https://sts.{region}.amazonaws.com/",
@@ -368,7 +406,7 @@ def collect_task(
     jobs: dict[str, _Job] = {}
     cred_job = _Job(
         "credentials",
-        lambda: endpoints.fetch_credentials(target, target.get("_raw_url"), token.get("_raw"), token, deadline),
+        lambda: endpoints.fetch_credentials(endpoint, endpoint.get("_raw_url"), token.get("_raw"), token, deadline),
         scope,
     )
     if "credentials" in wanted or "identity" in wanted:
@@ -395,6 +433,8 @@ def collect_task(
         def survey() -> dict[str, Any]:
             meta_job.join(max(0.0, min(1.0, deadline - time.monotonic())))
             containers = meta_job.result.get("containers") if isinstance(meta_job.result, dict) else None
+            if target is not None:
+                return collect_processes(containers, subject=target.pid, subject_env=target.environ, main_pid=target.main_pid or target.pid)
             return collect_processes(containers)
 
         jobs["processes"] = _Job("processes", survey, scope)
@@ -407,7 +447,10 @@ def collect_task(
 
         def sdk_scan() -> dict[str, Any]:
             roots = list(sdk_roots or ["/"])
-            if not sdk_roots:
+            if target is not None:
+                # The target's image only: the sidecar's own is not the application's.
+                roots = [target.path(r) for r in roots]
+            elif not sdk_roots:
                 # A sidecar with pidMode task also sees the other containers' filesystems.
                 survey_job = jobs["processes"]
                 survey_job.join(max(0.0, min(1.0, deadline - time.monotonic())))
@@ -418,8 +461,11 @@ def collect_task(
                 record = scan_elsewhere(roots, deadline - 0.1)
             else:
                 record = scan(roots, deadline - 0.1)
-            # Roots the user named are "my application": every SDK there counts as in use.
+            # Roots the user named are "my application": every SDK there counts as in use
+            # (and every SDK in the image of the process --pid names: see predict.used_by).
             record["named_roots"] = bool(sdk_roots)
+            if target is not None:
+                record = _as_target_sees(record, target.root)
             if sdk_cache is not None and not record.get("partial"):
                 sdk_cache.update(record=record, at=time.monotonic())
             return record
@@ -430,13 +476,21 @@ def collect_task(
     if "identity" in wanted:
         from probe.facts import identity
 
-        jobs["identity"] = _Job("identity", lambda: identity.collect_identity(observed, deadline, token), scope)
+        if target is not None:
+            jobs["identity"] = _Job("identity", lambda: identity.collect_identity_as(target, observed, deadline, token), scope)
+        else:
+            jobs["identity"] = _Job("identity", lambda: identity.collect_identity(observed, deadline, token), scope)
 
     if "shim" in wanted:
         from probe.facts.shim import collect_shim
 
-        home = environ.get("HOME")
-        jobs["shim"] = _Job("shim", lambda: collect_shim(home), scope)
+        if target is not None:
+            home = target.home()
+            main = target.main_pid or target.pid
+            jobs["shim"] = _Job("shim", lambda: collect_shim(home, main_pid=main, path_of=target.path, self_pid=target.pid), scope)
+        else:
+            home = environ.get("HOME")
+            jobs["shim"] = _Job("shim", lambda: collect_shim(home), scope)
     for job in jobs.values():
         job.start()
     for job in jobs.values():

@@ -11,7 +11,7 @@ import configparser
 import errno
 import os
 import stat
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 from urllib.parse import urlsplit
 
 from probe import redact
@@ -139,15 +139,22 @@ def read_regular(path: str, limit: int) -> str:
         os.close(fd)
 
 
-def authorization_token(environ: Mapping[str, str]) -> dict[str, Any]:
-    """Where the Authorization header would come from (file beats variable, as in botocore)."""
+def _same(path: str) -> str:
+    return path
+
+
+def authorization_token(environ: Mapping[str, str], path_of: Callable[[str], str] = _same) -> dict[str, Any]:
+    """Where the Authorization header would come from (file beats variable, as in botocore).
+
+    ``path_of``: where a path the environment names is read from (another process's root
+    for `--pid`; the path itself by default)."""
     record: dict[str, Any] = {"source": None, "present": False, "error": None, "illegal": False}
     value: Optional[str] = None
     if TOKEN_FILE in environ:
         record["source"] = "file"
         record["file"] = environ[TOKEN_FILE]
         try:
-            value = read_regular(environ[TOKEN_FILE], 65536)
+            value = read_regular(path_of(environ[TOKEN_FILE]), 65536)
         except OSError as exc:
             record["error"] = f"cannot read {environ[TOKEN_FILE]}: {exc.strerror or exc}"
     elif TOKEN in environ:
@@ -166,14 +173,14 @@ def authorization_token(environ: Mapping[str, str]) -> dict[str, Any]:
     return record
 
 
-def _profile_inventory(path: str, profile: str, config_style: bool) -> dict[str, Any]:
+def _profile_inventory(path: str, profile: str, config_style: bool, path_of: Callable[[str], str] = _same) -> dict[str, Any]:
     """Which credential-bearing keys the active profile of one INI file holds (names only)."""
-    record: dict[str, Any] = {"path": path, "exists": os.path.isfile(path)}
+    record: dict[str, Any] = {"path": path, "exists": os.path.isfile(path_of(path))}
     if not record["exists"]:
         return record
     parser = configparser.RawConfigParser(strict=False)
     try:
-        parser.read_string(read_regular(path, 1 << 20))
+        parser.read_string(read_regular(path_of(path), 1 << 20))
     except (OSError, configparser.Error) as exc:
         record["error"] = str(exc).splitlines()[0][:200]
         return record
@@ -208,11 +215,14 @@ def collect_environ(
     home: Optional[str] = None,
     target: Optional[dict[str, Any]] = None,
     token: Optional[dict[str, Any]] = None,
+    path_of: Callable[[str], str] = _same,
+    pid: Optional[int] = None,
 ) -> dict[str, Any]:
     """Observe the variables and files the SDK chains read. Never raises, never stores secrets.
 
     ``target`` and ``token``: the caller's own credentials_target / authorization_token
-    records, so the token file is read once per run.
+    records, so the token file is read once per run. ``path_of`` and ``pid``: another
+    process's view (`--pid`): where its files are read from, and its pid.
     """
     redact.register_env(environ)
     home = home if home is not None else environ.get("HOME") or os.path.expanduser("~")
@@ -222,9 +232,9 @@ def collect_environ(
     creds_file = environ.get("AWS_SHARED_CREDENTIALS_FILE") or os.path.join(home, ".aws", "credentials")
     config_file = environ.get("AWS_CONFIG_FILE") or os.path.join(home, ".aws", "config")
     target = target if target is not None else credentials_target(environ)
-    token = token if token is not None else authorization_token(environ)
+    token = token if token is not None else authorization_token(environ, path_of)
     return {
-        "pid": os.getpid(),
+        "pid": os.getpid() if pid is None else pid,
         "relative_uri_set": RELATIVE in environ,
         "relative_uri": redact.mask_relative_uri(environ.get(RELATIVE)),
         "full_uri_set": FULL in environ,
@@ -239,7 +249,7 @@ def collect_environ(
             name: redact.mask_url(environ[name]) for name in redact.PROXY_ENV_VARS if name in environ
         },
         "profile": profile,
-        "shared_credentials_file": _profile_inventory(creds_file, profile, config_style=False),
-        "config_file": _profile_inventory(config_file, profile, config_style=True),
-        "boto_config": [p for p in ("/etc/boto.cfg", os.path.join(home, ".boto")) if os.path.isfile(p)],
+        "shared_credentials_file": _profile_inventory(creds_file, profile, False, path_of),
+        "config_file": _profile_inventory(config_file, profile, True, path_of),
+        "boto_config": [p for p in ("/etc/boto.cfg", os.path.join(home, ".boto")) if os.path.isfile(path_of(p))],
     }

@@ -220,3 +220,109 @@ def _collect(record: dict[str, Any], observed: Callable[[], Observed], deadline:
     record["account"] = answer.get("Account")
     record["user_id"] = answer.get("UserId")
     return record
+
+
+# ---- another process's view (`--pid`) ------------------------------------------------
+# botocore reads os.environ and the files it names: to resolve the chain as the target
+# would, it runs in a child interpreter whose environment is the target's, with every
+# path the chain reads moved into the target's root. The child is started at once, so
+# its botocore import overlaps the credentials request; the observed answer reaches it
+# through a pipe when the request is done (one request to the endpoint, as in a plain run).
+
+# Variables whose value is a file the chain (or botocore's HTTP client) reads.
+PATH_VARS = (
+    "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CA_BUNDLE",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_DATA_PATH",
+)
+
+_CHILD_CODE = """\
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from probe.facts import identity
+from probe.facts.endpoints import Observed
+budget = float(sys.argv[2])
+deadline = time.monotonic() + budget
+got = {}
+def observed():
+    if "obs" not in got:
+        doc = json.loads(sys.stdin.readline() or "{}")
+        got["obs"] = Observed(doc.get("record") or {"requested": False, "not_requested": "no observation"}, doc.get("payload"))
+        got["token"] = doc.get("token") or {}
+    return got["obs"]
+token = {}
+class Token(dict):
+    def get(self, key, default=None):
+        observed()
+        return got["token"].get(key, default)
+sys.stdout.write(json.dumps(identity.collect_identity(observed, deadline, Token())))
+"""
+
+
+def child_environ(target: Any) -> dict[str, str]:
+    """The target's environment with the files it names moved into its root."""
+    env = dict(target.environ)
+    home = target.home() or "/"
+    for name in PATH_VARS:
+        value = env.get(name)
+        if value:
+            if value == "~" or value.startswith("~/"):
+                value = home + value[1:]
+            if value.startswith("/"):
+                env[name] = target.path(value)
+    env["HOME"] = target.path(home)
+    return env
+
+
+def collect_identity_as(
+    target: Any,
+    observed: Callable[[], Observed],
+    deadline: Optional[float],
+    token: Mapping[str, Any],
+) -> dict[str, Any]:
+    """collect_identity as the target process would run it: its variables, its files."""
+    import json
+    import subprocess
+    import sys
+
+    from probe.facts import sdk as sdk_facts
+
+    package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    budget = STS_TIMEOUT + 2.0 if deadline is None else max(0.1, deadline - time.monotonic())
+    argv = [
+        sys.executable, "-E", "-s", "-c", sdk_facts._CHILD_GUARD + _CHILD_CODE,
+        str(os.getpid()), repr(budget + 0.5), package_parent, repr(budget),
+    ]
+    try:
+        # -E: the target's PYTHONPATH or PYTHONHOME must not change which botocore runs.
+        child = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env=child_environ(target), cwd="/",
+        )
+    except OSError as exc:
+        return {"provider": None, "tried": [], "chain_error": f"cannot start the child that resolves as pid {target.pid}: {exc}", "chain_error_provider": "session"}
+    with sdk_facts._CHILDREN_LOCK:
+        sdk_facts._CHILDREN.add(child)
+    try:
+        obs = observed()
+        doc = {"record": obs.record, "payload": obs.payload, "token": {k: v for k, v in token.items()}}
+        remaining = None if deadline is None else max(0.1, deadline - time.monotonic())
+        try:
+            out, _ = child.communicate((json.dumps(doc) + "\n").encode(), timeout=remaining)
+        except subprocess.TimeoutExpired:
+            return {"provider": None, "tried": [], "deadline_exceeded": True, "error": "botocore did not finish before the deadline"}
+        except (BrokenPipeError, OSError):
+            out = child.stdout.read() if child.stdout is not None else b""
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+        with sdk_facts._CHILDREN_LOCK:
+            sdk_facts._CHILDREN.discard(child)
+    try:
+        record = json.loads(out.decode("utf-8", "replace"))
+    except ValueError:
+        record = None
+    if not isinstance(record, dict):
+        return {"provider": None, "tried": [], "chain_error": f"the child that resolves as pid {target.pid} ended without an answer (exit {child.returncode})", "chain_error_provider": "session"}
+    record["as_pid"] = target.pid
+    return record

@@ -136,8 +136,15 @@ def unreadable_reason(pid: int, exc: BaseException, proc: str = "/proc") -> str:
 def collect_processes(
     containers: Optional[Mapping[str, str]] = None,
     proc: str = "/proc",
+    subject: Optional[int] = None,
+    subject_env: Optional[Mapping[str, str]] = None,
+    main_pid: int = 1,
 ) -> dict[str, Any]:
-    """Survey the PID namespace. ``containers`` maps Docker ids to container names."""
+    """Survey the PID namespace. ``containers`` maps Docker ids to container names.
+
+    `--pid`: ``subject`` is the process whose view the run takes (with its environment
+    ``subject_env``), ``main_pid`` its container's main process, which plays PID 1's part:
+    the process whose environment the agent gave the variables to."""
     try:
         import psutil
     except ImportError as exc:
@@ -150,17 +157,19 @@ def collect_processes(
         helpers.update(c.pid for c in psutil.Process(me).children(recursive=True))
     except psutil.Error:
         pass
-    ancestors = _ancestors(psutil, me)
+    subject_pid = me if subject is None else subject
+    own_env: Mapping[str, str] = os.environ if subject_env is None else subject_env
+    ancestors = _ancestors(psutil, subject_pid)
     pid1_env: Optional[dict[str, str]] = None
     pid1_reason: Optional[str] = None
     try:
-        pid1_env = dict(os.environ) if me == 1 else psutil.Process(1).environ()
+        pid1_env = dict(own_env) if subject_pid == main_pid else psutil.Process(main_pid).environ()
         redact.register_env(pid1_env)
     except (psutil.Error, OSError) as exc:
         pid1_env = None
-        pid1_reason = unreadable_reason(1, exc, proc)
-    own_relative = os.environ.get(RELATIVE)
-    own_full = os.environ.get(FULL)
+        pid1_reason = unreadable_reason(main_pid, exc, proc)
+    own_relative = own_env.get(RELATIVE)
+    own_full = own_env.get(FULL)
     out: list[dict[str, Any]] = []
     unreadable: list[dict[str, Any]] = []
     count = 0
@@ -184,8 +193,10 @@ def collect_processes(
                 entry["container"] = next((name for key, name in containers.items() if key.startswith(cid) or cid.startswith(key)), None)
         if pid == me:
             entry["self"] = True
+        if subject is not None and pid == subject:
+            entry["target"] = True
         try:
-            env = dict(os.environ) if pid == me else p.environ()
+            env = dict(os.environ) if pid == me else dict(own_env) if pid == subject_pid else p.environ()
         except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess, OSError) as exc:
             entry["error"] = type(exc).__name__
             entry["reason"] = unreadable_reason(pid, exc, proc)
@@ -226,7 +237,8 @@ def collect_processes(
             entry["has_full"] = own_full is not None
     return {
         "available": True,
-        "self_pid": me,
+        "self_pid": subject_pid,
+        "main_pid": main_pid,
         "ancestors": sorted(ancestors),
         "pid1_readable": pid1_env is not None,
         "pid1_reason": pid1_reason,

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from shim import ENVIRONMENT, PROFILE_D, VARS
 from shim.profile import ENV_FILE_SAFE, read_block, read_nofollow
 
 
-def pid1_environ(proc: str = "/proc") -> tuple[Optional[dict[str, str]], Optional[str]]:
-    """PID 1's environment as it was at exec time, or why it cannot be read."""
-    path = os.path.join(proc, "1", "environ")
+def pid1_environ(proc: str = "/proc", pid: int = 1) -> tuple[Optional[dict[str, str]], Optional[str]]:
+    """PID 1's (or the container's main process's) environment as it was at exec time,
+    or why it cannot be read."""
+    path = os.path.join(proc, str(pid), "environ")
     try:
         with open(path, "rb") as fh:
             raw = fh.read(1 << 20)
@@ -25,15 +26,29 @@ def pid1_environ(proc: str = "/proc") -> tuple[Optional[dict[str, str]], Optiona
     return env, None
 
 
-def collect_shim(home: Optional[str], proc: str = "/proc", paths: Optional[Iterable[str]] = None) -> dict[str, Any]:
-    """For each shim block found: which variables it holds and whether each equals PID 1's."""
+def _same(path: str) -> str:
+    return path
+
+
+def collect_shim(
+    home: Optional[str],
+    proc: str = "/proc",
+    paths: Optional[Iterable[str]] = None,
+    main_pid: int = 1,
+    path_of: Callable[[str], str] = _same,
+    self_pid: Optional[int] = None,
+) -> dict[str, Any]:
+    """For each shim block found: which variables it holds and whether each equals PID 1's.
+
+    `--pid`: ``main_pid`` is the target container's main process, ``path_of`` reads the
+    profiles in the target's root, ``self_pid`` is the target."""
     if paths is None:
         paths = [PROFILE_D] + ([os.path.join(home, ".profile")] if home else []) + [ENVIRONMENT]
-    env, error = pid1_environ(proc)
+    env, error = pid1_environ(proc, main_pid)
     files = []
     for path in paths:
         try:
-            text = read_nofollow(path)
+            text = read_nofollow(path_of(path))
         except OSError as exc:
             files.append({"path": path, "error": exc.strerror or str(exc)})
             continue
@@ -57,5 +72,5 @@ def collect_shim(home: Optional[str], proc: str = "/proc", paths: Optional[Itera
         "files": files,
         "pid1_readable": env is not None,
         "pid1_error": error,
-        "self_is_pid1": os.getpid() == 1,
+        "self_is_pid1": (os.getpid() if self_pid is None else self_pid) == main_pid,
     }

@@ -100,6 +100,15 @@ def render(report: Report, color: bool = False, verbose: bool = False) -> str:
     verdict = report.verdict
     head = f"ecs-credential-probe {report.version} · {report.mode} · {report.started_at} · {report.duration_ms} ms"
     lines.append(_paint(head, "1", color))
+    target = report.target
+    if target:
+        # Whose view: every line below is about that process, not the probe's own.
+        who = [f"pid {target.get('pid')}"]
+        if target.get("container"):
+            who.append(f"container {target.get('container')}")
+        if target.get("user"):
+            who.append(f"user {target.get('user')}")
+        lines.append("As seen by: " + ", ".join(who) + (f": {target.get('cmdline')}" if target.get("cmdline") else ""))
     ident = report.identity
     if ident:
         kind = ident.get("kind")
