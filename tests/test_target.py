@@ -78,6 +78,9 @@ def run_as_target(
     probe_args: list[str],
     pick: str = "$T",
     probe_prefix: str = "",
+    cgroup: str = "",
+    cgroup_base: str = "",
+    select: str = "--pid",
 ) -> ProbeRun:
     """In the namespace: start the container process (chrooted, env -i + container_env),
     then the probe beside it with ``--pid <pick>``, in one new PID namespace."""
@@ -90,9 +93,11 @@ T=$!
 i=0; while [ $i -lt 100 ] && [ -z "$(ls /proc/$T/task 2>/dev/null)" ]; do sleep 0.05; i=$((i+1)); done
 sleep 0.3
 C=$(cat /proc/$T/task/$T/children 2>/dev/null | cut -d' ' -f1)
-{probe_prefix} {probe_cmd} --pid {pick}
+{f'mount -t cgroup -o pids cgroup {shlex.quote(cgroup_base)} && mkdir -p {shlex.quote(cgroup)} && echo $T > {shlex.quote(cgroup)}/cgroup.procs' if cgroup else ':'}
+{probe_prefix} {probe_cmd} {select} {pick}
 rc=$?
 kill -9 $T $C 2>/dev/null
+{f'sleep 0.2; rmdir {shlex.quote(cgroup)} {shlex.quote(os.path.dirname(cgroup))} {shlex.quote(os.path.dirname(os.path.dirname(cgroup)))}; umount {shlex.quote(cgroup_base)}' if cgroup else ':'}
 exit $rc
 """
     # The target's whole (small) root is scanned, not a folder named for the probe's own runs.
@@ -249,3 +254,32 @@ def test_pid_and_container_together(home: str) -> None:
 
     proc = subprocess.run([sys.executable, "-m", "probe", "--pid", "5", "--container", "app"], env=clean_env(home), capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and "give one" in proc.stderr, proc.stderr
+
+
+def test_container_by_name_through_task_metadata_and_cgroup(host: NetnsHost, home: str, tmp_path: "os.PathLike[str]") -> None:
+    """--container NAME: the name is looked up in task metadata (DockerId), the process
+    through its cgroup, as ECS on Fargate names it (/ecs/TASK/CONTAINER-ID)."""
+    need(os.path.isdir("/sys/fs/cgroup/pids"), "needs the cgroup v1 pids hierarchy")
+    root = make_root(str(tmp_path))
+    state = host.state
+    # `ip netns exec` mounts its own /sys: the hierarchy is mounted again inside.
+    base = os.path.join(str(tmp_path), "cg")
+    os.makedirs(base)
+    cgroup = os.path.join(base, "ecs", state["task_id"], state["container_id"])
+    run = run_as_target(
+        host, home, root, {"HOME": "/root"}, "/bin/busybox sleep 600", host.task_env(home), ["--json"],
+        pick=state["container_name"], cgroup=cgroup, cgroup_base=base, select="--container",
+    )
+    assert run.rc in (0, 1), run.stderr
+    target = run.report["target"]
+    assert target["container"] == state["container_name"], target
+    assert target["container_id"] == state["container_id"][:12]
+    assert target["cmdline"] == "/bin/busybox sleep 600"
+    assert run.status("env.credentials-variable") == "fail"
+
+
+def test_unknown_container_lists_the_known_ones(host: NetnsHost, home: str, tmp_path: "os.PathLike[str]") -> None:
+    root = make_root(str(tmp_path))
+    run = run_as_target(host, home, root, {}, "/bin/busybox sleep 600", host.task_env(home), ["--json"], pick="nope", select="--container")
+    assert run.rc == 2
+    assert "no container named 'nope'" in run.stderr and host.state["container_name"] in run.stderr, run.stderr
