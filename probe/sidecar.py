@@ -6,7 +6,8 @@ endpoint sees one request per run, however often /healthz is polled.
 
 - GET /healthz: 200 when the last verdict is not fail, else 503 (also 503 before the first run)
 - GET /report:  the last JSON report
-- GET /metrics: Prometheus text format
+- GET /metrics: Prometheus text format (probe/metrics.py); 503 with only the build info
+  before the first run
 """
 
 from __future__ import annotations
@@ -25,13 +26,12 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional, TextIO
 
 from probe import redact, runner
-from probe.facts import Facts, utc_now
+from probe.facts import utc_now
+from probe.metrics import EMF_NAMESPACE, Metrics, emf_line  # noqa: F401  (EMF_NAMESPACE, emf_line: the sidecar's public names)
 from probe.model import Report, Status
 
 DEFAULT_LISTEN = "127.0.0.1:9471"
-STATUS_VALUE = {Status.PASS: 0, Status.WARN: 1, Status.FAIL: 2, Status.ERROR: 3, Status.SKIP: -1}
 MAX_BACKOFF = 8
-EMF_NAMESPACE = "ECSCredentialProbe"
 
 
 @dataclass
@@ -42,6 +42,7 @@ class Snapshot:
     health: bytes = b'{"verdict": null, "status": "starting"}\n'
     report: bytes = b'{"error": "no run has finished yet"}\n'
     metrics: bytes = b""
+    ran: bool = False  # a run has finished: /report and /metrics answer 200
 
 
 @dataclass
@@ -49,88 +50,6 @@ class Counters:
     runs: int = 0
     failures: int = 0
     backoff: int = 1
-
-
-class Metrics:
-    """The Prometheus series, rebuilt after each run."""
-
-    def __init__(self) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Gauge
-
-        self.registry = CollectorRegistry()
-        p = "ecs_credential_probe_"
-        self.check = Gauge(p + "check_status", "Status of each check in the last run: 0 pass, 1 warn, 2 fail, 3 error, -1 skip", ["check"], registry=self.registry)
-        self.expiry = Gauge(p + "credentials_expiry_seconds", "Seconds until the served task credentials expire (absent when unknown)", registry=self.registry)
-        self.duration = Gauge(p + "run_duration_seconds", "Wall time of the last diagnosis", registry=self.registry)
-        self.verdict = Gauge(p + "verdict", "Last verdict: 0 pass, 1 warn, 2 fail", registry=self.registry)
-        self.identity = Gauge(p + "identity", "1 for the identity the default chain got in the last run", ["kind", "role"], registry=self.registry)
-        self.runs = Counter(p + "runs", "Diagnoses run", registry=self.registry)
-        self.failures = Counter(p + "failures", "Diagnoses whose verdict was fail", registry=self.registry)
-        self.last_run = Gauge(p + "last_run_timestamp_seconds", "When the last diagnosis finished", registry=self.registry)
-
-    def update(self, report: Report, seconds_left: Optional[float]) -> bytes:
-        from prometheus_client import generate_latest
-
-        for r in report.results:
-            self.check.labels(r.id).set(STATUS_VALUE[r.status])
-        if seconds_left is None:
-            self.expiry.set(float("nan"))
-        else:
-            self.expiry.set(seconds_left)
-        self.duration.set(report.duration_ms / 1000)
-        self.verdict.set({Status.PASS: 0, Status.WARN: 1}.get(report.verdict, 2))
-        self.identity.clear()
-        ident = report.identity or {}
-        self.identity.labels(ident.get("kind") or "unknown", ident.get("role_name") or "").set(1)
-        self.runs.inc()
-        if report.verdict is Status.FAIL:
-            self.failures.inc()
-        self.last_run.set(time.time())
-        return redact.scrub(generate_latest(self.registry).decode()).encode()
-
-
-def _seconds_left(report: Report) -> Optional[float]:
-    for r in report.results:
-        if r.id == "endpoint.credentials-expiry" and "seconds_left" in r.data:
-            return float(r.data["seconds_left"])
-    return None
-
-
-def emf_line(report: Report, facts: Facts, doc: dict[str, Any]) -> dict[str, Any]:
-    """The report as one CloudWatch Embedded Metric Format record."""
-    info = facts.get("metadata").get("info") or {}
-    failed = sum(1 for r in report.results if r.status.failing)
-    left = _seconds_left(report)
-    ident = report.identity or {}
-    record: dict[str, Any] = {
-        "_aws": {
-            "Timestamp": int(time.time() * 1000),
-            "CloudWatchMetrics": [
-                {
-                    "Namespace": EMF_NAMESPACE,
-                    "Dimensions": [["Cluster", "TaskFamily"]],
-                    "Metrics": [
-                        {"Name": "ProbeFailed", "Unit": "Count"},
-                        {"Name": "FailedChecks", "Unit": "Count"},
-                        {"Name": "TaskRoleOk", "Unit": "Count"},
-                        {"Name": "RunDuration", "Unit": "Milliseconds"},
-                    ]
-                    + ([{"Name": "CredentialsExpirySeconds", "Unit": "Seconds"}] if left is not None else []),
-                }
-            ],
-        },
-        "Cluster": str(info.get("cluster") or "unknown"),
-        "TaskFamily": str(info.get("family") or "unknown"),
-        "ProbeFailed": 1 if report.verdict is Status.FAIL else 0,
-        "FailedChecks": failed,
-        "TaskRoleOk": 1 if ident.get("kind") == "task-role" else 0,
-        "RunDuration": report.duration_ms,
-        "IdentityKind": ident.get("kind") or "unknown",
-        "report": doc,
-    }
-    if left is not None:
-        record["CredentialsExpirySeconds"] = left
-    return record
 
 
 class Watcher:
@@ -146,8 +65,11 @@ class Watcher:
         out: Optional[TextIO] = None,
         max_runs: Optional[int] = None,
         sdk_roots: Optional[list[str]] = None,
+        target: Optional[Any] = None,
     ) -> None:
         self.environ = dict(environ)
+        # The process to diagnose as it sees things (`--pid`, `--container`); None: this one.
+        self.target = target
         self.sdk_roots = sdk_roots
         self.sdk_cache: dict[str, Any] = {}
         self.interval = interval
@@ -158,7 +80,6 @@ class Watcher:
         self.max_runs = max_runs
         self.stop = threading.Event()
         self.lock = threading.Lock()
-        self.snapshot = Snapshot()
         self.last_finished = time.monotonic()
         self.dropped_lines = 0
         # Log lines go through a bounded queue: a stdout nobody reads (a blocked log
@@ -167,14 +88,17 @@ class Watcher:
         threading.Thread(target=self._write_lines, name="probe-log", daemon=True).start()
         self.counters = Counters()
         self.metrics = Metrics()
+        self.snapshot = Snapshot(metrics=self.metrics.starting())
 
     def run_once(self) -> Report:
-        facts, report = runner.diagnose_task(self.environ, self.deadline, self.selection, sdk_roots=self.sdk_roots, sdk_cache=self.sdk_cache)
+        # Forwarded only when set, so this works with a runner that predates the keyword.
+        extra: dict[str, Any] = {"target": self.target} if self.target is not None else {}
+        facts, report = runner.diagnose_task(self.environ, self.deadline, self.selection, sdk_roots=self.sdk_roots, sdk_cache=self.sdk_cache, **extra)
         doc = redact.scrub_obj(report.to_dict())
         report_body = (json.dumps(doc, indent=2) + "\n").encode()
         verdict = report.verdict
         health = {"verdict": verdict.value, "at": report.started_at, "summary": doc["summary"]}
-        metrics = self.metrics.update(report, _seconds_left(report))
+        metrics = self.metrics.record(report, facts)
         with self.lock:
             self.counters.runs += 1
             if verdict is Status.FAIL:
@@ -185,6 +109,7 @@ class Watcher:
                 health=(json.dumps(health) + "\n").encode(),
                 report=report_body,
                 metrics=metrics,
+                ran=True,
             )
         line = emf_line(report, facts, doc) if self.emf else doc
         try:
@@ -246,6 +171,7 @@ class Watcher:
         try:
             self.run_once()
         except Exception as exc:  # the sidecar keeps going; the failure is visible
+            metrics = self.metrics.record_error()
             with self.lock:
                 self.counters.runs += 1
                 self.counters.failures += 1
@@ -253,7 +179,8 @@ class Watcher:
                     health_status=503,
                     health=(json.dumps({"verdict": "error", "at": utc_now(), "summary": redact.scrub(f"{type(exc).__name__}: {exc}")}) + "\n").encode(),
                     report=self.snapshot.report,
-                    metrics=self.snapshot.metrics,
+                    metrics=metrics,
+                    ran=True,
                 )
 
 
@@ -474,9 +401,9 @@ class _Http(asyncio.BufferedProtocol):
                 status = 503
                 body = (json.dumps({"verdict": "stale", "summary": "no diagnosis finished recently; the sidecar's loop is stuck"}) + "\n").encode()
         elif path == "/report":
-            status, body, ctype = (200 if snap.metrics else 503), snap.report, "application/json"
+            status, body, ctype = (200 if snap.ran else 503), snap.report, "application/json"
         elif path == "/metrics":
-            status, body, ctype = 200, snap.metrics, "text/plain; version=0.0.4; charset=utf-8"
+            status, body, ctype = (200 if snap.ran else 503), snap.metrics, "text/plain; version=0.0.4; charset=utf-8"
         else:
             status, body, ctype = 404, b'{"error": "not found"}\n', "application/json"
         self._reply(status, body, ctype, keep, http10, head=method == "HEAD")
@@ -575,18 +502,20 @@ def watch(
     err: TextIO,
     max_runs: Optional[int] = None,
     sdk_roots: Optional[list[str]] = None,
+    target: Optional[Any] = None,
 ) -> int:
-    watcher = Watcher(environ, interval, deadline, selection, emf, out, max_runs, sdk_roots)
+    watcher = Watcher(environ, interval, deadline, selection, emf, out, max_runs, sdk_roots, target=target)
     server = HttpServer(watcher, listen).start()
     bound = server.server_address
-    err.write(f"probe: watching every {interval:g} s; serving http://{bound[0]}:{bound[1]}/healthz, /report, /metrics\n")
-    err.flush()
 
     def on_signal(signum: int, frame: Any) -> None:
         watcher.stop.set()
 
+    # Before the line below: whoever waits for it (a supervisor, a test) may stop us at once.
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
+        err.write(f"probe: watching every {interval:g} s; serving http://{bound[0]}:{bound[1]}/healthz, /report, /metrics\n")
+        err.flush()
         watcher.loop()
     finally:
         for s, handler in previous.items():
