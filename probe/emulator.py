@@ -88,6 +88,8 @@ class State:
     metadata_enabled: bool = True
     cluster: str = "demo-cluster"
     family: str = "demo-app"
+    # "FARGATE" answers as Fargate's metadata does: Cluster (and the container's cluster
+    # label) as the full cluster ARN, where EC2 gives the short name.
     launch_type: str = "EC2"
     network_mode: str = "awsvpc"
     container_name: str = "app"
@@ -216,6 +218,12 @@ class Handler(BaseHTTPRequestHandler):
         st = self.emulator.state
         return f"arn:aws:ecs:us-east-1:{ACCOUNT}:task/{st.cluster}/{st.task_id}"
 
+    def _cluster(self) -> str:
+        st = self.emulator.state
+        if st.launch_type == "FARGATE":
+            return f"arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/{st.cluster}"
+        return st.cluster
+
     def _container_doc(self) -> dict[str, Any]:
         st = self.emulator.state
         return {
@@ -224,7 +232,7 @@ class Handler(BaseHTTPRequestHandler):
             "DockerName": f"ecs-{st.family}-1-{st.container_name}",
             "Image": "public.ecr.aws/docker/library/python:3.12",
             "Labels": {
-                "com.amazonaws.ecs.cluster": st.cluster,
+                "com.amazonaws.ecs.cluster": self._cluster(),
                 "com.amazonaws.ecs.container-name": st.container_name,
                 "com.amazonaws.ecs.task-arn": self._task_arn(),
                 "com.amazonaws.ecs.task-definition-family": st.family,
@@ -239,7 +247,7 @@ class Handler(BaseHTTPRequestHandler):
     def _task_doc(self) -> dict[str, Any]:
         st = self.emulator.state
         return {
-            "Cluster": st.cluster,
+            "Cluster": self._cluster(),
             "TaskARN": self._task_arn(),
             "Family": st.family,
             "Revision": "1",
@@ -429,7 +437,7 @@ class Emulator:
         """
         env = {
             "ECS_CONTAINER_METADATA_URI_V4": f"{self.url('agent')}/v4/{self.state.container_id}",
-            "AWS_EXECUTION_ENV": "AWS_ECS_EC2",
+            "AWS_EXECUTION_ENV": "AWS_ECS_FARGATE" if self.state.launch_type == "FARGATE" else "AWS_ECS_EC2",
             "AWS_REGION": "us-east-1",
             "AWS_DEFAULT_REGION": "us-east-1",
         }
@@ -467,6 +475,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--sts", default="127.0.0.1:0", help="HOST:PORT for the STS stand-in, or none")
     parser.add_argument("--state", metavar="FILE", help="JSON object with initial State fields")
     parser.add_argument("--demo-roles", action="store_true", help="serve a task role and an instance role")
+    parser.add_argument("--fargate", action="store_true", help="answer task metadata as Fargate does (launch type FARGATE, the cluster as an ARN)")
     args = parser.parse_args(argv)
     none = lambda v: None if v in ("none", "") else v  # noqa: E731
     initial = State()
@@ -474,6 +483,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         with open(args.state, encoding="utf-8") as fh:
             for key, value in json.load(fh).items():
                 setattr(initial, key, value)
+    if args.fargate:
+        initial.launch_type = "FARGATE"
     emu = Emulator(none(args.agent), none(args.imds), none(args.sts), initial).start()
     if args.demo_roles:
         emu.give_task_role()
