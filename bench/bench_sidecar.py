@@ -7,6 +7,9 @@ load, side by side with what a user would otherwise run (a one-off `probe` per i
 - /healthz: 5,000 requests at concurrency 50 from a separate process (wrk when installed,
   which reports the server's latency distribution; else tests/loadgen.py, whose Python
   client shares the two cores and inflates the figures).
+- /metrics: the body's size and series count after a run, and the CPU one run spends
+  rendering it (probe/metrics.py, one 0/1 series per check and status), timed in-process
+  over 1,000 renders of the sidecar's own last report.
 
 Targets (issue 5): under 60 MB RSS, under 50 ms CPU per run after the first, /healthz p99
 under 10 ms.
@@ -30,6 +33,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from probe.emulator import Emulator  # noqa: E402
+from probe.facts import Facts  # noqa: E402
+from probe.metrics import Metrics  # noqa: E402
+from probe.model import Report, Result, Status  # noqa: E402
 
 from _common import emit, free_port  # noqa: E402
 
@@ -100,6 +106,34 @@ def ab_latency(url: str) -> Optional[dict[str, float]]:
     return figures
 
 
+def http_body(url: str) -> tuple[int, bytes]:
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        conn.request("GET", parts.path)
+        answer = conn.getresponse()
+        return answer.status, answer.read()
+    finally:
+        conn.close()
+
+
+def metrics_render_ms(report_doc: dict[str, Any], renders: int = 1000) -> float:
+    """CPU per /metrics render of this report, in ms (what each run adds for /metrics)."""
+    report = Report(
+        mode="task", started_at=report_doc["started_at"], duration_ms=report_doc["duration_ms"], summary=report_doc["summary"],
+        results=tuple(Result(c["id"], Status(c["status"]), c["title"]) for c in report_doc["checks"]), identity=report_doc.get("identity"),
+    )
+    metrics = Metrics()
+    facts = Facts({})
+    started = time.process_time()
+    for _ in range(renders):
+        metrics.record(report, facts)
+    return (time.process_time() - started) * 1000 / renders
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true")
@@ -124,6 +158,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             rss_130, cpu_130 = proc_stat(proc.pid)
             runs_measured = lines.count - start_runs
             cpu_per_run = (cpu_130 - cpu_30) / runs_measured
+            metrics_status, metrics_body = http_body(f"http://127.0.0.1:{port}/metrics")
+            report_doc = json.loads(http_body(f"http://127.0.0.1:{port}/report")[1])
             busy_wrk = wrk_latency(f"http://127.0.0.1:{port}/healthz")
         finally:
             proc.terminate()
@@ -155,6 +191,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         "cpu_first_run_ms": cpu_first * 1000,
         "cpu_per_run_ms": cpu_per_run * 1000,
         "one_off_probe_cpu_ms": statistics.median(one_off) * 1000,
+        "metrics_status": metrics_status,
+        "metrics_bytes": len(metrics_body),
+        "metrics_series": sum(1 for line in metrics_body.decode().splitlines() if line and not line.startswith("#")),
+        "metrics_render_ms": metrics_render_ms(report_doc),
         "healthz_ab": ab,
         "healthz_wrk": wrk,
         "healthz_wrk_run_every_50ms": busy_wrk,
@@ -165,6 +205,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         f"{'met' if figures['rss_mb_after_130_runs'] < 60 else 'MISSED'})",
         f"CPU per run            {figures['cpu_per_run_ms']:.1f} ms in the sidecar | one-off `probe` process {figures['one_off_probe_cpu_ms']:.0f} ms | "
         f"ratio {figures['cpu_per_run_ms'] / max(figures['one_off_probe_cpu_ms'], 0.001):.2f} (target < 50 ms: {'met' if figures['cpu_per_run_ms'] < 50 else 'MISSED'})",
+        f"/metrics               HTTP {figures['metrics_status']}, {figures['metrics_bytes']} bytes, {figures['metrics_series']} series; "
+        f"rendering it costs {figures['metrics_render_ms']:.2f} ms CPU per run",
     ]
     if ab:
         lines.append(f"/healthz (ab -n 5000 -c 50) p50 {ab.get('p50_ms', float('nan')):.0f} ms  p99 {ab.get('p99_ms', float('nan')):.0f} ms  "
