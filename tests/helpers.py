@@ -116,9 +116,17 @@ def run_probe(
     saved: Iterable[str] = (),
     timeout: float = 60,
     stdin: Optional[str] = None,
+    pidns: bool = False,
 ) -> ProbeRun:
-    """Run the unmodified probe as a process, then scan everything it wrote for secrets."""
+    """Run the unmodified probe as a process, then scan everything it wrote for secrets.
+
+    ``pidns``: in a PID namespace of its own (when root), under a small init that has the
+    same environment, as in a container: the process survey then sees the task's
+    processes, not this machine's, whose environments (another suite's probe with
+    HTTP_PROXY, say) would otherwise decide the verdict on a busy machine."""
     cmd = [sys.executable, "-m", "probe", *args]
+    if pidns and os.geteuid() == 0 and shutil.which("unshare"):
+        cmd = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child", sys.executable, "-c", PID1_INIT, *cmd]
     if netns:
         cmd = ["ip", "netns", "exec", netns, *cmd]
     started = time.monotonic()
@@ -131,6 +139,22 @@ def run_probe(
     assert "Traceback" not in proc.stderr, proc.stderr
     assert_no_secrets([run.stdout, run.stderr, *run.files.values()], secrets)
     return run
+
+
+# PID 1 of a test's PID namespace: runs the command as its child (the probe is not PID 1,
+# as in a task), forwards SIGTERM/SIGINT, exits with the child's status.
+PID1_INIT = (
+    "import signal, subprocess, sys\n"
+    "child = []\n"
+    "def forward(signum, frame):\n"
+    "    if child:\n"
+    "        child[0].send_signal(signum)\n"
+    "for s in (signal.SIGTERM, signal.SIGINT):\n"
+    "    signal.signal(s, forward)\n"
+    "child.append(subprocess.Popen(sys.argv[1:]))\n"
+    "code = child[0].wait()\n"
+    "sys.exit(code if code >= 0 else 128 - code)\n"
+)
 
 
 def netns_available() -> Optional[str]:

@@ -42,6 +42,7 @@ def probe_json(emu: Emulator, home: str, *args: str, env: dict[str, str] | None 
         env if env is not None else task_env(emu, home),
         secrets=secrets if secrets is not None else secrets_of(emu),
         saved=saved,
+        pidns=True,
     )
 
 
@@ -140,9 +141,15 @@ def test_instance_role_fallback(emu: Emulator, home: str) -> None:
     assert run.status("env.credentials-variable") == "fail"
     assert run.status("imds.instance-role") == "warn"
     tr = run.check("identity.task-role")
-    assert tr["status"] == "fail" and "ECS_ENABLE_TASK_IAM_ROLE=true" in tr["remedy"] and "shim" in tr["remedy"]
-    # The cause (no variable here; PID 1 of this machine cannot be read), not its symptom.
-    assert run.report["summary"].startswith("No container credentials variable") or "no task role" in run.report["summary"]
+    if os.geteuid() == 0:
+        # In its own PID namespace (root): PID 1, started with the same environment, lacks
+        # the variable too, so the task has no role.
+        assert tr["status"] == "fail" and "the task has no task role" in tr["remedy"] and "taskRoleArn" in tr["remedy"]
+        assert "no task role" in run.report["summary"]
+    else:
+        # This machine's PID 1 cannot be read: both fixes are named.
+        assert tr["status"] == "fail" and "ECS_ENABLE_TASK_IAM_ROLE=true" in tr["remedy"] and "shim" in tr["remedy"]
+        assert run.report["summary"].startswith("No container credentials variable")
     assert run.report["cause"]["check"] == "env.credentials-variable"
 
 
@@ -257,6 +264,25 @@ def test_expect_role(emu: Emulator, home: str) -> None:
     run = probe_json(emu, home, "--expect-role", "arn:aws:iam::999999999999:role/app-task-role")
     assert run.rc == 1 and run.status("identity.task-role") == "fail"
     assert probe_json(emu, home, "--expect-role", "arn:aws:iam::123456789012:role/app-task-role").rc == 0
+
+
+def test_verdict_does_not_depend_on_the_machines_processes(emu: Emulator, home: str) -> None:
+    """The cause of test_expect_role's failure on a busy machine: the probe surveyed every
+    process of the machine, and another suite's probe there (a Python interpreter with the
+    credentials variable and HTTP_PROXY) made processes.proxy fail. In its own PID
+    namespace, as in a task, it sees only its own."""
+    import subprocess
+    import sys
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root for a PID namespace (unshare --pid)")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, **emu.task_env(), "HTTP_PROXY": "http://127.0.0.1:9"}
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], env=env)
+    try:
+        assert probe_json(emu, home, "--expect-role", "app-task-role").rc == 0
+    finally:
+        bystander.kill()
+        bystander.wait()
 
 
 def test_save_facts_and_rejudge_offline(emu: Emulator, home: str, tmp_path) -> None:
