@@ -65,35 +65,43 @@ case $format in text|json) ;; *) say "--format must be text or json, not '$forma
 case $deadline in
     ''|*[!0-9.]*|*.*.*|.*|*.) say "--deadline needs a number of seconds, not '$deadline'"; exit 2 ;;
 esac
+# Helpers that return a value set R (or another named variable) instead of printing it:
+# every $(...) costs a fork, and a run once spent most of its time forking.
+strip0() {  # leading zeros off a digit string (sh arithmetic reads 010 as octal) -> R
+    R=$1
+    while :; do case $R in 0?*) R=${R#0} ;; *) break ;; esac; done
+    R=${R:-0}
+}
 # The deadline in milliseconds (integer arithmetic only).
 _dint=${deadline%%.*}
 _dfrac=0
 case $deadline in *.*) _dfrac=${deadline#*.}000; _dfrac=${_dfrac%"${_dfrac#???}"} ;; esac
-deadline_ms=$(( ${_dint:-0} * 1000 + $(printf '%s' "$_dfrac" | sed 's/^0*//;s/^$/0/') ))
+case $deadline in *.*) strip0 "${_dint:-0}${_dfrac}" ;; *) strip0 "${_dint:-0}000" ;; esac
+deadline_ms=$R
 [ "$deadline_ms" -gt 0 ] || { say "--deadline must be more than 0"; exit 2; }
 
 # --- clock -----------------------------------------------------------------------------
-# Milliseconds on a monotonic clock: /proc/uptime (centiseconds, no fork), else date.
+# Milliseconds on a monotonic clock -> NOW: /proc/uptime (centiseconds, no fork), else date.
 now_ms() {
-    if [ -r /proc/uptime ] && read -r _up _rest < /proc/uptime; then
+    if [ -r /proc/uptime ] && read -r _up _rest 2>/dev/null < /proc/uptime; then
         case $_up in
-            *.??) _c=${_up%.*}${_up#*.}; printf '%s' $(( $(printf '%s' "$_c" | sed 's/^0*//;s/^$/0/') * 10 )); return ;;
+            *.??) strip0 "${_up%.*}${_up#*.}"; NOW=$((R * 10)); return ;;
         esac
     fi
-    printf '%s000' "$(date +%s)"
+    NOW=$(date +%s)000
 }
-started_ms=$(now_ms)
-started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+now_ms; started_ms=$NOW
+# One date for both the report's start and the wall clock; later wall-clock times are this
+# plus the monotonic clock's progress (epoch_now), not one `date` per request.
+_d=$(date -u '+%s %Y-%m-%dT%H:%M:%SZ')
+started_epoch=${_d%% *}; started_at=${_d#* }
 end_ms=$((started_ms + deadline_ms))
-# Fractions for sleep when it takes them (GNU coreutils and busybox do).
-sleep 0.01 2>/dev/null && frac_sleep=1 || frac_sleep=0
+epoch_now() { now_ms; R=$((started_epoch + (NOW - started_ms) / 1000)); }
 
-secs() {  # $1 milliseconds -> seconds as curl/sleep take them
-    if [ "$frac_sleep" = 1 ]; then
-        printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000))
-    else
-        printf '%d' $((($1 + 999) / 1000))
-    fi
+secs() {  # $1 milliseconds -> R: seconds with three decimals, as curl, GNU wget and sleep take them
+    _f=$(($1 % 1000))
+    case $_f in ?) _f=00$_f ;; ??) _f=0$_f ;; esac
+    R=$(($1 / 1000)).$_f
 }
 
 # --- scratch ----------------------------------------------------------------------------
@@ -103,17 +111,18 @@ trap cleanup EXIT
 trap 'exit 2' INT TERM HUP
 
 # --- strings -----------------------------------------------------------------------------
-C2=$(printf '\302')
-SOH=$(printf '\001')
-E2=$(printf '\342')
+# Bytes that are awkward to write literally, from one printf (one fork, not one each).
+_b=$(printf '\302 \001 \342 \015 x')
+set -- $_b
+C2=$1; SOH=$2; E2=$3; CR=$4
 
-# Control characters shown as escapes (\x1b, \n), kept on one line: for the terminal.
+# Control characters shown as escapes (\x1b, \n), kept on one line: for the terminal -> R.
 tsafe() {
     case $1 in
         *[[:cntrl:]]*|*"$C2"*|*"$E2"*) ;;
-        *) printf '%s' "$1"; return ;;
+        *) R=$1; return ;;
     esac
-    printf '%s' "$1" | od -An -v -tx1 | tr -s ' \n' '\n\n' | {
+    R=$(printf '%s' "$1" | od -An -v -tx1 | tr -s ' \n' '\n\n' | {
         _st=0
         while IFS= read -r _b; do
             [ -n "$_b" ] || continue
@@ -139,20 +148,29 @@ tsafe() {
             esac
         done
         case $_st in c2) printf '\302' ;; e2) printf '\342' ;; e280) printf '\342\200' ;; esac
-    }
+        printf x
+    }); R=${R%x}
 }
 
-# A JSON string's content: quotes, backslashes and control characters escaped.
+replace_all() {  # $1 text, $2 needle, $3 replacement -> R
+    R=''
+    _rest=$1
+    while :; do
+        case $_rest in
+            *"$2"*) R="$R${_rest%%"$2"*}$3"; _rest=${_rest#*"$2"} ;;
+            *) break ;;
+        esac
+    done
+    R=$R$_rest
+}
+
+# A JSON string's content: quotes, backslashes and control characters escaped -> R.
 jesc() {
-    _s=$1
-    case $_s in
-        *[\"\\]*) _s=$(printf '%sx' "$_s" | sed 's/\\/\\\\/g; s/"/\\"/g'); _s=${_s%x} ;;
-    esac
-    case $_s in
-        *[[:cntrl:]]*) ;;
-        *) printf '%s' "$_s"; return ;;
-    esac
-    printf '%s' "$_s" | od -An -v -tx1 | tr -s ' \n' '\n\n' | while IFS= read -r _b; do
+    R=$1
+    case $R in *\\*) replace_all "$R" '\' '\\' ;; esac
+    case $R in *\"*) replace_all "$R" '"' '\"' ;; esac
+    case $R in *[[:cntrl:]]*) ;; *) return ;; esac
+    R=$(printf '%s' "$R" | od -An -v -tx1 | tr -s ' \n' '\n\n' | while IFS= read -r _b; do
         [ -n "$_b" ] || continue
         case $_b in
             0a) printf '\\n' ;;
@@ -161,33 +179,21 @@ jesc() {
             0?|1?|7f) printf '\\u00%s' "$_b" ;;
             *) printf "\\$(printf '%o' "0x$_b")" ;;
         esac
-    done
+    done; printf x); R=${R%x}
 }
 
 # Known secrets of this run (newline-separated); scrub() masks them wherever they appear.
 SECRETS=''
 add_secret() { [ ${#1} -ge 4 ] && SECRETS="$SECRETS$1$NL"; }
 
-replace_all() {  # $1 text, $2 needle, $3 replacement
-    _out=''
-    _rest=$1
-    while :; do
-        case $_rest in
-            *"$2"*) _out="$_out${_rest%%"$2"*}$3"; _rest=${_rest#*"$2"} ;;
-            *) break ;;
-        esac
-    done
-    printf '%s' "$_out$_rest"
-}
-
 # Text from outside (an endpoint's body, a command line): secrets masked by value and by
-# name, the credentials id after /credentials/ or id=, access key ids to their last four.
+# name, the credentials id after /credentials/ or id=, access key ids to their last four -> R.
 scrub() {
     _t=$1
     _oldifs=$IFS; IFS=$NL
     for _sec in $SECRETS; do
         IFS=$_oldifs
-        case $_t in *"$_sec"*) _t=$(replace_all "$_t" "$_sec" "$MASK") ;; esac
+        case $_t in *"$_sec"*) replace_all "$_t" "$_sec" "$MASK"; _t=$R ;; esac
     done
     IFS=$_oldifs
     case $_t in
@@ -200,18 +206,18 @@ scrub() {
                 -e 's#(://[^/:@ ]*:)[^@ /]+@#\1****@#g')
             _t=${_t%x} ;;
     esac
-    printf '%s' "$_t"
+    R=$_t
 }
 
-mask_key_id() { [ ${#1} -gt 4 ] && printf '%s%s' "$MASK" "${1#"${1%????}"}" || printf '%s' "$MASK"; }
+mask_key_id() { if [ ${#1} -gt 4 ]; then R=$MASK${1#"${1%????}"}; else R=$MASK; fi; }
 
-# The relative URI with every segment that is not a plain word masked (the id is a capability).
+# The relative URI with every segment that is not a plain word masked (the id is a capability) -> R.
 mask_relative_uri() {
     case $1 in
-        //*) printf '//%s' "$MASK"; return ;;
+        //*) R=//$MASK; return ;;
         /*) ;;
-        '') return ;;
-        *) printf '%.1s%s' "$1" "$MASK"; return ;;
+        '') R=''; return ;;
+        *) R=$1; R=${R%"${R#?}"}$MASK; return ;;
     esac
     _path=${1%%\?*}
     _query=''
@@ -242,10 +248,10 @@ mask_relative_uri() {
         IFS=$_oldifs
         [ -n "$_q" ] && _out="$_out?$_q"
     fi
-    printf '%s' "$_out"
+    R=$_out
 }
 
-# A URL (proxy, FULL_URI) with its password and query values masked.
+# A URL (proxy, FULL_URI) with its password and query values masked -> R.
 mask_url() {
     _u=$1
     case $_u in
@@ -274,52 +280,85 @@ mask_url() {
             IFS=$_oldifs
             [ -n "$_qq" ] && _rest="$_rest?$_qq" ;;
     esac
-    printf '%s%s' "$_sch" "$_rest"
+    R=$_sch$_rest
 }
 
-lower() { printf '%s' "$1" | tr 'A-Z' 'a-z'; }
+# Lower case -> R; a fork only when there is an upper-case letter to change.
+lower() { case $1 in *[A-Z]*) R=$(printf '%s' "$1" | tr 'A-Z' 'a-z') ;; *) R=$1 ;; esac; }
+# Leading and trailing blanks off -> R.
+trim() {
+    R=$1
+    while :; do case $R in [[:space:]]*) R=${R#?} ;; *) break ;; esac; done
+    while :; do case $R in *[[:space:]]) R=${R%?} ;; *) break ;; esac; done
+}
 
 # --- JSON (flat objects, first occurrence of a key) ---------------------------------------
+count_char() {  # $1 text, $2 one character -> R: how often it occurs (field splitting, no loop)
+    _oldifs=$IFS; IFS=$2
+    set -- x${1}x
+    IFS=$_oldifs
+    R=$(($# - 1))
+}
 # Structure only: after removing string literals, nothing but JSON punctuation, numbers
 # and true/false/null may remain, and the document must be one object.
 json_ok() {
     case $1 in *[[:cntrl:]]*) return 1 ;; esac
-    _j=$(printf '%s' "$1" | sed -E 's/^[[:space:]]+//; s/[[:space:]]+$//')
+    _j=$1
+    _j=${_j#"${_j%%[![:space:]]*}"}; _j=${_j%"${_j##*[![:space:]]}"}
     case $_j in \{*\}) ;; *) return 1 ;; esac
-    _left=$(printf '%s' "$_j" | sed -E 's/"([^"\\]|\\.)*"/S/g; s/(true|false|null)/L/g; s/-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?/N/g; s/[[:space:]]//g')
-    [ -z "$(printf '%s' "$_left" | tr -d '{}[],:SLN')" ] || return 1
+    _left=$(sed -E 's/"([^"\\]|\\.)*"/S/g; s/(true|false|null)/L/g; s/-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?/N/g; s/[[:space:]]//g' <<EOF
+$_j
+EOF
+)
+    case $_left in *[!]{}[,:SLN]*) return 1 ;; esac
     # Balanced braces and brackets, and every value follows a key or a separator.
-    _o=$(printf '%s' "$_left" | tr -cd '{' | wc -c); _c=$(printf '%s' "$_left" | tr -cd '}' | wc -c)
-    [ "$_o" -eq "$_c" ] || return 1
-    _o=$(printf '%s' "$_left" | tr -cd '[' | wc -c); _c=$(printf '%s' "$_left" | tr -cd ']' | wc -c)
-    [ "$_o" -eq "$_c" ] || return 1
-    printf '%s' "$_left" | grep -qE '[SLN][SLN{[]|,[],}]|:[],}:]|[{][^S}]|[]}][SLN{[]|,:|[[{]:|[{,]S[^:]' && return 1
+    count_char "$_left" '{'; _o=$R; count_char "$_left" '}'; [ "$_o" -eq "$R" ] || return 1
+    count_char "$_left" '['; _o=$R; count_char "$_left" ']'; [ "$_o" -eq "$R" ] || return 1
+    case $_left in
+        *[SLN][SLN{[]*|*,[]},]*|*:[]},:]*|*{[!S}]*|*[]}][SLN{[]*|*,:*|*[[{]:*|*[{,]S[!:]*) return 1 ;;
+    esac
     return 0
 }
 
-# The raw (still escaped) string value of the first "key"; status 1 when absent or not a string.
+# The raw string value of the first "key" -> R; status 1 when absent or not a string.
 json_str() {
+    R=''
     case $1 in *"\"$2\""*) ;; *) return 1 ;; esac
     _r=${1#*"\"$2\""}
-    _v=$(printf '%s' "$_r" | sed -n -E 's/^[[:space:]]*:[[:space:]]*"(([^"\\]|\\.)*)".*/=\1/p')
+    _r=${_r#"${_r%%[![:space:]]*}"}
+    case $_r in :*) _r=${_r#:} ;; *) return 1 ;; esac
+    _r=${_r#"${_r%%[![:space:]]*}"}
+    case $_r in \"*\"*) _r=${_r#\"} ;; *) return 1 ;; esac
+    _v=${_r%%\"*}
+    case $_v in *\\*) ;; *) R=$_v; return 0 ;; esac
+    # An escape before the first quote: find the real end, then decode the simple escapes;
+    # \uXXXX and the others stay as written.
+    _v=$(sed -n -E 's/^(([^"\\]|\\.)*)".*/=\1/p' <<EOF
+$_r
+EOF
+)
     [ -n "$_v" ] || return 1
     _v=${_v#=}
-    case $_v in *\\*) ;; *) printf '%s' "$_v"; return 0 ;; esac
-    # The simple escapes decoded; \uXXXX and the others stay as written.
-    _v=$(replace_all "$_v" '\\' "$SOH")
-    _v=$(replace_all "$_v" '\"' '"')
-    _v=$(replace_all "$_v" '\/' '/')
-    replace_all "$_v" "$SOH" '\'
+    replace_all "$_v" '\\' "$SOH"
+    replace_all "$R" '\"' '"'
+    replace_all "$R" '\/' '/'
+    replace_all "$R" "$SOH" '\'
 }
-# A scalar that is not a string (number, true/false/null).
+# A scalar that is not a string (number, true/false/null) -> R.
 json_scalar() {
+    R=''
     case $1 in *"\"$2\""*) ;; *) return 1 ;; esac
     _r=${1#*"\"$2\""}
-    printf '%s' "$_r" | sed -n -E 's/^[[:space:]]*:[[:space:]]*(-?[0-9.eE+-]+|true|false|null).*/\1/p'
+    _r=${_r#"${_r%%[![:space:]]*}"}
+    case $_r in :*) _r=${_r#:} ;; *) return 1 ;; esac
+    _r=${_r#"${_r%%[![:space:]]*}"}
+    case $_r in true*|false*|null*) R=${_r%%[!a-z]*}; return 0 ;; esac
+    R=${_r%%[!-0-9.eE+]*}
+    [ -n "$R" ]
 }
 
 # --- epoch arithmetic (no date -d: it differs between GNU and busybox) ----------------
-days_from_civil() {  # $1 y, $2 m, $3 d
+days_from_civil() {  # $1 y, $2 m, $3 d -> R
     _y=$1; _m=$2
     [ "$_m" -le 2 ] && _y=$((_y - 1))
     _era=$(( (_y >= 0 ? _y : _y - 399) / 400 ))
@@ -327,129 +366,177 @@ days_from_civil() {  # $1 y, $2 m, $3 d
     _mp=$(( (_m + 9) % 12 ))
     _doy=$(( (153 * _mp + 2) / 5 + $3 - 1 ))
     _doe=$((_yoe * 365 + _yoe / 4 - _yoe / 100 + _doy))
-    printf '%s' $((_era * 146097 + _doe - 719468))
+    R=$((_era * 146097 + _doe - 719468))
 }
-# ISO 8601 (2017-01-11T02:34:23Z, with fractions or an offset) -> epoch seconds.
+# ISO 8601 (2017-01-11T02:34:23Z, with fractions or an offset) -> R: epoch seconds.
 iso_epoch() {
-    _x=$(printf '%s' "$1" | sed -n -E 's/^[[:space:]]*([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2})(:([0-9]{2}))?(\.[0-9]+)?(Z|z|[+-][0-9]{2}:?[0-9]{2})?[[:space:]]*$/\1 \2 \3 \4 \5 \7 \9/p')
+    _x=$(sed -n -E 's/^[[:space:]]*([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2})(:([0-9]{2}))?(\.[0-9]+)?(Z|z|[+-][0-9]{2}:?[0-9]{2})?[[:space:]]*$/\1 \2 \3 \4 \5 \7 \9/p' <<EOF
+$1
+EOF
+)
     [ -n "$_x" ] || return 1
     set -- $_x
     _yy=$1; _mo=${2#0}; _dd=${3#0}; _hh=${4#0}; _mi=${5#0}
     _ss=0; _tz=Z
     if [ $# -ge 7 ]; then _ss=${6#0}; _tz=$7; elif [ $# -eq 6 ]; then case $6 in [+-]*|Z|z) _tz=$6 ;; *) _ss=${6#0} ;; esac; fi
     [ "$_mo" -ge 1 ] && [ "$_mo" -le 12 ] && [ "$_dd" -ge 1 ] && [ "$_dd" -le 31 ] && [ "$_hh" -le 23 ] && [ "$_mi" -le 59 ] && [ "${_ss:-0}" -le 60 ] || return 1
-    _e=$(( $(days_from_civil "$_yy" "$_mo" "$_dd") * 86400 + _hh * 3600 + _mi * 60 + ${_ss:-0} ))
+    days_from_civil "$_yy" "$_mo" "$_dd"
+    _e=$(( R * 86400 + _hh * 3600 + _mi * 60 + ${_ss:-0} ))
     case $_tz in
         [+-]*)
-            _off=$(printf '%s' "$_tz" | tr -d ':')
+            case $_tz in *:*) _off=${_tz%%:*}${_tz#*:} ;; *) _off=$_tz ;; esac
             _oh=${_off#?}; _oh=${_oh%??}; _om=${_off#???}
             _os=$(( ${_oh#0} * 3600 + ${_om#0} * 60 ))
             case $_tz in +*) _e=$((_e - _os)) ;; -*) _e=$((_e + _os)) ;; esac ;;
     esac
-    printf '%s' "$_e"
+    R=$_e
 }
-human() {  # seconds -> "N s" / "N min" / "N.N h", as the Python probe says it
+human() {  # seconds -> R: "N s" / "N min" / "N.N h", as the Python probe says it
     _s=$1; [ "$_s" -lt 0 ] && _s=$((-_s))
-    if [ "$_s" -lt 120 ]; then printf '%d s' "$_s"
-    elif [ "$_s" -lt 7200 ]; then printf '%d min' $(( (_s + 30) / 60 ))
-    else _t=$(( (_s * 10 + 1800) / 3600 )); printf '%d.%d h' $((_t / 10)) $((_t % 10))
+    if [ "$_s" -lt 120 ]; then R="$_s s"
+    elif [ "$_s" -lt 7200 ]; then R="$(( (_s + 30) / 60 )) min"
+    else _t=$(( (_s * 10 + 1800) / 3600 )); R="$((_t / 10)).$((_t % 10)) h"
     fi
 }
 
 # --- HTTP: one request, bounded, capped, direct, no redirects ------------------------------
 MAX_BODY=65536
-if command -v curl >/dev/null 2>&1; then
-    CLIENT=curl
-elif command -v wget >/dev/null 2>&1; then
-    case $(wget --version 2>&1 | head -n 1) in
+BB_WGET_T=''
+# A program by its absolute path on PATH -> R (absolute directories only), else its bare name
+# when the shell still runs it (an applet); status 1 when neither. By path because a
+# "standalone" busybox ash (Debian's busybox-static) runs its own wget applet for the bare
+# name even where GNU wget is installed, and busybox wget cannot be kept from following
+# redirects.
+find_prog() {
+    _oldifs=$IFS; IFS=:
+    for _d in $PATH; do
+        IFS=$_oldifs
+        case $_d in /*) ;; *) continue ;; esac
+        if [ -f "$_d/$1" ] && [ -x "$_d/$1" ]; then R=$_d/$1; return 0; fi
+    done
+    IFS=$_oldifs
+    R=$1
+    command -v "$1" >/dev/null 2>&1
+}
+if find_prog curl; then
+    CLIENT=curl; CURL=$R
+elif find_prog wget; then
+    WGET=$R
+    # One call tells them apart: GNU's help starts "GNU Wget"; busybox's lists -T SEC when it
+    # was built with a timeout.
+    _wh=$("$WGET" --help 2>&1)
+    case $_wh in
         *GNU\ Wget*) CLIENT=gnu-wget ;;
-        *) CLIENT=busybox-wget
-           wget --help 2>&1 | grep -q -- '-T SEC' && BB_WGET_T=1 ;;
+        *) CLIENT=busybox-wget; case $_wh in *'-T SEC'*) BB_WGET_T=1 ;; esac ;;
     esac
 else
     CLIENT=''
 fi
 
-budget_ms() {  # $1 the request's own timeout (ms): never past the run's deadline
-    _left=$((end_ms - $(now_ms) - 250))
-    [ "$_left" -lt "$1" ] && printf '%s' "$_left" || printf '%s' "$1"
+rd() {  # $1 file -> R: its first line; status 1 when the file is absent
+    R=''
+    [ -f "$1" ] || return 1
+    IFS= read -r R < "$1" || :
+    return 0
 }
 
 # http OUT URL TIMEOUT_MS [PUT] [HEADER_NAME HEADER_VALUE]
 # Writes OUT.status (HTTP status or empty), OUT.body (at most MAX_BODY+1 bytes),
 # OUT.error (why there is no answer), OUT.redirect (a redirect that was not followed),
 # OUT.date (Date header), OUT.at (epoch seconds when it ended).
+# Headers never go on a command line (every process in the container can read
+# /proc/PID/cmdline): curl and GNU wget read them from a file in the private scratch folder.
+# busybox wget cannot, and it follows redirects; fetch_credentials never gives it the token.
 http() {
-    _out=$1; _url=$2; _ms=$(budget_ms "$3"); _method=${4:-GET}; _hn=${5-}; _hv=${6-}
+    _out=$1; _url=$2; _method=${4:-GET}; _hn=${5-}; _hv=${6-}
+    now_ms; _ms=$((end_ms - NOW - 250)); [ "$_ms" -lt "$3" ] || _ms=$3
     : > "$_out.body"; : > "$_out.hdr"; : > "$_out.err"
-    rm -f "$_out.status" "$_out.error" "$_out.redirect"
     if [ "$_ms" -le 50 ]; then
-        printf 'not sent: the deadline was reached' > "$_out.error"; date +%s > "$_out.at"; return
+        printf 'not sent: the deadline was reached' > "$_out.error"; epoch_now; printf '%s' "$R" > "$_out.at"; return
     fi
-    _s=$(secs "$_ms")
-    rm -f "$_out.fifo"
+    secs "$_ms"; _s=$R
     mkfifo "$_out.fifo" 2>/dev/null || { printf 'cannot create a FIFO in %s' "$T" > "$_out.error"; return; }
     head -c $((MAX_BODY + 1)) < "$_out.fifo" > "$_out.body" &
     _hpid=$!
     case $CLIENT in
         curl)
             _m=''; [ "$_method" = PUT ] && _m='-X PUT'
-            # Headers go through curl's config on stdin: a command line is readable by every
-            # process in the container (/proc/PID/cmdline).
             {
                 printf 'header = "Accept: application/json"\n'
                 [ -n "$_hn" ] && printf 'header = "%s: %s"\n' "$_hn" "$_hv"
-            } | curl -sS -K - --noproxy '*' --proto =http,https --max-redirs 0 \
+            } > "$_out.cfg"
+            "$CURL" -q -sS -K "$_out.cfg" --noproxy '*' --proto =http,https --max-redirs 0 \
                 --max-time "$_s" --connect-timeout "$_s" $_m -D "$_out.hdr" -o - -- "$_url" \
                 > "$_out.fifo" 2> "$_out.err" &
             ;;
         gnu-wget)
+            # --config replaces /etc/wgetrc and ~/.wgetrc (no redirect or proxy setting of theirs
+            # applies). By default GNU wget follows redirects and sends --header lines, the
+            # Authorization header included, to the new host: --max-redirect=0.
             _m=''; [ "$_method" = PUT ] && _m='--method=PUT'
-            _h=''; [ -n "$_hn" ] && _h="--header=$_hn: $_hv"
-            wget -q -S -O - --tries=1 -T "$_s" --max-redirect=0 --no-proxy --content-on-error \
-                --header='Accept: application/json' ${_h:+"$_h"} $_m -- "$_url" \
+            {
+                printf 'header = Accept: application/json\n'
+                [ -n "$_hn" ] && printf 'header = %s: %s\n' "$_hn" "$_hv"
+            } > "$_out.cfg"
+            "$WGET" --config="$_out.cfg" -q -S -O - --tries=1 -T "$_s" --max-redirect=0 --no-proxy \
+                --content-on-error $_m -- "$_url" \
                 > "$_out.fifo" 2> "$_out.err" &
             ;;
         busybox-wget)
-            _t=''; [ "${BB_WGET_T-}" = 1 ] && _t="-T $(( (_ms + 999) / 1000 ))"
+            _t=''; [ "$BB_WGET_T" = 1 ] && _t="-T $(( (_ms + 999) / 1000 ))"
             _h=''; [ -n "$_hn" ] && _h="$_hn: $_hv"
-            wget -q -S -O - -Y off $_t --header 'Accept: application/json' ${_h:+--header "$_h"} "$_url" \
+            "$WGET" -q -S -O - -Y off $_t --header 'Accept: application/json' ${_h:+--header "$_h"} "$_url" \
                 > "$_out.fifo" 2> "$_out.err" &
             ;;
     esac
     _cpid=$!
-    # The watchdog: whatever the client does (a slow drip, a hang), it ends at its budget.
-    (
-        trap 'kill $_sp 2>/dev/null; exit 0' TERM
-        sleep "$(secs $((_ms + 200)))" & _sp=$!
-        wait $_sp
-        kill $_cpid 2>/dev/null && : > "$_out.killed"
-    ) > /dev/null 2>&1 &
-    _wpid=$!
+    _wpid=''
+    if [ "$CLIENT" != curl ]; then
+        # The watchdog: wget's -T bounds each read, so a slow drip would never end; this ends
+        # it at its budget. (curl's --max-time bounds the whole request by itself.) A sleep
+        # without fractions fails at once and is retried in whole seconds.
+        secs $((_ms + 200))
+        (
+            trap 'kill $_sp 2>/dev/null; exit 0' TERM
+            sleep "$R" 2>/dev/null & _sp=$!
+            wait $_sp || { sleep $(( ${R%.*} + 1 )) & _sp=$!; wait $_sp; }
+            kill $_cpid 2>/dev/null && : > "$_out.killed"
+        ) > /dev/null 2>&1 &
+        _wpid=$!
+    fi
     wait $_cpid
     _rc=$?
-    kill $_wpid 2>/dev/null
-    wait $_wpid 2>/dev/null
+    [ -n "$_wpid" ] && { kill $_wpid 2>/dev/null; wait $_wpid 2>/dev/null; }
     wait $_hpid 2>/dev/null  # it ends at the client's EOF, with every byte written
-    date +%s > "$_out.at"
-    # The status line (the first answer: a redirect is reported, never followed).
+    epoch_now; printf '%s' "$R" > "$_out.at"
+    # The status line (the first answer: a redirect is reported, never followed) and Date.
+    _sl=''; _date=''
     case $CLIENT in
-        curl) _sl=$(sed -n '1p' "$_out.hdr" | tr -d '\r') ;;
-        *) _sl=$(grep -E '^ *HTTP/[0-9.]+ [0-9]{3}|server returned error: HTTP/' "$_out.err" | head -n 1 | sed -E 's/.*(HTTP\/)/\1/' | tr -d '\r') ;;
+        curl)
+            {
+                IFS= read -r _sl
+                while IFS= read -r _l; do case $_l in [Dd][Aa][Tt][Ee]:*) _date=${_l#*:}; break ;; esac; done
+            } < "$_out.hdr" ;;
+        *)
+            while IFS= read -r _l; do
+                case $_l in
+                    *HTTP/[0-9]*' '[0-9][0-9][0-9]*) [ -n "$_sl" ] || _sl=HTTP/${_l#*HTTP/} ;;
+                    ' '*[Dd][Aa][Tt][Ee]:*) [ -n "$_date" ] || _date=${_l#*:} ;;
+                esac
+            done < "$_out.err" ;;
     esac
-    _st=$(printf '%s' "$_sl" | sed -n -E 's/^HTTP\/[0-9.]+ ([0-9]{3}).*/\1/p')
+    _sl=${_sl%"$CR"}
+    _st=${_sl#HTTP/* }; _st=${_st%% *}; _st=${_st%"$CR"}
+    case $_st in [0-9][0-9][0-9]) ;; *) _st='' ;; esac
     if [ -n "$_st" ]; then
         printf '%s' "$_st" > "$_out.status"
-        case $CLIENT in
-            curl) grep -i '^date:' "$_out.hdr" | head -n 1 | sed 's/^[^:]*: *//' | tr -d '\r' > "$_out.date" ;;
-            *) grep -i '^ *date:' "$_out.err" | head -n 1 | sed 's/^[^:]*: *//' | tr -d '\r' > "$_out.date" ;;
-        esac
+        trim "${_date%"$CR"}"; printf '%s\n' "$R" > "$_out.date"
         case $_st in 3??) printf '%s' "$_st" > "$_out.redirect" ;; esac
     fi
+    secs "$_ms"
     if [ -f "$_out.killed" ]; then
-        rm -f "$_out.killed"
-        if [ -z "$_st" ]; then printf 'timed out after %s s' "$(secs "$_ms")" > "$_out.error"
-        elif [ "$(wc -c < "$_out.body")" -le "$MAX_BODY" ]; then printf 'timed out after %s s while reading the answer' "$(secs "$_ms")" > "$_out.error"
+        if [ -z "$_st" ]; then printf 'timed out after %s s' "$R" > "$_out.error"
+        elif [ "$(wc -c < "$_out.body")" -le "$MAX_BODY" ]; then printf 'timed out after %s s while reading the answer' "$R" > "$_out.error"
         fi
         return
     fi
@@ -457,22 +544,23 @@ http() {
         # Headers arrived, then the body broke off (curl's own --max-time, a reset).
         case $CLIENT:$_rc in
             curl:0) ;;
-            *:1[2-9][0-9]|*:2[0-9][0-9]) printf 'timed out after %s s while reading the answer' "$(secs "$_ms")" > "$_out.error" ;;
-            curl:28) printf 'timed out after %s s while reading the answer' "$(secs "$_ms")" > "$_out.error" ;;
+            *:1[2-9][0-9]|*:2[0-9][0-9]) printf 'timed out after %s s while reading the answer' "$R" > "$_out.error" ;;
+            curl:28) printf 'timed out after %s s while reading the answer' "$R" > "$_out.error" ;;
             curl:*) [ "$(wc -c < "$_out.body")" -le "$MAX_BODY" ] && printf 'the answer broke off (curl exit %s)' "$_rc" > "$_out.error" ;;
         esac
         return
     fi
-    _e=$(grep -v '^ ' "$_out.err" | head -n 1)
+    _e=''
+    while IFS= read -r _l; do case $_l in ' '*|'') ;; *) _e=$_l; break ;; esac; done < "$_out.err"
     case $CLIENT:$_rc in
         curl:7|*:*[Cc]onnection\ refused*) _e='connection refused (nothing listens there)' ;;
-        curl:28) _e="timed out after $(secs "$_ms") s" ;;
+        curl:28) _e="timed out after $R s" ;;
         curl:52) _e='the server closed the connection without answering' ;;
         curl:6) _e='could not resolve the host' ;;
     esac
     case $_e in *[Cc]onnection\ refused*) _e='connection refused (nothing listens there)' ;; esac
     [ -n "$_e" ] || _e="$CLIENT ended with status $_rc and no answer"
-    scrub "$_e" > "$_out.error"
+    scrub "$_e"; printf '%s' "$R" > "$_out.error"
 }
 
 # --- environment ------------------------------------------------------------------------
@@ -501,7 +589,7 @@ done
 target_source=''; target_url=''; target_raw=''; target_host=''; target_refused=''
 if [ $rel_set = 1 ]; then
     target_source=relative
-    target_url="http://169.254.170.2$(mask_relative_uri "$REL_V")"
+    mask_relative_uri "$REL_V"; target_url="http://169.254.170.2$R"
     target_host=169.254.170.2
     case $REL_V in
         '') target_refused='it is empty' ;;
@@ -522,7 +610,7 @@ if [ $rel_set = 1 ]; then
     esac
 elif [ $full_set = 1 ]; then
     target_source=full
-    target_url=$(mask_url "$FULL_V")
+    mask_url "$FULL_V"; target_url=$R
     _sch=''; case $FULL_V in http://*) _sch=http ;; https://*) _sch=https ;; esac
     _hp=${FULL_V#*://}; _hp=${_hp%%[/?#]*}; _hp=${_hp##*@}
     case $_hp in
@@ -560,7 +648,7 @@ elif [ "${AWS_CONTAINER_AUTHORIZATION_TOKEN+x}" = x ]; then
     token_source=variable
     token=$AWS_CONTAINER_AUTHORIZATION_TOKEN
 fi
-case $token in *"$NL"*|*"$(printf '\r')"*) [ -n "$token_problem" ] || token_problem='the authorization token contains a line break, which is not a legal header value' ;; esac
+case $token in *"$NL"*|*"$CR"*) [ -n "$token_problem" ] || token_problem='the authorization token contains a line break, which is not a legal header value' ;; esac
 case $token in *\"*|*\\*) [ -n "$token_problem" ] || token_problem='the authorization token holds a quote or a backslash, which probe.sh cannot pass to curl safely' ;; esac
 token_source_in_use=relative
 [ "$target_source" = full ] && [ -n "$token_source" ] && token_source_in_use=full
@@ -571,10 +659,10 @@ read_environ() {  # $1 pid -> stdout; status 1 when unreadable
     [ -r "/proc/$1/environ" ] || return 1
     tr '\n\000' '\001\n' < "/proc/$1/environ" 2>/dev/null
 }
-env_get() {  # $1 env dump, $2 name -> value (status 1 when absent)
-    case "$NL$1" in *"$NL$2="*) ;; *) return 1 ;; esac
-    _v="$NL$1"; _v=${_v#*"$NL$2="}
-    printf '%s' "${_v%%"$NL"*}"
+env_get() {  # $1 env dump, $2 name -> R: the value (status 1 when absent)
+    case "$NL$1" in *"$NL$2="*) ;; *) R=''; return 1 ;; esac
+    R="$NL$1"; R=${R#*"$NL$2="}
+    R=${R%%"$NL"*}
 }
 pid1_env=''; pid1_readable=0; pid1_reason=''
 # /proc/PID/environ checks ptrace access when it is opened.
@@ -589,11 +677,11 @@ fi
 [ $pid1_readable = 1 ] || pid1_env=''
 pid1_has_var=0; pid1_rel=''; pid1_full=''; pid1_has_rel=0; pid1_has_full=0
 if [ $pid1_readable = 1 ]; then
-    pid1_rel=$(env_get "$pid1_env" $REL) && pid1_has_rel=1
-    pid1_full=$(env_get "$pid1_env" $FULL) && pid1_has_full=1
+    env_get "$pid1_env" $REL && pid1_has_rel=1; pid1_rel=$R
+    env_get "$pid1_env" $FULL && pid1_has_full=1; pid1_full=$R
     [ $pid1_has_rel = 1 ] || [ $pid1_has_full = 1 ] && pid1_has_var=1
-    pid1_region=$(env_get "$pid1_env" AWS_REGION) || pid1_region=''
-    [ -n "$pid1_region" ] || pid1_region=$(env_get "$pid1_env" AWS_DEFAULT_REGION) || pid1_region=''
+    env_get "$pid1_env" AWS_REGION; pid1_region=$R
+    [ -n "$pid1_region" ] || { env_get "$pid1_env" AWS_DEFAULT_REGION; pid1_region=$R; }
 fi
 
 # --- proxies: the strict rule (urllib's), used when no SDK information is at hand ---------
@@ -604,40 +692,51 @@ proxy_route() {
     _scheme=${_url%%://*}
     _hp=${_url#*://}; _hp=${_hp%%[/?#]*}; _hp=${_hp##*@}
     case $_hp in \[*) r_host=${_hp#\[}; r_host=${r_host%%\]*} ;; *) r_host=${_hp%%:*} ;; esac
-    _pget() {  # lower-case wins; an empty lower-case variable removes the upper-case one
-        _lo=$1; _up=$(printf '%s' "$1" | tr 'a-z' 'A-Z')
-        if _val=$(env_get "$_envd" "$_lo"); then printf '%s' "$_val"; return; fi
-        env_get "$_envd" "$_up" || :
-    }
-    r_proxy=$(_pget "${_scheme}_proxy")
-    env_get "$_envd" REQUEST_METHOD > /dev/null && [ "$_scheme" = http ] && r_proxy=''
-    _all=$(_pget all_proxy)
-    r_any=${r_proxy:-$_all}
-    r_noproxy=$(_pget no_proxy)
+    _pget "${_scheme}_proxy"; r_proxy=$R
+    env_get "$_envd" REQUEST_METHOD && [ "$_scheme" = http ] && r_proxy=''
+    _pget all_proxy
+    r_any=${r_proxy:-$R}
+    _pget no_proxy; r_noproxy=$R
     r_bypass=0; r_cidr=0
     [ -n "$r_any" ] || { r_bypass=1; return; }
+    lower "$r_host"; _hl=$R
     _oldifs=$IFS; IFS=', '
     for _n in $r_noproxy; do
         IFS=$_oldifs
         [ -n "$_n" ] || continue
         [ "$_n" = '*' ] && { r_bypass=1; break; }
         _n=${_n#.}
-        _nl=$(lower "$_n")
-        case $(lower "$r_host") in "$_nl"|*".$_nl") r_bypass=1; break ;; esac
+        lower "$_n"
+        case $_hl in "$R"|*".$R") r_bypass=1; break ;; esac
         case $_n in */*) in_cidr "$r_host" "$_n" && r_cidr=1 ;; esac
     done
     IFS=$_oldifs
 }
-ip4_num() {  # dotted quad -> integer; status 1 if not one
+# A proxy variable of the dump in $_envd -> R: lower case wins; an empty lower-case variable
+# removes the upper-case one.
+_pget() {
+    env_get "$_envd" "$1" && return 0
+    case $1 in
+        http_proxy) env_get "$_envd" HTTP_PROXY ;;
+        https_proxy) env_get "$_envd" HTTPS_PROXY ;;
+        all_proxy) env_get "$_envd" ALL_PROXY ;;
+        no_proxy) env_get "$_envd" NO_PROXY ;;
+        ftp_proxy) env_get "$_envd" FTP_PROXY ;;
+        *) R='' ;;
+    esac
+    :
+}
+ip4_num() {  # dotted quad -> R: the integer; status 1 if not one
     case $1 in *[!0-9.]*|*..*|.*|*.) return 1 ;; esac
     _oldifs=$IFS; IFS=.; set -- $1; IFS=$_oldifs
     [ $# -eq 4 ] || return 1
-    for _o in "$@"; do [ "$_o" -le 255 ] || return 1; done
-    printf '%s' $(( ($1 << 24) + ($2 << 16) + ($3 << 8) + $4 ))
+    for _o in "$@"; do case $_o in 0?*) return 1 ;; ?|??|???) ;; *) return 1 ;; esac; [ "$_o" -le 255 ] || return 1; done
+    R=$(( ($1 << 24) + ($2 << 16) + ($3 << 8) + $4 ))
 }
 in_cidr() {
-    _h=$(ip4_num "$1") || return 1
-    _net=$(ip4_num "${2%/*}") || return 1
+    ip4_num "$1" || return 1; _h=$R
+    ip4_num "${2%/*}" || return 1; _net=$R
+
     _bits=${2#*/}
     case $_bits in ''|*[!0-9]*) return 1 ;; esac
     [ "$_bits" -le 32 ] || return 1
@@ -650,12 +749,21 @@ self_env=$(read_environ $$) || self_env=$(env | tr '\n' '\n')
 # --- results ------------------------------------------------------------------------------
 ORDER='env.credentials-variable env.credentials-uri-safe env.shadowing-credentials env.region proxy.credentials-endpoint proxy.metadata-endpoints endpoint.credentials endpoint.credentials-expiry endpoint.clock-skew endpoint.task-metadata imds.instance-role identity.caller identity.task-role processes.credentials-variable processes.proxy sdk.versions sdk.identity shim.profile'
 
-key_of() { printf '%s' "$1" | tr '.-' '__'; }
-result() {  # id status title detail remedy
-    _k=$(key_of "$1")
-    eval "S_$_k=\$2; TI_$_k=\$3; DE_$_k=\${4-}; RE_$_k=\${5-}"
+key_of() {  # check id -> K: a variable-name part (dots and dashes become _)
+    K=''
+    _rest=$1
+    while :; do
+        case $_rest in
+            *[.-]*) K=$K${_rest%%[.-]*}_; _rest=${_rest#*[.-]} ;;
+            *) K=$K$_rest; return ;;
+        esac
+    done
 }
-# A skip's title says it did not run and why: "Not checked: <why>".
+result() {  # id status title detail remedy
+    key_of "$1"
+    eval "S_$K=\$2; TI_$K=\$3; DE_$K=\${4-}; RE_$K=\${5-}"
+}
+# A skip's title says it did not run and why: "Not checked: <why>" -> R.
 not_checked() {
     _head=${1%%'; '*}
     _head=${_head%%'. '*}
@@ -663,9 +771,9 @@ not_checked() {
     if [ ${#_head} -gt 90 ]; then
         _head=$(printf '%s' "$_head" | cut -c1-87 | sed 's/ *$//')...
     fi
-    printf 'Not checked: %s' "$_head"
+    R="Not checked: $_head"
 }
-skip() { result "$1" skip "$(not_checked "$2")" "$2" ""; }
+skip() { not_checked "$2"; result "$1" skip "$R" "$2" ""; }
 
 selected() {
     if [ -n "$only" ]; then case ",$only," in *",$1,"*) ;; *) return 1 ;; esac; fi
@@ -687,8 +795,10 @@ NO_CLIENT='neither curl nor wget is in this image, so no endpoint can be asked; 
 # --- the network observations, concurrently, each bounded by the deadline ----------------
 fetch_credentials() {
     [ -n "$target_raw" ] && [ -z "$token_problem" ] && [ -n "$CLIENT" ] || return 0
-    if [ -n "$token" ] && [ "$CLIENT" != curl ]; then
-        printf 'an authorization token must be sent and only wget is here (it would show the token on its command line); install curl, or run `probe`' > "$T/cred.skip"
+    if [ -n "$token" ] && [ "$CLIENT" = busybox-wget ]; then
+        # busybox wget takes headers only on its command line (readable by every process in
+        # the container) and follows redirects, sending every header to the new host.
+        printf 'an authorization token must be sent and only busybox wget is here, which would show the token on its command line and send it on to any host a redirect names; install curl or GNU wget, or run `probe`' > "$T/cred.skip"
         return 0
     fi
     if [ -n "$token" ]; then
@@ -700,37 +810,60 @@ fetch_credentials() {
 fetch_metadata() {
     [ -n "${ECS_CONTAINER_METADATA_URI_V4-}" ] && [ -n "$CLIENT" ] || return 0
     _base=${ECS_CONTAINER_METADATA_URI_V4%/}
-    http "$T/mc" "$_base" 2000
+    http "$T/mc" "$_base" 2000 &
     http "$T/mt" "$_base/task" 2000
+    wait
 }
+
 fetch_imds() {
     [ -n "$CLIENT" ] || return 0
-    case $(lower "${AWS_EC2_METADATA_DISABLED-}") in true) return 0 ;; esac
+    case ${AWS_EC2_METADATA_DISABLED-} in [Tt][Rr][Uu][Ee]) return 0 ;; esac
     _ibase=${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254/}
     _ibase=${_ibase%/}
     _itok=''
+    # The IMDSv2 token and the role list without a token go out together: where IMDSv1 is
+    # allowed the list is already there when the token arrives (two round trips, not three).
+    _itpid=''
     if [ "$CLIENT" != busybox-wget ]; then
-        http "$T/it" "$_ibase/latest/api/token" 1000 PUT X-aws-ec2-metadata-token-ttl-seconds 21600
-        if [ "$(cat "$T/it.status" 2>/dev/null)" = 200 ] && [ -s "$T/it.body" ]; then
-            _itok=$(tr -d '\r\n' < "$T/it.body")
+        http "$T/it" "$_ibase/latest/api/token" 1000 PUT X-aws-ec2-metadata-token-ttl-seconds 21600 &
+        _itpid=$!
+    fi
+    http "$T/ir1" "$_ibase/latest/meta-data/iam/security-credentials/" 1000
+    _irf=$T/ir1
+    if [ -n "$_itpid" ]; then
+        wait $_itpid
+        rd "$T/it.status"
+        if [ "$R" = 200 ] && [ -s "$T/it.body" ]; then
+            rd "$T/it.body"; _itok=${R%"$CR"}
             printf 2 > "$T/imds.version"
-        elif [ -f "$T/it.error" ] && ! grep -q 'timed out' "$T/it.error"; then
-            cp "$T/it.error" "$T/imds.error"; return 0
+        elif rd "$T/it.error"; then
+            case $R in *'timed out'*) ;; *) printf '%s' "$R" > "$T/imds.error"; return 0 ;; esac
         fi
     fi
     [ -f "$T/imds.version" ] || printf 1 > "$T/imds.version"
     if [ -n "$_itok" ]; then _ih=X-aws-ec2-metadata-token; else _ih=''; fi
-    http "$T/ir" "$_ibase/latest/meta-data/iam/security-credentials/" 1000 GET $_ih ${_ih:+"$_itok"}
-    if [ "$(cat "$T/ir.status" 2>/dev/null)" != 200 ]; then
-        if [ -f "$T/ir.error" ]; then cp "$T/ir.error" "$T/imds.error"; else printf 'HTTP %s listing instance roles' "$(cat "$T/ir.status")" > "$T/imds.error"; fi
+    # IMDSv2 only (the list without a token was refused): ask again with the token.
+    if [ -n "$_itok" ] && rd "$_irf.status" && [ "$R" != 200 ]; then
+        http "$T/ir2" "$_ibase/latest/meta-data/iam/security-credentials/" 1000 GET $_ih "$_itok"
+        _irf=$T/ir2
+    fi
+    rd "$_irf.status"
+    if [ "$R" != 200 ]; then
+        _st=$R
+        if rd "$_irf.error"; then printf '%s' "$R" > "$T/imds.error"; else printf 'HTTP %s listing instance roles' "$_st" > "$T/imds.error"; fi
         return 0
     fi
-    _role=$(tr -d '\r' < "$T/ir.body" | sed -n '/[^[:space:]]/{s/^[[:space:]]*//;s/[[:space:]]*$//;p;q;}')
+    # The first line that is not blank, trimmed.
+    _role=''
+    while IFS= read -r _l || [ -n "$_l" ]; do
+        trim "${_l%"$CR"}"; [ -n "$R" ] && { _role=$R; break; }
+    done < "$_irf.body"
     [ -n "$_role" ] || { printf 'no instance role is attached' > "$T/imds.error"; return 0; }
     printf '%s' "$_role" > "$T/imds.role"
     case $_role in *[!A-Za-z0-9+=,.@_-]*) printf 'the instance role name is not a valid IAM name' > "$T/imds.error"; return 0 ;; esac
+    http "$T/ii" "$_ibase/latest/meta-data/instance-id" 1000 GET $_ih ${_ih:+"$_itok"} &
     http "$T/ic" "$_ibase/latest/meta-data/iam/security-credentials/$_role" 1000 GET $_ih ${_ih:+"$_itok"}
-    http "$T/ii" "$_ibase/latest/meta-data/instance-id" 1000 GET $_ih ${_ih:+"$_itok"}
+    wait
 }
 
 # The SDK scan: the package formats sh can read, by path and file name.
@@ -769,10 +902,12 @@ want sdk.versions && run_job sdk scan_sdks
 if [ -n "${JOB_sdk-}" ]; then
     (
         trap 'kill $_sp 2>/dev/null; exit 0' TERM
-        _w=$((end_ms - $(now_ms) - 300)); [ $_w -gt 0 ] || _w=1
-        sleep "$(secs $_w)" & _sp=$!
-        wait $_sp
-        kill "$(cat "$T/sdk.findpid" 2>/dev/null)" 2>/dev/null && : > "$T/sdk.stopped"
+        now_ms; _w=$((end_ms - NOW - 300)); [ $_w -gt 0 ] || _w=1
+        secs $_w
+        sleep "$R" 2>/dev/null & _sp=$!
+        wait $_sp || { sleep $(( ${R%.*} + 1 )) & _sp=$!; wait $_sp; }
+        rd "$T/sdk.findpid" && [ -n "$R" ] && kill "$R" 2>/dev/null && : > "$T/sdk.stopped"
+
     ) > /dev/null 2>&1 &
     JOB_sdkdog=$!
 fi
@@ -796,7 +931,8 @@ if [ $rel_set = 1 ]; then
             "Do not set the variable yourself; the ECS agent injects it when the task has a role. $R_TASK_ROLE"
     else
         _extra=''; [ $full_set = 1 ] && _extra=' (AWS_CONTAINER_CREDENTIALS_FULL_URI is also set; the relative URI wins)'
-        result env.credentials-variable pass "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is set" "value $(mask_relative_uri "$REL_V")$_extra"
+        mask_relative_uri "$REL_V"
+        result env.credentials-variable pass "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is set" "value $R$_extra"
     fi
 elif [ $full_set = 1 ]; then
     if [ -z "$FULL_V" ]; then
@@ -804,7 +940,8 @@ elif [ $full_set = 1 ]; then
             "The SDKs treat the variable as present and fail on an empty URL." \
             "Unset AWS_CONTAINER_CREDENTIALS_FULL_URI or give it the endpoint's URL."
     else
-        result env.credentials-variable pass "AWS_CONTAINER_CREDENTIALS_FULL_URI is set" "value $(mask_url "$FULL_V")"
+        mask_url "$FULL_V"
+        result env.credentials-variable pass "AWS_CONTAINER_CREDENTIALS_FULL_URI is set" "value $R"
     fi
 elif [ -n "$lost" ]; then
     result env.credentials-variable fail "This process is not PID 1 and lost the task's credentials variable: PID 1 has it" "$missing $lost" "$R_NON_PID1"
@@ -843,49 +980,50 @@ profile=${AWS_PROFILE:-${AWS_DEFAULT_PROFILE:-default}}
 home=${HOME:-/root}
 creds_file=${AWS_SHARED_CREDENTIALS_FILE:-$home/.aws/credentials}
 config_file=${AWS_CONFIG_FILE:-$home/.aws/config}
-ini_keys() {  # $1 file, $2 section (or two, |-separated) -> "key=value" lines of that section
+ini_keys() {  # $1 file, $2 section (or two, |-separated) -> R: "key=value" lines of that section
+    R=''
     [ -f "$1" ] && [ -r "$1" ] || return 1
     _want=$2
     _in=0
+    _keys=''
     while IFS= read -r _line || [ -n "$_line" ]; do
-        _line=$(printf '%s' "$_line" | tr -d '\r')
+        _line=${_line%"$CR"}
         case $_line in
             \[*\]*)
-                _sec=${_line#\[}; _sec=${_sec%%\]*}
-                _sec=$(printf '%s' "$_sec" | sed 's/^[[:space:]]*//;s/[[:space:]]*$//')
+                _sec=${_line#\[}; trim "${_sec%%\]*}"; _sec=$R
                 _in=0
                 case "|$_want|" in *"|$_sec|"*) _in=1 ;; esac ;;
             [\#\;]*|'') ;;
             *=*)
                 [ $_in = 1 ] || continue
-                _k=$(printf '%s' "${_line%%=*}" | sed 's/^[[:space:]]*//;s/[[:space:]]*$//' | tr 'A-Z' 'a-z')
-                _v=$(printf '%s' "${_line#*=}" | sed 's/^[[:space:]]*//;s/[[:space:]]*$//')
-                printf '%s=%s\n' "$_k" "$_v" ;;
+                trim "${_line%%=*}"; lower "$R"; _k=$R
+                trim "${_line#*=}"
+                _keys="$_keys$_k=$R$NL" ;;
         esac
     done < "$1"
+    R=$_keys
 }
-creds_keys=$(ini_keys "$creds_file" "$profile") || creds_keys=''
+ini_keys "$creds_file" "$profile"; creds_keys=$R
 if [ "$profile" = default ]; then _sec='default|profile default'; else _sec="profile $profile"; fi
-config_keys=$(ini_keys "$config_file" "$_sec") || config_keys=''
+ini_keys "$config_file" "$_sec"; config_keys=$R
 has_key() { case "$NL$1" in *"$NL$2="*) return 0 ;; esac; return 1; }
-cred_keys_of() {  # the credential-bearing keys of a profile, comma-separated
-    _ks=''
+cred_keys_of() {  # the credential-bearing keys of a profile -> R, comma-separated
+    R=''
     for _k in aws_access_key_id role_arn web_identity_token_file credential_process sso_session sso_start_url login_session; do
-        has_key "$1" "$_k" && _ks="$_ks${_ks:+, }$_k"
+        has_key "$1" "$_k" && R="$R${R:+, }$_k"
     done
-    printf '%s' "$_ks"
 }
 found=''
 winner=''
 add_found() { found="$found${found:+; }$1"; }
 if [ -n "${AWS_ACCESS_KEY_ID-}" ] || [ -n "${AWS_SECRET_ACCESS_KEY-}" ]; then
-    if [ -n "${AWS_ACCESS_KEY_ID-}" ]; then _kid=$(mask_key_id "$AWS_ACCESS_KEY_ID"); else _kid='(empty)'; fi
+    if [ -n "${AWS_ACCESS_KEY_ID-}" ]; then mask_key_id "$AWS_ACCESS_KEY_ID"; _kid=$R; else _kid='(empty)'; fi
     add_found "AWS_ACCESS_KEY_ID=$_kid in the environment"
     winner=env
 fi
 [ -n "${AWS_WEB_IDENTITY_TOKEN_FILE-}" ] && { add_found "AWS_WEB_IDENTITY_TOKEN_FILE in the environment"; [ -n "$winner" ] || winner=assume-role-with-web-identity; }
-_ck=$(cred_keys_of "$creds_keys"); [ -n "$_ck" ] && add_found "$creds_file [$profile]: $_ck"
-_fk=$(cred_keys_of "$config_keys"); [ -n "$_fk" ] && add_found "$config_file [$profile]: $_fk"
+cred_keys_of "$creds_keys"; [ -n "$R" ] && add_found "$creds_file [$profile]: $R"
+cred_keys_of "$config_keys"; [ -n "$R" ] && add_found "$config_file [$profile]: $R"
 chained=0
 case "$NL$config_keys" in *"${NL}credential_source=EcsContainer"*) chained=1 ;; esac
 if [ -z "$winner" ]; then
@@ -940,8 +1078,8 @@ if [ -n "${AWS_REGION-}" ]; then
     result env.region pass "Region $AWS_REGION" "from AWS_REGION"
 elif [ -n "${AWS_DEFAULT_REGION-}" ]; then
     result env.region pass "Region $AWS_DEFAULT_REGION" "from AWS_DEFAULT_REGION"
-elif _reg=$(env_get "$config_keys" region) && [ -n "$_reg" ]; then
-    result env.region pass "Region $_reg" "from the config file profile"
+elif env_get "$config_keys" region && [ -n "$R" ]; then
+    result env.region pass "Region $R" "from the config file profile"
 elif [ -n "${pid1_region-}" ] && [ $$ != 1 ]; then
     result env.region warn "No region in this process, though PID 1 has one ($pid1_region)" \
         "AWS_REGION / AWS_DEFAULT_REGION are missing here but set in PID 1: this process was started without PID 1's environment, like the credentials variable (see env.credentials-variable)." "$R_SHIM"
@@ -965,7 +1103,7 @@ else
     elif [ $r_bypass = 1 ]; then
         result proxy.credentials-endpoint pass "NO_PROXY bypasses the proxy for $_h" "NO_PROXY=$r_noproxy"
     else
-        _px=$(mask_url "${r_proxy:-$r_any}")
+        mask_url "${r_proxy:-$r_any}"; _px=$R
         if [ $r_cidr = 1 ]; then
             _d="NO_PROXY=$r_noproxy covers $_h only as a CIDR range: curl and Go honour it, but Python's urllib and wget do not and send the request to the proxy $_px."
         elif [ -z "$r_proxy" ]; then
@@ -981,10 +1119,10 @@ fi
 
 # proxy.metadata-endpoints
 _configured=0
-for _pn in http_proxy https_proxy all_proxy ftp_proxy; do
-    _pu=$(printf '%s' "$_pn" | tr 'a-z' 'A-Z')
-    { [ -n "$(env_get "$self_env" "$_pn")" ] || [ -n "$(env_get "$self_env" "$_pu")" ]; } && _configured=1
+for _pn in http_proxy HTTP_PROXY https_proxy HTTPS_PROXY all_proxy ALL_PROXY ftp_proxy FTP_PROXY; do
+    env_get "$self_env" "$_pn"; [ -n "$R" ] && _configured=1
 done
+
 _proxied=''
 proxy_route "${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254/}" "$self_env"
 [ -n "$r_any" ] && [ $r_bypass = 0 ] && _proxied="IMDS ($r_host)"
@@ -1002,13 +1140,11 @@ else
 fi
 
 # endpoint.credentials
-unreachable_fix() {
-    if [ "$target_host" = 169.254.170.2 ]; then
-        printf 'On Fargate this should not happen: report it. On EC2: %s %s' "$R_AGENT_FLAGS" "$R_IPTABLES"
-    else
-        printf 'Check that the endpoint at %s runs and is reachable from this container.' "$target_url"
-    fi
-}
+if [ "$target_host" = 169.254.170.2 ]; then
+    UNREACH_FIX="On Fargate this should not happen: report it. On EC2: $R_AGENT_FLAGS $R_IPTABLES"
+else
+    UNREACH_FIX="Check that the endpoint at $target_url runs and is reachable from this container."
+fi
 cred_ok=0
 cred_body=''
 if [ -z "$target_source" ]; then
@@ -1023,25 +1159,26 @@ elif [ -n "$token_problem" ]; then
 elif [ -z "$CLIENT" ]; then
     skip endpoint.credentials "$NO_CLIENT"
 elif [ -f "$T/cred.skip" ]; then
-    skip endpoint.credentials "$(cat "$T/cred.skip")"
+    rd "$T/cred.skip"; skip endpoint.credentials "$R"
 elif [ ! -f "$T/cred.at" ]; then
-    result endpoint.credentials fail "The credentials endpoint did not answer in time" "the run's deadline ($deadline s) ended first" "$(unreachable_fix)"
+    result endpoint.credentials fail "The credentials endpoint did not answer in time" "the run's deadline ($deadline s) ended first" "$UNREACH_FIX"
 elif [ -f "$T/cred.error" ] && [ ! -f "$T/cred.status" ]; then
     result endpoint.credentials fail "The credentials endpoint is unreachable" \
-        "GET $target_url: $(cat "$T/cred.error"). botocore raises CredentialRetrievalError here and does not fall back to the instance role." "$(unreachable_fix)"
+        "GET $target_url: $(cat "$T/cred.error"). botocore raises CredentialRetrievalError here and does not fall back to the instance role." "$UNREACH_FIX"
 else
-    _st=$(cat "$T/cred.status")
-    _size=$(wc -c < "$T/cred.body" | tr -d ' ')
+    rd "$T/cred.status"; _st=$R
+    # The body as one line; its size from the same read (an x keeps trailing blanks).
     cred_body=$(tr '\n\r\t' '   ' < "$T/cred.body"; printf x); cred_body=${cred_body%x}
+    _size=${#cred_body}
     # The answer's secrets are masked wherever they might be quoted.
     for _f in SecretAccessKey Token SessionToken; do
-        _sv=$(json_str "$cred_body" "$_f") && add_secret "$_sv"
+        json_str "$cred_body" "$_f" && add_secret "$R"
     done
     if [ "$_st" != 200 ]; then
         _code=''; _msg=''; _meaning=''; _fix=''; _inferred=''
         if json_ok "$cred_body"; then
-            _code=$(json_str "$cred_body" code) || _code=$(json_str "$cred_body" Code) || _code=''
-            _msg=$(json_str "$cred_body" message) || _msg=$(json_str "$cred_body" Message) || _msg=''
+            if json_str "$cred_body" code || json_str "$cred_body" Code; then _code=$R; fi
+            if json_str "$cred_body" message || json_str "$cred_body" Message; then _msg=$R; fi
         fi
         if [ -z "$_code" ] && [ "$CLIENT" = busybox-wget ] && [ "$_size" = 0 ]; then
             # busybox wget keeps no error body: the agent sends one code per status.
@@ -1072,41 +1209,40 @@ else
             3??) _meaning="a redirect, which the SDKs do not follow and probe.sh did not follow" ;;
         esac
         if [ -n "$_code" ]; then
-            _b="$_code: $(scrub "$_msg")$_inferred"
+            scrub "$_msg"; _b="$_code: $R$_inferred"
         else
             _b=$(head -c 200 "$T/cred.body" | tr -d '\000'; printf x); _b=${_b%x}
-            _b=$(scrub "$(printf '%s' "$_b" | sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//')")
+            trim "$_b"; scrub "$R"; _b=$R
         fi
-        _d="GET $target_url -> $_st $_b"
-        _d=$(printf '%s' "$_d" | sed 's/[[:space:]]*$//')
+        trim "GET $target_url -> $_st $_b"; _d=$R
         [ -n "$_meaning" ] && _d="$_d ($_meaning)"
-        result endpoint.credentials fail "The credentials endpoint answered HTTP $_st${_code:+ $_code}" "$_d." "${_fix:-$(unreachable_fix)}"
+        result endpoint.credentials fail "The credentials endpoint answered HTTP $_st${_code:+ $_code}" "$_d." "${_fix:-$UNREACH_FIX}"
     elif [ "$_size" -gt "$MAX_BODY" ]; then
         result endpoint.credentials fail "The credentials endpoint's answer is oversized" \
             "GET $target_url returned more than $MAX_BODY bytes; an agent answer is well under 2 KiB." \
-            "Something other than the ECS agent answers on this address: $(unreachable_fix)"
+            "Something other than the ECS agent answers on this address: $UNREACH_FIX"
     elif [ -f "$T/cred.error" ]; then
         result endpoint.credentials fail "The credentials endpoint is unreachable" \
-            "GET $target_url: $(cat "$T/cred.error"). botocore raises CredentialRetrievalError here and does not fall back to the instance role." "$(unreachable_fix)"
+            "GET $target_url: $(cat "$T/cred.error"). botocore raises CredentialRetrievalError here and does not fall back to the instance role." "$UNREACH_FIX"
     elif ! json_ok "$cred_body"; then
         _ct=$(grep -i '^ *content-type:' "$T/cred.hdr" "$T/cred.err" 2>/dev/null | head -n 1 | sed 's/^[^:]*:[^:]*: *//' | tr -d '\r')
         result endpoint.credentials fail "The credentials endpoint's answer is not usable JSON" \
             "GET $target_url -> 200 with content type ${_ct:-None}: not a complete JSON object." \
-            "Something other than the ECS agent answers on this address (a proxy, a captive portal, a mock): $(unreachable_fix)"
+            "Something other than the ECS agent answers on this address (a proxy, a captive portal, a mock): $UNREACH_FIX"
     else
         _missing=''
         for _f in AccessKeyId SecretAccessKey Token Expiration; do
-            _v=$(json_str "$cred_body" "$_f") && [ -n "$_v" ] || _missing="$_missing${_missing:+, }$_f"
+            json_str "$cred_body" "$_f" && [ -n "$R" ] || _missing="$_missing${_missing:+, }$_f"
         done
         if [ -n "$_missing" ]; then
             result endpoint.credentials fail "The credentials endpoint's answer lacks $_missing" \
                 "GET $target_url -> 200 but the JSON lacks $_missing; the SDKs reject it." \
-                "Something other than the ECS agent answers on this address: $(unreachable_fix)"
+                "Something other than the ECS agent answers on this address: $UNREACH_FIX"
         else
             cred_ok=1
-            role_arn=$(json_str "$cred_body" RoleArn) || role_arn=''
-            _kid=$(mask_key_id "$(json_str "$cred_body" AccessKeyId)")
-            cred_exp=$(json_str "$cred_body" Expiration)
+            json_str "$cred_body" RoleArn; role_arn=$R
+            json_str "$cred_body" AccessKeyId; mask_key_id "$R"; _kid=$R
+            json_str "$cred_body" Expiration; cred_exp=$R
             result endpoint.credentials pass "The credentials endpoint serves ${role_arn:-(no RoleArn in the answer)}" \
                 "GET $target_url -> 200, key $_kid, expires $cred_exp"
         fi
@@ -1116,22 +1252,24 @@ fi
 # endpoint.credentials-expiry
 if [ $cred_ok = 0 ]; then
     skip endpoint.credentials-expiry "no credentials were served (see endpoint.credentials)"
-elif ! _exp=$(iso_epoch "$cred_exp"); then
+elif ! iso_epoch "$cred_exp"; then
     result endpoint.credentials-expiry fail "The credentials' Expiration is unreadable" \
         "Expiration '$cred_exp' is not an ISO 8601 time; the SDKs reject these credentials." \
-        "Something other than the ECS agent answers on this address: $(unreachable_fix)"
+        "Something other than the ECS agent answers on this address: $UNREACH_FIX"
 else
-    _left=$((_exp - $(cat "$T/cred.at")))
+    _exp=$R
+    rd "$T/cred.at"; _left=$((_exp - R))
+    human "$_left"
     if [ "$_left" -le 0 ]; then
         result endpoint.credentials-expiry fail "The served credentials are expired" \
-            "Expiration $cred_exp was $(human "$_left") before they arrived." \
+            "Expiration $cred_exp was $R before they arrived." \
             "The agent refreshes task credentials well before they expire: check the clock of this host (see endpoint.clock-skew) and /var/log/ecs/ecs-agent.log, then $R_AGENT_RESTART."
     elif [ "$_left" -lt 300 ]; then
         result endpoint.credentials-expiry warn "The served credentials expire within 5 minutes" \
-            "Expiration $cred_exp, $(human "$_left") from now; the agent normally serves credentials valid for hours." \
+            "Expiration $cred_exp, $R from now; the agent normally serves credentials valid for hours." \
             "Check the agent's credential refresh on the container instance (/var/log/ecs/ecs-agent.log)."
     else
-        result endpoint.credentials-expiry pass "Credentials valid for $(human "$_left")" "Expiration $cred_exp"
+        result endpoint.credentials-expiry pass "Credentials valid for $R" "Expiration $cred_exp"
     fi
 fi
 
@@ -1146,29 +1284,33 @@ elif [ -z "$CLIENT" ]; then
 elif [ ! -f "$T/mt.at" ]; then
     result endpoint.task-metadata warn "Task metadata v4 did not answer in time" "the run's deadline ($deadline s) ended first" ""
 else
-    _problems=''
+    _problems=''; _tb=''; _cb=''
     for _part in mc:container mt:task; do
         _f=$T/${_part%%:*}; _n=${_part#*:}
-        if [ -f "$_f.error" ] && [ ! -f "$_f.status" ]; then _problems="$_problems${_problems:+; }$_n: $(cat "$_f.error")"
-        elif [ "$(cat "$_f.status" 2>/dev/null)" != 200 ]; then _problems="$_problems${_problems:+; }$_n: HTTP $(cat "$_f.status" 2>/dev/null)"
-        elif [ "$(wc -c < "$_f.body")" -gt "$MAX_BODY" ] || ! json_ok "$(tr '\n\r\t' '   ' < "$_f.body")"; then _problems="$_problems${_problems:+; }$_n: not usable JSON"
+        _body=''
+        if [ -f "$_f.error" ] && [ ! -f "$_f.status" ]; then rd "$_f.error"; _problems="$_problems${_problems:+; }$_n: $R"
+        elif rd "$_f.status"; [ "$R" != 200 ]; then _problems="$_problems${_problems:+; }$_n: HTTP $R"
+        else
+            _body=$(tr '\n\r\t' '   ' < "$_f.body"; printf x); _body=${_body%x}
+            if [ ${#_body} -gt "$MAX_BODY" ] || ! json_ok "$_body"; then _problems="$_problems${_problems:+; }$_n: not usable JSON"; fi
         fi
+        case $_n in task) _tb=$_body ;; *) _cb=$_body ;; esac
     done
     if [ -n "$_problems" ]; then
+        mask_url "$ECS_CONTAINER_METADATA_URI_V4"; _mu=$R
+        scrub "$_problems"
         result endpoint.task-metadata warn "Task metadata v4 is unreachable or unusable" \
-            "$(mask_url "$ECS_CONTAINER_METADATA_URI_V4"): $(scrub "$_problems")" \
+            "$_mu: $R" \
             "The agent serves task metadata next to the credentials: $R_AGENT_FLAGS"
     else
-        _tb=$(tr '\n\r\t' '   ' < "$T/mt.body")
-        _cb=$(tr '\n\r\t' '   ' < "$T/mc.body")
-        m_family=$(json_str "$_tb" Family) || m_family=''
-        m_revision=$(json_str "$_tb" Revision) || m_revision=$(json_scalar "$_tb" Revision) || m_revision=''
-        m_cluster=$(json_str "$_tb" Cluster) || m_cluster=''
-        m_arn=$(json_str "$_tb" TaskARN) || m_arn=''
-        m_launch=$(json_str "$_tb" LaunchType) || m_launch=''
-        m_az=$(json_str "$_tb" AvailabilityZone) || m_az=''
-        m_name=$(json_str "$_cb" Name) || m_name=''
-        m_netmode=$(json_str "$_cb" NetworkMode) || m_netmode=''
+        json_str "$_tb" Family; m_family=$R
+        json_str "$_tb" Revision || json_scalar "$_tb" Revision || R=''; m_revision=$R
+        json_str "$_tb" Cluster; m_cluster=$R
+        json_str "$_tb" TaskARN; m_arn=$R
+        json_str "$_tb" LaunchType; m_launch=$R
+        json_str "$_tb" AvailabilityZone; m_az=$R
+        json_str "$_cb" Name; m_name=$R
+        json_str "$_cb" NetworkMode; m_netmode=$R
         result endpoint.task-metadata pass "Task ${m_family:-None}:${m_revision:-None} in cluster ${m_cluster:-None}" \
             "launch type ${m_launch:-None}, network mode ${m_netmode:-None}, container ${m_name:-None}"
         task_block=1
@@ -1176,32 +1318,41 @@ else
 fi
 
 # imds.instance-role
-case $(lower "${AWS_EC2_METADATA_DISABLED-}") in true) imds_off=1 ;; *) imds_off=0 ;; esac
-imds_ep=$(mask_url "${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254/}")
+case ${AWS_EC2_METADATA_DISABLED-} in [Tt][Rr][Uu][Ee]) imds_off=1 ;; *) imds_off=0 ;; esac
+mask_url "${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254/}"; imds_ep=$R
 if [ $imds_off = 1 ]; then
     skip imds.instance-role "AWS_EC2_METADATA_DISABLED=true: the SDKs never ask IMDS"
 elif [ -z "$CLIENT" ]; then
     skip imds.instance-role "$NO_CLIENT"
 elif [ -f "$T/imds.error" ]; then
-    result imds.instance-role pass "The instance role is out of reach" "IMDS at $imds_ep: $(scrub "$(cat "$T/imds.error")")"
+    rd "$T/imds.error"; scrub "$R"
+    result imds.instance-role pass "The instance role is out of reach" "IMDS at $imds_ep: $R"
 elif [ ! -f "$T/ic.at" ]; then
     result imds.instance-role pass "IMDS did not answer in time" "the run's deadline ($deadline s) ended first"
 else
-    _role=$(cat "$T/imds.role")
+    rd "$T/imds.role"; _role=$R
     _cb=$(tr '\n\r\t' '   ' < "$T/ic.body")
-    _code=$(json_str "$_cb" Code) || _code=Success
-    for _f in SecretAccessKey Token; do _sv=$(json_str "$_cb" "$_f") && add_secret "$_sv"; done
-    if [ "$(cat "$T/ic.status" 2>/dev/null)" = 200 ] && json_ok "$_cb" && _k=$(json_str "$_cb" AccessKeyId) && [ -n "$_k" ] && [ "$_code" = Success ]; then
+    if json_str "$_cb" Code; then _code=$R; else _code=Success; fi
+    for _f in SecretAccessKey Token; do json_str "$_cb" "$_f" && add_secret "$R"; done
+    rd "$T/ic.status"; _ics=$R
+    if [ "$_ics" = 200 ] && json_ok "$_cb" && json_str "$_cb" AccessKeyId && [ -n "$R" ] && [ "$_code" = Success ]; then
         _inst=''
-        [ "$(cat "$T/ii.status" 2>/dev/null)" = 200 ] && _inst=$(head -c 64 "$T/ii.body" | tr -d '\r\n')
+        # The instance id is short: the first line, at most 64 characters.
+        if rd "$T/ii.status" && [ "$R" = 200 ]; then
+            rd "$T/ii.body"; _inst=${R%"$CR"}
+            [ ${#_inst} -le 64 ] || _inst=$(printf '%s' "$_inst" | head -c 64)
+        fi
+        rd "$T/imds.version"
         result imds.instance-role warn "The instance role $_role is reachable from this container" \
-            "IMDSv$(cat "$T/imds.version") at $imds_ep serves its credentials${_inst:+ (instance $_inst)}; an SDK that misses the task role silently uses it." \
+            "IMDSv$R at $imds_ep serves its credentials${_inst:+ (instance $_inst)}; an SDK that misses the task role silently uses it." \
             "$R_BLOCK_IMDS"
     else
         _why='no credentials served'
-        [ -f "$T/ic.error" ] && [ ! -f "$T/ic.status" ] && _why=$(cat "$T/ic.error")
-        result imds.instance-role pass "The instance role is out of reach" "IMDS at $imds_ep: $(scrub "$_why")"
+        [ -f "$T/ic.error" ] && [ ! -f "$T/ic.status" ] && { rd "$T/ic.error"; _why=$R; }
+        scrub "$_why"
+        result imds.instance-role pass "The instance role is out of reach" "IMDS at $imds_ep: $R"
     fi
+
 fi
 
 NO_SIGV4='probe.sh cannot sign requests (no SigV4 in sh), so it cannot ask STS who the credentials are; run `probe` (the Python CLI, or `probe watch` in a sidecar) for the STS answer'
@@ -1209,11 +1360,10 @@ skip identity.caller "$NO_SIGV4"
 skip identity.task-role "$NO_SIGV4"
 
 # processes.credentials-variable and processes.proxy, from /proc.
-proc_cmdline() {
+who() {  # pid -> R: "pid N (its command line, scrubbed)"
     _c=$(head -c 300 "/proc/$1/cmdline" 2>/dev/null | tr '\000' ' ' | sed 's/ *$//'; printf x); _c=${_c%x}
-    scrub "$_c"
+    scrub "$_c"; R="pid $1 ($R)"
 }
-who() { printf 'pid %s (%s)' "$1" "$(proc_cmdline "$1")"; }
 if [ ! -d /proc/self ]; then
     skip processes.credentials-variable "/proc is not mounted: the process survey cannot run"
     skip processes.proxy "/proc is not mounted: the process survey cannot run"
@@ -1226,37 +1376,42 @@ else
         _c=''; IFS= read -r _c < "/proc/$_pid/cmdline" 2>/dev/null
         [ -n "$_c" ] || continue  # kernel threads and zombies (/proc sizes read as 0)
         if [ "$_pid" = $$ ]; then _e=$self_env
+        elif [ "$_pid" = 1 ] && [ $pid1_readable = 1 ]; then _e=$pid1_env
+
         elif ! can_open "/proc/$_pid/environ" || ! _e=$(read_environ "$_pid"); then
             [ "$_pid" = 1 ] || unread=$((unread + 1)); continue
         fi
         if [ "$_pid" != 1 ]; then
             n_procs=$((n_procs + 1))
             _hr=0; _hf=0
-            _r=$(env_get "$_e" $REL) && _hr=1
-            _fv=$(env_get "$_e" $FULL) && _hf=1
+            env_get "$_e" $REL && _hr=1; _r=$R
+            env_get "$_e" $FULL && _hf=1; _fv=$R
             _mark=''; [ "$_pid" = $$ ] && _mark=' (this probe)'
             if [ $_hr = 0 ] && [ $_hf = 0 ]; then
                 n_lacking=$((n_lacking + 1))
-                [ $n_lacking -le 8 ] && lacking="$lacking${lacking:+; }$(who "$_pid")$_mark lacks it"
+                [ $n_lacking -le 8 ] && { who "$_pid"; lacking="$lacking${lacking:+; }$R$_mark lacks it"; }
             elif [ $pid1_readable = 1 ] && { [ "$_hr:$_r" != "$pid1_has_rel:$pid1_rel" ] || [ "$_hf:$_fv" != "$pid1_has_full:$pid1_full" ]; }; then
                 n_other=$((n_other + 1))
-                [ $n_other -le 8 ] && other="$other${other:+; }$(who "$_pid") has another value"
+                [ $n_other -le 8 ] && { who "$_pid"; other="$other${other:+; }$R has another value"; }
             fi
         fi
         # Its own proxy variables (the probe's own are proxy.credentials-endpoint's to judge).
         [ "$_pid" = $$ ] && continue
         _u=http://169.254.170.2/
-        case $(env_get "$_e" $REL) in /*) _u="http://169.254.170.2$(env_get "$_e" $REL)" ;; esac
+        env_get "$_e" $REL; case $R in /*) _u="http://169.254.170.2$R" ;; esac
         proxy_route "$_u" "$_e"
         [ -n "$r_any" ] || continue
         px_with=$((px_with + 1))
         [ $r_bypass = 1 ] && continue
         _prog=$(head -c 200 "/proc/$_pid/cmdline" 2>/dev/null | tr '\000' '\n' | head -n 1); _prog=${_prog##*/}
-        _np=$(env_get "$_e" no_proxy || env_get "$_e" NO_PROXY || printf '(unset)')
-        _line="$(who "$_pid"): $(mask_url "${r_proxy:-$r_any}"), NO_PROXY=${_np:-(unset)}"
+        env_get "$_e" no_proxy || env_get "$_e" NO_PROXY || R='(unset)'; _np=$R
+        who "$_pid"; _who=$R
+        mask_url "${r_proxy:-$r_any}"
+        _line="$_who: $R, NO_PROXY=${_np:-(unset)}"
         case $_prog in
             node|node[0-9]*|nodejs)
-                n_px_ign=$((n_px_ign + 1)); px_ign="$px_ign${px_ign:+; }$(who "$_pid") (Node's http module reads no proxy variables)" ;;
+                n_px_ign=$((n_px_ign + 1)); px_ign="$px_ign${px_ign:+; }$_who (Node's http module reads no proxy variables)" ;;
+
             curl|wget|busybox|python*|java|ruby*|php*|dotnet|go|perl*|aws|*.jar)
                 n_px_bad=$((n_px_bad + 1)); [ $n_px_bad -le 8 ] && px_bad="$px_bad${px_bad:+; }$_line ($_prog may honour it)" ;;
         esac
@@ -1271,7 +1426,7 @@ else
         result processes.credentials-variable fail "$((n_lacking + n_other)) of $n_procs processes lack PID 1's credentials variable" \
             "$_lines. Their SDKs fall back to the instance role (or use stale credentials).$_note" "$R_NON_PID1"
     else
-        result processes.credentials-variable pass "All $((n_procs + 1)) readable processes have the credentials variable" "$(printf '%s' "$_note" | sed 's/^ //')"
+        result processes.credentials-variable pass "All $((n_procs + 1)) readable processes have the credentials variable" "${_note# }"
     fi
     if [ $n_px_bad -gt 0 ]; then
         _t="$n_px_bad process would"; [ $n_px_bad -ne 1 ] && _t="$n_px_bad processes would"
@@ -1283,18 +1438,18 @@ else
         result processes.proxy warn "$_t" "$px_ign. Another client run there (curl, wget, a Go SDK) may go through the proxy." "$R_NO_PROXY"
     else
         _d=''; [ $px_with -gt 0 ] && _d="$px_with with proxy variables, all bypassing it or running no AWS client."
-        result processes.proxy pass "No process sends the credentials host through a proxy" "$(printf '%s' "$_d$_note" | sed 's/^ //')"
+        _d=$_d$_note; result processes.proxy pass "No process sends the credentials host through a proxy" "${_d# }"
     fi
 fi
 
 # sdk.versions: by file and folder names and package.json / installed.json.
 vlt() {  # $1 < $2 as dotted versions (numeric parts; a suffix such as -rc1 is dropped)
-    _a=$(printf '%s' "$1" | sed 's/[^0-9.].*//'); _b=$(printf '%s' "$2" | sed 's/[^0-9.].*//')
+    _a=${1%%[!0-9.]*}; _b=${2%%[!0-9.]*}
     while [ -n "$_a$_b" ]; do
         _x=${_a%%.*}; _y=${_b%%.*}
         case $_a in *.*) _a=${_a#*.} ;; *) _a='' ;; esac
         case $_b in *.*) _b=${_b#*.} ;; *) _b='' ;; esac
-        _x=$(printf '%s' "${_x:-0}" | sed 's/^0*//'); _y=$(printf '%s' "${_y:-0}" | sed 's/^0*//')
+        strip0 "$_x"; _x=${R#0}; strip0 "$_y"; _y=${R#0}
         [ "${#_x}" -lt "${#_y}" ] && return 0
         [ "${#_x}" -gt "${#_y}" ] && return 1
         [ "${_x:-0}" -lt "${_y:-0}" ] 2>/dev/null && return 0
@@ -1302,7 +1457,10 @@ vlt() {  # $1 < $2 as dotted versions (numeric parts; a suffix such as -rc1 is d
     done
     return 1
 }
-sdk_entry() {  # path -> "key|title|version|min_relative|min_full"
+sdk_entry() {  # path -> R: "key|title|version|min_relative|min_full"
+    R=$(sdk_entry_of "$1")
+}
+sdk_entry_of() {  # path -> stdout: "key|title|version|min_relative|min_full" (one fork per SDK found)
     _p=$1; _b=${_p##*/}; _b=${_b%.dist-info}; _b=${_b%.egg-info}
     case $_b in
         botocore-*) _v=${_b#botocore-}; printf 'botocore|botocore|%s|1.4.37|1.32.0' "${_v%%-*}" ;;
@@ -1317,7 +1475,7 @@ sdk_entry() {  # path -> "key|title|version|min_relative|min_full"
         bundle-2.*.jar) _v=${_b#bundle-}; printf 'java-v2|AWS SDK for Java 2.x|%s|0|2.21.30' "${_v%.jar}" ;;
         package.json)
             _j=$(head -c 65536 "$_p" 2>/dev/null | tr '\n\r\t' '   ')
-            _v=$(json_str "$_j" version) || _v=''
+            json_str "$_j" version; _v=$R
             case $_p in
                 */@aws-sdk/credential-provider-node/package.json) printf 'js-v3|AWS SDK for JavaScript v3|%s|0|3.503.1' "$_v" ;;
                 *) printf 'js-v2|AWS SDK for JavaScript v2 (aws-sdk)|%s|2.4.7|2.1550.0' "$_v" ;;
@@ -1326,7 +1484,7 @@ sdk_entry() {  # path -> "key|title|version|min_relative|min_full"
             _j=$(head -c 4000000 "$_p" 2>/dev/null | tr '\n\r\t' '   ')
             case $_j in *'"aws/aws-sdk-php"'*) ;; *) return 1 ;; esac
             _r=${_j#*'"aws/aws-sdk-php"'}
-            _v=$(json_str "$_r" version) || _v=''
+            json_str "$_r" version; _v=$R
             printf 'php|AWS SDK for PHP|%s|3.18.28|3.287.1' "${_v#v}" ;;
         *) return 1 ;;
     esac
@@ -1334,17 +1492,19 @@ sdk_entry() {  # path -> "key|title|version|min_relative|min_full"
 if [ ! -f "$T/sdk.found" ] && [ ! -f "$T/sdk.stopped" ]; then
     skip sdk.versions "the SDK scan did not run"
 else
-    sdk_roots_shown=$(tr '\n' ' ' < "$T/sdk.roots" 2>/dev/null | sed 's/ *$//; s/ /, /g')
+    sdk_roots_shown=''
+    while IFS= read -r _l; do sdk_roots_shown="$sdk_roots_shown${sdk_roots_shown:+, }$_l"; done < "$T/sdk.roots"
     sdk_fail=''; n_sdk_fail=0; sdk_warn=''; n_sdk_warn=0; sdk_fine=''; n_sdk_fine=0; first_fail=''
     if [ "$token_source_in_use" = full ]; then _what='AWS_CONTAINER_CREDENTIALS_FULL_URI with a token file'; else _what='the ECS task role (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)'; fi
     _list=$T/sdk.found; [ -f "$_list" ] || _list=$T/sdk.found.tmp
     while IFS= read -r _p; do
         [ -n "$_p" ] || continue
-        _ent=$(sdk_entry "$_p") || continue
+        sdk_entry "$_p"; _ent=$R
+        [ -n "$_ent" ] || continue
         _oldifs=$IFS; IFS='|'; set -- $_ent; IFS=$_oldifs
         _key=$1; _title=$2; _v=$3; _minr=$4; _minf=$5
         _need=$_minr; [ "$token_source_in_use" = full ] && _need=$_minf
-        _ps=$(scrub "$_p")
+        scrub "$_p"; _ps=$R
         if [ "$_key" = boto ]; then
             n_sdk_fail=$((n_sdk_fail + 1)); sdk_fail="$sdk_fail${sdk_fail:+; }$_title at $_ps never supports container credentials"
         elif [ -z "$_v" ]; then
@@ -1363,7 +1523,7 @@ else
         _fix='Upgrade these SDKs (and the application'"'"'s lock files) to at least the versions named; boto 2 must be replaced by boto3. Old SDKs ignore the container credentials and use the EC2 instance role.'
         if [ -n "$first_fail" ]; then
             _oldifs=$IFS; IFS='|'; set -- $first_fail; IFS=$_oldifs
-            _fix="Upgrade $1 in $(scrub "$3") to $2 or later (and the application's lock file). $_fix"
+            scrub "$3"; _fix="Upgrade $1 in $R to $2 or later (and the application's lock file). $_fix"
         fi
         result sdk.versions fail "$_t" "$sdk_fail.${sdk_warn:+ Also: $sdk_warn.}$_partial$_usage" "$_fix"
     elif [ $n_sdk_warn -gt 0 ] || [ -n "$_partial" ]; then
@@ -1405,15 +1565,18 @@ for _sf in /etc/profile.d/ecs-credentials.sh "$home/.profile" /etc/environment; 
     _names=$(printf '%s' "$_block" | sed -n -E 's/^(export )?([A-Za-z_][A-Za-z0-9_]*)=.*/\2/p')
     for _n in $_names; do
         case " $shim_names " in *" $_n "*) ;; *) shim_names="$shim_names $_n" ;; esac
-        if ! _pv=$(env_get "$pid1_env" "$_n"); then
+        if ! env_get "$pid1_env" "$_n"; then
             shim_problems="$shim_problems${shim_problems:+; }$_sf: $_n is not in PID 1's environment"; continue
         fi
-        _pv=$(printf '%sx' "$_pv" | tr '\001' '\n'); _pv=${_pv%x}
+        _pv=$R
+        case $_pv in *"$SOH"*) replace_all "$_pv" "$SOH" "$NL"; _pv=$R ;; esac
         if [ $_plain = 1 ]; then _want="$NL$_n=$_pv$NL"; else _want="${NL}export $_n=$(sh_quote "$_pv")$NL"; fi
         case $_block in *"$_want"*) ;; *) shim_problems="$shim_problems${shim_problems:+; }$_sf: $_n differs from PID 1's value" ;; esac
     done
     for _n in $SHIM_VARS; do
-        _pv=$(env_get "$pid1_env" "$_n") || continue
+        env_get "$pid1_env" "$_n" || continue
+        _pv=$R
+
         case "$NL$_names$NL" in *"$NL$_n$NL"*) continue ;; esac
         if [ $_plain = 1 ]; then case $_pv in *[!A-Za-z0-9_./:@%+,=~-]*) continue ;; esac; fi
         shim_problems="$shim_problems${shim_problems:+; }$_sf: lacks $_n, which PID 1 has"
@@ -1429,19 +1592,20 @@ elif [ -n "$shim_problems" ]; then
         'Run the shim as the container'"'"'s ENTRYPOINT so it rewrites the profiles at every start (ENTRYPOINT ["shim", "--"] or ["/usr/local/bin/ecs-shim", "--"]); never bake /etc/profile.d/ecs-credentials.sh or a ~/.profile block into the image, and do not edit between the markers.'
 else
     _t="Shim profiles match PID 1 ($n_shim file)"; [ $n_shim -ne 1 ] && _t="Shim profiles match PID 1 ($n_shim files)"
-    result shim.profile pass "$_t" "$shim_files: $(printf '%s' "$shim_names" | sed 's/^ //; s/ /, /g')"
+    _nm=''; for _n in $shim_names; do _nm="$_nm${_nm:+, }$_n"; done
+    result shim.profile pass "$_t" "$shim_files: $_nm"
 fi
 
 # --- selection, verdict, cause -----------------------------------------------------------
 n_pass=0; n_warn=0; n_fail=0; n_skip=0; n_error=0; n_notsel=0
 for _id in $ORDER; do
-    _k=$(key_of "$_id")
+    key_of "$_id"
     if ! selected "$_id"; then
-        eval "S_$_k=skip; TI_$_k='Not checked: not selected'; DE_$_k='not selected (--only / --skip)'; RE_$_k=''"
+        eval "S_$K=skip; TI_$K='Not checked: not selected'; DE_$K='not selected (--only / --skip)'; RE_$K=''"
         n_notsel=$((n_notsel + 1))
     fi
-    eval "_s=\${S_$_k-error}"
-    if [ "$_s" = error ]; then eval "TI_$_k='probe.sh did not produce this check'; DE_$_k=''; RE_$_k=''; S_$_k=error"; fi
+    eval "_s=\${S_$K-error}"
+    if [ "$_s" = error ]; then eval "TI_$K='probe.sh did not produce this check'; DE_$K=''; RE_$K=''; S_$K=error"; fi
     eval "n_$_s=\$((n_$_s + 1))"
 done
 if [ $((n_fail + n_error)) -gt 0 ]; then verdict=fail; elif [ $n_warn -gt 0 ]; then verdict=warn; else verdict=pass; fi
@@ -1469,26 +1633,26 @@ cause_id=''; cause_layer=''
 _oldifs=$IFS; IFS=$NL
 for _c in $CAUSES; do
     IFS=$_oldifs
-    _id=${_c%%|*}; _k=$(key_of "$_id")
-    eval "_s=\$S_$_k"
+    _id=${_c%%|*}; key_of "$_id"
+    eval "_s=\$S_$K"
     case $_s in fail|error) cause_id=$_id; cause_layer=${_c#*|}; break ;; esac
 done
 IFS=$_oldifs
 if [ -n "$cause_id" ]; then
-    _k=$(key_of "$cause_id"); eval "summary=\$TI_$_k; cause_remedy=\$RE_$_k"
+    key_of "$cause_id"; eval "summary=\$TI_$K; cause_remedy=\$RE_$K"
 elif [ $n_warn -gt 0 ]; then
-    for _id in $ORDER; do _k=$(key_of "$_id"); eval "_s=\$S_$_k"; [ "$_s" = warn ] && { eval "summary=\$TI_$_k"; break; }; done
+    for _id in $ORDER; do key_of "$_id"; eval "_s=\$S_$K"; [ "$_s" = warn ] && { eval "summary=\$TI_$K"; break; }; done
 else
     summary="All $n_pass checks that ran passed"
 fi
-duration_ms=$(( $(now_ms) - started_ms ))
+now_ms; duration_ms=$((NOW - started_ms))
 
 # --- render ------------------------------------------------------------------------------
 WIDTH=100
 wrap() {  # $1 label, $2 text, $3 indent: word-wrapped like Python's textwrap
-    _pad=$(printf "%${3}s" '')
+    _pad=''; _i=0; while [ $_i -lt "$3" ]; do _pad="$_pad "; _i=$((_i + 1)); done
     _lab=$1
-    _sub=$(printf "%${#_lab}s" '')
+    _sub=''; _i=0; while [ $_i -lt ${#_lab} ]; do _sub="$_sub "; _i=$((_i + 1)); done
     _line="$_pad$_lab"; _empty=1
     _oldifs=$IFS; IFS=' '
     for _w in $2; do
@@ -1509,30 +1673,31 @@ render_text() {
         _bits=''
         [ -n "$m_cluster" ] && _bits="cluster $m_cluster"
         [ -n "$m_arn" ] && _bits="$_bits${_bits:+ · }task ${m_arn##*/}"
-        _lt=$(printf '%s %s' "$m_launch" "$m_netmode" | sed 's/^ *//; s/ *$//')
+        trim "$m_launch $m_netmode"; _lt=$R
         [ -n "$_lt" ] && _bits="$_bits${_bits:+ · }$_lt"
         [ -n "$m_name" ] && _bits="$_bits${_bits:+ · }container $m_name"
         [ -n "$m_az" ] && _bits="$_bits${_bits:+ · }$m_az"
-        printf 'Task:     %s\n' "$(tsafe "$_bits")"
+        tsafe "$_bits"; printf 'Task:     %s\n' "$R"
     fi
     if [ -n "$cause_id" ]; then
-        printf '\nCause:    %s (%s)\n' "$(tsafe "$summary")" "$cause_id"
-        [ -n "$cause_remedy" ] && wrap 'fix: ' "$(tsafe "$cause_remedy")" 10
+        tsafe "$summary"; printf '\nCause:    %s (%s)\n' "$R" "$cause_id"
+        [ -n "$cause_remedy" ] && { tsafe "$cause_remedy"; wrap 'fix: ' "$R" 10; }
     fi
     printf '\n'
     for _id in $ORDER; do
-        _k=$(key_of "$_id")
-        eval "_s=\$S_$_k; _ti=\$TI_$_k; _de=\$DE_$_k; _re=\$RE_$_k"
+        key_of "$_id"
+        eval "_s=\$S_$K; _ti=\$TI_$K; _de=\$DE_$K; _re=\$RE_$K"
         case $_de in 'not selected'*) continue ;; esac
         case $_s in pass) _m=PASS ;; warn) _m=WARN ;; fail) _m=FAIL ;; skip) _m=skip ;; *) _m='ERR!' ;; esac
-        printf '[%s] %-32s %s\n' "$_m" "$_id" "$(tsafe "$_ti")"
+        tsafe "$_ti"; printf '[%s] %-32s %s\n' "$_m" "$_id" "$R"
         _said=0
         if [ "$_s" = skip ]; then
-            _dd=$(printf '%s' "$_de" | sed 's/[[:space:]]*$//; s/\.$//')
+            # The title already says the detail (a skip's title is "Not checked: <detail>").
+            _dd=${_de%"${_de##*[![:space:]]}"}; _dd=${_dd%.}
             case $_ti in *"$_dd") _said=1 ;; esac
         fi
-        [ -n "$_de" ] && [ $_said = 0 ] && [ "$_s" != pass ] && wrap '' "$(tsafe "$_de")" 8
-        case $_s in fail|error|warn) [ -n "$_re" ] && wrap 'fix: ' "$(tsafe "$_re")" 8 ;; esac
+        [ -n "$_de" ] && [ $_said = 0 ] && [ "$_s" != pass ] && { tsafe "$_de"; wrap '' "$R" 8; }
+        case $_s in fail|error|warn) [ -n "$_re" ] && { tsafe "$_re"; wrap 'fix: ' "$R" 8; } ;; esac
     done
     [ $n_notsel -gt 0 ] && printf '       (%s checks not selected)\n' "$n_notsel"
     _tally=''
@@ -1540,34 +1705,45 @@ render_text() {
         eval "_n=\$n_$_s"
         [ "$_n" -gt 0 ] && _tally="$_tally${_tally:+, }$_n $_s"
     done
-    printf '\nVerdict: %s (%s)\n' "$(printf '%s' "$verdict" | tr 'a-z' 'A-Z')" "$_tally"
-    printf '%s\n' "$(tsafe "$summary")"
+    case $verdict in pass) _v=PASS ;; warn) _v=WARN ;; *) _v=FAIL ;; esac
+    printf '\nVerdict: %s (%s)\n' "$_v" "$_tally"
+    tsafe "$summary"; printf '%s\n' "$R"
 }
 
-jstr() { printf '"%s"' "$(jesc "$1")"; }
+jstr() { jesc "$1"; printf '"%s"' "$R"; }
 jnull() { if [ -n "$1" ]; then jstr "$1"; else printf 'null'; fi; }
 render_json() {
     printf '{"schema": "ecs-credential-probe/report/v1", "tool": {"name": "ecs-credential-probe", "version": "%s", "implementation": "probe.sh"}, ' "$VERSION"
-    printf '"mode": "task", "started_at": "%s", "duration_ms": %s, "verdict": "%s", "summary": %s, "identity": null, ' \
-        "$started_at" "$duration_ms" "$verdict" "$(jstr "$summary")"
+    printf '"mode": "task", "started_at": "%s", "duration_ms": %s, "verdict": "%s", "summary": ' \
+        "$started_at" "$duration_ms" "$verdict"
+    jstr "$summary"; printf ', "identity": null, '
     if [ -n "$task_block" ]; then
-        printf '"task": {"task_arn": %s, "cluster": %s, "launch_type": %s, "network_mode": %s, "container_name": %s, "availability_zone": %s}, ' \
-            "$(jnull "$m_arn")" "$(jnull "$m_cluster")" "$(jnull "$m_launch")" "$(jnull "$m_netmode")" "$(jnull "$m_name")" "$(jnull "$m_az")"
+        printf '"task": {"task_arn": '; jnull "$m_arn"
+        printf ', "cluster": '; jnull "$m_cluster"
+        printf ', "launch_type": '; jnull "$m_launch"
+        printf ', "network_mode": '; jnull "$m_netmode"
+        printf ', "container_name": '; jnull "$m_name"
+        printf ', "availability_zone": '; jnull "$m_az"
+        printf '}, '
     else
         printf '"task": null, '
     fi
     if [ -n "$cause_id" ]; then
-        printf '"cause": {"check": "%s", "layer": %s, "summary": %s, "remedy": %s}, ' "$cause_id" "$(jstr "$cause_layer")" "$(jstr "$summary")" "$(jstr "$cause_remedy")"
+        printf '"cause": {"check": "%s", "layer": ' "$cause_id"; jstr "$cause_layer"
+        printf ', "summary": '; jstr "$summary"
+        printf ', "remedy": '; jstr "$cause_remedy"
+        printf '}, '
     else
         printf '"cause": null, '
     fi
     printf '"checks": ['
     _sep=''
     for _id in $ORDER; do
-        _k=$(key_of "$_id")
-        eval "_s=\$S_$_k; _ti=\$TI_$_k; _de=\$DE_$_k; _re=\$RE_$_k"
-        printf '%s\n  {"id": "%s", "status": "%s", "title": %s, "detail": %s, "remedy": %s, "data": {}, "duration_ms": 0}' \
-            "$_sep" "$_id" "$_s" "$(jstr "$_ti")" "$(jstr "$_de")" "$(jstr "$_re")"
+        key_of "$_id"
+        eval "_s=\$S_$K; _ti=\$TI_$K; _de=\$DE_$K; _re=\$RE_$K"
+        printf '%s\n  {"id": "%s", "status": "%s", "title": ' "$_sep" "$_id" "$_s"
+        jstr "$_ti"; printf ', "detail": '; jstr "$_de"; printf ', "remedy": '; jstr "$_re"
+        printf ', "data": {}, "duration_ms": 0}'
         _sep=','
     done
     printf '\n], "sdks": []}\n'
