@@ -281,6 +281,8 @@ mask_url() {
             [ -n "$_qq" ] && _rest="$_rest?$_qq" ;;
     esac
     R=$_sch$_rest
+    # The id after /credentials/ is a capability wherever the URL points (FULL_URI too).
+    case $R in *[Cc][Rr][Ee][Dd][Ee][Nn][Tt][Ii][Aa][Ll][Ss]/*) scrub "$R" ;; esac
 }
 
 # Lower case -> R; a fork only when there is an upper-case letter to change.

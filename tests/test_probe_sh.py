@@ -148,9 +148,15 @@ def run_sh(host: NetnsHost, root: Path, env: dict[str, str], *args: str, secrets
     return run
 
 
-def run_py(host: NetnsHost, env: dict[str, str], *args: str, secrets: tuple[str, ...] = ()) -> ProbeRun:
-    """The Python probe the same way: helpers.run_probe's command inside a fresh PID namespace."""
-    cmd = ["ip", "netns", "exec", host.name, "unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", PID1, "pid1", sys.executable, "-m", "probe", *args]
+def run_py(host: NetnsHost, env: dict[str, str], *args: str, secrets: tuple[str, ...] = (), private_profile_d: bool = False) -> ProbeRun:
+    """The Python probe the same way: helpers.run_probe's command inside a fresh PID namespace.
+
+    private_profile_d: an empty tmpfs over /etc/profile.d in the run's own mount namespace, so
+    the machine's profiles are neither read nor touched (for shim.profile)."""
+    py = ["sh", "-c", PID1, "pid1", sys.executable, "-m", "probe", *args]
+    if private_profile_d:
+        py = ["sh", "-c", 'mount -t tmpfs -o size=1m tmpfs /etc/profile.d && exec "$@"', "mnt", *py]
+    cmd = ["ip", "netns", "exec", host.name, "unshare", "--pid", "--fork", "--mount-proc", *py]
     started = time.monotonic()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
     run = ProbeRun(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
@@ -341,28 +347,243 @@ def test_hostile_answers_end_within_the_deadline(host: NetnsHost, roots: dict[st
     assert run.rc == 1
 
 
-@pytest.mark.parametrize(
-    "variant",
-    # GNU wget (--max-redirect=0) is left out until a run that reached the redirect target
-    # once is explained: a test that may not fail proves nothing (see the closing note).
-    ["dash+curl"],
+# A credentials endpoint that answers 30x with a Location on another host, and that other
+# host: each logs the Authorization header it got (FIRST / STOLEN lines on stdout).
+REDIRECT_SERVER = textwrap.dedent(
+    """
+    import http.server, socketserver, sys, threading
+    FIRST, TARGET = int(sys.argv[1]), int(sys.argv[2])
+    class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+        daemon_threads = True
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a): pass
+        def do_GET(self):
+            print("FIRST", self.headers.get("Authorization"), flush=True)
+            code = int(self.path.split("/")[1])
+            self.send_response(code)
+            self.send_header("Location", f"http://127.0.0.1:{TARGET}/stolen")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+    class Target(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a): pass
+        def do_GET(self):
+            print("STOLEN", self.headers.get("Authorization"), flush=True)
+            body = b'{"AccessKeyId": "ASIASTOLEN000000", "SecretAccessKey": "x", "Token": "y", "Expiration": "2099-01-01T00:00:00Z"}'
+            self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+    threading.Thread(target=S(("127.0.0.1", TARGET), Target).serve_forever, daemon=True).start()
+    srv = S(("169.254.170.2", FIRST), Redirect)
+    print("READY", flush=True)
+    srv.serve_forever()
+    """
 )
-def test_redirect_target_is_never_asked(host: NetnsHost, roots: dict[str, Path], home: str, variant: str) -> None:
-    """curl and GNU wget never follow a redirect. (busybox wget cannot be told not to: its
-    verdict is the first status line's, whatever the redirect led to.)"""
-    server = subprocess.Popen(["ip", "netns", "exec", host.name, sys.executable, "-c", HOSTILE_SERVER.replace("8082", "8086").replace("8081", "8085")],
+REDIRECT_TOKEN = "Zq7T3vK9pW2mX8rB4nL6"
+
+
+@pytest.mark.parametrize("code", [302, 307])
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_redirect_target_never_gets_the_token(host: NetnsHost, roots: dict[str, Path], home: str, variant: str, code: int) -> None:
+    """The token goes to the endpoint named by FULL_URI and nowhere else. curl (--max-redirs 0)
+    and GNU wget (--max-redirect=0) never follow a redirect; by default both re-send a given
+    Authorization header to the new host (GNU wget does so for --header and wgetrc headers).
+    busybox wget cannot be kept from following and takes headers only on its command line,
+    so probe.sh never gives it the token: it does not ask at all."""
+    server = subprocess.Popen(["ip", "netns", "exec", host.name, sys.executable, "-c", REDIRECT_SERVER, "8087", "8088"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env("/tmp"))
+    root = roots[variant]
+    try:
+        assert server.stdout is not None and server.stdout.readline().strip() == "READY"
+        (root / "run").mkdir(exist_ok=True)
+        (root / "run" / "token").write_text(REDIRECT_TOKEN)
+        env = host.task_env(home)
+        del env["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"]
+        env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = f"http://169.254.170.2:8087/{code}/creds"
+        env["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"] = "/run/token"
+        run = run_sh(host, root, env, "--json", "--deadline", "3", secrets=(REDIRECT_TOKEN,))
+    finally:
+        server.kill()
+        out, _ = server.communicate(timeout=10)
+        shutil.rmtree(root / "run", ignore_errors=True)
+    cred = run.check("endpoint.credentials")
+    assert "STOLEN" not in out, out
+    if variant == "ash+busybox-wget":
+        assert out.strip() == "", "busybox wget is never given the token, so nothing is asked"
+        assert cred["status"] == "skip" and "redirect" in cred["detail"] and "busybox wget" in cred["detail"], cred
+    else:
+        assert out.split() == ["FIRST", REDIRECT_TOKEN], "the endpoint itself got the token, once"
+        assert cred["status"] == "fail" and f"HTTP {code}" in cred["title"], cred
+        assert "did not follow" in cred["detail"]
+
+
+def test_redirect_server_sees_a_followed_redirect(host: NetnsHost, roots: dict[str, Path], home: str) -> None:
+    """The control for the test above: busybox wget without a token follows the redirect
+    (it cannot be told not to), and the target logs it. The report still judges the first
+    answer, the 302."""
+    server = subprocess.Popen(["ip", "netns", "exec", host.name, sys.executable, "-c", REDIRECT_SERVER, "8089", "8090"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env("/tmp"))
     try:
         assert server.stdout is not None and server.stdout.readline().strip() == "READY"
         env = host.task_env(home)
         del env["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"]
-        env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = "http://169.254.170.2:8085/redirect/creds"
-        run = run_sh(host, roots[variant], env, "--json", "--deadline", "2")
-        assert "HTTP 302" in run.check("endpoint.credentials")["title"]
+        env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = "http://169.254.170.2:8089/302/creds"
+        run = run_sh(host, roots["ash+busybox-wget"], env, "--json", "--deadline", "3")
     finally:
         server.kill()
         out, _ = server.communicate(timeout=10)
-    assert "STOLEN" not in out
+    assert out.split() == ["FIRST", "None", "STOLEN", "None"], out
+    cred = run.check("endpoint.credentials")
+    assert cred["status"] == "fail" and "HTTP 302" in cred["title"], cred
+
+
+# ---------------------------------------------------------------------------------------
+# AWS_CONTAINER_CREDENTIALS_FULL_URI with an authorization token file (as EKS Pod Identity
+# and ECS Anywhere-style agents serve it): both implementations, the token never printed.
+# ---------------------------------------------------------------------------------------
+
+FULL_TOKEN = "Yh5Gd8Jk2Ls6Qw9Er3Tu"
+
+
+def _token_file(root: Path, home: str, token: str) -> str:
+    """The same absolute path inside the chroot and outside it, holding the token."""
+    path = os.path.join(home, "token")
+    for base in (Path("/"), root):
+        target = base / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(token)
+    return path
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize(
+    "url, served_token, want",
+    [
+        pytest.param("http://169.254.170.23/v2/credentials/{id}", FULL_TOKEN, "pass", id="169.254.170.23-token-accepted"),
+        pytest.param("http://127.0.0.1:18080/v2/credentials/{id}", FULL_TOKEN, "pass", id="loopback-token-accepted"),
+        pytest.param("http://169.254.170.23/v2/credentials/{id}", "Mn4Bv7Cx1Zl8Kj5Hg2Fd", "fail", id="token-refused-401"),
+    ],
+)
+def test_full_uri_with_token_file(host: NetnsHost, roots: dict[str, Path], home: str, variant: str, url: str, served_token: str, want: str) -> None:
+    host.set(auth_token=served_token)
+    root = roots[variant]
+    env = host.task_env(home)
+    del env["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"]
+    env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = url.format(id=host.state["credentials_id"])
+    try:
+        env["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"] = _token_file(root, home, FULL_TOKEN)
+        py = run_py(host, env, "--json", secrets=(FULL_TOKEN, served_token))
+        sh = run_sh(host, root, env, "--json", secrets=(FULL_TOKEN, served_token))
+    finally:
+        shutil.rmtree(root / home.lstrip("/"), ignore_errors=True)
+    assert py.check("endpoint.credentials")["status"] == want, py.check("endpoint.credentials")
+    cred = sh.check("endpoint.credentials")
+    if variant == "ash+busybox-wget":
+        # Never handed to busybox wget (command line, redirects): a skip that says why.
+        assert cred["status"] == "skip" and "busybox wget" in cred["detail"], cred
+        assert host.set()["requests"].get("credentials", 0) == 1, "only the Python probe asked"
+    else:
+        assert cred["status"] == want, cred
+        if want == "fail":
+            assert "HTTP 401" in cred["title"]
+        assert host.set()["requests"].get("credentials", 0) == 2, "one request per run"
+    want_py, got = statuses(py), statuses(sh)
+    for cid in ("env.credentials-variable", "env.credentials-uri-safe", "proxy.credentials-endpoint"):
+        assert got[cid] == want_py[cid], (cid, sh.check(cid), py.check(cid))
+    if variant != "ash+busybox-wget":
+        assert got["endpoint.credentials-expiry"] == want_py["endpoint.credentials-expiry"]
+
+
+# ---------------------------------------------------------------------------------------
+# An SDK in the image (sdk.versions): the formats sh reads, against the Python probe.
+# ---------------------------------------------------------------------------------------
+
+def _plant(files: dict[Path, str]) -> None:
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize(
+    "version, want",
+    [
+        pytest.param("2.4.6", "fail", id="aws-sdk-2.4.6-predates-ecs-credentials"),
+        pytest.param("2.1692.0", "pass", id="aws-sdk-current"),
+    ],
+)
+def test_sdk_found_in_the_image(host: NetnsHost, roots: dict[str, Path], home: str, variant: str, version: str, want: str) -> None:
+    """A Node aws-sdk package.json in the image: too old for ECS credentials (2.4.7 was the
+    first) fails sdk.versions in both implementations; a current one passes."""
+    root = roots[variant]
+    pkg = json.dumps({"name": "aws-sdk", "version": version, "main": "lib/aws.js"})
+    rel = Path("srv/app/node_modules/aws-sdk/package.json")
+    _plant({root / rel: pkg, Path(home) / rel: pkg})
+    try:
+        env = host.task_env(home)
+        py = run_py(host, env, "--json")
+        sh = run_sh(host, root, env, "--json")
+    finally:
+        shutil.rmtree(root / "srv" / "app", ignore_errors=True)
+    assert py.check("sdk.versions")["status"] == want, py.check("sdk.versions")
+    check = sh.check("sdk.versions")
+    assert check["status"] == want, check
+    assert "/srv/app/node_modules/aws-sdk" in check["detail"] if want == "fail" else version in check["detail"]
+    if want == "fail":
+        assert "2.4.7" in check["detail"] and "/srv/app/node_modules/aws-sdk" in check["remedy"]
+        assert sh.report["cause"]["check"] == "sdk.versions" and sh.rc == 1
+    else:
+        assert sh.rc == 0
+
+
+# ---------------------------------------------------------------------------------------
+# shim.profile: a profile written by the real sh shim, current or stale.
+# ---------------------------------------------------------------------------------------
+
+SHIM_SH = os.path.join(REPO, "shim", "ecs-shim.sh")
+
+
+def _shim_profile(tmp: Path, env: dict[str, str]) -> str:
+    """What shim/ecs-shim.sh writes into a profile for this environment (written in a scratch
+    folder: --no-default-profiles keeps it off the machine's own profiles)."""
+    out = tmp / "profile"
+    names = ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "ECS_CONTAINER_METADATA_URI_V4", "AWS_EXECUTION_ENV", "AWS_REGION", "AWS_DEFAULT_REGION")
+    shim_env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp), **{n: env[n] for n in names if n in env}}
+    subprocess.run(["sh", SHIM_SH, "--no-default-profiles", "--profile", str(out), "--", "true"], env=shim_env, check=True, timeout=30)
+    text = out.read_text()
+    assert text.startswith("# >>> ecs-credential-probe shim >>>"), text
+    return text
+
+
+STALE_ID = "0c5b1f7e9a2d4b6c8e0f13579bdf2468"
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("stale", [False, True], ids=["profile-matches-pid1", "profile-is-stale"])
+def test_shim_profile(host: NetnsHost, roots: dict[str, Path], home: str, tmp_path: Path, variant: str, stale: bool) -> None:
+    """~/.profile written by the shim for this task matches PID 1 (pass); one baked in from
+    another task (another credentials id) does not (fail), in both implementations. The
+    stale id is never printed."""
+    env = host.task_env(home)
+    written = dict(env)
+    if stale:
+        written["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"] = f"/v2/credentials/{STALE_ID}"
+    text = _shim_profile(tmp_path, written)
+    root = roots[variant]
+    profile_sh, profile_py = root / "root" / ".profile", Path(home) / ".profile"
+    _plant({profile_sh: "# the image's own lines\nalias ll='ls -l'\n" + text, profile_py: text})
+    try:
+        py = run_py(host, env, "--json", secrets=(STALE_ID,), private_profile_d=True)
+        sh = run_sh(host, root, env, "--json", secrets=(STALE_ID,))
+    finally:
+        profile_sh.unlink()
+    want = "fail" if stale else "pass"
+    assert py.check("shim.profile")["status"] == want, py.check("shim.profile")
+    check = sh.check("shim.profile")
+    assert check["status"] == want, check
+    assert "/root/.profile" in check["detail"]
+    if stale:
+        assert "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI differs from PID 1's value" in check["detail"]
+        assert sh.report["cause"]["check"] == "shim.profile"
+    else:
+        assert "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI" in check["detail"]
 
 
 def test_endpoint_strings_are_escaped_in_text_and_exact_in_json(host: NetnsHost, roots: dict[str, Path], home: str) -> None:
