@@ -8,18 +8,25 @@ Standard library only, so it adds milliseconds, not an interpreter's worth of im
 
 from __future__ import annotations
 
-import argparse
 import errno
 import os
-import re
 import sys
-import time
-from typing import Mapping, Optional, Sequence
 
-from shim import ENVIRONMENT, PROFILE_D, VARS, profile, uris
+from shim import ENVIRONMENT, PROFILE_D, VARS, profile
 
-# A --var whose name looks like this makes the files private (0600).
-SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|PRIVATE|_KEY$", re.IGNORECASE)
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only (typing, argparse, re cost the start milliseconds)
+    import argparse
+    from typing import Mapping, NoReturn, Optional, Sequence, Union
+
+# A --var whose name holds one of these (or ends in _KEY) makes the files private (0600).
+SECRET_WORDS = ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL", "PRIVATE")
+
+
+def secret_name(name: str) -> bool:
+    """Whether a --var name looks like a secret's (the sh twin's case patterns)."""
+    upper = name.upper()
+    return upper.endswith("_KEY") or any(word in upper for word in SECRET_WORDS)
 
 
 def say(message: str) -> None:
@@ -27,15 +34,11 @@ def say(message: str) -> None:
     sys.stderr.flush()
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> "NoReturn":  # type: ignore[name-defined]  # noqa: F821
-        say(message)
-        say("usage: " + (self.usage or ""))
-        raise SystemExit(2)
-
-
 def _seconds(text: str) -> float:
     """--wait: plain decimal seconds, as the sh twin accepts (no nan, inf, sign or exponent)."""
+    import argparse
+    import re
+
     if not re.match(r"^\d+(\.\d+)?$", text):
         raise argparse.ArgumentTypeError(f"--wait needs a number of seconds, not {text}")
     return float(text)
@@ -50,11 +53,25 @@ def _version() -> str:
         return "unknown"
 
 
+USAGE = (
+    "shim [--profile PATH ...] [--no-default-profiles] [--environment-file [PATH]] [--var NAME ...] "
+    "[--wait SECONDS] [--strict] [--dry-run] [--] [COMMAND [ARG ...]]"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The command line's one definition: --help, abbreviations and every error come from here."""
+    import argparse
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:
+            say(message)
+            say("usage: " + (self.usage or ""))
+            raise SystemExit(2)
+
     p = _Parser(
         prog="shim",
-        usage="shim [--profile PATH ...] [--no-default-profiles] [--environment-file [PATH]] [--var NAME ...] "
-        "[--wait SECONDS] [--strict] [--] [COMMAND [ARG ...]]",
+        usage=USAGE,
         description="Write the container's credential variables into shell profiles, then exec COMMAND as PID 1.",
     )
     p.add_argument("--profile", action="append", default=[], metavar="PATH", help="also write this file (a marked block)")
@@ -66,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--var", action="append", default=[], metavar="NAME", help="also carry this variable")
     p.add_argument("--wait", type=_seconds, default=None, metavar="SECONDS", help="wait until the credentials endpoint serves credentials")
     p.add_argument("--strict", action="store_true", help="exit 1 instead of starting when a profile cannot be written or --wait times out")
+    p.add_argument(
+        "--dry-run", action="store_true",
+        help="print each file and the block it would get (the credentials id masked), then exit 0: nothing written, no wait, COMMAND not started",
+    )
     p.add_argument("-V", "--version", action="version", version=f"shim (ecs-credential-probe) {_version()}")
     p.add_argument(
         "--print-sh", action="store_true",
@@ -80,7 +101,7 @@ def collect(environ: Mapping[str, str], extra: Sequence[str]) -> tuple[dict[str,
     notes = []
     values: dict[str, str] = {}
     for name in list(VARS) + [v for v in extra if v not in VARS]:
-        if not profile.NAME.match(name):
+        if not profile.is_name(name):
             notes.append(f"ignoring --var '{name}': not a variable name")
             continue
         if name not in environ:
@@ -103,11 +124,15 @@ def _allowed_full(url: str) -> bool:
         parts.port  # noqa: B018  (raises on a bad port)
     except ValueError:
         return False
+    from shim import uris
+
     return uris.full_uri_accepted(parts.scheme, parts.hostname or "")
 
 
 def credentials_url(environ: Mapping[str, str]) -> Optional[str]:
     """The URL the SDKs would ask, if it is safe to ask (as the probe decides)."""
+    from shim import uris
+
     rel = environ.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
     if rel is not None:
         return f"http://{uris.ECS_CREDENTIALS_HOST}{rel}" if uris.PLAIN_PATH.match(rel) else None
@@ -121,9 +146,13 @@ def credentials_url(environ: Mapping[str, str]) -> Optional[str]:
 # longest one attempt may take: a stalled agent is asked again, not waited on.
 MAX_ANSWER = 65536
 ATTEMPT_SECONDS = 1.0
-# A control character in the token would let it carry extra header lines (or, for the sh
-# twin, extra curl configuration); botocore refuses CR and LF, the shim every one of them.
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def has_control(text: str) -> bool:
+    """A control character (U+0000-U+001F, U+007F) in the token would let it carry extra
+    header lines (or, for the sh twin, extra curl configuration); botocore refuses CR and
+    LF, the shim every one of them."""
+    return any(c < " " or c == "\x7f" for c in text)
 
 
 def read_token(environ: Mapping[str, str]) -> tuple[Optional[str], Optional[str]]:
@@ -141,7 +170,7 @@ def read_token(environ: Mapping[str, str]) -> tuple[Optional[str], Optional[str]
             return None, f"{path} is larger than {MAX_ANSWER} bytes, not an authorization token"
         if text is not None:
             token = text.rstrip("\n")
-    if token and CONTROL.search(token):
+    if token and has_control(token):
         return None, "the authorization token holds a control character (CR, LF, NUL, ...), which no HTTP header can carry"
     return token or None, None
 
@@ -218,6 +247,7 @@ def wait_for_credentials(environ: Mapping[str, str], seconds: float) -> bool:
     never-closing endpoint, a huge answer or a slow name lookup cannot hold the start.
     """
     import threading
+    import time
 
     url = credentials_url(environ)
     if url is None:
@@ -253,35 +283,126 @@ def wait_for_credentials(environ: Mapping[str, str], seconds: float) -> bool:
         time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
 
 
-def write_profiles(args: argparse.Namespace, values: Mapping[str, str], home: Optional[str]) -> list[str]:
-    """Write every requested file; return the problems (a file that could not be written)."""
-    private = any(SECRET_NAME.search(v) for v in args.var if v in values)
-    mode = 0o600 if private else 0o644
+class Target:
+    """One file to write: its path, the block it gets, the names in that block, whether it is
+    written whole; or, with ``skip``, why it is not written (``problem``: a failure that
+    ``--strict`` refuses, else an image without the folder: nothing would read the file)."""
+
+    __slots__ = ("path", "block", "whole", "names", "notes", "skip", "problem", "environment")
+
+    def __init__(self, path: str, block: str = "", whole: bool = False, names: Sequence[str] = (), notes: Sequence[str] = (), skip: str = "", problem: bool = False, environment: bool = False) -> None:
+        self.path = path
+        self.environment = environment
+        self.block = block
+        self.whole = whole
+        self.names = list(names)
+        self.notes = list(notes)
+        self.skip = skip
+        self.problem = problem
+
+
+def file_mode(args: Options, values: Mapping[str, str]) -> int:
+    """0600 when a --var carried looks like a secret, else 0644."""
+    return 0o600 if any(secret_name(v) for v in args.var if v in values) else 0o644
+
+
+def targets(args: Options, values: Mapping[str, str], home: Optional[str]) -> list[Target]:
+    """Every file the command line asks for, in the order they are written (both shims)."""
     block = profile.render_block(values)
-    problems = []
-    targets: list[tuple[str, str, bool]] = []
+    names = list(values)
+    out = []
     if not args.no_default_profiles:
-        targets.append((PROFILE_D, block, True))
-        if home:
-            targets.append((os.path.join(home, ".profile"), block, False))
+        folder = os.path.dirname(PROFILE_D)
+        if os.path.isdir(folder):
+            out.append(Target(PROFILE_D, block, True, names))
         else:
-            problems.append("HOME is not set: ~/.profile not written")
+            out.append(Target(PROFILE_D, skip=f"{folder} does not exist"))
+        if home:
+            out.append(Target(os.path.join(home, ".profile"), block, False, names))
+        else:
+            out.append(Target("~/.profile", skip="HOME is not set: ~/.profile not written", problem=True))
     for path in args.profile:
         if path:  # --profile= (empty) is ignored, as by the sh twin
-            targets.append((path, block, False))
+            out.append(Target(path, block, False, names))
     if args.environment_file:
         env_block, skipped = profile.render_environment_block(values)
-        for name in skipped:
-            say(f"not writing {name} to {args.environment_file}: pam_env cannot hold its value")
-        targets.append((args.environment_file, env_block, False))
-    for path, text, whole in targets:
-        if whole and not os.path.isdir(os.path.dirname(path)):
-            continue  # an image without /etc/profile.d: nothing reads it there
+        notes = [f"not writing {name} to {args.environment_file}: pam_env cannot hold its value" for name in skipped]
+        out.append(Target(args.environment_file, env_block, False, [n for n in names if n not in skipped], notes, environment=True))
+    return out
+
+
+def _written(names: Sequence[str]) -> str:
+    return " ".join(names) if names else "no variables"
+
+
+def write_profiles(args: Options, values: Mapping[str, str], home: Optional[str], report: bool = False) -> list[str]:
+    """Write every requested file; return the problems (a file that could not be written).
+
+    A file already as it would be written is left alone. ``report``: say on stderr, one
+    line per file, what was written (a bare ``shim``, which starts no command).
+    """
+    mode = file_mode(args, values)
+    problems = []
+    for target in targets(args, values, home):
+        for note in target.notes:
+            say(note)
+        if target.skip:
+            if target.problem:
+                say(target.skip)
+                problems.append(target.skip)
+            continue
         try:
-            profile.update_file(path, text, mode, whole=whole)
+            wrote = profile.update_file(target.path, target.block, mode, whole=target.whole)
         except OSError as exc:
-            problems.append(f"cannot write {path}: {exc.strerror or exc}")
+            problem = f"cannot write {target.path}: {exc.strerror or exc}"
+            say(problem)
+            problems.append(problem)
+            continue
+        if report:
+            say(f"{'wrote' if wrote else 'unchanged'} {target.path}: {_written(target.names)}")
     return problems
+
+
+def dry_run(args: Options, values: Mapping[str, str], home: Optional[str], command: Sequence[str]) -> int:
+    """Print what the shim would write and where, values masked as the probe masks them;
+    write nothing, wait for nothing, start nothing."""
+    from shim import mask
+
+    shown = {name: mask.shown(name, value, name in args.var and secret_name(name)) for name, value in values.items()}
+    mode = file_mode(args, values)
+    kept = "owner kept; group and others lose access" if mode == 0o600 else "owner and mode kept"
+    lines = []
+    for target in targets(args, values, home):
+        for note in target.notes:
+            say(note)
+        if target.skip:
+            if target.problem:
+                say(target.skip)
+            else:
+                lines.append(f"would not write {target.path}: {target.skip}")
+            continue
+        try:
+            action = profile.plan_file(target.path, target.block, mode, target.whole).action
+        except OSError as exc:
+            lines.append(f"could not write {target.path}: {exc.strerror or exc}")
+            continue
+        lines.append({
+            "whole": f"would write {target.path} (the whole file, mode {mode:04o}):",
+            "new": f"would create {target.path} with the block (mode {mode:04o}):",
+            "replace": f"would replace the block in {target.path} ({kept}):",
+            "append": f"would add the block to {target.path} ({kept}):",
+            "unchanged": f"would leave {target.path} as it is (up to date):",
+        }[action])
+        if target.environment:  # pam_env's plain NAME=value lines, as written
+            lines += [profile.BEGIN, *(f"{name}={shown[name]}" for name in target.names), profile.END]
+        else:
+            lines.append(profile.render_block({name: shown[name] for name in target.names}).rstrip("\n"))
+    if args.wait is not None:
+        lines.append(f"would wait up to {args.wait:g} s for the credentials endpoint")
+    lines.append("dry run: nothing written" + (f"; not started: {command[0]}" if command else ""))
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
+    return 0
 
 
 def _candidates(name: str) -> list[str]:
@@ -345,21 +466,114 @@ def print_sh(name: str, package: str) -> int:
     return 0
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+class Options:
+    """The command line, as argparse's Namespace would hold it (``command`` without a leading --)."""
+
+    def __init__(self) -> None:
+        self.profile: list[str] = []
+        self.no_default_profiles = False
+        self.environment_file: Optional[str] = None
+        self.var: list[str] = []
+        self.wait: Optional[float] = None
+        self.strict = False
+        self.dry_run = False
+        self.print_sh = False
+        self.command: list[str] = []
+
+
+_FLAGS = {"--no-default-profiles": "no_default_profiles", "--strict": "strict", "--dry-run": "dry_run"}
+_VALUED = ("--profile", "--var", "--wait", "--environment-file")
+
+
+def _plain_seconds(text: str) -> bool:
+    """_seconds' rule for the values it surely accepts: ASCII digits, at most one dot inside."""
+    whole, dot, fraction = text.partition(".")
+    return text.isascii() and whole.isdigit() and (not dot or fraction.isdigit())
+
+
+def parse_fast(argv: Sequence[str]) -> Optional[Options]:
+    """The usual command lines (exact option names, well-formed values), parsed exactly as
+    argparse parses them, without importing it (a few milliseconds of every container
+    start). None for anything else (help, abbreviations, errors, odd values): argparse
+    then parses it, so every answer but these comes from ``build_parser``.
+    """
+    opts = Options()
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest = list(argv[i + 1 :])
+            if rest and rest[0] == "--":
+                return None  # argparse versions differ on a second --
+            opts.command = rest
+            return opts
+        if not arg.startswith("-"):
+            if not arg:
+                return None
+            opts.command = list(argv[i:])
+            return opts
+        name, eq, value = arg.partition("=")
+        if name in _FLAGS and not eq:
+            setattr(opts, _FLAGS[name], True)
+            i += 1
+            continue
+        if name not in _VALUED:
+            return None
+        nxt = argv[i + 1] if i + 1 < len(argv) else None
+        if name == "--environment-file" and not eq:
+            if nxt is None or nxt == "--" or nxt.partition("=")[0] in _FLAGS or nxt.partition("=")[0] in _VALUED:
+                opts.environment_file = ENVIRONMENT  # nargs="?": the option's const
+                i += 1
+                continue
+            if not nxt or nxt.startswith("-"):
+                return None
+        if not eq:
+            if nxt is None or nxt.startswith("-"):
+                return None
+            value = nxt
+            i += 1
+        i += 1
+        if name == "--profile":
+            opts.profile.append(value)
+        elif name == "--var":
+            opts.var.append(value)
+        elif name == "--environment-file":
+            opts.environment_file = value
+        elif _plain_seconds(value):
+            opts.wait = float(value)
+        else:
+            return None
+    return opts
+
+
+def parse_args(argv: Sequence[str]) -> Options:
+    """The command line: parse_fast's answer, or argparse's for everything else."""
+    fast = parse_fast(argv)
+    if fast is not None:
+        return fast
     args = build_parser().parse_args(argv)
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    args.command = command
+    return args  # type: ignore[return-value]  # the same attributes
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else list(argv))
     if args.print_sh:
         import shim
 
         return print_sh("ecs-shim.sh", shim.__name__)
-    command = list(args.command)
-    if command and command[0] == "--":
-        command = command[1:]
+    command = args.command
     values, notes = collect(os.environ, args.var)
     for note in notes:
         say(note)
-    problems = write_profiles(args, values, os.environ.get("HOME"))
-    for problem in problems:
-        say(problem)
+    home = os.environ.get("HOME")
+    if args.dry_run:
+        return dry_run(args, values, home, command)
+    # With a command, stderr is the application's: the shim says only what went wrong.
+    problems = write_profiles(args, values, home, report=not command)
     if problems and args.strict:
         return 1
     if args.wait is not None and not wait_for_credentials(os.environ, args.wait):

@@ -7,10 +7,11 @@
 # silently falling back to the EC2 instance role; then execs COMMAND, which keeps PID 1.
 #
 # usage: ecs-shim.sh [--profile PATH ...] [--no-default-profiles] [--environment-file [PATH]]
-#                    [--var NAME ...] [--wait SECONDS] [--strict] [--] [COMMAND [ARG ...]]
+#                    [--var NAME ...] [--wait SECONDS] [--strict] [--dry-run] [--] [COMMAND [ARG ...]]
 #
-# Plain POSIX sh: no bash-isms, no binutils. Needs mv, ls and chown; --wait needs curl or wget
-# (and cat, wc, tr, sleep, mktemp or mkdir).
+# Plain POSIX sh: no bash-isms, no binutils. Needs mv and ls (chown and chmod to keep an
+# existing profile's owner and mode); --wait needs curl or wget (and cat, wc, tr, sleep,
+# mktemp or mkdir).
 
 BEGIN='# >>> ecs-credential-probe shim >>>'
 END='# <<< ecs-credential-probe shim <<<'
@@ -23,7 +24,7 @@ say() { printf 'shim: %s\n' "$*" >&2; }
 set -f  # no pathname expansion of anything below
 
 usage() {
-    say "usage: shim [--profile PATH ...] [--no-default-profiles] [--environment-file [PATH]] [--var NAME ...] [--wait SECONDS] [--strict] [--] [COMMAND [ARG ...]]"
+    say "usage: shim [--profile PATH ...] [--no-default-profiles] [--environment-file [PATH]] [--var NAME ...] [--wait SECONDS] [--strict] [--dry-run] [--] [COMMAND [ARG ...]]"
     exit 2
 }
 
@@ -34,6 +35,17 @@ env_file=''
 wait_s=''
 wait_set=0
 strict=0
+dry_run=0
+
+# A --var whose name looks like a secret's makes the files private (0600); any case, as the
+# Python shim's secret_name.
+secret_name() {
+    case $1 in
+        *[Ss][Ee][Cc][Rr][Ee][Tt]*|*[Tt][Oo][Kk][Ee][Nn]*|*[Pp][Aa][Ss][Ss][Ww][Oo][Rr][Dd]*|*[Pp][Aa][Ss][Ss][Ww][Dd]*) return 0 ;;
+        *[Cc][Rr][Ee][Dd][Ee][Nn][Tt][Ii][Aa][Ll]*|*[Pp][Rr][Ii][Vv][Aa][Tt][Ee]*|*_[Kk][Ee][Yy]) return 0 ;;
+    esac
+    return 1
+}
 
 while [ $# -gt 0 ]; do
     case $1 in
@@ -56,6 +68,7 @@ while [ $# -gt 0 ]; do
         --wait) [ $# -ge 2 ] || usage; wait_s=$2; wait_set=1; shift 2 ;;
         --wait=*) wait_s=${1#*=}; wait_set=1; shift ;;
         --strict) strict=1; shift ;;
+        --dry-run) dry_run=1; shift ;;
         -V|--version) echo "shim (ecs-credential-probe) 0.1.0"; exit 0 ;;
         -h|--help) usage ;;
         --) shift; break ;;
@@ -82,99 +95,216 @@ for name in $VARS $extra_vars; do
         *"$BEGIN"*|*"$END"*) say "not writing $name: its value contains the shim's block marker"; continue ;;
     esac
     names="$names $name"
-    case " $extra_vars " in
-        *" $name "*)
-            case $name in
-                *SECRET*|*secret*|*TOKEN*|*token*|*PASSWORD*|*password*|*PASSWD*|*passwd*|*CREDENTIAL*|*credential*|*PRIVATE*|*private*|*_KEY|*_key) private=1 ;;
-            esac ;;
-    esac
+    case " $extra_vars " in *" $name "*) secret_name "$name" && private=1 ;; esac
 done
 mode=644
 [ $private = 1 ] && mode=600
 
 # --- rendering -----------------------------------------------------------------------
-# Single quotes: no shell expands anything inside them; a ' becomes '\''.
+# Single quotes: no shell expands anything inside them; a ' becomes '\''. Sets _q.
 sh_quote() {
     _rest=$1
-    printf "'"
+    _q="'"
     while :; do
         case $_rest in
-            *\'*) printf '%s' "${_rest%%\'*}'\\''"; _rest=${_rest#*\'} ;;
-            *) printf '%s' "$_rest"; break ;;
+            *\'*) _q="$_q${_rest%%\'*}'\\''"; _rest=${_rest#*\'} ;;
+            *) _q="$_q$_rest'"; break ;;
         esac
     done
-    printf "'"
 }
 
-emit_block() {
-    printf '%s\n' "$BEGIN"
+# The block, built once in a variable (no subshell, no trailing newline lost). $1: plain, or
+# masked for --dry-run. Sets _out.
+render_block() {
+    _out="$BEGIN$NL"
     for name in $names; do
         eval "value=\${$name}"
-        printf 'export %s=' "$name"
+        if [ "$1" = masked ]; then
+            shown_value "$name" "$value"
+            value=$_m
+        fi
         sh_quote "$value"
-        printf '\n'
+        _out="${_out}export $name=$_q$NL"
     done
-    printf '%s\n' "$END"
+    _out="$_out$END$NL"
 }
 
-# pam_env (/etc/environment) has no escapes: plain values only.
-emit_env_block() {
-    printf '%s\n' "$BEGIN"
+# pam_env (/etc/environment) has no escapes: plain values only. Sets _eblk (and _emasked, the
+# same lines with values masked) and _enames; says which names are left out.
+render_env_block() {
+    _eblk="$BEGIN$NL"
+    _emasked=$_eblk
+    _enames=''
     for name in $names; do
         eval "value=\${$name}"
         case $value in
             *[!A-Za-z0-9_./:@%+,=~-]*) say "not writing $name to $env_file: pam_env cannot hold its value" ;;
-            *) printf '%s=%s\n' "$name" "$value" ;;
+            *)
+                _eblk="$_eblk$name=$value$NL"
+                shown_value "$name" "$value"
+                _emasked="$_emasked$name=$_m$NL"
+                _enames="$_enames $name" ;;
         esac
     done
-    printf '%s\n' "$END"
+    _eblk="$_eblk$END$NL"
+    _emasked="$_emasked$END$NL"
 }
 
-# Copy FILE with our block replaced in place (or appended once); never follows a symlink.
-emit_merged() {  # $1 file, $2 block emitter
-    _placed=0
-    _inside=0
+HEADER="# Written by the ecs-credential-probe shim at container start from PID 1's environment,$NL# so login shells, cron, su - and ECS Exec sessions get the task's credentials.$NL# Rewritten at every start: do not edit between the markers.$NL"
+
+# --- masking (--dry-run): as the probe masks (probe/redact.py, probe.sh), as shim/mask.py --
+MASK='****'
+mask_relative_uri() {  # sets _m
+    case $1 in
+        //*) _m="//$MASK"; return ;;
+        /*) ;;
+        '') _m=''; return ;;
+        [ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@._~%:+=-]*) _m="${1%"${1#?}"}$MASK"; return ;;
+        *) _m=$MASK; return ;;
+    esac
+    _path=${1%%\?*}
+    _m=''
+    _oldifs=$IFS; IFS=/
+    _first=1
+    for _seg in $_path; do
+        IFS=$_oldifs
+        [ $_first = 1 ] || _m="$_m/"
+        _first=0
+        case $_seg in
+            ''|[Vv][1234]|[Cc][Rr][Ee][Dd][Ee][Nn][Tt][Ii][Aa][Ll][Ss]|[Aa][Pp][Ii]|[Tt][Aa][Ss][Kk]|[Rr][Oo][Ll][Ee]|[Cc][Rr][Ee][Dd][Ss]) _m="$_m$_seg" ;;
+            *) _m="$_m$MASK" ;;
+        esac
+    done
+    IFS=$_oldifs
+    case $_path in */) _m="$_m/" ;; esac
+    case $1 in
+        *\?*)
+            _qq=''
+            IFS='&'
+            for _p in ${1#*\?}; do
+                IFS=$_oldifs
+                [ -n "$_p" ] || continue
+                case $_p in *=*) _p="${_p%%=*}=$MASK" ;; *) _p=$MASK ;; esac
+                _qq="$_qq${_qq:+&}$_p"
+            done
+            IFS=$_oldifs
+            [ -n "$_qq" ] && _m="$_m?$_qq" ;;
+    esac
+}
+
+mask_url() {  # sets _m
+    case $1 in
+        *://*) _sch=${1%%://*}://; _m=${1#*://} ;;
+        *) _sch=''; _m=$1 ;;
+    esac
+    case $_m in
+        *@*)
+            _ui=${_m%@*}
+            _m=${_m##*@}
+            case $_ui in *:*) _ui="${_ui%%:*}:$MASK" ;; esac
+            _m="$_ui@$_m" ;;
+    esac
+    _m=${_m%%#*}
+    case $_m in
+        *\?*)
+            _qs=${_m#*\?}; _m=${_m%%\?*}
+            _qq=''
+            _oldifs=$IFS; IFS='&'
+            for _p in $_qs; do
+                IFS=$_oldifs
+                [ -n "$_p" ] || continue
+                case $_p in *=*) _p="${_p%%=*}=$MASK" ;; esac
+                _qq="$_qq${_qq:+&}$_p"
+            done
+            IFS=$_oldifs
+            [ -n "$_qq" ] && _m="$_m?$_qq" ;;
+    esac
+    _m="$_sch$_m"
+}
+
+shown_value() {  # $1 name, $2 value; sets _m to what --dry-run shows
+    case $1 in
+        AWS_CONTAINER_CREDENTIALS_RELATIVE_URI) mask_relative_uri "$2"; return ;;
+        AWS_CONTAINER_CREDENTIALS_FULL_URI|ECS_CONTAINER_METADATA_URI|ECS_CONTAINER_METADATA_URI_V4|ECS_AGENT_URI) mask_url "$2"; return ;;
+    esac
+    case " $extra_vars " in
+        *" $1 "*) if secret_name "$1"; then _m=$MASK; return; fi ;;
+    esac
+    case $2 in
+        *://*) mask_url "$2" ;;
+        *) _m=$2 ;;
+    esac
+}
+
+# --- files ---------------------------------------------------------------------------
+# Each file is written to a temporary file in the same folder, created with noclobber (never
+# opened through something planted there) under a umask that gives it its final mode, then
+# renamed over the target: a reader sees the old file or the new one. No sync: the profiles
+# are rewritten at every start, and a global sync at container start flushes every
+# filesystem the container sees (seconds on a busy host). A file that already holds what
+# would be written, with the mode and owner it would get, is left as it is: start-up cost is
+# what matters here, and each mv is a fork and an exec.
+
+# $1 file, $2 the block: one pass over the file. Sets _has_end (a BEGIN line with an END line
+# after it: the block is replaced in place) and _same (1: merging would not change a byte).
+scan_merge() {
     _has_end=0
-    if [ -f "$1" ] && [ ! -L "$1" ]; then
-        # A BEGIN with no END after it is a stray line: only the marker goes.
-        _seen_begin=0
-        while IFS= read -r _line || [ -n "$_line" ]; do
-            [ "$_line" = "$BEGIN" ] && _seen_begin=1
-            if [ $_seen_begin = 1 ] && [ "$_line" = "$END" ]; then _has_end=1; break; fi
-        done < "$1"
-        while IFS= read -r _line || [ -n "$_line" ]; do
-            if [ $_inside = 1 ]; then
-                [ "$_line" = "$END" ] && _inside=0
-                continue
+    _same=1
+    _nb=0
+    _inside=0
+    _rest=''
+    while :; do
+        if ! IFS= read -r _line; then
+            [ -n "$_line" ] || break
+            _same=0  # the last line has no newline: it gets one
+        fi
+        if [ $_inside = 1 ]; then
+            if [ "$_line" = "$END" ]; then
+                _inside=0
+                _has_end=1
+                [ "$_rest" = "$END$NL" ] || _same=0
+            else
+                case $_rest in
+                    "$_line$NL"*) _rest=${_rest#"$_line$NL"} ;;
+                    *) _same=0; _rest='' ;;
+                esac
             fi
-            if [ "$_line" = "$BEGIN" ]; then
-                _inside=$_has_end
-                if [ $_placed = 0 ] && [ $_has_end = 1 ]; then "$2"; _placed=1; fi
-                continue
+        elif [ "$_line" = "$BEGIN" ]; then
+            _nb=$((_nb + 1))
+            if [ $_nb = 1 ]; then
+                _inside=1
+                _rest=${2#"$BEGIN$NL"}
+            else
+                _same=0  # a later block is dropped
             fi
-            printf '%s\n' "$_line"
-        done < "$1"
-    fi
-    [ $_placed = 1 ] || "$2"
+        fi
+        [ $_same = 0 ] && [ $_has_end = 1 ] && break
+    done < "$1"
+    [ $_has_end = 1 ] || _same=0
 }
 
-# Each file goes to a temporary file in the same folder, created with noclobber (never
-# opened through something planted there) under a umask that gives it its final mode;
-# then one sync for all of them, then a rename over each target. Start-up cost is what
-# matters here: this costs one fork, one sync and one mv per file, nothing else.
-# The mode (octal) and owner (uid:gid) of an existing file, from `ls -ldn` (POSIX); sets
-# _keep and _own. With private=1 the mode loses its group and other bits, never gains any.
-file_meta() {  # $1 path
+# The mode string and owner (uid:gid) of an existing file, from `ls -ldn` (POSIX, one exec);
+# sets _perm and _own. Asked once per file.
+file_perm() {  # $1 path
+    [ "$_perm_of" = "$1" ] && return 0
+    _asked=$1
     _meta=$(ls -ldn -- "$1" 2>/dev/null) || return 1
     # shellcheck disable=SC2086  # split the ls line into its fields (set -f is on)
     set -- $_meta
     [ $# -ge 4 ] || return 1
-    _own="$3:$4"
     _perm=$1
+    _own="$3:$4"
+    _perm_of=$_asked
+}
+
+# The octal mode to keep (sets _keep) from _perm. With private=1 the mode loses its group
+# and other bits, never gains any.
+file_keep() {
+    _p=$_perm
     _oct=0
     for _shift in 1 2 3; do
-        _perm=${_perm#?}
-        _t=${_perm%"${_perm#???}"}
+        _p=${_p#?}
+        _t=${_p%"${_p#???}"}
         _d=0
         case $_t in r??) _d=4 ;; esac
         case $_t in ?w?) _d=$((_d + 2)) ;; esac
@@ -182,61 +312,150 @@ file_meta() {  # $1 path
         case $_shift:$_t in 1:??[sS]) _oct=$((_oct + 4000)) ;; 2:??[sS]) _oct=$((_oct + 2000)) ;; 3:??[tT]) _oct=$((_oct + 1000)) ;; esac
         [ $private = 1 ] && [ $_shift != 1 ] && _d=0
         case $_shift in 1) _oct=$((_oct + _d * 100)) ;; 2) _oct=$((_oct + _d * 10)) ;; 3) _oct=$((_oct + _d)) ;; esac
-        _perm=${_perm#??}
+        _p=${_p#??}
     done
     _keep=$_oct
 }
 
-write_tmp() {  # $1 path, $2 emitter, $3 whole|merge; sets _tmp
+ours() {  # $1 path: owned by this process's user and group (test -O/-G; unknown: no)
+    { [ -O "$1" ] && [ -G "$1" ]; } 2>/dev/null
+}
+
+# $1 file: whether it already is exactly $HEADER$_blk, a regular file (not a symlink) of mode
+# $mode owned by this process's user and group, as writing it whole would make it.
+whole_same() {
+    [ ! -L "$1" ] && [ -f "$1" ] && ours "$1" || return 1
+    _rest="$HEADER$_blk"
+    _line=''
+    while IFS= read -r _line; do
+        case $_rest in
+            "$_line$NL"*) _rest=${_rest#"$_line$NL"} ;;
+            *) return 1 ;;
+        esac
+    done < "$1"
+    [ -z "$_line" ] && [ -z "$_rest" ] || return 1
+    file_perm "$1" || return 1
+    case $mode:$_perm in 644:-rw-r--r--*|600:-rw-------*) return 0 ;; esac
+    return 1
+}
+
+# What writing $1 comes to (as shim/profile.py plan_file): sets _action to unchanged, whole,
+# new, replace or append, _b to its block and _n to the names in it. $2 whole|merge|env.
+plan_one() {
+    if [ "$2" = env ]; then _b=$_eblk; _n=$_enames; else _b=$_blk; _n=$names; fi
+    _perm_of=''
+    if [ "$2" = whole ]; then
+        if whole_same "$1"; then _action=unchanged; else _action=whole; fi
+        return
+    fi
+    if [ -L "$1" ] || [ ! -f "$1" ]; then
+        _action=new
+        return
+    fi
+    scan_merge "$1" "$_b"
+    if [ $_same = 1 ]; then
+        # unchanged unless a private file must lose group or other access
+        [ $private = 0 ] && { _action=unchanged; return; }
+        if file_perm "$1"; then
+            case $_perm in ????--[-S]--[-T]*) _action=unchanged; return ;; esac
+        fi
+    fi
+    if [ $_has_end = 1 ]; then _action=replace; else _action=append; fi
+}
+
+# $1 file: its lines with our block ($_b) in place of the first one (or appended once); a
+# BEGIN with no END after it is a stray line: only the marker goes. Needs _has_end (scan_merge).
+emit_merged() {
+    _inside=0
+    _placed=0
+    if [ "$_action" != new ]; then
+        while IFS= read -r _line || [ -n "$_line" ]; do
+            if [ $_inside = 1 ]; then
+                [ "$_line" = "$END" ] && _inside=0
+                continue
+            fi
+            if [ "$_line" = "$BEGIN" ]; then
+                _inside=$_has_end
+                if [ $_placed = 0 ] && [ $_has_end = 1 ]; then printf '%s' "$_b"; _placed=1; fi
+                continue
+            fi
+            printf '%s\n' "$_line"
+        done < "$1"
+    fi
+    [ $_placed = 1 ] || printf '%s' "$_b"
+}
+
+write_tmp() {  # $1 path, $2 whole|merge|env; sets _tmp
     case $1 in */*) _dir=${1%/*} ;; *) _dir=. ;; esac
     [ -n "$_dir" ] || _dir=/
-    _seq=$((_seq + 1))
-    _tmp="$_dir/.ecs-shim-$$-$_seq"
-    # Remove first: noclobber still opens an existing FIFO, which would block the start.
-    rm -f "$_tmp" 2>/dev/null
+    # A fresh name: noclobber still opens an existing FIFO, which would block the start.
+    _tries=0
+    while :; do
+        _seq=$((_seq + 1))
+        _tmp="$_dir/.ecs-shim-$$-$_seq"
+        [ -e "$_tmp" ] || [ -L "$_tmp" ] || break
+        _tries=$((_tries + 1))
+        [ $_tries -lt 100 ] || return 1
+    done
     set -C
     true 2>/dev/null > "$_tmp" || { set +C; return 1; }
     set +C
     [ -f "$_tmp" ] && [ ! -L "$_tmp" ] || return 1
-    if [ "$3" = whole ]; then
-        {
-            printf '%s\n' "# Written by the ecs-credential-probe shim at container start from PID 1's environment,"
-            printf '%s\n' "# so login shells, cron, su - and ECS Exec sessions get the task's credentials."
-            printf '%s\n' "# Rewritten at every start: do not edit between the markers."
-            "$2"
-        } > "$_tmp" || { rm -f "$_tmp"; return 1; }
-    else
-        # An existing file keeps its owner and mode (never made wider); if it cannot keep
-        # its owner, it is not replaced.
-        _own=''
-        if [ -f "$1" ] && [ ! -L "$1" ]; then
-            file_meta "$1" || { rm -f "$_tmp"; return 1; }
+    if [ "$2" = whole ]; then
+        printf '%s' "$HEADER$_b" > "$_tmp" || { rm -f "$_tmp"; return 1; }
+        return 0
+    fi
+    # An existing file keeps its owner and mode (never made wider); if it cannot keep its
+    # owner, it is not replaced. chown and chmod run only when they would change something.
+    if [ "$_action" != new ]; then
+        file_perm "$1" || { rm -f "$_tmp"; return 1; }
+        file_keep
+    fi
+    emit_merged "$1" > "$_tmp" || { rm -f "$_tmp"; return 1; }
+    if [ "$_action" != new ]; then
+        if ! ours "$1"; then
+            chown "$_own" "$_tmp" 2>/dev/null || { rm -f "$_tmp"; return 1; }
+            _chmod=1  # chown clears the set-id bits
+        else
+            _chmod=0
         fi
-        emit_merged "$1" "$2" > "$_tmp" || { rm -f "$_tmp"; return 1; }
-        if [ -n "$_own" ]; then
-            chown "$_own" "$_tmp" 2>/dev/null && chmod "$_keep" "$_tmp" 2>/dev/null || { rm -f "$_tmp"; return 1; }
+        if [ $_chmod = 1 ] || [ "$_keep" != $mode ]; then
+            chmod "$_keep" "$_tmp" 2>/dev/null || { rm -f "$_tmp"; return 1; }
         fi
     fi
 }
 
-write_all() {  # in a subshell (it changes umask and "$@"); exit status 1 if a file failed
-    umask "$1"
-    set --
-    _fail=0
-    _queue() {  # $1 path, $2 emitter, $3 whole|merge
-        if write_tmp "$1" "$2" "$3"; then
-            _pairs="$_pairs$_tmp$NL$1$NL"
-        else
-            say "cannot write $1"
-            _fail=1
-        fi
-    }
-    _pairs=''
-    _seq=0
+write_one() {  # $1 path, $2 whole|merge|env
+    plan_one "$1" "$2"
+    if [ $_action = unchanged ]; then
+        [ $report = 1 ] && say "unchanged $1:${_n:- no variables}"
+        return 0
+    fi
+    if ! write_tmp "$1" "$2"; then
+        say "cannot write $1"
+        _fail=1
+        return 1
+    fi
+    # mv would move the file INTO a directory and call it success.
+    if [ -d "$1" ] && [ ! -L "$1" ]; then
+        rm -f "$_tmp"; say "cannot write $1: Is a directory"; _fail=1; return 1
+    fi
+    mv -f "$_tmp" "$1" 2>/dev/null || { rm -f "$_tmp"; say "cannot write $1"; _fail=1; return 1; }
+    [ $report = 1 ] && say "wrote $1:${_n:- no variables}"
+    return 0
+}
+
+# Every file the command line asks for, in order (as shim/__main__.py targets); $1 is the
+# function to run on each: write_one or show_one (--dry-run).
+each_target() {
     if [ $default_profiles = 1 ]; then
-        [ -d /etc/profile.d ] && _queue "$PROFILE_D" emit_block whole
+        if [ -d /etc/profile.d ]; then
+            "$1" "$PROFILE_D" whole
+        else
+            [ "$1" = show_one ] && printf '%s\n' "would not write $PROFILE_D: /etc/profile.d does not exist"
+        fi
         if [ -n "${HOME-}" ]; then
-            _queue "$HOME/.profile" emit_block merge
+            "$1" "$HOME/.profile" merge
         else
             say "HOME is not set: ~/.profile not written"
             _fail=1
@@ -246,34 +465,54 @@ write_all() {  # in a subshell (it changes umask and "$@"); exit status 1 if a f
     IFS=$NL
     for _path in $profiles; do
         IFS=$_old_ifs
-        [ -n "$_path" ] && _queue "$_path" emit_block merge
+        [ -n "$_path" ] && "$1" "$_path" merge
     done
     IFS=$_old_ifs
-    [ -n "$env_file" ] && _queue "$env_file" emit_env_block merge
-    [ -n "$_pairs" ] || exit $_fail
-    IFS=$NL
-    # shellcheck disable=SC2086  # one temporary path per line, by construction
-    set -- $_pairs
-    IFS=$_old_ifs
-    _tmps=''
-    _i=1
-    for _p in "$@"; do
-        [ $((_i % 2)) = 1 ] && _tmps="$_tmps $_p"
-        _i=$((_i + 1))
-    done
-    # shellcheck disable=SC2086
-    sync $_tmps 2>/dev/null
-    while [ $# -ge 2 ]; do
-        # mv would move the file INTO a directory and call it success.
-        if [ -d "$2" ] && [ ! -L "$2" ]; then
-            rm -f "$1"; say "cannot write $2: Is a directory"; _fail=1
-        else
-            mv -f "$1" "$2" 2>/dev/null || { rm -f "$1"; say "cannot write $2"; _fail=1; }
-        fi
-        shift 2
-    done
+    if [ -n "$env_file" ]; then
+        render_env_block
+        "$1" "$env_file" env
+    fi
+}
+
+write_all() {  # in a subshell (it changes umask); exit status 1 if a file failed
+    umask "$1"
+    _fail=0
+    _seq=0
+    each_target write_one
     exit $_fail
 }
+
+show_one() {  # $1 path, $2 whole|merge|env: what --dry-run prints for it
+    plan_one "$1" "$2"
+    if [ $private = 1 ]; then _kept='owner kept; group and others lose access'; else _kept='owner and mode kept'; fi
+    case $_action in
+        whole) printf '%s\n' "would write $1 (the whole file, mode 0$mode):" ;;
+        new) printf '%s\n' "would create $1 with the block (mode 0$mode):" ;;
+        replace) printf '%s\n' "would replace the block in $1 ($_kept):" ;;
+        append) printf '%s\n' "would add the block to $1 ($_kept):" ;;
+        unchanged) printf '%s\n' "would leave $1 as it is (up to date):" ;;
+    esac
+    if [ "$2" = env ]; then printf '%s' "$_emasked"; else printf '%s' "$_masked"; fi
+}
+
+render_block plain
+_blk=$_out
+report=0
+[ $# -gt 0 ] || report=1
+
+if [ $dry_run = 1 ]; then
+    render_block masked
+    _masked=$_out
+    _fail=0
+    each_target show_one
+    [ "$wait_set" = 1 ] && printf '%s\n' "would wait up to $wait_s s for the credentials endpoint"
+    if [ $# -gt 0 ]; then
+        printf '%s\n' "dry run: nothing written; not started: $1"
+    else
+        printf '%s\n' "dry run: nothing written"
+    fi
+    exit 0
+fi
 
 umask_for=022
 [ $mode = 600 ] && umask_for=077

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import stat
-import tempfile
-from typing import Mapping, Optional
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing costs the shim's start a few milliseconds
+    from typing import Any, Mapping, Optional
 
 BEGIN = "# >>> ecs-credential-probe shim >>>"
 END = "# <<< ecs-credential-probe shim <<<"
@@ -27,9 +28,34 @@ HEADER = (
     "# so login shells, cron, su - and ECS Exec sessions get the task's credentials.\n"
     "# Rewritten at every start: do not edit between the markers.\n"
 )
-NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# pam_env (/etc/environment) has no escapes: plain values only.
-ENV_FILE_SAFE = re.compile(r"^[A-Za-z0-9_./:@%+,=~-]*$")
+# pam_env (/etc/environment) has no escapes: plain values only (the sh twin's pattern too).
+ENV_FILE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./:@%+,=~-")
+_IDENT_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+_IDENT_REST = _IDENT_START | frozenset("0123456789")
+# Compiled on first use (PEP 562): the shim's start never pays for the re module's compiler.
+_PATTERNS = {"NAME": r"[A-Za-z_][A-Za-z0-9_]*\Z", "ENV_FILE_SAFE": r"[A-Za-z0-9_./:@%+,=~-]*\Z"}
+
+
+def __getattr__(name: str) -> Any:
+    """``NAME`` and ``ENV_FILE_SAFE``: the same rules as ``is_name`` and ``env_file_safe``, as
+    patterns, for the probe (compiled when first asked for)."""
+    if name in _PATTERNS:
+        import re
+
+        pattern = re.compile(_PATTERNS[name])
+        globals()[name] = pattern
+        return pattern
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def is_name(text: str) -> bool:
+    """A shell variable name: a letter or _, then letters, digits or _ (ASCII only)."""
+    return bool(text) and text[0] in _IDENT_START and all(c in _IDENT_REST for c in text)
+
+
+def env_file_safe(value: str) -> bool:
+    """Whether pam_env can hold the value as it is."""
+    return all(c in ENV_FILE_CHARS for c in value)
 
 
 def sh_quote(value: str) -> str:
@@ -49,7 +75,7 @@ def render_environment_block(values: Mapping[str, str]) -> tuple[str, list[str]]
     lines = [BEGIN]
     skipped = []
     for name, value in values.items():
-        if ENV_FILE_SAFE.match(value):
+        if env_file_safe(value):
             lines.append(f"{name}={value}")
         else:
             skipped.append(name)
@@ -160,23 +186,41 @@ def read_existing(path: str) -> tuple[Optional[str], Optional[os.stat_result]]:
     return data.decode("utf-8", "surrogateescape"), st
 
 
+def _temporary(folder: str) -> tuple[int, str]:
+    """A new, empty, private file in ``folder`` (O_EXCL: never one planted there, never
+    through a symlink), as tempfile.mkstemp makes it, without tempfile's imports."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        path = os.path.join(folder, f".ecs-shim-{os.getpid()}-{os.urandom(6).hex()}")
+        try:
+            return os.open(path, flags, 0o600), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary name", folder)
+
+
 def write_atomic(path: str, text: str, mode: int = 0o644, owner: Optional[tuple[int, int]] = None) -> None:
-    """Write via a temporary file in the same folder, fsync, rename over the target.
+    """Write via a temporary file in the same folder, then rename it over the target.
 
     The rename replaces whatever is at ``path`` (a planted symlink included) instead of
-    writing through it. ``owner`` (uid, gid) is given to the new file before the rename;
-    if it cannot be, nothing is replaced.
+    writing through it, and a reader sees the old file or the new one, never a part.
+    ``owner`` (uid, gid) is given to the new file before the rename; if it cannot be,
+    nothing is replaced. No fsync: the profiles are rewritten at every start, so a file
+    lost to a crash is written again by the next one, and an fsync at container start
+    can stall for seconds on a busy host.
     """
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".ecs-shim-", dir=folder)
+    fd, tmp = _temporary(folder)
     try:
-        if owner is not None:
-            os.fchown(fd, *owner)
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+        try:
+            if owner is not None:
+                os.fchown(fd, *owner)
+            os.fchmod(fd, mode)
+            data = text.encode("utf-8", "surrogateescape")
+            while data:
+                data = data[os.write(fd, data) :]
+        finally:
+            os.close(fd)
         os.rename(tmp, path)
     except BaseException:
         try:
@@ -184,32 +228,70 @@ def write_atomic(path: str, text: str, mode: int = 0o644, owner: Optional[tuple[
         except OSError:
             pass
         raise
+
+
+class Plan:
+    """What writing one file comes to: ``action`` is "unchanged" (the file already holds
+    this text, mode and owner: left as it is), "whole" (the whole file is written), "new"
+    (a file is created with the block), "replace" (the block replaced in place) or
+    "append" (the block added at the end)."""
+
+    __slots__ = ("action", "text", "mode", "owner")
+
+    def __init__(self, action: str, text: str, mode: int, owner: Optional[tuple[int, int]]) -> None:
+        self.action = action
+        self.text = text
+        self.mode = mode
+        self.owner = owner
+
+
+def _whole_unchanged(path: str, text: str, mode: int) -> bool:
+    """Whether the file is already what writing it whole would make: a regular file (not a
+    symlink) with exactly ``text``, mode ``mode``, owned by this process's user and group."""
+    fd = _open_nofollow(path)
+    if fd is None:
+        return False
     try:
-        dfd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass  # some filesystems refuse fsync on a directory; the rename is done
+        st = os.fstat(fd)
+        data = text.encode("utf-8", "surrogateescape")
+        if (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, st.st_size) != (mode, os.geteuid(), os.getegid(), len(data)):
+            return False
+        return _read_fd(fd, len(data) + 1) == data
+    finally:
+        os.close(fd)
 
 
-def update_file(path: str, block: str, mode: int = 0o644, whole: bool = False) -> None:
+def plan_file(path: str, block: str, mode: int = 0o644, whole: bool = False) -> Plan:
+    """What ``update_file`` would do, without doing it (``--dry-run`` shows this)."""
+    if whole:
+        text = HEADER + block
+        return Plan("unchanged" if _whole_unchanged(path, text, mode) else "whole", text, mode, None)
+    existing, st = read_existing(path)
+    if st is None:
+        return Plan("new", replace_block("", block), mode, None)
+    keep = stat.S_IMODE(st.st_mode)
+    mode = keep & ~0o077 if mode == 0o600 else keep
+    text = replace_block(existing or "", block)
+    if text == existing and mode == keep:
+        return Plan("unchanged", text, mode, None)
+    lines = (existing or "").split("\n")
+    has_block = BEGIN in lines and END in lines[lines.index(BEGIN) :]
+    return Plan("replace" if has_block else "append", text, mode, (st.st_uid, st.st_gid))
+
+
+def update_file(path: str, block: str, mode: int = 0o644, whole: bool = False) -> bool:
     """Put ``block`` into the file: as the whole file, or replacing our block in place.
 
     A file that exists keeps its owner and its mode (made private, never wider, when
-    ``mode`` is private); one that cannot keep its owner is not replaced.
+    ``mode`` is private); one that cannot keep its owner is not replaced. A file that
+    already holds exactly this text, mode and owner is left as it is (not even renamed);
+    returns whether the file was written.
     """
-    if whole:
-        write_atomic(path, HEADER + block, mode)
-        return
-    existing, st = read_existing(path)
-    owner = None
-    if st is not None:
-        keep = stat.S_IMODE(st.st_mode)
-        mode = keep & ~0o077 if mode == 0o600 else keep
-        owner = (st.st_uid, st.st_gid)
-    write_atomic(path, replace_block(existing or "", block), mode, owner)
+    plan = plan_file(path, block, mode, whole)
+    if plan.action == "unchanged":
+        return False
+    write_atomic(path, plan.text, plan.mode, plan.owner)
+    return True
 
 
 def read_block(text: str) -> Optional[dict[str, str]]:
@@ -219,6 +301,8 @@ def read_block(text: str) -> Optional[dict[str, str]]:
         return None
     end = text.find("\n" + END, start)
     body = text[start + len(BEGIN) + 1 : end + 1 if end != -1 else len(text)]
+    import re
+
     values: dict[str, str] = {}
     i = 0
     pattern = re.compile(r"export ([A-Za-z_][A-Za-z0-9_]*)=|([A-Za-z_][A-Za-z0-9_]*)=")

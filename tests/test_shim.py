@@ -152,7 +152,8 @@ def test_several_profiles_in_one_folder(impl: list[str], home: str, tmp_path: Pa
     paths = [tmp_path / name for name in ("a.sh", "b.sh", "c.sh")]
     args = ["--no-default-profiles"] + [x for p in paths for x in ("--profile", str(p))]
     proc = run_shim(impl, args, shim_env(home))
-    assert proc.returncode == 0 and proc.stderr == ""
+    # A bare run (no command) says what it wrote, one line per file.
+    assert proc.returncode == 0 and proc.stderr == "".join(f"shim: wrote {p}: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_REGION\n" for p in paths)
     for p in paths:
         assert source_in("sh", str(p), "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") == URI.encode()
 
@@ -543,3 +544,363 @@ def test_version(impl: list[str], home: str) -> None:
     for flag in ("--version", "-V"):
         proc = subprocess.run([*impl, flag], capture_output=True, text=True, timeout=30, env=shim_env(home))
         assert proc.returncode == 0 and proc.stdout.strip() == f"shim (ecs-credential-probe) {__version__}", (proc.stdout, proc.stderr)
+
+
+# ---------------------------------------------------------------------------------------
+# --dry-run, what a bare run says, and files left as they are (issue 13)
+# ---------------------------------------------------------------------------------------
+
+NAMES = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_REGION"
+PROFILE_D = "/etc/profile.d/ecs-credentials.sh"
+SECRET_ID = URI.rsplit("/", 1)[1]
+
+
+def scratch_profile_d(home: str) -> Path:
+    """The folder run_shim mounts over /etc/profile.d (as root)."""
+    need(os.geteuid() == 0 and shutil.which("unshare") is not None, "needs root and unshare for a private /etc/profile.d")
+    folder = Path(home).parent / "profile.d-scratch"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def tree(*folders: Path) -> dict[str, tuple[bytes, int, int, int, int, int]]:
+    """Every file under the folders: bytes, inode, mtime, mode, owner, group."""
+    out = {}
+    for folder in folders:
+        for path in sorted(folder.rglob("*")):
+            st = path.lstat()
+            data = path.read_bytes() if path.is_file() and not path.is_symlink() else b""
+            out[str(path)] = (data, st.st_ino, st.st_mtime_ns, st.st_mode, st.st_uid, st.st_gid)
+    return out
+
+
+def test_dry_run_writes_nothing_starts_nothing_and_shows_no_secret(impl: list[str], home: str, tmp_path: Path, emu: Emulator) -> None:
+    profile_d = scratch_profile_d(home)
+    (Path(home) / ".profile").write_text("# mine\nexport EDITOR=vi\n")
+    extra = tmp_path / "extra.sh"
+    extra.write_text("# >>> ecs-credential-probe shim >>>\nexport AWS_REGION='old'\n# <<< ecs-credential-probe shim <<<\n")
+    envfile = tmp_path / "environment"
+    envfile.write_text('LANG="C.UTF-8"\n')
+    token = "tok-" + os.urandom(12).hex()
+    full = emu.task_env()["AWS_CONTAINER_CREDENTIALS_FULL_URI"]
+    env = shim_env(home, AWS_CONTAINER_AUTHORIZATION_TOKEN=token, APP_TOKEN=token, DB_URL="postgres://app:pw-" + SECRET_ID + "@db/x?sslkey=k1")
+    marker = tmp_path / "started"
+    before = tree(profile_d, Path(home), tmp_path)
+    args = [
+        "--profile", str(extra), "--environment-file", str(envfile), "--var", "APP_TOKEN", "--var", "DB_URL",
+        "--var", "AWS_CONTAINER_AUTHORIZATION_TOKEN", "--wait", "30", "--dry-run", "--", "sh", "-c", f"touch {marker}",
+    ]
+    proc = run_shim(impl, args, env)
+    assert proc.returncode == 0, proc.stderr
+    assert tree(profile_d, Path(home), tmp_path) == before, "--dry-run changed a file"
+    assert not marker.exists(), "--dry-run started the command"
+    assert emu.state.requests.get("credentials", 0) == 0, "--dry-run asked the credentials endpoint"
+    out = proc.stdout
+    assert f"would write /etc/profile.d/ecs-credentials.sh (the whole file, mode 0600):\n# >>> ecs-credential-probe shim >>>\n" in out
+    assert f"would add the block to {home}/.profile (owner kept; group and others lose access):\n" in out
+    assert f"would replace the block in {extra} (owner kept; group and others lose access):\n" in out
+    assert f"would add the block to {envfile} " in out
+    assert "export AWS_CONTAINER_CREDENTIALS_RELATIVE_URI='/v2/credentials/****'\n" in out
+    assert "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/v2/credentials/****\n" in out
+    assert "export APP_TOKEN='****'\n" in out and "export AWS_CONTAINER_AUTHORIZATION_TOKEN='****'\n" in out
+    assert "export DB_URL='postgres://app:****@db/x?sslkey=****'\n" in out
+    assert "would wait up to 30 s for the credentials endpoint\n" in out
+    assert out.endswith("dry run: nothing written; not started: sh\n")
+    for secret in (SECRET_ID, token, "k1"):
+        assert secret not in out and secret not in proc.stderr
+    assert full  # the emulator served no request: nothing to mask there
+
+
+@pytest.mark.parametrize(
+    "setup",
+    [
+        pytest.param({}, id="fresh"),
+        pytest.param({".profile": "# mine\n", "p": "a\n# >>> ecs-credential-probe shim >>>\nold\n# <<< ecs-credential-probe shim <<<\nb\n"}, id="existing"),
+        pytest.param({"p": "x\n# >>> ecs-credential-probe shim >>>\nno end\n"}, id="stray-marker"),
+    ],
+)
+@pytest.mark.parametrize("private", [False, True], ids=["plain", "private"])
+def test_dry_run_prints_the_same_in_both_twins(home: str, tmp_path: Path, setup: dict[str, str], private: bool) -> None:
+    scratch_profile_d(home)
+    env = shim_env(home, APP_SETTING="it's $(x)\nline", DB_PASSWORD="hunter2-longer", ECS_CONTAINER_METADATA_URI_V4="http://169.254.170.2/v4/abc-123", AWS_CONTAINER_CREDENTIALS_FULL_URI="http://u:pw@127.0.0.1:9/c?id=zz")
+    args = ["--profile", str(tmp_path / "p"), "--environment-file", str(tmp_path / "env"), "--var", "APP_SETTING", *(["--var", "DB_PASSWORD"] if private else []), "--dry-run"]
+    outputs = []
+    for _, argv in sorted(IMPLS.items()):
+        for name, text in setup.items():
+            (Path(home) / name if name.startswith(".") else tmp_path / name).write_text(text)
+        proc = run_shim(argv, args, env)
+        assert proc.returncode == 0, proc.stderr
+        outputs.append((proc.stdout, proc.stderr))
+    assert outputs[0] == outputs[1]
+    assert "pw" not in outputs[0][0].replace("password", "") and "zz" not in outputs[0][0] and SECRET_ID not in outputs[0][0]
+
+
+MASK_TABLE = [
+    "/v2/credentials/1f6b1a52-7a3e-4c1e-9b7a-5e2d1c3b4a69",
+    "/v2/credentials/abc?id=secret&x",
+    "/v2/credentials/secret?",
+    "/v2/credentials/secret?&",
+    "/v2/credentials/",
+    "/creds?id=abc&&b=2&",
+    "/",
+    "//evil.example/x",
+    "@attacker/x",
+    "v2/credentials/x",
+    "",
+    "é/x",
+    "/V2/Credentials/tas\u212a",
+    "/v2//x/",
+]
+URL_TABLE = [
+    "http://169.254.170.23/v1/credentials",
+    "http://user:pass@127.0.0.1:80/x?a=1&b#frag",
+    "https://a:b:c@d@host/path?token=t&&",
+    "127.0.0.1:8080/x?q=1",
+    "http://host/path?",
+]
+
+
+@pytest.mark.parametrize("value", MASK_TABLE)
+def test_dry_run_masks_the_relative_uri_alike_in_both_twins(home: str, tmp_path: Path, value: str) -> None:
+    from shim import mask
+
+    out = tmp_path / "p"
+    shown = []
+    for _, argv in sorted(IMPLS.items()):
+        proc = run_shim(argv, ["--no-default-profiles", "--profile", str(out), "--dry-run"], shim_env(home, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=value))
+        assert proc.returncode == 0, proc.stderr
+        shown.append(proc.stdout.splitlines()[2])
+    expected = mask.mask_relative_uri(value)
+    assert shown == [f"export AWS_CONTAINER_CREDENTIALS_RELATIVE_URI={profile_quote(expected)}"] * 2
+    for secret in ("1f6b1a52", "secret", "evil", "attacker"):
+        assert secret not in shown[0]
+
+
+@pytest.mark.parametrize("value", URL_TABLE)
+def test_dry_run_masks_urls_alike_in_both_twins(home: str, tmp_path: Path, value: str) -> None:
+    from shim import mask
+
+    out = tmp_path / "p"
+    shown = []
+    for _, argv in sorted(IMPLS.items()):
+        env = clean_env(home, {"AWS_CONTAINER_CREDENTIALS_FULL_URI": value})
+        proc = run_shim(argv, ["--no-default-profiles", "--profile", str(out), "--dry-run"], env)
+        shown.append(proc.stdout.splitlines()[2])
+    assert shown == [f"export AWS_CONTAINER_CREDENTIALS_FULL_URI={profile_quote(mask.mask_url(value))}"] * 2
+    assert "pass" not in shown[0] and "b:c" not in shown[0] and "=1" not in shown[0] and "token=t" not in shown[0]
+
+
+def profile_quote(value: str) -> str:
+    from shim.profile import sh_quote
+
+    return sh_quote(value)
+
+
+@pytest.mark.parametrize("value", [v for v in MASK_TABLE if v.startswith("/") and not v.startswith("//") and "\u212a" not in v])
+def test_shim_masks_a_relative_uri_as_the_probe_does(value: str) -> None:
+    from probe import redact
+    from shim import mask
+
+    assert mask.mask_relative_uri(value) == redact.mask_relative_uri(value)
+
+
+@pytest.mark.parametrize("value", [u for u in URL_TABLE if "://" in u and u.count("@") < 2])
+def test_shim_masks_a_url_as_the_probe_does(value: str) -> None:
+    from probe import redact
+    from shim import mask
+
+    assert mask.mask_url(value) == redact.mask_url(value)
+
+
+def test_bare_run_says_what_it_wrote_and_a_command_hears_nothing(impl: list[str], home: str, tmp_path: Path) -> None:
+    scratch_profile_d(home)
+    envfile = tmp_path / "environment"
+    env = shim_env(home, APP_SETTING="has space")
+    args = ["--environment-file", str(envfile), "--var", "APP_SETTING"]
+    proc = run_shim(impl, args, env)
+    assert proc.returncode == 0
+    assert proc.stderr.splitlines() == [
+        f"shim: wrote /etc/profile.d/ecs-credentials.sh: {NAMES} APP_SETTING",
+        f"shim: wrote {home}/.profile: {NAMES} APP_SETTING",
+        f"shim: not writing APP_SETTING to {envfile}: pam_env cannot hold its value",
+        f"shim: wrote {envfile}: {NAMES}",
+    ]
+    proc = run_shim(impl, args, env)
+    assert proc.stderr.splitlines()[1] == f"shim: unchanged {home}/.profile: {NAMES} APP_SETTING"
+    # With a command the application's stderr gets nothing from the shim, changed files or not.
+    for value in ("has space", "changed value"):
+        proc = run_shim(impl, [*args, "--", "sh", "-c", "echo app"], shim_env(home, APP_SETTING=value))
+        assert proc.returncode == 0 and proc.stdout == "app\n"
+        assert proc.stderr == f"shim: not writing APP_SETTING to {envfile}: pam_env cannot hold its value\n"
+    proc = run_shim(impl, ["--no-default-profiles", "--profile", str(tmp_path / "p")], clean_env(home))
+    assert proc.stderr == f"shim: wrote {tmp_path / 'p'}: no variables\n"
+
+
+def test_an_unchanged_file_is_not_renamed_a_changed_one_is_fixed(impl: list[str], home: str, tmp_path: Path) -> None:
+    profile_d = scratch_profile_d(home)
+    whole = profile_d / "ecs-credentials.sh"
+    dotprofile = Path(home) / ".profile"
+    dotprofile.write_text("# mine\n")
+    extra, envfile = tmp_path / "extra.sh", tmp_path / "environment"
+    args = ["--profile", str(extra), "--environment-file", str(envfile)]
+    env = shim_env(home)
+    assert run_shim(impl, args, env).returncode == 0
+    files = [whole, dotprofile, extra, envfile]
+    first = tree(profile_d, Path(home), tmp_path)
+    proc = run_shim(impl, args, env)
+    assert proc.stderr.splitlines() == [f"shim: unchanged {p}: {NAMES}" for p in [PROFILE_D, *files[1:]]]
+    assert tree(profile_d, Path(home), tmp_path) == first, "an unchanged file was rewritten"
+
+    def fixed(path: Path) -> None:
+        inode = path.lstat().st_ino
+        proc = run_shim(impl, args, env)
+        shown = PROFILE_D if path == whole else path
+        assert [line for line in proc.stderr.splitlines() if line.startswith("shim: wrote")] == [f"shim: wrote {shown}: {NAMES}"], proc.stderr
+        assert path.lstat().st_ino != inode, "not replaced by a rename"
+        assert run_shim(impl, args, env).stderr.count("shim: wrote") == 0, "not fixed for good"
+
+    # Content: one value, one byte, a missing last newline, a duplicate block, a user's line
+    # inside the block.
+    whole.write_text(whole.read_text().replace("eu-west-1", "eu-west-2"))
+    fixed(whole)
+    dotprofile.write_bytes(dotprofile.read_bytes()[:-1])
+    fixed(dotprofile)
+    extra.write_text(extra.read_text() * 2)
+    fixed(extra)
+    envfile.write_text(envfile.read_text().replace("AWS_REGION", "export X=1\nAWS_REGION"))
+    fixed(envfile)
+    # Mode and owner of the whole file (the others keep theirs).
+    whole.chmod(0o664)
+    fixed(whole)
+    assert stat.S_IMODE(whole.stat().st_mode) == 0o644
+    os.chown(whole, 65534, 65534)
+    fixed(whole)
+    assert (whole.stat().st_uid, whole.stat().st_gid) == (0, 0)
+    # A symlink with the right content behind it is replaced, never kept.
+    target = tmp_path / "elsewhere"
+    target.write_bytes(dotprofile.read_bytes())
+    dotprofile.unlink()
+    dotprofile.symlink_to(target)
+    fixed(dotprofile)
+    assert not dotprofile.is_symlink()
+    # A secret --var makes every file private: the group-readable ones are narrowed.
+    secret_env = shim_env(home, DB_PASSWORD="hunter2-longer")
+    private_args = [*args, "--var", "DB_PASSWORD"]
+    assert run_shim(impl, private_args, secret_env).returncode == 0
+    assert all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in files)
+    before = tree(profile_d, Path(home), tmp_path)
+    assert run_shim(impl, private_args, secret_env).stderr.count("shim: wrote") == 0
+    assert tree(profile_d, Path(home), tmp_path) == before
+    extra.chmod(0o640)
+    proc = run_shim(impl, private_args, secret_env)
+    assert [line for line in proc.stderr.splitlines() if line.startswith("shim: wrote")] == [f"shim: wrote {extra}: {NAMES} DB_PASSWORD"]
+    assert stat.S_IMODE(extra.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("template", HOSTILE)
+def test_hostile_values_are_recognised_as_unchanged(impl: list[str], home: str, tmp_path: Path, template: str) -> None:
+    value = template.replace("{marker}", str(tmp_path / "pwned"))
+    out = tmp_path / "profile"
+    out.write_text("# before\n")
+    args = ["--no-default-profiles", "--profile", str(out), "--var", "APP_SETTING"]
+    env = shim_env(home, APP_SETTING=value)
+    assert run_shim(impl, args, env).returncode == 0
+    before = tree(tmp_path)
+    proc = run_shim(impl, args, env)
+    assert proc.stderr == f"shim: unchanged {out}: {NAMES} APP_SETTING\n"
+    assert tree(tmp_path) == before
+
+
+def test_sh_twin_runs_no_sync_and_one_mv_per_changed_file(home: str, tmp_path: Path) -> None:
+    """What the start costs: no global sync, no mv for a file left as it is."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    log = tmp_path / "calls"
+    for name in ("sync", "mv", "rm", "chmod", "chown", "ls"):
+        real = shutil.which(name)
+        assert real
+        (bindir / name).write_text(f'#!/bin/sh\necho "{name}" >> "{log}"\nexec {real} "$@"\n')
+        (bindir / name).chmod(0o755)
+    env = shim_env(home)
+    env["PATH"] = f"{bindir}:{env['PATH']}"
+    a, b = tmp_path / "a.sh", tmp_path / "b.sh"
+    args = ["--no-default-profiles", "--profile", str(a), "--profile", str(b), "--", "true"]
+
+    def calls() -> list[str]:
+        text = log.read_text() if log.exists() else ""
+        log.unlink(missing_ok=True)
+        return text.split()
+
+    assert run_shim(IMPLS["sh"], args, env).returncode == 0
+    assert calls() == ["mv", "mv"]
+    assert run_shim(IMPLS["sh"], args, env).returncode == 0
+    assert calls() == [], "a file left as it is cost a command"
+    b.write_text(b.read_text().replace("eu-west-1", "eu-west-2"))
+    assert run_shim(IMPLS["sh"], args, env).returncode == 0
+    assert calls() == ["ls", "mv"]  # ls: b's owner and mode, kept
+
+
+def test_python_shim_start_imports_no_heavy_module(home: str, tmp_path: Path) -> None:
+    """The usual command line never imports argparse, re, typing, tempfile or ipaddress
+    (milliseconds of every container start); -S: nothing imported by site either."""
+    code = (
+        "import sys; from shim.__main__ import main; rc = main(sys.argv[1:]); "
+        "print(sorted(m for m in ('argparse', 're', 'typing', 'tempfile', 'ipaddress', 'shutil', 'random') if m in sys.modules)); "
+        "raise SystemExit(rc)"
+    )
+    env = shim_env(home)
+    env["PYTHONPATH"] = REPO
+    out = tmp_path / "p"
+    proc = subprocess.run([sys.executable, "-S", "-c", code, "--no-default-profiles", "--profile", str(out), "--strict", "--var", "X"], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "[]\n"
+    assert URI in out.read_text()
+
+
+PARSE_TABLE = [
+    [],
+    ["--", "app"],
+    ["app", "--profile", "x"],
+    ["--profile", "a", "--profile=b", "--var", "X", "--var=Y", "--", "app", "-x"],
+    ["--profile="],
+    ["--profile", ""],
+    ["--var", ""],
+    ["--environment-file"],
+    ["--environment-file", "--", "app"],
+    ["--environment-file", "--strict", "app"],
+    ["--environment-file", "--var=X", "app"],
+    ["--environment-file", "/e", "app"],
+    ["--environment-file", "app"],
+    ["--environment-file="],
+    ["--environment-file=/e", "--dry-run"],
+    ["--wait", "5", "--wait=0.25", "--strict", "--no-default-profiles", "--", "app"],
+    ["--wait", "10.0"],
+    ["--strict", "--", "--profile", "x"],
+    ["--", "app", "--", "x"],
+    ["app", "--", "x"],
+    ["--dry-run", "app", "--dry-run"],
+    # Handed to argparse (parse_fast says None): abbreviations, odd values, a second --.
+    ["--prof", "x"],
+    ["--dry", "app"],
+    ["--profile", "-x", "app"],
+    ["--var", "--", "app"],
+    ["--environment-file", "", "app"],
+    ["--environment-file", "-1", "app"],
+    ["--wait", "\u0663"],
+    ["--", "--", "app"],
+    ["", "app"],
+    ["-", "app"],
+]
+
+
+@pytest.mark.parametrize("argv", PARSE_TABLE, ids=lambda a: " ".join(a) or "(none)")
+def test_fast_parser_agrees_with_argparse(argv: list[str]) -> None:
+    """parse_fast answers only what argparse answers the same way; the rest goes to argparse."""
+    from shim.__main__ import parse_fast
+
+    fast = parse_fast(argv)
+    if fast is None:
+        return
+    ns = build_parser().parse_args(argv)
+    command = ns.command[1:] if ns.command[:1] == ["--"] else ns.command
+    assert {**vars(ns), "command": command} == vars(fast)

@@ -413,7 +413,9 @@ def test_profile_keeps_its_mode_and_owner(impl: str, mode: int, home: str) -> No
     os.chown(profile, 65534, 65534)
     profile.chmod(mode)
     proc = run_shim(IMPLS[impl], [], _env_for(home))
-    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    names = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_REGION"
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == f"shim: wrote /etc/profile.d/ecs-credentials.sh: {names}\nshim: wrote {profile}: {names}\n"
     st = profile.stat()
     assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (mode, 65534, 65534)
     assert profile.read_text().startswith("# mine\n# >>> ecs-credential-probe shim >>>\n")
