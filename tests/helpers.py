@@ -116,7 +116,7 @@ def run_probe(
     saved: Iterable[str] = (),
     timeout: float = 60,
     stdin: Optional[str] = None,
-    pidns: bool = False,
+    pidns: bool = True,
 ) -> ProbeRun:
     """Run the unmodified probe as a process, then scan everything it wrote for secrets.
 
