@@ -62,7 +62,7 @@ def emu() -> Iterator[Emulator]:
 
 def test_metrics_of_a_passing_run(emu: Emulator, home: str) -> None:
     port = free_port()
-    watch = Watch(["--interval", "5", "--listen", f"127.0.0.1:{port}"], clean_env(home, emu.task_env()))
+    watch = Watch(["--interval", "60", "--listen", f"127.0.0.1:{port}"], clean_env(home, emu.task_env()))
     try:
         watch.wait_runs(1)
         status, body = http_get(f"http://127.0.0.1:{port}/metrics")
