@@ -22,7 +22,7 @@ from typing import Any, Iterator, Optional
 
 import pytest
 
-from helpers import IMPLEMENTED_TASK_IDS, REPO, NetnsHost, assert_no_secrets, clean_env, need, netns_available
+from helpers import IMPLEMENTED_TASK_IDS, PID1_INIT, REPO, NetnsHost, assert_no_secrets, clean_env, need, netns_available
 from probe.emulator import Emulator
 
 LOADGEN = os.path.join(REPO, "tests", "loadgen.py")
@@ -32,23 +32,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-# PID 1 of the sidecar's own PID namespace: it forwards SIGTERM and SIGINT to the probe and
-# exits with its status. So the probe is not PID 1, as beside an application with pidMode
-# task (a PID 1 ignores the signals it has no handler for yet).
-_INIT = (
-    "import signal, subprocess, sys\n"
-    "child = []\n"
-    "def forward(signum, frame):\n"
-    "    if child:\n"
-    "        child[0].send_signal(signum)\n"
-    "for s in (signal.SIGTERM, signal.SIGINT):\n"
-    "    signal.signal(s, forward)\n"
-    "child.append(subprocess.Popen(sys.argv[1:]))\n"
-    "code = child[0].wait()\n"
-    "sys.exit(code if code >= 0 else 128 - code)\n"
-)
 
 
 def pidns_available() -> Optional[str]:
@@ -66,11 +49,13 @@ def in_own_pid_namespace(cmd: list[str]) -> list[str]:
     Without it the sidecar under test sees every process of this machine, and its verdict
     depends on them: another suite's probe with HTTP_PROXY and the credentials variable in
     its environment makes processes.proxy fail here (test_http_details failed so on a busy
-    machine). --kill-child: nothing is left behind if the test kills unshare.
+    machine). The probe is not PID 1 (helpers.PID1_INIT is, and forwards SIGTERM), as beside
+    an application with pidMode task. --kill-child: nothing is left behind if the test kills
+    unshare.
     """
     why = pidns_available()
     need(why is None, why or "")
-    return ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child", sys.executable, "-c", _INIT, *cmd]
+    return ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child", sys.executable, "-c", PID1_INIT, *cmd]
 
 
 def probe_pid(proc: "subprocess.Popen[Any]", why: Any = lambda: "") -> int:
