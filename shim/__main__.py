@@ -17,7 +17,7 @@ from shim import ENVIRONMENT, PROFILE_D, VARS, profile
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only (typing, argparse, re cost the start milliseconds)
     import argparse
-    from typing import Mapping, NoReturn, Optional, Sequence, Union
+    from typing import Mapping, NoReturn, Optional, Sequence
 
 # A --var whose name holds one of these (or ends in _KEY) makes the files private (0600).
 SECRET_WORDS = ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL", "PRIVATE")
@@ -560,6 +560,8 @@ def parse_args(argv: Sequence[str]) -> Options:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Write the profiles (or, with --dry-run, show them), wait if asked, then exec COMMAND;
+    returns only when there is no command or it cannot be started."""
     args = parse_args(sys.argv[1:] if argv is None else list(argv))
     if args.print_sh:
         import shim

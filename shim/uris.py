@@ -7,7 +7,6 @@ https, or plain http to a loopback address or one of the known link-local hosts.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 
 ECS_CREDENTIALS_HOST = "169.254.170.2"
@@ -17,6 +16,8 @@ PLAIN_PATH = re.compile(r"^/(?!/)[A-Za-z0-9\-._~%/]*(\?[A-Za-z0-9\-._~%=&]*)?$")
 
 
 def is_loopback(host: str) -> bool:
+    import ipaddress  # only --wait and the probe ask: not on the shim's usual start
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:

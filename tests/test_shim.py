@@ -596,7 +596,7 @@ def test_dry_run_writes_nothing_starts_nothing_and_shows_no_secret(impl: list[st
     assert not marker.exists(), "--dry-run started the command"
     assert emu.state.requests.get("credentials", 0) == 0, "--dry-run asked the credentials endpoint"
     out = proc.stdout
-    assert f"would write /etc/profile.d/ecs-credentials.sh (the whole file, mode 0600):\n# >>> ecs-credential-probe shim >>>\n" in out
+    assert "would write /etc/profile.d/ecs-credentials.sh (the whole file, mode 0600):\n# >>> ecs-credential-probe shim >>>\n" in out
     assert f"would add the block to {home}/.profile (owner kept; group and others lose access):\n" in out
     assert f"would replace the block in {extra} (owner kept; group and others lose access):\n" in out
     assert f"would add the block to {envfile} " in out
