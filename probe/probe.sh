@@ -511,6 +511,13 @@ http() {
     [ -n "$_wpid" ] && { kill $_wpid 2>/dev/null; wait $_wpid 2>/dev/null; }
     wait $_hpid 2>/dev/null  # it ends at the client's EOF, with every byte written
     epoch_now; printf '%s' "$R" > "$_out.at"
+    http_finish "$_out" "$_rc" "$_ms"
+}
+
+# What came back for OUT ($1; the client's exit status $2, the budget $3 ms): OUT.status,
+# OUT.date, OUT.redirect, OUT.error.
+http_finish() {
+    _out=$1; _rc=$2; _ms=$3
     # The status line (the first answer: a redirect is reported, never followed) and Date.
     _sl=''; _date=''
     case $CLIENT in
@@ -563,6 +570,93 @@ http() {
     case $_e in *[Cc]onnection\ refused*) _e='connection refused (nothing listens there)' ;; esac
     [ -n "$_e" ] || _e="$CLIENT ended with status $_rc and no answer"
     scrub "$_e"; printf '%s' "$R" > "$_out.error"
+}
+
+# Requests queued by req and sent together by send. curl takes them all in one process
+# (--parallel): starting curl costs more than a request to a local endpoint, so one start
+# per job instead of one per request. wget gets one process per request, all at once.
+REQ_Q=''
+req() {  # OUT URL TIMEOUT_MS [METHOD] [HEADER_NAME HEADER_VALUE]; OUT is $T/<name>
+    _n=${1##*/}
+    REQ_Q="$REQ_Q $_n"
+    eval "RQ_u_$_n=\$2; RQ_t_$_n=\$3; RQ_m_$_n=\${4:-GET}; RQ_hn_$_n=\${5-}; RQ_hv_$_n=\${6-}"
+}
+send() {
+    _q=$REQ_Q; REQ_Q=''
+    set -- $_q
+    if [ $# -eq 1 ]; then
+        eval "http \"\$T/\$1\" \"\$RQ_u_$1\" \"\$RQ_t_$1\" \"\$RQ_m_$1\" \"\$RQ_hn_$1\" \"\$RQ_hv_$1\""
+    elif [ "$CLIENT" = curl ]; then
+        curl_batch "$@"
+    else
+        for _n in "$@"; do
+            eval "http \"\$T/\$_n\" \"\$RQ_u_$_n\" \"\$RQ_t_$_n\" \"\$RQ_m_$_n\" \"\$RQ_hn_$_n\" \"\$RQ_hv_$_n\"" &
+        done
+        wait
+    fi
+}
+# Several queued requests in one curl. Each keeps its own budget (--max-time), body cap
+# (a FIFO read by head), header file and exit status (-w %{exitcode}, curl 7.75+); a curl
+# without --parallel (before 7.66) gets them one process each instead.
+curl_batch() {
+    _names=$*
+    now_ms; _left=$((end_ms - NOW - 250))
+    set -- -q -sS --parallel
+    _sent=''
+    for _n in $_names; do
+        _out=$T/$_n
+        eval "_url=\$RQ_u_$_n; _to=\$RQ_t_$_n; _method=\$RQ_m_$_n; _hn=\$RQ_hn_$_n; _hv=\$RQ_hv_$_n"
+        _ms=$_left; [ "$_ms" -lt "$_to" ] || _ms=$_to
+        : > "$_out.body"; : > "$_out.hdr"; : > "$_out.err"
+        if [ "$_ms" -le 50 ]; then
+            printf 'not sent: the deadline was reached' > "$_out.error"; epoch_now; printf '%s' "$R" > "$_out.at"; continue
+        fi
+        mkfifo "$_out.fifo" 2>/dev/null || { printf 'cannot create a FIFO in %s' "$T" > "$_out.error"; continue; }
+        head -c $((MAX_BODY + 1)) < "$_out.fifo" > "$_out.body" &
+        eval "RQ_hp_$_n=\$! RQ_ms_$_n=\$_ms"
+        {
+            printf 'header = "Accept: application/json"\n'
+            [ -n "$_hn" ] && printf 'header = "%s: %s"\n' "$_hn" "$_hv"
+        } > "$_out.cfg"
+        secs "$_ms"
+        [ -n "$_sent" ] && set -- "$@" --next -sS
+        set -- "$@" -K "$_out.cfg" --noproxy '*' --proto =http,https --max-redirs 0 --max-time "$R" \
+            --connect-timeout "$R" -D "$_out.hdr" -o "$_out.fifo" -w "$_n %{exitcode} %{errormsg}\n"
+        [ "$_method" = PUT ] && set -- "$@" -X PUT
+        set -- "$@" --url "$_url"
+        _sent="$_sent $_n"
+    done
+    [ -n "$_sent" ] || return 0
+    _first=${_sent# }; _first=${_first%% *}
+    _w=$T/$_first.w
+    "$CURL" "$@" > "$_w" 2> "$T/$_first.batch-err"
+    _brc=$?
+    for _n in $_sent; do
+        # A transfer that never opened its output leaves head waiting for a writer: a
+        # read-write open (never blocks on a FIFO) lets it see the end.
+        : <> "$T/$_n.fifo"
+        eval "wait \$RQ_hp_$_n"
+        epoch_now; printf '%s' "$R" > "$T/$_n.at"
+    done
+    if [ "$_brc" = 2 ] && [ ! -s "$_w" ]; then
+        # This curl knows no --parallel: one process per request.
+        for _n in $_sent; do
+            rm -f "$T/$_n.fifo" "$T/$_n.at"
+            eval "http \"\$T/\$_n\" \"\$RQ_u_$_n\" \"\$RQ_t_$_n\" \"\$RQ_m_$_n\" \"\$RQ_hn_$_n\" \"\$RQ_hv_$_n\"" &
+        done
+        wait
+        return 0
+    fi
+    while IFS=' ' read -r _n _rc _msg; do
+        case " $_sent " in *" $_n "*) ;; *) continue ;; esac
+        case $_rc in ''|*[!0-9]*) _rc=$_brc ;; esac  # before curl 7.75: no %{exitcode}
+        eval "RQ_rc_$_n=\$_rc"
+        [ -n "$_msg" ] && printf 'curl: (%s) %s\n' "$_rc" "$_msg" > "$T/$_n.err"
+    done < "$_w"
+    for _n in $_sent; do
+        eval "_rc=\${RQ_rc_$_n-\$_brc}; _ms=\$RQ_ms_$_n"
+        http_finish "$T/$_n" "$_rc" "$_ms"
+    done
 }
 
 # --- environment ------------------------------------------------------------------------
@@ -804,17 +898,22 @@ fetch_credentials() {
         return 0
     fi
     if [ -n "$token" ]; then
-        http "$T/cred" "$target_raw" 2000 GET Authorization "$token"
+        req "$T/cred" "$target_raw" 2000 GET Authorization "$token"
     else
-        http "$T/cred" "$target_raw" 2000
+        req "$T/cred" "$target_raw" 2000
     fi
 }
 fetch_metadata() {
     [ -n "${ECS_CONTAINER_METADATA_URI_V4-}" ] && [ -n "$CLIENT" ] || return 0
     _base=${ECS_CONTAINER_METADATA_URI_V4%/}
-    http "$T/mc" "$_base" 2000 &
-    http "$T/mt" "$_base/task" 2000
-    wait
+    req "$T/mc" "$_base" 2000
+    req "$T/mt" "$_base/task" 2000
+}
+# The credentials and task metadata requests, sent together (one curl).
+fetch_task() {
+    want endpoint.credentials endpoint.credentials-expiry && fetch_credentials
+    want endpoint.task-metadata && fetch_metadata
+    send
 }
 
 fetch_imds() {
@@ -825,15 +924,11 @@ fetch_imds() {
     _itok=''
     # The IMDSv2 token and the role list without a token go out together: where IMDSv1 is
     # allowed the list is already there when the token arrives (two round trips, not three).
-    _itpid=''
-    if [ "$CLIENT" != busybox-wget ]; then
-        http "$T/it" "$_ibase/latest/api/token" 1000 PUT X-aws-ec2-metadata-token-ttl-seconds 21600 &
-        _itpid=$!
-    fi
-    http "$T/ir1" "$_ibase/latest/meta-data/iam/security-credentials/" 1000
+    [ "$CLIENT" != busybox-wget ] && req "$T/it" "$_ibase/latest/api/token" 1000 PUT X-aws-ec2-metadata-token-ttl-seconds 21600
+    req "$T/ir1" "$_ibase/latest/meta-data/iam/security-credentials/" 1000
+    send
     _irf=$T/ir1
-    if [ -n "$_itpid" ]; then
-        wait $_itpid
+    if [ "$CLIENT" != busybox-wget ]; then
         rd "$T/it.status"
         if [ "$R" = 200 ] && [ -s "$T/it.body" ]; then
             rd "$T/it.body"; _itok=${R%"$CR"}
@@ -863,9 +958,9 @@ fetch_imds() {
     [ -n "$_role" ] || { printf 'no instance role is attached' > "$T/imds.error"; return 0; }
     printf '%s' "$_role" > "$T/imds.role"
     case $_role in *[!A-Za-z0-9+=,.@_-]*) printf 'the instance role name is not a valid IAM name' > "$T/imds.error"; return 0 ;; esac
-    http "$T/ii" "$_ibase/latest/meta-data/instance-id" 1000 GET $_ih ${_ih:+"$_itok"} &
-    http "$T/ic" "$_ibase/latest/meta-data/iam/security-credentials/$_role" 1000 GET $_ih ${_ih:+"$_itok"}
-    wait
+    req "$T/ic" "$_ibase/latest/meta-data/iam/security-credentials/$_role" 1000 GET $_ih ${_ih:+"$_itok"}
+    req "$T/ii" "$_ibase/latest/meta-data/instance-id" 1000 GET $_ih ${_ih:+"$_itok"}
+    send
 }
 
 # The SDK scan: the package formats sh can read, by path and file name.
@@ -895,8 +990,7 @@ run_job() {  # name function
     eval "JOB_$1=\$!"
 }
 want() { for _w in "$@"; do selected "$_w" && return 0; done; return 1; }
-want endpoint.credentials endpoint.credentials-expiry && run_job cred fetch_credentials
-want endpoint.task-metadata && run_job meta fetch_metadata
+want endpoint.credentials endpoint.credentials-expiry endpoint.task-metadata && run_job task fetch_task
 want imds.instance-role && run_job imds fetch_imds
 want sdk.versions && run_job sdk scan_sdks
 
@@ -913,7 +1007,7 @@ if [ -n "${JOB_sdk-}" ]; then
     ) > /dev/null 2>&1 &
     JOB_sdkdog=$!
 fi
-for _j in cred meta imds sdk; do
+for _j in task imds sdk; do
     eval "_p=\${JOB_$_j-}"
     [ -n "$_p" ] && wait "$_p" 2>/dev/null
 done

@@ -491,6 +491,26 @@ def test_full_uri_with_token_file(host: NetnsHost, roots: dict[str, Path], home:
         assert got["endpoint.credentials-expiry"] == want_py["endpoint.credentials-expiry"]
 
 
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_imds_v2_only(host: NetnsHost, roots: dict[str, Path], home: str, variant: str) -> None:
+    """IMDSv1 refused: the role list asked without a token (sent with the token request, to
+    save a round trip) gets 401 and is asked again with the token. busybox wget cannot PUT,
+    so for it the instance role is out of reach, which is true for that client."""
+    host.set(imds_v1_allowed=False)
+    try:
+        env = host.task_env(home)
+        py = run_py(host, env, "--json")
+        sh = run_sh(host, roots[variant], env, "--json")
+    finally:
+        host.set(imds_v1_allowed=True)
+    check = sh.check("imds.instance-role")
+    if variant == "ash+busybox-wget":
+        assert check["status"] == "pass" and "HTTP 401" in check["detail"], check
+    else:
+        assert check["status"] == py.check("imds.instance-role")["status"] == "warn", (check, py.check("imds.instance-role"))
+        assert check["detail"].startswith("IMDSv2 at "), check
+
+
 # ---------------------------------------------------------------------------------------
 # An SDK in the image (sdk.versions): the formats sh reads, against the Python probe.
 # ---------------------------------------------------------------------------------------
