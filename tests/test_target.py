@@ -283,3 +283,28 @@ def test_unknown_container_lists_the_known_ones(host: NetnsHost, home: str, tmp_
     run = run_as_target(host, home, root, {}, "/bin/busybox sleep 600", host.task_env(home), ["--json"], pick="nope", select="--container")
     assert run.rc == 2
     assert "no container named 'nope'" in run.stderr and host.state["container_name"] in run.stderr, run.stderr
+
+
+def test_watch_keeps_judging_the_target(host: NetnsHost, home: str, tmp_path: "os.PathLike[str]") -> None:
+    """`probe watch --pid`: each run's JSON line is about the target (its missing variable),
+    not the sidecar's own environment, which has the variable."""
+    root = make_root(str(tmp_path))
+    run = run_as_target(
+        host, home, root, {"HOME": "/root"}, "/bin/busybox sleep 600", host.task_env(home),
+        ["watch", "--runs", "2", "--interval", "0.1", "--listen", "127.0.0.1:0"],
+    )
+    lines = [json.loads(line) for line in run.stdout.splitlines() if line.strip()]
+    assert len(lines) == 2, run.stderr
+    for doc in lines:
+        assert doc["target"]["cmdline"] == "/bin/busybox sleep 600"
+        assert doc["verdict"] == "fail"
+        assert [c["status"] for c in doc["checks"] if c["id"] == "env.credentials-variable"] == ["fail"]
+
+
+def test_watch_with_an_unreadable_pid_stops_at_start(host: NetnsHost, home: str, tmp_path: "os.PathLike[str]") -> None:
+    root = make_root(str(tmp_path))
+    run = run_as_target(
+        host, home, root, {}, "/bin/busybox sleep 600", host.task_env(home),
+        ["watch", "--runs", "1", "--listen", "127.0.0.1:0"], pick="99999",
+    )
+    assert run.rc == 2 and "no process 99999" in run.stderr, run.stderr
