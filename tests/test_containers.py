@@ -442,13 +442,6 @@ def test_sidecar_pid_1_is_the_app_with_its_view(host: NetnsHost, app: App, sidec
     assert not any("/opt/ecs-credential-probe/" in p for p in paths), paths
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="LEAD (probe/facts/processes.py): the survey snapshots the probe's own helper children "
-    "once, before the SDK scan's child interpreter starts; that child (in the sidecar, its env "
-    "cleaned) is then counted as an application process lacking the variable, so "
-    "processes.credentials-variable fails the healthy app",
-)
 def test_sidecar_pid_1_healthy_app_passes(host: NetnsHost, app: App, sidecar: str) -> None:
     """The healthy app judged from the sidecar: nothing fails (IMDS reachable only warns)."""
     run = exec_in(host, sidecar, "probe", "--json", "--pid", "1")

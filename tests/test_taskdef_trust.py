@@ -93,6 +93,24 @@ def test_probe_sidecar_wiring(home: str, tmp_path: Path) -> None:
     assert check["status"] == "fail" and "pidMode" in check["detail"] and "no container dependsOn credential-probe" in check["detail"]
 
 
+def test_probe_sidecar_that_judges_the_app_must_not_gate_it(home: str, tmp_path: Path) -> None:
+    """`probe watch --container app` is healthy only once the app runs: an app that waits for
+    it to be HEALTHY never starts. Without that dependsOn the wiring passes."""
+    import copy
+
+    app_name = variant()["containerDefinitions"][0]["name"]
+    watcher = copy.deepcopy(SIDECAR)
+    watcher["command"] = ["probe", "watch", "--container", app_name]
+    locked = variant(pidMode="task")
+    locked["containerDefinitions"][0]["dependsOn"] = [{"containerName": watcher["name"], "condition": "HEALTHY"}]
+    locked["containerDefinitions"].append(watcher)
+    check = lint(home, tmp_path, locked)["taskdef.probe-sidecar"]
+    assert check["status"] == "fail" and "never starts" in check["detail"], check
+    free = variant(pidMode="task")
+    free["containerDefinitions"].append(watcher)
+    assert lint(home, tmp_path, free)["taskdef.probe-sidecar"]["status"] == "pass"
+
+
 def test_the_shipped_examples_lint_clean(home: str) -> None:
     for name in ("task-definition.json", "task-definition-init.json"):
         run = run_probe(["taskdef", os.path.join(REPO, "examples", name), "--json"], clean_env(home))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
 from probe.checks import Outcome, check, failed, passed, remedies, skipped, warned
 from probe.facts import Facts
@@ -178,6 +178,17 @@ def multi_process(f: Facts) -> Outcome:
     return passed("No process manager without the shim", "")
 
 
+def _watched(container: Any) -> Optional[str]:
+    """The container a `probe watch --container NAME` sidecar judges, or None."""
+    argv = _argv(container.get("command"))
+    for i, word in enumerate(argv):
+        if word == "--container" and i + 1 < len(argv):
+            return argv[i + 1]
+        if word.startswith("--container="):
+            return word.split("=", 1)[1]
+    return None
+
+
 @check("taskdef.probe-sidecar", mode="taskdef", title="The probe sidecar is wired up", needs=("taskdef",))
 def probe_sidecar(f: Facts) -> Outcome:
     """Guarantees: fails when a `probe watch` sidecar is present without pidMode task, or
@@ -193,7 +204,18 @@ def probe_sidecar(f: Facts) -> Outcome:
     dependents = [
         _name(c) for c in _containers(f) if any(isinstance(d, dict) and d.get("containerName") in names for d in _items(c, "dependsOn"))
     ]
-    if not dependents:
+    # `probe watch --container app` judges the app: it can be healthy only once the app runs.
+    watched = {_watched(c) for c in sidecars} - {None}
+    deadlocked = [
+        _name(c) for c in _containers(f) if _name(c) in watched
+        and any(isinstance(d, dict) and d.get("containerName") in names and d.get("condition") == "HEALTHY" for d in _items(c, "dependsOn"))
+    ]
+    if deadlocked:
+        problems.append(
+            f"{', '.join(deadlocked)} waits for the sidecar to be HEALTHY, but the sidecar judges {', '.join(deadlocked)} "
+            "(--container): it cannot be healthy before that container runs, so the task never starts"
+        )
+    elif not dependents and not watched:
         problems.append(f"no container dependsOn {', '.join(sorted(names))}: the application starts before the credentials are checked")
     if not any(isinstance(c.get("healthCheck"), dict) for c in sidecars):
         problems.append("the sidecar has no healthCheck (`probe health`)")
@@ -202,6 +224,8 @@ def probe_sidecar(f: Facts) -> Outcome:
             "The probe sidecar is not wired up",
             "; ".join(problems) + ".",
             'Set "pidMode": "task", give the sidecar "healthCheck": {"command": ["CMD", "probe", "health"]}, and add '
-            '"dependsOn": [{"containerName": "<sidecar>", "condition": "HEALTHY"}] to the application (see examples/task-definition.json).',
+            '"dependsOn": [{"containerName": "<sidecar>", "condition": "HEALTHY"}] to the application (see examples/task-definition.json); '
+            "a sidecar that judges the application (`probe watch --container app`) must not be waited for by it: "
+            "drop that dependsOn, or gate the start with `probe wait` in an init container.",
         )
     return passed("The probe sidecar is wired up", f"pidMode task; {', '.join(dependents)} depend on it")

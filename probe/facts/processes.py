@@ -116,7 +116,10 @@ def unreadable_reason(pid: int, exc: BaseException, proc: str = "/proc") -> str:
         owner = None
     euid = os.geteuid()
     if euid != 0 and owner is not None and owner != euid:
-        return f"it belongs to uid {owner} and the probe runs as uid {euid}: run the probe as that user or as root"
+        return (
+            f"it belongs to uid {owner} and the probe runs as uid {euid}: run the probe as that user or as root "
+            '(in ECS: "user": "0" in the probe\'s container definition)'
+        )
     if euid == 0 and _has_cap_sys_ptrace(proc) is False:
         return (
             "permission denied even as root: the container lacks CAP_SYS_PTRACE "
@@ -179,7 +182,9 @@ def collect_processes(
             break
         info = p.info
         pid = info["pid"]
-        if pid in helpers:
+        # A helper started after the list above was taken (the SDK scan's or botocore's
+        # child interpreter) is the probe's too: its parent is the probe.
+        if pid in helpers or (info.get("ppid") == me and pid != me):
             continue
         cmd = info.get("cmdline") or []
         if not cmd:  # kernel threads and zombies have no command line
