@@ -34,6 +34,24 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.basetemp = os.path.join(_SESSION_TMP, "pytest")
 
 
+# The suites that run the real probe, shim or SDKs as processes, in the namespaces (PID,
+# network, mount) or containers they make as root: the slow part of the suite. They carry the
+# `netns` marker, so `pytest -m "not netns"` is the quick subset (the judgement, redaction,
+# prediction and parsing tests; under a minute).
+PROCESS_SUITES = frozenset({
+    "test_cli", "test_containers", "test_demo", "test_emulator_probe", "test_explain", "test_hostile_endpoints",
+    "test_hostile_output", "test_netns", "test_probe_sh", "test_sdk", "test_sdk_matrix", "test_shim",
+    "test_shim_hostile", "test_sidecar", "test_target", "test_taskdef_trust",
+})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = getattr(item, "module", None)
+        if module is not None and module.__name__.rsplit(".", 1)[-1] in PROCESS_SUITES:
+            item.add_marker(pytest.mark.netns)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(_SESSION_TMP, ignore_errors=True)
     for path in (_GUARD_LOG.name, _GUARD_SETTINGS):
