@@ -133,9 +133,17 @@ class Watcher:
 
     def flush_lines(self, timeout: float) -> None:
         """Give queued log lines a moment to leave (at exit); never block past ``timeout``."""
+        # Until every line is written, not merely taken off the queue: the writer holds the
+        # last one while it writes, and the process may end the moment this returns (on a
+        # loaded machine the last run's line was lost so).
         deadline = time.monotonic() + timeout
-        while not self.lines.empty() and time.monotonic() < deadline:
-            time.sleep(0.01)
+        done = self.lines.all_tasks_done
+        with done:
+            while self.lines.unfinished_tasks:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                done.wait(remaining)
 
     def stale(self) -> bool:
         """True when no run has finished for much longer than the schedule allows."""

@@ -716,7 +716,7 @@ def _client_cmd(sdk: str) -> tuple[list[str], dict[str, str]]:
         need(shutil.which("node") is not None, "node is not installed (bash tests/sdk_matrix/setup.sh)")
         modules = JS_V2 if sdk == "js-v2" else JS_V3
         need(os.path.isdir(modules), f"{modules} missing: " + ("bash tests/sdk_matrix/setup.sh" if sdk == "js-v2" else
-                                                              f"npm install --prefix {os.path.dirname(modules)} @aws-sdk/client-s3@3"))
+                                                              "bash tests/sdk_matrix/setup.sh"))
         return ["node", os.path.join(CLIENTS, "s3_denied.js"), sdk[3:]], {"NODE_PATH": modules}
     if not os.access(GO_BIN, os.X_OK):
         need(shutil.which("go") is not None and os.path.isdir("/usr/share/gocode/src/github.com/aws/aws-sdk-go"),

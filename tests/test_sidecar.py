@@ -678,3 +678,28 @@ def test_health_with_odd_bodies(home: str, body: bytes) -> None:
     finally:
         server.shutdown()
     assert proc.returncode == 0 and proc.stdout.startswith("healthy") and proc.stderr == ""
+
+
+def test_flush_lines_waits_for_the_line_being_written() -> None:
+    """At exit, flush_lines returns only once the last line is written, not when the writer
+    has merely taken it off the queue (under load the last run's line was lost so)."""
+    from probe import runner
+    from probe.sidecar import Watcher
+
+    class SlowOut:
+        def __init__(self) -> None:
+            self.text = ""
+
+        def write(self, text: str) -> None:
+            time.sleep(0.3)
+            self.text += text
+
+        def flush(self) -> None:
+            pass
+
+    out = SlowOut()
+    watcher = Watcher({}, 60, 1, runner.Selection(), out=out)  # type: ignore[arg-type]
+    watcher.lines.put_nowait("last line\n")
+    time.sleep(0.05)  # the writer has taken it and is writing
+    watcher.flush_lines(5.0)
+    assert out.text == "last line\n"

@@ -225,8 +225,17 @@ def test_no_permission_is_a_clear_error(host: NetnsHost, home: str, tmp_path: "o
     need(shutil.which("setpriv") is not None, "needs setpriv (util-linux)")
     root = make_root(str(tmp_path))
     os.chmod(home, 0o755)
+    # nobody runs a copy: the checkout may sit in a private (0700) folder, as CI's clone does.
+    pkg = os.path.join(str(tmp_path), "pkg")
+    for name in ("probe", "shim"):
+        shutil.copytree(os.path.join(REPO, name), os.path.join(pkg, name), ignore=shutil.ignore_patterns("__pycache__"))
+    for folder, dirs, files in os.walk(str(tmp_path)):
+        os.chmod(folder, 0o755)
+        for f in files:
+            os.chmod(os.path.join(folder, f), 0o644 if not os.access(os.path.join(folder, f), os.X_OK) else 0o755)
+    env = dict(host.task_env(home), PYTHONPATH=pkg)
     run = run_as_target(
-        host, home, root, {"HOME": "/root"}, "/bin/busybox sleep 600", host.task_env(home), ["--json"],
+        host, home, root, {"HOME": "/root"}, "/bin/busybox sleep 600", env, ["--json"],
         probe_prefix="setpriv --reuid 65534 --regid 65534 --clear-groups",
     )
     assert run.rc == 2, (run.stdout, run.stderr)

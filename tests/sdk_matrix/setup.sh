@@ -5,6 +5,7 @@
 #   js-v2-latest/   npm: aws-sdk 2.1693.0           (npm ci from the committed lockfile)
 #   js-v2-2.4.6/    npm: aws-sdk 2.4.6              (before ECS credentials, 2.4.7)
 #   js-v3/          npm: @aws-sdk/client-sts 3.1177.0 (credential-provider-node 3.972.99)
+#   ../explain-js-v3/ npm: @aws-sdk/client-s3 3.1175.0 for tests/test_explain.py (its lockfile in tests/explain_clients/js-v3)
 #   go-v1/whoami    Go aws-sdk-go 1.44.133 from Debian, built offline in module (vendor) mode
 #   py27-botocore-1.4.36/, py27-botocore-1.4.37/   pip --target with Python 2.7, if there is one
 #   Ruby aws-sdk-core 3.168.1 and Go come from Debian (apt-get); botocore current is the one
@@ -63,6 +64,21 @@ for dir in js-v2-latest js-v2-2.4.6 js-v3; do
     (cd "$dest" && npm ci --no-audit --no-fund --loglevel=error >&2)
     echo "$want" >"$stamp"
 done
+
+# ---- JavaScript v3 S3 client for tests/test_explain.py (a real AccessDenied as apps log it) --
+dest="$(dirname "$CACHE")/explain-js-v3"
+stamp="$dest/.installed"
+want="$(cat "$HERE/../explain_clients/js-v3/package.json" "$HERE/../explain_clients/js-v3/package-lock.json" | sha256sum | cut -d' ' -f1)"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -d "$dest/node_modules" ]; then
+    say "explain-js-v3: up to date"
+else
+    say "explain-js-v3: npm ci"
+    rm -rf "$dest"
+    mkdir -p "$dest"
+    cp "$HERE/../explain_clients/js-v3/package.json" "$HERE/../explain_clients/js-v3/package-lock.json" "$dest/"
+    (cd "$dest" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    echo "$want" >"$stamp"
+fi
 
 # ---- Go aws-sdk-go v1 (Debian source), built offline --------------------------------------
 # Module mode with a vendor/ folder made from the Debian source: the binary's build info then
