@@ -113,10 +113,11 @@ def diagnose_task(
     that fixes it, when the target cannot be read.
     """
     started = time.monotonic()
+    # The target first: a process that cannot be read ends the run before any work.
+    view = resolve_target(target, environ, deadline) if target is not None else None
     only = set(selection.only) if selection.only else None
     skip = set(selection.skip) if selection.skip else None
     plan = checks.select(checks.load(mode), only, skip)
-    view = resolve_target(target, environ, deadline) if target is not None else None
     remaining = max(0.2, deadline - (time.monotonic() - started))
     facts = collect_task(environ, remaining, checks.needs_of(plan), sdk_roots=sdk_roots, sdk_cache=sdk_cache, target=view)
     facts.mode = mode

@@ -227,8 +227,17 @@ def test_no_permission_is_a_clear_error(host: NetnsHost, home: str, tmp_path: "o
     os.chmod(home, 0o755)
     # nobody runs a copy: the checkout may sit in a private (0700) folder, as CI's clone does.
     pkg = os.path.join(str(tmp_path), "pkg")
+    import packaging
+
     for name in ("probe", "shim"):
         shutil.copytree(os.path.join(REPO, name), os.path.join(pkg, name), ignore=shutil.ignore_patterns("__pycache__"))
+    # The one third-party package the command line imports before it reads the target.
+    shutil.copytree(os.path.dirname(packaging.__file__), os.path.join(pkg, "packaging"), ignore=shutil.ignore_patterns("__pycache__"))
+    # pytest makes its folders 0700: nobody must reach the copy through them.
+    for parent in [str(tmp_path), *map(str, __import__("pathlib").Path(str(tmp_path)).parents)]:
+        if parent in ("/", "/tmp"):
+            break
+        os.chmod(parent, 0o755)
     for folder, dirs, files in os.walk(str(tmp_path)):
         os.chmod(folder, 0o755)
         for f in files:
