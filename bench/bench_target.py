@@ -49,7 +49,11 @@ def main(argv: list[str]) -> int:
     if os.getpid() != 1 and not os.environ.get("BENCH_OUTSIDE_SANDBOX"):
         print("run me inside ../shared/tools/sandbox -- (a PID and network namespace of my own)", file=sys.stderr)
         return 1
-    home = tempfile.mkdtemp(prefix="bench-target-")
+    with tempfile.TemporaryDirectory(prefix="bench-target-") as home:
+        return _run(args, home)
+
+
+def _run(args: argparse.Namespace, home: str) -> int:
     base = {
         "PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]),
         "HOME": home,
