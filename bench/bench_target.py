@@ -32,13 +32,8 @@ sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.join(REPO, "bench"))
 
 from _common import emit  # noqa: E402
+from bench_task import clean_env  # noqa: E402
 from probe.emulator import Emulator  # noqa: E402
-
-
-def _site() -> str:
-    from probe.demo import _botocore_site
-
-    return _botocore_site()
 
 
 def main(argv: list[str]) -> int:
@@ -54,16 +49,7 @@ def main(argv: list[str]) -> int:
 
 
 def _run(args: argparse.Namespace, home: str) -> int:
-    base = {
-        "PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]),
-        "HOME": home,
-        "LANG": "C.UTF-8",
-        "PYTHONPATH": REPO,
-        "NO_COLOR": "1",
-        "AWS_SHARED_CREDENTIALS_FILE": os.path.join(home, "no-credentials"),
-        "AWS_CONFIG_FILE": os.path.join(home, "no-config"),
-        "PROBE_SDK_ROOT": _site(),
-    }
+    base = clean_env(home)
     with Emulator() as emu:
         emu.give_task_role("bench-task-role")
         emu.update({"imds_enabled": False})

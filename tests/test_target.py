@@ -104,8 +104,6 @@ exit $rc
     probe_env = {k: v for k, v in probe_env.items() if k != "PROBE_SDK_ROOT"}
     cmd = ["ip", "netns", "exec", host.name, "unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", script]
     proc = subprocess.run(cmd, env=probe_env, capture_output=True, text=True, timeout=90)
-    if os.environ.get("PROBE_TEST_DEBUG"):
-        print(proc.returncode, proc.stdout[:3000], proc.stderr[:3000], file=sys.stderr)
     assert "Traceback" not in proc.stderr, proc.stderr
     run = ProbeRun(proc.returncode, proc.stdout, proc.stderr, 0.0)
     assert_no_secrets([run.stdout, run.stderr], host.secrets())

@@ -61,11 +61,11 @@ BLOCK_IMDS = (
 )
 
 
-def main_process(f: "Facts") -> str:
+def main_process(f: "Facts", whose: str = "its") -> str:
     """The process the agent gave the variables to: PID 1, or with `--pid` in a sidecar's
     shared PID namespace, the target container's main process."""
     main = f.get("processes").get("main_pid")
-    return "PID 1" if main in (None, 1) else f"its container's main process (pid {main})"
+    return "PID 1" if main in (None, 1) else f"{whose} container's main process (pid {main})"
 
 
 def is_main(f: "Facts") -> bool:
@@ -82,8 +82,7 @@ KEEP_ENVIRONMENT = (
 
 def main_label(f: "Facts") -> str:
     """PID 1, or "this container's main process (pid N)" with `--pid`."""
-    main = f.get("processes").get("main_pid")
-    return "PID 1" if main in (None, 1) else f"this container's main process (pid {main})"
+    return main_process(f, "this")
 
 
 def container_lost(f: "Facts") -> Optional[str]:

@@ -36,6 +36,11 @@ def _container_of(pid: int, proc: str) -> Optional[str]:
     return found
 
 
+def container_name(cid: str, containers: Optional[Mapping[str, str]]) -> Optional[str]:
+    """The task-metadata name of the container whose (full or short) id is ``cid``."""
+    return next((name for key, name in (containers or {}).items() if key.startswith(cid) or cid.startswith(key)), None)
+
+
 def _cmdline(parts: list[str]) -> str:
     text = " ".join(parts)[:300]
     return _SECRET_ARG.sub(lambda m: m.group(1) + redact.MASK, text)
@@ -195,7 +200,7 @@ def collect_processes(
         if cid:
             entry["container_id"] = cid[:12]
             if containers:
-                entry["container"] = next((name for key, name in containers.items() if key.startswith(cid) or cid.startswith(key)), None)
+                entry["container"] = container_name(cid, containers)
         if pid == me:
             entry["self"] = True
         if subject is not None and pid == subject:

@@ -286,7 +286,7 @@ def find_container(name: str, containers: Optional[Mapping[str, str]], proc: str
 
 def resolve(spec: TargetSpec, containers: Optional[Mapping[str, str]] = None, proc: str = "/proc") -> Target:
     """Read the target's view, or raise TargetError with the fix."""
-    from probe.facts.processes import _container_of
+    from probe.facts.processes import _container_of, container_name
 
     if spec.pid is not None:
         pid = spec.pid
@@ -306,8 +306,8 @@ def resolve(spec: TargetSpec, containers: Optional[Mapping[str, str]] = None, pr
         raise TargetError(f"cannot read {root}: {exc.strerror or exc}") from None
     cid = _container_of(pid, proc)
     name = spec.container if spec.container and not _HEX_ID.match(spec.container) else None
-    if name is None and cid and containers:
-        name = next((n for k, n in containers.items() if k.startswith(cid) or cid.startswith(k)), None)
+    if name is None and cid:
+        name = container_name(cid, containers)
     target = Target(
         pid=pid,
         environ=environ,

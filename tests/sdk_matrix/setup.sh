@@ -49,36 +49,30 @@ if [ "$node_major" -lt 20 ]; then
     # Debian 12's own nodejs is 18; @aws-sdk/client-sts 3.1177 declares node >= 20.
     say "warning: node $(node --version) is older than the 20 that @aws-sdk 3.1177 declares"
 fi
-for dir in js-v2-latest js-v2-2.4.6 js-v3; do
-    dest="$CACHE/$dir"
-    stamp="$dest/.installed"
-    want="$(cat "$HERE/$dir/package.json" "$HERE/$dir/package-lock.json" "$HERE/clients/whoami.js" | sha256sum | cut -d' ' -f1)"
+# npm_ci NAME DEST FILE...: copy the files (package.json and its lockfile first) to DEST and
+# `npm ci` there, unless the stamp says these very files are installed.
+npm_ci() {
+    local name="$1" dest="$2"; shift 2
+    local stamp="$dest/.installed" want
+    want="$(cat "$@" | sha256sum | cut -d' ' -f1)"
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -d "$dest/node_modules" ]; then
-        say "$dir: up to date"
-        continue
+        say "$name: up to date"
+        return
     fi
-    say "$dir: npm ci"
+    say "$name: npm ci"
     rm -rf "$dest"
     mkdir -p "$dest"
-    cp "$HERE/$dir/package.json" "$HERE/$dir/package-lock.json" "$HERE/clients/whoami.js" "$dest/"
+    cp "$@" "$dest/"
     (cd "$dest" && npm ci --no-audit --no-fund --loglevel=error >&2)
     echo "$want" >"$stamp"
+}
+for dir in js-v2-latest js-v2-2.4.6 js-v3; do
+    npm_ci "$dir" "$CACHE/$dir" "$HERE/$dir/package.json" "$HERE/$dir/package-lock.json" "$HERE/clients/whoami.js"
 done
 
-# ---- JavaScript v3 S3 client for tests/test_explain.py (a real AccessDenied as apps log it) --
-dest="$(dirname "$CACHE")/explain-js-v3"
-stamp="$dest/.installed"
-want="$(cat "$HERE/../explain_clients/js-v3/package.json" "$HERE/../explain_clients/js-v3/package-lock.json" | sha256sum | cut -d' ' -f1)"
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -d "$dest/node_modules" ]; then
-    say "explain-js-v3: up to date"
-else
-    say "explain-js-v3: npm ci"
-    rm -rf "$dest"
-    mkdir -p "$dest"
-    cp "$HERE/../explain_clients/js-v3/package.json" "$HERE/../explain_clients/js-v3/package-lock.json" "$dest/"
-    (cd "$dest" && npm ci --no-audit --no-fund --loglevel=error >&2)
-    echo "$want" >"$stamp"
-fi
+# The JavaScript v3 S3 client tests/test_explain.py runs (a real AccessDenied as apps log it).
+npm_ci explain-js-v3 "$(dirname "$CACHE")/explain-js-v3" \
+    "$HERE/../explain_clients/js-v3/package.json" "$HERE/../explain_clients/js-v3/package-lock.json"
 
 # ---- Go aws-sdk-go v1 (Debian source), built offline --------------------------------------
 # Module mode with a vendor/ folder made from the Debian source: the binary's build info then
