@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -174,6 +175,13 @@ class NetnsHost:
         self.name = f"ecp-{uuid.uuid4().hex[:8]}"
         self.proc: Optional[subprocess.Popen[str]] = None
         self.info: dict[str, Any] = {}
+        # Issue 18: STS under its real names (sts.amazonaws.com, ...) in the namespace, over
+        # TLS on its 127.0.0.1:443 (tests/nstls.py) with a certificate from a CA of this host's
+        # own; `ip netns exec` mounts hosts_file over /etc/hosts. Only the SDK clients that are
+        # told (ca_file) trust the CA.
+        self.etc_dir = os.path.join("/etc/netns", self.name)
+        self.tls_dir: Optional[str] = None
+        self.ca_file: Optional[str] = None
 
     def _ip(self, *args: str) -> None:
         subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=20)
@@ -184,9 +192,10 @@ class NetnsHost:
             self._ip("-n", self.name, "link", "set", "lo", "up")
             for addr in ("169.254.170.2/32", "169.254.170.23/32", "169.254.169.254/32"):
                 self._ip("-n", self.name, "addr", "add", addr, "dev", "lo")
+            self._sts_names()
             env = clean_env("/tmp", {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
             self.proc = subprocess.Popen(
-                ["ip", "netns", "exec", self.name, sys.executable, os.path.join(REPO, "tests", "nshost.py")],
+                ["ip", "netns", "exec", self.name, sys.executable, os.path.join(REPO, "tests", "nshost.py"), "--tls-dir", self.tls_dir or ""],
                 env=env,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -212,6 +221,29 @@ class NetnsHost:
                 if stream:
                     stream.close()
         subprocess.run(["ip", "netns", "del", self.name], capture_output=True, timeout=20)
+        shutil.rmtree(self.etc_dir, ignore_errors=True)
+        if self.tls_dir:
+            shutil.rmtree(self.tls_dir, ignore_errors=True)
+
+    def _sts_names(self) -> None:
+        """/etc/netns/NAME/hosts (the STS names on the namespace's loopback) and the CA and
+        certificate tests/nshost.py serves them with."""
+        from nstls import hosts_file, make_certs
+
+        self.tls_dir = tempfile.mkdtemp(prefix=f"{self.name}-tls-")
+        os.chmod(self.tls_dir, 0o755)  # the CA is public; the key file itself is 0600
+        self.ca_file = make_certs(self.tls_dir)["ca"]
+        os.makedirs(self.etc_dir, exist_ok=True)
+        with open(os.path.join(self.etc_dir, "hosts"), "w", encoding="utf-8") as fh:
+            fh.write(hosts_file())
+
+    def tls_stats(self, reset: bool = False) -> dict[str, int]:
+        """What reached STS over TLS since the last reset: {"HOST ACTION": count}, plus
+        "tls-error REASON" for handshakes that failed (an SDK that does not trust the CA)."""
+        assert self.proc and self.proc.stdin and self.proc.stdout
+        self.proc.stdin.write("tls-reset\n" if reset else "tls-stats\n")
+        self.proc.stdin.flush()
+        return self._answer()["tls"] or {}
 
     def set(self, **changes: Any) -> dict[str, Any]:
         """Change the emulated agent's state; returns its snapshot (with request counters)."""

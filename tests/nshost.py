@@ -5,11 +5,19 @@ AssumeRole (task role: session named after the task id, as ECS does; instance ro
 session named after the instance id, as EC2 does) and an IAM user's access key, then
 serves them through probe.emulator bound to the real link-local addresses. Prints one
 JSON line when ready, then applies JSON state changes read from stdin (one per line).
+
+Issue 18: two more roles for the chain situations, `chainedRole` (trusting the account, so
+the task role or the IAM user may assume it) and `webIdentityRole` (trusting a web identity
+provider); their ARNs are in the ready line. With ``--tls-dir DIR`` (helpers.NetnsHost passes
+it) STS is also served over TLS on the namespace's 127.0.0.1:443 with DIR/server.pem and
+DIR/server.key (tests/nstls.py), forwarding to moto; the stdin line ``tls-stats`` is answered
+with what arrived there ({"tls": {"HOST ACTION": n}}), ``tls-reset`` answers and zeroes it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import boto3
@@ -23,6 +31,13 @@ TRUST = {
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
 
+
+ACCOUNT = "123456789012"
+TRUST_ACCOUNT = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}],
+}
+OIDC_URL = "https://oidc.eks.us-east-1.amazonaws.com/id/ECSCREDENTIALPROBETEST"
 
 MARK = "NSHOST "
 
@@ -44,9 +59,34 @@ def mint(iam, sts, name: str, session: str) -> Identity:
     )
 
 
+def roles(iam) -> dict[str, dict[str, str]]:
+    """chainedRole (the account may assume it) and webIdentityRole (an OIDC provider's)."""
+    chained = iam.create_role(RoleName="chainedRole", AssumeRolePolicyDocument=json.dumps(TRUST_ACCOUNT))["Role"]
+    provider = iam.create_open_id_connect_provider(Url=OIDC_URL, ClientIDList=["sts.amazonaws.com"], ThumbprintList=["9" * 40])
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": provider["OpenIDConnectProviderArn"]},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+        }],
+    }
+    web = iam.create_role(RoleName="webIdentityRole", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    return {
+        "chained_role": {"name": chained["RoleName"], "arn": chained["Arn"]},
+        "web_identity_role": {"name": web["RoleName"], "arn": web["Arn"], "provider": provider["OpenIDConnectProviderArn"]},
+    }
+
+
 def main() -> int:
+    tls_dir = sys.argv[sys.argv.index("--tls-dir") + 1] if "--tls-dir" in sys.argv else None
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=5000)
     server.start()
+    forwarder = None
+    if tls_dir:
+        from nstls import StsTlsForwarder
+
+        forwarder = StsTlsForwarder(os.path.join(tls_dir, "server.pem"), os.path.join(tls_dir, "server.key")).start()
     kw = dict(endpoint_url=MOTO, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
     iam = boto3.client("iam", **kw)
     sts = boto3.client("sts", **kw)
@@ -59,6 +99,7 @@ def main() -> int:
     instance = mint(iam, sts, "ecsInstanceRole", emu.state.instance_id)
     iam.create_user(UserName="ci-deploy")
     key = iam.create_access_key(UserName="ci-deploy")["AccessKey"]
+    extra = roles(iam)
     emu.give_task_role("ecsTaskRole", task)
     emu.give_instance_role("ecsInstanceRole", instance)
     emu.start()
@@ -70,11 +111,16 @@ def main() -> int:
                 "task": task.__dict__,
                 "instance": instance.__dict__,
                 "user": {"arn": "arn:aws:iam::123456789012:user/ci-deploy", "access_key_id": key["AccessKeyId"], "secret_access_key": key["SecretAccessKey"]},
+                **extra,
+                "sts_tls": {"port": 443, "ca": os.path.join(tls_dir, "ca.pem")} if tls_dir else None,
             }
         )
     )
     for line in sys.stdin:
         if not line.strip():
+            continue
+        if line.strip() in ("tls-stats", "tls-reset"):
+            say(forwarder.stats_json(reset=line.strip() == "tls-reset") if forwarder else json.dumps({"tls": None}))
             continue
         try:
             emu.update(json.loads(line))
@@ -82,6 +128,8 @@ def main() -> int:
         except (ValueError, KeyError, TypeError) as exc:
             say(json.dumps({"error": str(exc)}))
     emu.stop()
+    if forwarder:
+        forwarder.stop()
     server.stop()
     return 0
 
