@@ -7,7 +7,11 @@
 #   js-v3/          npm: @aws-sdk/client-sts 3.1177.0 (credential-provider-node 3.972.99)
 #   ../explain-js-v3/ npm: @aws-sdk/client-s3 3.1175.0 for tests/test_explain.py (its lockfile in tests/explain_clients/js-v3)
 #   go-v1/whoami    Go aws-sdk-go 1.44.133 from Debian, built offline in module (vendor) mode
-#   py27-botocore-1.4.36/, py27-botocore-1.4.37/   pip --target with Python 2.7, if there is one
+#   py27-botocore-1.4.36/, py27-botocore-1.4.37/, py27-botocore-1.10.25/
+#                   pip --target with Python 2.7, if there is one (1.10.25: the last before
+#                   the container fetcher ignored proxies, and before web identity)
+#   py3-botocore-1.31.85/  pip --target with the project's Python 3 (.venv/bin/python, else
+#                   python3): the last 1.31 release
 #   Ruby aws-sdk-core 3.168.1 and Go come from Debian (apt-get); botocore current is the one
 #   of the Python running the tests.
 #
@@ -141,7 +145,7 @@ if [ -z "$PY27" ]; then
     say "py27: no Python 2.7 here (Debian 12 has none; pyenv install 2.7.18 gives one): botocore 1.4.x skipped"
 else
     echo "$PY27" >"$CACHE/py27-python"
-    for ver in 1.4.36 1.4.37; do
+    for ver in 1.4.36 1.4.37 1.10.25; do
         dest="$CACHE/py27-botocore-$ver"
         if [ -f "$dest/.installed" ] && [ "$(cat "$dest/.installed")" = "$ver $PY27" ]; then
             say "py27-botocore-$ver: up to date"
@@ -154,5 +158,32 @@ else
         echo "$ver $PY27" >"$dest/.installed"
     done
 fi
+
+# ---- botocore 1.31 on Python 3 -----------------------------------------------------------------
+# Run by the tests with the Python that runs them (PYTHONPATH = the target), so installed with
+# the project's own Python: pip picks the dependencies (urllib3 < 2.1) for that version.
+PY3="${SDK_MATRIX_PY3:-}"
+if [ -z "$PY3" ]; then
+    if [ -x "$HERE/../../.venv/bin/python" ]; then PY3="$(cd "$HERE/../.." && pwd)/.venv/bin/python"; else PY3="$(command -v python3)"; fi
+fi
+for ver in 1.31.85; do
+    dest="$CACHE/py3-botocore-$ver"
+    pyver="$("$PY3" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+    if [ -f "$dest/.installed" ] && [ "$(cat "$dest/.installed")" = "$ver $pyver" ]; then
+        say "py3-botocore-$ver: up to date (Python $pyver)"
+        continue
+    fi
+    say "py3-botocore-$ver: pip install --target with $PY3 (Python $pyver)"
+    rm -rf "$dest"
+    "$PY3" -m pip install -q --disable-pip-version-check --no-warn-script-location --no-compile \
+        --target "$dest" "botocore==$ver" >&2
+    # (pip's complaints above are about the venv's own boto3/botocore, not the target.)
+    # It must load on this Python (botocore 1.31 predates 3.12's removals) from the target.
+    "$PY3" -I -B -c 'import sys; sys.path.insert(0, sys.argv[1]); import botocore.session, botocore
+assert botocore.__file__.startswith(sys.argv[1]), botocore.__file__
+botocore.session.get_session().create_client("sts", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+sys.stderr.write("sdk-matrix: py3-botocore: botocore %s loads on Python %s\n" % (botocore.__version__, sys.version.split()[0]))' "$dest"
+    echo "$ver $pyver" >"$dest/.installed"
+done
 
 say "ready in $CACHE (${SECONDS} s)"
