@@ -3,7 +3,8 @@
     python3 tests/sdk_matrix/truth.py [--out /tmp/research/matrix_truth.md] [--only SDK_ID,...]
 
 Writes a Markdown table (SDK x situation -> gets, error, seconds) and, beside it, the same as
-JSON (.json). Needs root (ip netns) and tests/sdk_matrix/setup.sh run first.
+JSON (.json). Needs root (ip netns) and tests/sdk_matrix/setup.sh run first. Each client run
+gets a home of its own (removed at the end).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from sdk_matrix.matrix import RESET, SITUATIONS, ProxyProc, run_client, sdks  # 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="/tmp/research/matrix_truth.md")
-    ap.add_argument("--only", default="")
+    ap.add_argument("--only", default="", help="SDK ids, comma-separated")
+    ap.add_argument("--situations", default="", help="situation ids, comma-separated")
     args = ap.parse_args()
     only = set(filter(None, args.only.split(",")))
     chosen = [s for s in sdks() if not only or s.id in only]
@@ -36,21 +38,25 @@ def main() -> int:
         if s.missing:
             print(f"skip {s.id}: {s.missing}", file=sys.stderr)
     chosen = [s for s in chosen if not s.missing]
+    wanted = set(filter(None, args.situations.split(",")))
+    situations = [sit for sit in SITUATIONS if not wanted or sit.id in wanted]
     results: dict[str, dict[str, dict]] = {}
     started = time.monotonic()
-    with NetnsHost() as host:
+    homes = tempfile.TemporaryDirectory(prefix="sdk-matrix-homes-")
+    with homes, NetnsHost() as host:
         proxy = ProxyProc(host.name, clean_env("/tmp"))
         try:
-            for sit in SITUATIONS:
+            for sit in situations:
                 host.set(**RESET)
                 if sit.host:
                     host.set(**sit.host)
                 for sdk in chosen:
-                    home = tempfile.mkdtemp(prefix="sdk-matrix-home-")
+                    home = tempfile.mkdtemp(prefix=f"{sdk.id}-{sit.id}-", dir=homes.name)
                     env = sit.env(host, home)
-                    out = run_client(host.name, sdk, env, proxy)
+                    out = run_client(host.name, sdk, env, proxy, host=host)
                     results.setdefault(sdk.id, {})[sit.id] = {
-                        "gets": out.gets, "arn": out.arn, "error": out.error, "seconds": round(out.seconds, 2), "proxied": out.proxied,
+                        "gets": out.gets, "role": out.role, "arn": out.arn, "error": out.error, "seconds": round(out.seconds, 2),
+                        "proxied": out.proxied, "ran_process": out.ran_process, "sts_tls": out.sts_tls,
                     }
                     print(f"{sdk.id:22} {sit.id:30} {out.describe()}", file=sys.stderr, flush=True)
         finally:
@@ -63,25 +69,40 @@ def main() -> int:
         "# Real-SDK ground truth (tests/sdk_matrix/truth.py)",
         "",
         f"Measured {time.strftime('%Y-%m-%d %H:%M')} in a NetnsHost (emulated agent + IMDS, moto STS), proxy = tests/sdk_matrix/proxy.py "
-        f"(502 for 169.254.0.0/16). Total {total:.0f} s. Cell: gets / seconds (client process wall time).",
+        f"(502 for 169.254.0.0/16); STS also over TLS under its real names (tests/nstls.py). Total {total:.0f} s. "
+        "Cell: gets (role for other-role) / seconds (client process wall time).",
         "",
         "| situation | " + " | ".join(f"{s.id} ({s.version})" for s in chosen) + " |",
         "|---|" + "---|" * len(chosen),
     ]
-    for sit in SITUATIONS:
+    for sit in situations:
         cells = []
         for s in chosen:
             r = results[s.id][sit.id]
-            cells.append(f"{r['gets']} {r['seconds']:.1f}s" + (" P" if any(k.startswith("169.254") for k in r["proxied"]) else ""))
+            who = r["gets"] + (f" {r['role']}" if r["gets"] == "other-role" else "")
+            cells.append(f"{who} {r['seconds']:.1f}s" + (" P" if any(k.startswith("169.254") for k in r["proxied"]) else "")
+                         + (" T" if r["sts_tls"] else "") + (" X" if r["ran_process"] else ""))
         lines.append(f"| {sit.id} | " + " | ".join(cells) + " |")
-    lines += ["", "P: the SDK sent a request for 169.254.x through the proxy (which answered 502).", "", "## Situations", ""]
-    lines += [f"- `{sit.id}`: {sit.title}" for sit in SITUATIONS]
-    lines += ["", "## Errors and proxy traffic", ""]
+    lines += [
+        "",
+        "P: the SDK sent a request for 169.254.x through the proxy (which answered 502). "
+        "T: it called STS over TLS under a real name (which and what: below). X: it ran the credential_process.",
+        "", "## Situations", "",
+    ]
+    lines += [f"- `{sit.id}`: {sit.title}" for sit in situations]
+    lines += ["", "## Errors, roles, proxy and STS traffic", ""]
     for s in chosen:
-        for sit in SITUATIONS:
+        for sit in situations:
             r = results[s.id][sit.id]
-            if r["error"] or r["proxied"]:
-                lines.append(f"- {s.id} / {sit.id}: {r['gets']}" + (f"; error `{r['error']}`" if r["error"] else "") + (f"; proxy saw {r['proxied']}" if r["proxied"] else ""))
+            if r["error"] or r["proxied"] or r["gets"] == "other-role" or r["sts_tls"] or r["ran_process"]:
+                lines.append(
+                    f"- {s.id} / {sit.id}: {r['gets']}"
+                    + (f" `{r['role']}` (`{r['arn']}`)" if r["gets"] == "other-role" else "")
+                    + (f"; error `{r['error']}`" if r["error"] else "")
+                    + (f"; proxy saw {r['proxied']}" if r["proxied"] else "")
+                    + (f"; STS over TLS saw {r['sts_tls']}" if r["sts_tls"] else "")
+                    + ("; ran the credential_process" if r["ran_process"] else "")
+                )
     with open(args.out, "w", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n")
     print(f"wrote {args.out} in {total:.0f} s", file=sys.stderr)
