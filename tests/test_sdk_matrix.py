@@ -11,6 +11,15 @@ folder and assert its entry says the same. A proxy (tests/sdk_matrix/proxy.py, 5
 the proxy situations the entry's `via_proxy` must say whether the SDK really sent a link-local
 request through it.
 
+Issue 18 (profiles, role chaining, leftover web identity, credential_process): STS answers
+under its real names too (sts.amazonaws.com, sts.us-east-1.amazonaws.com: helpers.NetnsHost's
+/etc/hosts and TLS on the namespace's 127.0.0.1:443, a CA only the clients trust), so SDKs
+that ignore AWS_ENDPOINT_URL_STS can assume roles. An other-role outcome must be the role
+TRUTH_TABLE names. The probe never runs a credential_process it reads: where the real SDK ran
+it (its marker file appeared), the probe may say `gets: "unknown"` with `source: "process"`
+instead of what the process gave; where the SDK did not run it, the probe must not name
+`process` as the source; and the probe itself must never run it.
+
 Needs root (ip netns) and the SDKs (bash tests/sdk_matrix/setup.sh): skipped locally without
 them, a failure in CI.
 """
@@ -24,13 +33,29 @@ from typing import Any, Iterator
 import pytest
 
 from helpers import NetnsHost, clean_env, netns_available, need, run_probe
-from sdk_matrix.matrix import RESET, SITUATIONS, TOKEN, Outcome, ProxyProc, Sdk, Situation, run_client, sdks, truth
+from sdk_matrix.matrix import (
+    RESET,
+    SITUATIONS,
+    TOKEN,
+    Outcome,
+    ProxyProc,
+    Sdk,
+    Situation,
+    process_marker,
+    run_client,
+    sdks,
+    truth,
+    truth_roles,
+)
 
 pytestmark = [pytest.mark.netns, pytest.mark.sdkmatrix]
 
 SDKS = {s.id: s for s in sdks()}
 SITS = {s.id: s for s in SITUATIONS}
 TRUTH = truth()
+TRUTH_ROLES = truth_roles()
+# Situations with a credential_process the SDK may run (and the probe must not).
+PROCESS_SITUATIONS = {"credential-process"}
 # The `sdk` values the probe may report for an SDK's default chain (the scanner names JS v3 by
 # the package that holds the chain).
 SDK_KEYS = {"js-v3": ("js-v3", "js-v3-credential-provider-node")}
@@ -77,7 +102,12 @@ class Situations:
             for s in SDKS.values():
                 if not s.missing:
                     args += ["--sdk-root", s.root]
-            run = run_probe(args, self.env(host, sit), netns=host.name, secrets=[*host.secrets(), TOKEN])
+            env = self.env(host, sit)
+            marker = process_marker(env)
+            if os.path.exists(marker):  # left by the SDK client run before
+                os.unlink(marker)
+            run = run_probe(args, env, netns=host.name, secrets=[*host.secrets(), TOKEN])
+            assert not os.path.exists(marker), "the probe ran the credential_process it read in ~/.aws/config"
             self.reports[sit.id] = run.report
         return self.reports[sit.id]
 
@@ -117,14 +147,26 @@ def test_probe_predicts_what_the_sdk_gets(host: NetnsHost, proxy: ProxyProc, sit
     set_state(host, sit)
     env = situations.env(host, sit)
 
-    real = run_client(host.name, sdk, env, proxy)
+    real = run_client(host.name, sdk, env, proxy, host=host)
     expected = TRUTH[(sdk_id, sit_id)]
     assert real.gets == expected, (
         f"the real {sdk.id} {sdk.version} no longer gets what TRUTH_TABLE says ({expected}): {real.describe()}\n{real.raw[-1500:]}"
     )
+    if expected == "other-role":
+        assert real.role == TRUTH_ROLES[(sdk_id, sit_id)], (
+            f"the real {sdk.id} {sdk.version} assumed {real.role}, TRUTH_TABLE says {TRUTH_ROLES[(sdk_id, sit_id)]}: {real.describe()}"
+        )
 
     report = situations.report(host, sit)
     entry = entry_for(report, sdk)
+    if sit_id in PROCESS_SITUATIONS:
+        if real.ran_process and entry.get("gets") == "unknown" and entry.get("source") == "process":
+            return  # the probe does not run the program: what it gives is unknown to it
+        if not real.ran_process:
+            assert entry.get("source") != "process", (
+                f"probe says {sdk.id} {entry.get('version')} gets its credentials from the credential_process; "
+                f"the real SDK never ran it and got {real.gets}: {real.describe()}\nwhy: {entry.get('why')}"
+            )
     assert entry.get("gets") == real.gets, (
         f"probe says {sdk.id} {entry.get('version')} gets {entry.get('gets')!r} (source {entry.get('source')!r}), "
         f"the real SDK got {real.gets}: {real.describe()}\nwhy: {entry.get('why')}"
