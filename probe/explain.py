@@ -1,19 +1,33 @@
-"""`probe explain`: from the access-denied messages in a log to their cause (issue 14).
+"""`probe explain`: from the access-denied messages in a log to their cause (issues 14, 19).
 
 Three steps, kept apart like the rest of the probe:
 
 1. ``parse(stream)``: read log text (a file, stdin, a pasted line) in bounded memory and find every
-   access-denied error in it, whatever SDK printed it, across line breaks and inside JSON-encoded
-   log lines (awslogs, FireLens, docker's json-file). Repeats are grouped with a count.
+   access-denied error in it, whatever SDK printed it, across line breaks and inside the wrappers
+   log shippers put around a line (docker's json-file, FireLens/fluentd records, JSON application
+   logs nested in them, ``aws logs tail``, CRI). Repeats are grouped with a count; the copies of one
+   error that SDK debug and wire logs print (the response body, the traceback, the final message)
+   are one occurrence.
 2. ``explain(denials, task_role=None, in_task_summary=None)``: judge each denial (who was denied,
    by which kind of policy) and turn it into a ``Result`` of a ``Report`` in mode ``explain``.
 3. ``main(argv)``: the command line, rendered by the project's text and JSON renderers.
 
-How the reader stays fast and bounded: the stream is read in 1 MiB chunks of bytes; a handful of
-literal ``bytes.find`` calls locate the few places worth a look (memchr speed, no per-line Python
-work); only the lines around a hit are decoded, unescaped and matched. At most ``_MAX_CARRY`` bytes
-are kept between chunks, a line is never held whole beyond ``_LINE_WINDOW`` bytes around a hit, and
-at most ``MAX_DISTINCT`` different denials are remembered (the rest are counted).
+How the reader stays fast, linear and bounded (issue 19):
+
+* The stream is read in 1 MiB chunks of bytes; a few literal ``bytes.find`` calls (memchr speed)
+  locate the places worth a look. Nothing rescans the buffer: line numbers are counted forward
+  from the last counted position, a hit's line start is searched back at most ``_LINE_WINDOW``
+  bytes, and every position is passed by each find once.
+* Only the lines around a hit are looked at: each line's payload is taken out of its wrapper, the
+  lines that continue the message are joined, and the group's text is analysed once per distinct
+  text (an LRU-less bounded cache: a log that repeats one error thousands of times with changing
+  timestamps and request ids costs one analysis).
+* The analysis is anchored on literal keywords ("is not authorized to perform", the SDKs' headers):
+  the principal is the token before the keyword, the action and resource the tokens after it; no
+  pattern has nested or overlapping unbounded quantifiers, so near misses cost linear time.
+* At most ``_MAX_CARRY`` bytes are kept between chunks, a line is never held whole beyond
+  ``_LINE_WINDOW`` bytes before a hit and ``_LINE_AFTER`` after it, and at most ``MAX_DISTINCT``
+  different denials are remembered (the rest are counted).
 """
 
 from __future__ import annotations
@@ -24,12 +38,13 @@ import os
 import re
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import IO, Any, Callable, Iterable, Optional, Sequence, Union
 
 from probe import __version__
-from probe.checks.identity import _ASSUMED, _IAM_ROLE, _INSTANCE_ID, _TASK_ID, role_name
+from probe.arns import ASSUMED as _ASSUMED, IAM_ROLE as _IAM_ROLE, INSTANCE_ID as _INSTANCE_ID, TASK_ID as _TASK_ID, role_name
 from probe.model import Report, Result, Status
 
 EXIT_NONE, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
@@ -37,64 +52,134 @@ CHECK_ID = "explain.denial"
 
 # ---- what the reader looks for ---------------------------------------------------------------
 # Literal byte strings that every access-denied message of every SDK contains at least one of.
-_TRIGGERS = (b"AccessDenied", b"Access Denied", b"not authorized to perform", b"UnauthorizedOperation")
+# "Forbidden": S3 answers HEAD requests with a bare 403 and no body, so the SDKs have no code or
+# message to print but the status ("An error occurred (403) when calling the HeadObject operation:
+# Forbidden"); that also makes web servers' "403 Forbidden" lines hits, which the analysis drops.
+_TRIGGERS = (b"AccessDenied", b"Access Denied", b"not authorized to perform", b"UnauthorizedOperation", b"Forbidden")
 _CHUNK = 1 << 20
 _LINE_WINDOW = 6 << 10  # bytes kept before a hit on its line ...
 _LINE_AFTER = 12 << 10  # ... and after it
 _GROUP_MAX_LINES = 24
 _GROUP_MAX_BYTES = 32 << 10
+_LOOK_BACK = 3  # lines before a hit that may start its message
 _GUARD = 64 << 10  # hits this close to the end of what was read wait for the next chunk
 _MAX_CARRY = _GUARD + (64 << 10)
 MAX_DISTINCT = 500
 _MAX_MESSAGE = 600  # characters of the message kept as an excerpt
 _MAX_ENCODED = 16 << 10
 _MAX_SEGMENT = 8 << 10  # characters of one message that are matched
+_MAX_JSON = 256 << 10  # a JSON line longer than this is read as text
+_CACHE_MAX = 4096  # distinct message texts whose analysis is remembered
+_ECHO_LINES = 200  # copies of one error this close together (debug and wire logs) are one occurrence
 
 _JSON_ESCAPE = re.compile(r'\\(u[0-9a-fA-F]{4}|["\\/bfnrt])')
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": " ", "f": " ", "n": "\n", "r": "\n", "t": "\t"}
 _WS = re.compile(r"\s+")
-# A line that continues the message of the line before it.
-_CONTINUES = re.compile(r'^(?:[ \t]|[a-z"(<]|arn:|Encoded authorization|caused by)')
-# A line that cannot end a message: the next line goes on with it (messages wrapped in docs and logs).
-_UNFINISHED = re.compile(r"(?:[:,]|\b(?:when calling the|the|an?|in|on|with|because|no|is|not|to|perform|resource|operation))$")
+_XML_ENTITIES = (("&quot;", '"'), ("&apos;", "'"), ("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
 
-_HEADER = re.compile(r'An error occurred \(|operation error [^:,]{1,60}: \w+, |Error executing "')
-_ENRICHED = re.compile(
-    r'(?:(?:User|Principal|Role)\s*:\s*)?(?P<principal>arn:[\w-]{1,32}:[\w-]{1,32}::[^:\s]{0,32}:[^\s"\'<>]{1,1024}|[^\s"\'<>:]{1,256})'
-    r"\s+is\s+not\s+authorized\s+to\s+perform\s*:?\s*(?P<action>[A-Za-z0-9-]+:[A-Za-z0-9*]+)"
-    r'(?:\s+on\s+resource\s*:?\s*(?P<resource>"[^"]{0,2048}"|[^\s"<>]+(?:\s+(?!because\b|with\b|\()[^\s"<>:]+)?))?'
+# The wrappers a log shipper puts in front of a line: a timestamp (RFC 3339 / ISO 8601 with "T" or
+# a space), then CRI's "stdout F " (containerd and CRI-O: F a full line, P a partial one), or
+# `aws logs tail`'s log stream name (awscli/customizations/logs/tail.py, DetailedLogEventsFormatter:
+# '%s %s %s' % (timestamp.isoformat(timespec='microseconds'), logStreamName, message); an ECS
+# awslogs stream is prefix/container/task-id, so a name with a "/" in it).
+_PREFIX = re.compile(
+    rb"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)? "
+    rb"(?:(?:stdout|stderr) (?P<cri>[PF]) |(?P<stream>[^\s/]{1,512}/[^\s]{1,512} ))?"
 )
-_IMPLICIT = re.compile(r"^[\s.,:]*because\s+no\s+(?P<type>[\w\s-]{2,60}?)\s+allows?\b")
-_EXPLICIT = re.compile(
-    r"^[\s.,:]*with\s+an\s+explicit\s+deny\s+in\s+(?:a\s+|an\s+|the\s+)?(?P<type>[\w\s-]{2,60}?)"
-    r"(?=\s*(?:$|[,.:;(]|with\s+policy|transitively|\s+policy\s+arn|Encoded|\(Service))"
+# Keys of the message in JSON log records: docker json-file and fluentd/FireLens "log", CloudWatch
+# and most loggers "message", pino/zap/logrus "msg", Serilog's compact format "@m".
+_MESSAGE_KEYS = ("log", "message", "msg", "@m", "Message", "MessageTemplate", "text")
+# Lines that go on with the message of the line before them (after their wrapper is taken off).
+_CONT_START = (b" ", b"\t", b"(", b"<", b"}", b'"', b"is not authorized", b"arn:", b"on resource", b"because ",
+               b"with an explicit", b"an explicit deny", b"bucket has blocked", b"Encoded authorization", b"caused by",
+               b"--- End of", b"transitively")
+# Words a wrapped message line can end on (the next line goes on with it).
+# Words a wrapped message line can end on (the next line goes on with it).
+_UNFINISHED_WORDS = frozenset(b"the a an in on with because no is not to perform resource operation".split())
+_OPEN_ENDS = (b":", b",")
+_HEADER_START = (b"An error occurred (", b"fatal error: An error occurred (", b"operation error ", b'Error executing "')
+
+# What differs between two printings of one message and says nothing about the denial: the line's
+# leading timestamp (and CRI's or `aws logs tail`'s wrapper), request and host ids, docker's "time".
+# Left out of the cache key ("form") only, never out of what is analysed. Each pattern starts with
+# a literal and is applied only when its literal is there (one pass each, memchr speed); none spans
+# a line break, so a block and its lines normalise alike.
+_FORM_PREFIX = re.compile(
+    rb"\n\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)? (?:(?:stdout|stderr) F |[^\s/]{1,512}/[^\s]{1,512} )?"
 )
-_TRANSITIVE = re.compile(r"^[^.]{0,80}?transitively\s+through\s+an?\s+(?P<type>[\w\s-]{2,40}?policy)")
-_BUCKET_SETTING = re.compile(r"^[\s.,:]*because\s+this\s+bucket\s+has\s+blocked\s+[^.]{0,200}")
-_POLICY_ARN = re.compile(r"(arn:[\w-]+:(?:organizations|iam)::\d*:policy/[^\s,\"'<>)]+)")
-_ENCODED = re.compile(r"Encoded authorization failure message:\s*(?P<msg>[A-Za-z0-9_\-+/=]{16,})")
-_EC2_DENIED = re.compile(r"You are not authorized to perform this operation")
+_ID = rb"[\w+/=.-]{1,200}"
+_VOLATILE = tuple((gate, tuple((lit, re.compile(re.escape(lit) + tail)) for lit, tail in pats)) for gate, pats in (
+    (b"equest", ((b"RequestID: ", _ID), (b"RequestId: ", _ID), (b"Request ID: ", _ID), (b"request id: ", _ID),
+                 (b"requestId: '", rb"[^'\n]{1,200}"), (b"RequestId>", rb"[^<\n]{1,200}"), (b'"requestId":"', rb'[^"\n]{1,200}'))),
+    (b"ost", ((b"HostID: ", _ID), (b"HostId: ", _ID), (b"host id: ", _ID), (b"HostId>", rb"[^<\n]{1,200}"))),
+    (b'"time":"', ((b'"time":"', rb'[^"\n]{1,64}'),)),
+))
+
+
+def _normalize(block: bytes) -> bytes:
+    """``block`` (starting with a line break) with the volatile parts blanked, line for line."""
+    block = _FORM_PREFIX.sub(b"\n", block)
+    for gate, pats in _VOLATILE:
+        if gate in block:
+            for lit, pattern in pats:
+                if lit in block:
+                    block = pattern.sub(lit, block)
+    return block
+
+
+def _form(raw: bytes) -> bytes:
+    return _normalize(b"\n" + raw)[1:]
+
+
+_ANCHOR = "is not authorized to perform"
+_ACTION = re.compile(r" ?:? ?([A-Za-z0-9-]{1,64}:[A-Za-z0-9*]{1,128})")
+_ON_RESOURCE = re.compile(r" on resource ?:? ?")
+_POLICY_ARN = re.compile(r"arn:[\w-]{1,32}:(?:organizations|iam)::\d{0,12}:policy/[^\s,\"'<>)]{1,512}")
+_ENCODED = re.compile(r"Encoded authorization failure message: ?([A-Za-z0-9_\-+/=]{16,16384})")
+_EC2_DENIED = "You are not authorized to perform this operation"
+# Markers of a message cut short by a log shipper: the CloudWatch agent's default truncation
+# suffix "[Truncated...]" (amazon-cloudwatch-agent, defaultTruncateSuffix), Guzzle's body summary
+# "(truncated...)" in PHP's AwsException.
+_TRUNCATION_MARKS = ("[Truncated...]", "(truncated...)")
+_PRINCIPAL_EDGE = "\"'`<>()[]{},;"
 
 _CODES = "AccessDenied(?:Exception)?|UnauthorizedOperation|UnauthorizedAccess|AuthorizationError(?:Exception)?|AccessDeniedError"
-# (format, marker, code): the first marker found names the SDK's wrapper; its groups (or the code
-# pattern's) give code, operation and service. Markers are cheap to search: no wide gaps.
-_FORMATS: tuple[tuple[str, "re.Pattern[str]", Optional["re.Pattern[str]"]], ...] = (
-    ("aws-cli", re.compile(r"fatal error: An error occurred \((?P<code>[\w.]+)\) when calling the (?P<op>\w+) operation"), None),
-    ("botocore", re.compile(r"An error occurred \((?P<code>[\w.]+)\) when calling the (?P<op>\w+) operation"), None),
-    ("go-v2", re.compile(r"operation error (?P<svc>[^:,]{1,60}): (?P<op>\w+), https? response error"), re.compile(r"api error (?P<code>\w+):")),
-    ("php", re.compile(r'Error executing "(?P<op>\w+)" on "(?P<url>[^"]{0,1024})"'), re.compile(r"\s(?P<code>\w+) \((?:client|server)\):")),
-    ("go-v1", re.compile(r"status code: \d{3}, request id:"), None),
-    ("java-v1", re.compile(r"\(Service: (?P<svc>[^;)]{1,60}); Status Code: \d{3}; Error Code: (?P<code>\w+)"), None),
-    ("java-v2", re.compile(r"\(Service: (?P<svc>[^,)]{1,60}), Status Code: \d{3}"), None),
-    ("ruby", re.compile(r"Aws::(?P<svc>\w+)::Errors::(?P<code>\w+)"), None),
-    ("dotnet", re.compile(r"Amazon\.(?P<svc>\w+)\.(?:Model\.)?(?P<exc>\w+Exception)"), None),
-    ("js-v3", re.compile(r"\bat (?:de_|throwDefaultError|\S*Protocol\.handleError|\S*@aws-sdk/|\S*@smithy/)"), None),
-    ("js-v2", re.compile(r"\bat (?:Request\.extractError|Request\.callListeners|\S*aws-sdk/lib)"), None),
-    ("xml", re.compile(r"<Code>(?P<code>\w+)</Code>"), None),
-)
-_S3_BARE = re.compile(r"\bAccess Denied\b")
 # Not a language's own class of the same name (java.nio.file.AccessDeniedException).
 _ANY_CODE = re.compile(r"(?<![.\w])(" + _CODES + r")\b")
+_S3_BARE = re.compile(r"\bAccess Denied\b")
+
+# (format, literal marker, pattern matched at the marker): the first marker found names the SDK's
+# wrapper; its groups give code, operation and service. Every pattern starts with its marker.
+_FORMATS: tuple[tuple[str, str, "re.Pattern[str]"], ...] = (
+    ("aws-cli", "fatal error: An error occurred (", re.compile(r"fatal error: An error occurred \((?P<code>[\w.]{1,64})\) when calling the (?P<op>\w{1,64}) operation")),
+    ("botocore", "An error occurred (", re.compile(r"An error occurred \((?P<code>[\w.]{1,64})\) when calling the (?P<op>\w{1,64}) operation")),
+    ("go-v2", "operation error ", re.compile(r"operation error (?P<svc>[^:,]{1,60}): (?P<op>\w{1,64}), https? response error StatusCode: (?P<status>\d{3})")),
+    ("php", 'Error executing "', re.compile(r'Error executing "(?P<op>\w{1,64})" on "(?P<url>[^"]{0,1024})"')),
+    ("go-v1", "status code: ", re.compile(r"status code: (?P<status>\d{3}), request id:")),
+    ("java-v1", "(Service: ", re.compile(r"\(Service: (?P<svc>[^;),]{1,60}); Status Code: (?P<status>\d{3}); Error Code: (?P<code>[^;)]{1,64});")),
+    ("java-v2", "(Service: ", re.compile(r"\(Service: (?P<svc>[^;),]{1,60}), Status Code: (?P<status>\d{3})")),
+    ("ruby", "Aws::", re.compile(r"Aws::(?P<svc>\w{1,64})::Errors::(?P<code>\w{1,64})")),
+    ("dotnet", "Amazon.", re.compile(r"Amazon\.(?P<svc>\w{1,64})\.(?:Model\.)?(?P<exc>\w{1,64}Exception)\b")),
+    ("php", "Aws\\", re.compile(r"Aws\\(?P<svc>\w{1,64})\\Exception\\(?P<exc>\w{1,64}Exception)\b")),
+    ("js-v3", "@aws-sdk/", None),
+    ("js-v3", "@smithy/", None),
+    ("js-v3", "Protocol.handleError", None),
+    ("js-v3", "throwDefaultError", None),
+    ("js-v2", "Request.extractError", None),
+    ("js-v2", "aws-sdk/lib", None),
+    ("xml", "<Code>", re.compile(r"<Code>(?P<code>\w{1,64})</Code>")),
+    ("json-body", '"__type"', re.compile(r'"__type" ?: ?"(?:[\w.]{0,200}#)?(?P<code>\w{1,64})"')),
+)
+_WIRE_FORMATS = ("xml", "json-body")  # an HTTP response body, as SDK debug and wire logs print it
+# The Go v2 code after its header: smithy-go GenericAPIError "api error %s: %s".
+_GO_V2_CODE = re.compile(r"api error (?P<code>\w{1,64}):")
+_PHP_CODE = re.compile(r" (?P<code>\w{1,64}) \((?:client|server)\):")
+# Words that say a message is AWS's, when it names no principal or action: without one of them,
+# "Access Denied" (Spring Security's AuthorizationDeniedException, a web server, Windows) is not an
+# AWS denial.
+_AWS_WORDS = ("amazonaws.com", "Amazon S3", "Amazon.", "Aws::", "Aws\\", "aws-sdk", "@aws-sdk", "botocore", "boto3",
+              "software.amazon", "com.amazonaws", "arn:aws", "AccessDenied: Access Denied", "x-amz-", "s3://",
+              "UnauthorizedOperation", "Encoded authorization failure message", "AWS HTTP error")
 
 # ---- policy types: one table ------------------------------------------------------------------
 # (key, words in the message, name, who can change it, how to look at it)
@@ -128,7 +213,7 @@ POLICY_TYPES: tuple[tuple[str, tuple[str, ...], str, str, str], ...] = (
 )
 _TYPE_BY_KEY = {t[0]: t for t in POLICY_TYPES}
 
-CONCLUSIONS = ("not-task-role", "task-role-lacks-permission", "blocked-by-other-policy", "no-detail", "encoded-message")
+CONCLUSIONS = ("not-task-role", "task-role-lacks-permission", "reason-not-stated", "blocked-by-other-policy", "no-detail", "encoded-message")
 
 
 @dataclass(frozen=True)
@@ -151,6 +236,7 @@ class Denial:
     count: int = 1
     first_line: int = 0  # 1-based line of the first occurrence
     decoded: Optional[dict[str, Any]] = None
+    truncated: bool = False  # the message was cut short (a log shipper's line limit): its end is missing
 
     def key(self) -> tuple[Any, ...]:
         return (self.code, self.operation, self.service, self.principal, self.action, self.resource,
@@ -172,13 +258,6 @@ def _unescape_json(text: str) -> str:
     return text
 
 
-def _clean(raw: bytes) -> str:
-    text = raw.decode("utf-8", "replace")
-    if "\\" in text:
-        text = _unescape_json(text)
-    return text
-
-
 def _policy_type(words: str) -> Optional[str]:
     words = words.lower()
     for key, needles, *_ in POLICY_TYPES:
@@ -190,21 +269,37 @@ def _policy_type(words: str) -> Optional[str]:
 def _strip_resource(resource: Optional[str]) -> Optional[str]:
     if not resource:
         return None
-    resource = resource.strip().strip('"').strip()
-    return resource.rstrip(".,;") or None
+    resource = resource.strip().strip("\"'").strip()
+    return resource.rstrip(".,;)'\"") or None
+
+
+# -- one message group's text -> its denials -----------------------------------------------------
 
 
 def analyze(text: str, line: int = 0) -> list[Denial]:
-    """The denials in one message group's text (already unescaped)."""
+    """The denials in one message group's text (already taken out of its wrappers)."""
+    if "\\" in text:
+        text = _unescape_json(text)
+    if "&" in text:  # an XML body (S3's error document): its entities
+        for ent, ch in _XML_ENTITIES:
+            text = text.replace(ent, ch)
     text = _WS.sub(" ", text).strip()
     if not text:
         return []
     # Split where a new SDK header starts, or where a second enriched sentence starts.
+    anchors: list[tuple[int, str]] = []
+    for marker in ("An error occurred (", "operation error ", 'Error executing "'):
+        at = text.find(marker)
+        while at >= 0:
+            anchors.append((at - 13 if text.endswith("fatal error: ", 0, at) else at, "h"))
+            at = text.find(marker, at + 1)
+    at = text.find(_ANCHOR)
+    while at >= 0:
+        anchors.append((_sentence_start(text, at), "e"))
+        at = text.find(_ANCHOR, at + 1)
+    anchors.sort()
     cuts = [0]
-    enriched_in_segment = False
-    enriched = _ENRICHED.finditer(text) if "authorized to perform" in text else ()
-    anchors = sorted([(m.start(), "h") for m in _HEADER.finditer(text)] + [(m.start(), "e") for m in enriched])
-    seg_has_core = False
+    seg_has_core = enriched_in_segment = False
     for pos, kind in anchors:
         if kind == "h":
             if seg_has_core and pos > cuts[-1]:
@@ -214,98 +309,225 @@ def analyze(text: str, line: int = 0) -> list[Denial]:
         else:
             if enriched_in_segment and pos > cuts[-1]:
                 cuts.append(pos)
-            enriched_in_segment = True
-            seg_has_core = True
+            enriched_in_segment = seg_has_core = True
     cuts.append(len(text))
     out: list[Denial] = []
     for a, b in zip(cuts, cuts[1:]):
         d = _analyze_segment(text[a:b], line)
         if d is None:
             continue
-        # One log record often repeats its message (JSON "message" and "stack"): one denial.
-        if out and d.principal and _same_core(out[-1], d):
+        # One record often repeats its message (JSON "message" and "stack", PHP's body summary and
+        # message, .NET's inner exception): one denial.
+        if out and _same_error(out[-1], d):
             out[-1] = _merged(out[-1], d)
         else:
             out.append(d)
     return out
 
 
-def _same_core(a: Denial, b: Denial) -> bool:
-    return (a.principal, a.action, a.resource, a.policy_type, a.deny) == (b.principal, b.action, b.resource, b.policy_type, b.deny)
+def _sentence_start(text: str, at: int) -> int:
+    """Where the enriched sentence whose keyword is at ``at`` starts: at "User:" / "Principal:" or
+    at the principal token."""
+    head = text[max(0, at - 1100) : at].rstrip()
+    base = at - (len(text[max(0, at - 1100) : at]) - len(head)) - len(head)
+    sp = head.rfind(" ")
+    start = base + sp + 1
+    for label in ("User: ", "User:", "Principal: ", "Role: "):
+        if head.endswith(label, 0, sp + 1):
+            return start - len(label)
+    return start
+
+
+_CORE = ("principal", "action", "resource", "policy_type", "deny")
+
+
+def _same_error(a: Denial, b: Denial) -> bool:
+    """b repeats a (same message printed twice in one record), or one of them is a cut copy."""
+    if a.principal is None and b.principal is None:
+        return a.code == b.code and a.action is None and b.action is None and (a.format in _WIRE_FORMATS or b.format in _WIRE_FORMATS or a.format == b.format)
+    if a.principal != b.principal or a.action != b.action:
+        return False
+    if a.truncated or b.truncated:
+        return all(getattr(a, k) in (None, getattr(b, k)) or getattr(b, k) is None for k in _CORE)
+    return all(getattr(a, k) == getattr(b, k) for k in _CORE)
 
 
 def _merged(a: Denial, b: Denial) -> Denial:
-    changes = {k: getattr(b, k) for k in ("code", "operation", "service", "policy_arn", "transitive", "encoded_message") if getattr(a, k) is None and getattr(b, k)}
-    if a.format == "unknown" and b.format != "unknown":
-        changes["format"] = b.format
-    return replace(a, **changes)
+    """a and b are one error: the fuller reading of each field."""
+    keep, other = (b, a) if (a.truncated and not b.truncated) else (a, b)
+    changes = {k: getattr(other, k) for k in ("code", "operation", "service", "policy_arn", "transitive", "encoded_message", *_CORE)
+               if getattr(keep, k) is None and getattr(other, k)}
+    if keep.format in ("unknown", *_WIRE_FORMATS) and other.format not in ("unknown", *_WIRE_FORMATS):
+        changes["format"] = other.format
+    if keep.truncated and not other.truncated:
+        changes["truncated"] = False
+    return replace(keep, **changes)
+
+
+def _enriched(seg: str, at: int, fields: dict[str, Any]) -> None:
+    """Principal, action, resource and reason of the sentence whose keyword is at ``at``: the token
+    before the keyword, then the tokens after it. String operations only (no backtracking)."""
+    head = seg[max(0, at - 1100) : at].rstrip()
+    tok = head[head.rfind(" ") + 1 :].strip(_PRINCIPAL_EDGE)
+    arn = tok.find("arn:")
+    if arn >= 0:
+        fields["principal"] = tok[arn:]
+    elif tok and ":" not in tok and len(tok) <= 256:
+        fields["principal"] = tok  # "anonymous", an account id, a role name
+    pos = at + len(_ANCHOR)
+    am = _ACTION.match(seg, pos)
+    if not am:
+        if len(seg) - pos < 4:  # the keyword ends the text: cut short
+            fields["truncated"] = True
+        return
+    fields["action"] = am.group(1)
+    pos = am.end()
+    rm = _ON_RESOURCE.match(seg, pos)
+    if rm:
+        pos = rm.end()
+        if seg.startswith('"', pos):
+            close = seg.find('"', pos + 1, pos + 2050)
+            if close < 0:
+                fields["truncated"] = True  # the resource's closing quote never came
+                return
+            fields["resource"] = _strip_resource(seg[pos + 1 : close])
+            pos = close + 1
+        else:
+            end = seg.find(" ", pos, pos + 2050)
+            end = len(seg) if end < 0 else end
+            fields["resource"] = _strip_resource(seg[pos:end])
+            if fields["resource"] is None:
+                fields["truncated"] = len(seg) - pos < 4
+            pos = end
+    elif seg.startswith(" on", pos) and len(seg) - pos < 14:
+        fields["truncated"] = True
+    tail = seg[pos : pos + 800]
+    nxt = tail.find(_ANCHOR)
+    if nxt >= 0:
+        tail = tail[:nxt]
+    _reason(tail.lstrip(" .,:;\"'"), fields)
+
+
+def _reason(t: str, fields: dict[str, Any]) -> None:
+    if t.startswith("because no "):
+        end = t.find(" allow", 11, 90)
+        if end < 0:
+            fields["truncated"] = len(t) < 90
+            return
+        fields["deny"] = "implicit"
+        fields["policy_type"] = _policy_type(t[11:end])
+    elif t.startswith("because this bucket has blocked"):
+        fields["deny"] = "explicit"
+        fields["policy_type"] = "bucket-setting"
+    elif t.startswith("with an explicit deny in "):
+        rest = t[25:]
+        words = rest[:80]
+        for stop in (",", ".", ";", "(", '"', " with ", " transitively", " Encoded", " - "):
+            cut = words.find(stop)
+            if cut >= 0:
+                words = words[:cut]
+        ptype = _policy_type(words)
+        if ptype is None:
+            fields["truncated"] = len(rest) < 40
+            return
+        fields["deny"] = "explicit"
+        fields["policy_type"] = ptype
+        tr = rest.find("transitively through a", 0, 200)
+        if tr >= 0:
+            kind = rest[tr + 22 : tr + 80].lstrip("n ")
+            end = kind.find("policy")
+            if end > 0:
+                fields["transitive"] = "transitively through a " + kind[: end + 6]
+        pa = _POLICY_ARN.search(rest, 0, 400)
+        if pa:
+            fields["policy_arn"] = pa.group(0)
+    elif ("because".startswith(t) or "with an explicit deny in".startswith(t) or t.startswith(("because", "with an"))) and t and len(t) < 40:
+        fields["truncated"] = True  # the reason was cut short
 
 
 def _analyze_segment(seg: str, line: int) -> Optional[Denial]:
     seg = seg[:_MAX_SEGMENT]
     fields: dict[str, Any] = {"first_line": line}
-    m = _ENRICHED.search(seg) if "authorized to perform" in seg else None
-    if m:
-        fields["principal"] = m.group("principal")
-        fields["action"] = m.group("action")
-        fields["resource"] = _strip_resource(m.group("resource"))
-        tail = seg[m.end() : m.end() + 800]
-        nxt = _ENRICHED.search(tail)
-        if nxt:
-            tail = tail[: nxt.start()]
-        im, ex, bs = _IMPLICIT.search(tail), _EXPLICIT.search(tail), _BUCKET_SETTING.search(tail)
-        if ex:
-            fields["deny"] = "explicit"
-            fields["policy_type"] = _policy_type(ex.group("type"))
-            rest = tail[ex.end() :]
-            tr = _TRANSITIVE.search(rest)
-            if tr:
-                fields["transitive"] = "transitively through a " + tr.group("type")
-            pa = _POLICY_ARN.search(rest[:400])
-            if pa:
-                fields["policy_arn"] = pa.group(1)
-        elif im:
-            fields["deny"] = "implicit"
-            fields["policy_type"] = _policy_type(im.group("type"))
-        elif bs:
-            fields["deny"] = "explicit"
-            fields["policy_type"] = "bucket-setting"
-    for name, pattern, code_pattern in _FORMATS:
-        fm = pattern.search(seg)
-        if not fm:
+    status = None
+    at = seg.find(_ANCHOR)
+    if at >= 0:
+        _enriched(seg, at, fields)
+        if "action" not in fields and not fields.get("truncated"):
+            fields.pop("principal", None)  # "is not authorized to perform this operation": no sentence
+    elif "User: arn:" in seg:
+        # Cut short before the keyword: "User: arn:...:assumed-role/app/abc is not auth"
+        u = seg.find("User: arn:")
+        rest = seg[u + 6 :]
+        if " " not in rest.strip() or len(rest) < 1100 and rest.rstrip().endswith(("is", "is not", "is not auth", "is not authorized", "is not authorized to")) or any(m in rest for m in _TRUNCATION_MARKS):
+            fields["principal"] = rest.split(" ", 1)[0].strip(_PRINCIPAL_EDGE)
+            fields["truncated"] = True
+    if any(m in seg for m in _TRUNCATION_MARKS) and fields.get("action") and not fields.get("policy_type"):
+        fields["truncated"] = True
+    for name, marker, pattern in _FORMATS:
+        mpos = seg.find(marker)
+        if mpos < 0:
             continue
-        groups = fm.groupdict()
-        if code_pattern is not None:
-            cm = code_pattern.search(seg, fm.end())
-            if cm:
-                groups["code"] = cm.group("code")
+        groups: dict[str, Any] = {}
+        if pattern is not None:
+            fm = None
+            while mpos >= 0 and fm is None:
+                fm = pattern.match(seg, mpos)
+                if fm is None:
+                    mpos = seg.find(marker, mpos + 1)
+            if fm is None:
+                continue
+            groups = fm.groupdict()
+            if name == "go-v2":
+                cm = _GO_V2_CODE.search(seg, fm.end(), fm.end() + 600)
+                if cm:
+                    groups["code"] = cm.group("code")
+            elif name == "php" and not groups.get("code"):
+                cm = _PHP_CODE.search(seg, fm.end())
+                if cm:
+                    groups["code"] = cm.group("code")
         fields["format"] = name
-        if groups.get("code"):
-            fields["code"] = groups["code"]
+        code = groups.get("code")
+        if code:
+            fields["code"] = code.strip()
         if groups.get("op"):
             fields["operation"] = groups["op"]
         svc = groups.get("svc")
         if svc:
             fields["service"] = svc.strip()
+        status = groups.get("status")
         if name == "php" and groups.get("url") and not fields.get("service"):
-            host = re.match(r"https?://([^/:]+)", groups["url"])
+            host = re.match(r"https?://([^/:]{1,253})", groups["url"])
             if host and (".s3." in host.group(1) or host.group(1).startswith("s3.")):
                 fields["service"] = "S3"
         break
+    if fields.get("code") in ("403", "400") and (fields.get("principal") or "<Code>" in seg or '"__type"' in seg):
+        # botocore could not read the body (moto answers a JSON-protocol call with XML): the body has the code
+        cm = _ANY_CODE.search(seg)
+        if cm:
+            fields["code"] = cm.group(1)
     if not fields.get("code"):
         cm = _ANY_CODE.search(seg)
         if cm:
             fields["code"] = cm.group(1)
         elif _S3_BARE.search(seg):
             fields["code"] = "AccessDenied"
+        elif status == "403" and ("Forbidden" in seg or fields.get("format") == "java-v2"):
+            fields["code"] = "403"  # S3's answer to HEAD: a status, no body (Java v2 prints "null" as the message)
     em = _ENCODED.search(seg)
     if em:
-        fields["encoded_message"] = em.group("msg")[:_MAX_ENCODED]
+        fields["encoded_message"] = em.group(1)[:_MAX_ENCODED]
         fields.setdefault("code", "UnauthorizedOperation")
-    elif _EC2_DENIED.search(seg) and not fields.get("code"):
+    elif _EC2_DENIED in seg and not fields.get("code"):
         fields["code"] = "UnauthorizedOperation"
-    if not (m or fields.get("code") or _S3_BARE.search(seg) or fields.get("encoded_message")):
+    code = fields.get("code")
+    forbidden = code in ("403", "Forbidden", "403 Forbidden")
+    if not (fields.get("action") or fields.get("principal") or code or fields.get("encoded_message")):
         return None
+    if forbidden and not (fields.get("action") or fields.get("format") not in (None, "unknown") and "Forbidden" in seg or fields.get("format") == "java-v2"):
+        return None  # a web server's "403 Forbidden", not an SDK's
+    if not fields.get("action") and not fields.get("principal") and fields.get("format") is None:
+        if not any(w in seg for w in _AWS_WORDS):
+            return None  # "Access Denied" with nothing of AWS's about it (Spring Security, Windows, a web page)
     excerpt = seg
     if fields.get("encoded_message"):
         excerpt = excerpt.replace(fields["encoded_message"], fields["encoded_message"][:24] + "...")
@@ -313,35 +535,249 @@ def _analyze_segment(seg: str, line: int) -> Optional[Denial]:
     return Denial(**fields)
 
 
+# -- the stream -> message groups --------------------------------------------------------------
+
+
+def _starts_cont(t: bytes) -> bool:
+    return t.startswith(_CONT_START)
+
+
+def _unfinished(tail: bytes) -> bool:
+    """A line that cannot end a message: the next line goes on with it (messages wrapped in docs
+    and logs: "... is not authorized to perform:", "... when calling the")."""
+    return tail.endswith((b":", b",")) or tail[tail.rfind(b" ") + 1 :] in _UNFINISHED_WORDS
+
+
+def _json_text(obj: Any, depth: int, out: list[str]) -> bool:
+    """The message texts of a JSON log record, into ``out`` (the message key first, then any other
+    string value that holds a trigger, JSON inside a string unwrapped); True when the record says
+    it continues in the next one (docker json-file's "log" without its newline, the fluentd log
+    driver's partial_message/partial_last)."""
+    joins = False
+    if isinstance(obj, dict):
+        msg_key = None
+        for k in _MESSAGE_KEYS:
+            v = obj.get(k)
+            if isinstance(v, str):
+                msg_key = k
+                _json_string(v, depth, out)
+                if k == "log" and ("stream" in obj or "time" in obj) and not v.endswith("\n") and "partial_message" not in obj:
+                    joins = True  # docker json-file: a line over 16 KiB is split, only the last piece ends in "\n"
+                break
+            if isinstance(v, (dict, list)) and depth < 6:
+                msg_key = k
+                _json_text(v, depth + 1, out)
+                break
+        if obj.get("partial_message") == "true" and obj.get("partial_last") == "false":
+            joins = True
+        for k, v in obj.items():
+            if k == msg_key:
+                continue
+            if isinstance(v, str):
+                if any(t in v for t in _TRIGGER_STR):
+                    _json_string(v, depth, out)
+            elif isinstance(v, (dict, list)) and depth < 6:
+                _json_text(v, depth + 1, out)
+    elif isinstance(obj, list):
+        for v in obj[:64]:
+            if isinstance(v, str):
+                if any(t in v for t in _TRIGGER_STR):
+                    out.append(v)
+            elif isinstance(v, (dict, list)) and depth < 6:
+                _json_text(v, depth + 1, out)
+    return joins
+
+
+def _json_string(v: str, depth: int, out: list[str]) -> None:
+    s = v.strip()
+    if depth < 6 and len(s) > 1 and s[0] == "{" and s[-1] == "}":  # an application's JSON inside the shipper's
+        try:
+            inner = json.loads(s)
+        except ValueError:
+            inner = None
+        if isinstance(inner, dict):
+            _json_text(inner, depth + 1, out)
+            return
+    out.append(v)
+
+
+_TRIGGER_STR = tuple(t.decode() for t in _TRIGGERS) + ("Access denied", "authorized")
+
+
+class _Payload:
+    """One line of the log, out of its wrapper."""
+
+    __slots__ = ("text", "decoded", "joins")
+
+    def __init__(self, text: Union[bytes, str], decoded: bool, joins: bool) -> None:
+        self.text = text  # bytes as read, or str already unescaped (from JSON)
+        self.decoded = decoded
+        self.joins = joins  # the next line is the rest of this one (a shipper's split)
+
+    def head(self) -> bytes:
+        t = self.text
+        return t[:40] if isinstance(t, bytes) else t[:40].encode("utf-8", "replace")
+
+    def tail(self) -> bytes:
+        t = self.text
+        t = t[-40:] if isinstance(t, bytes) else t[-40:].encode("utf-8", "replace")
+        return t.rstrip()
+
+
+def _payload(line: bytes) -> _Payload:
+    if line.endswith(b"\r"):
+        line = line[:-1]
+    joins = False
+    if line[:1].isdigit():
+        m = _PREFIX.match(line)
+        if m:
+            joins = m.group("cri") == b"P"
+            line = line[m.end() :]
+    if line.startswith(b"{") and line.endswith(b"}") and len(line) <= _MAX_JSON:
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            obj = None
+        if isinstance(obj, dict):
+            out: list[str] = []
+            joins = _json_text(obj, 0, out) or joins
+            text = "\n".join(out)
+            if joins and out:
+                text = out[0]
+            return _Payload(text.rstrip("\n") if not joins else text, True, joins)
+    return _Payload(line, False, joins)
+
+
 class Reader:
     """Streams a log and collects its denials; see the module docstring for the bounds."""
 
     def __init__(self, progress: Optional[Callable[[int, int], None]] = None, progress_every: int = 64 << 20) -> None:
-        self.found: dict[tuple[Any, ...], Denial] = {}
+        self._first: dict[tuple[Any, ...], Denial] = {}  # each distinct denial as first seen ...
+        self._counts: dict[tuple[Any, ...], int] = {}  # ... and how often
         self.dropped = 0  # occurrences of denials beyond MAX_DISTINCT different ones
         self.bytes_read = 0
         self.occurrences = 0
         self._progress = progress
         self._progress_every = progress_every
+        self._cache: dict[Any, tuple[tuple[Denial, tuple[Any, ...], str], ...]] = {}
+        self._memo: tuple[int, Optional[_Payload]] = (-1, None)  # (absolute offset of a line, its payload)
+        self._offset = 0  # absolute offset of buf[0]
+        self._last_group_open = False  # the last group read may go on past where it was cut
+        # Echoes: one error printed several ways close together (the response body in a debug log,
+        # a traceback, the final message) is one occurrence.
+        # Recent errors, each [line, message core, forms seen, denial, key]: by core, in order, the last.
+        self._by_core: dict[str, list[Any]] = {}
+        self._order: deque[list[Any]] = deque()
+        self._last: Optional[list[Any]] = None
+        self._pending: list[tuple[int, Any, Denial, tuple[Any, ...]]] = []  # response bodies waiting for their SDK error
+
+    @property
+    def found(self) -> dict[tuple[Any, ...], Denial]:
+        return {k: replace(d, count=self._counts[k]) for k, d in self._first.items()}
 
     @property
     def denials(self) -> list[Denial]:
         return list(self.found.values())
 
-    def _add(self, d: Denial) -> None:
+    # -- occurrences -------------------------------------------------------------------------
+
+    def _store(self, d: Denial, k: tuple[Any, ...], line: int) -> None:
         self.occurrences += 1
-        k = d.key()
-        old = self.found.get(k)
-        if old is not None:
-            self.found[k] = replace(old, count=old.count + 1)
-        elif len(self.found) < MAX_DISTINCT:
-            self.found[k] = d
+        counts = self._counts
+        if k in counts:
+            counts[k] += 1
+        elif len(counts) < MAX_DISTINCT:
+            counts[k] = 1
+            self._first[k] = replace(d, first_line=line)
         else:
             self.dropped += 1
 
+    def _occurrence(self, d: Denial, k: tuple[Any, ...], core: str, line: int, form: Any) -> None:
+        """One denial found at ``line``, printed as ``form`` (its group's text). Debug and wire logs
+        print one error several ways close together: the response body (held until the SDK's error
+        for it comes, then dropped into it), a traceback's last line, the final message. A copy in
+        a way this error was not yet printed, within _ECHO_LINES, is the same occurrence; the same
+        line repeated is a new one."""
+        last = self._last
+        if last is not None and not self._pending and last[4] == k and len(last[2]) == 1 and form in last[2]:
+            last[0] = line  # the same line again: a repeat (the common case)
+            self._store(d, k, line)
+            return
+        self._expire(line)
+        if d.format in _WIRE_FORMATS:
+            for ev in reversed(self._order):
+                if form not in ev[2] and _echo_of(d, ev[3]):
+                    ev[2].add(form)
+                    return  # the body of an error already reported (logged after it)
+            self._pending.append((line, form, d, k))
+            if len(self._pending) > 16:
+                pl, _pf, pd, pk = self._pending.pop(0)
+                self._store(pd, pk, pl)
+            return
+        if self._pending:
+            for i, (_pl, _pf, pd, _pk) in enumerate(self._pending):
+                if _echo_of(pd, d):
+                    del self._pending[i]
+                    if d.principal is None and pd.principal:
+                        d = _merged(d, pd)
+                        k = d.key()
+                    break
+        ev = self._by_core.get(core)
+        if ev is not None and form not in ev[2] and ev[4] == k:
+            ev[2].add(form)
+            ev[0] = max(ev[0], line)
+            return
+        ev = [line, core, {form}, d, k]
+        self._by_core[core] = ev
+        self._order.append(ev)
+        self._last = ev
+        if len(self._order) > 64:
+            self._forget(self._order.popleft())
+        self._store(d, k, line)
+
+    def _forget(self, ev: list[Any]) -> None:
+        if self._by_core.get(ev[1]) is ev:
+            del self._by_core[ev[1]]
+        if self._last is ev:
+            self._last = None
+
+    def _repeats(self, d: Denial, k: tuple[Any, ...], core: str, line: int, n: int, form: Any) -> None:
+        """``n`` more occurrences of the same line, from ``line`` on."""
+        ev = self._last
+        if ev is not None and not self._pending and ev[4] == k and len(ev[2]) == 1 and form in ev[2]:
+            ev[0] = line + n - 1
+            self.occurrences += n
+            if k in self._counts:
+                self._counts[k] += n
+            else:
+                self.dropped += n
+            return
+        for j in range(n):
+            self._occurrence(d, k, core, line + j, form)
+
+    def _expire(self, line: int) -> None:
+        """Forget the errors older than _ECHO_LINES; response bodies that no error claimed are
+        denials of their own (line -1: the end of the stream)."""
+        order = self._order
+        while order and (line < 0 or line - order[0][0] > _ECHO_LINES):
+            self._forget(order.popleft())
+        while self._pending and (line < 0 or line - self._pending[0][0] > _ECHO_LINES):
+            pl, _pf, pd, pk = self._pending.pop(0)
+            self._store(pd, pk, pl)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _line_payload(self, buf: bytes, s: int, e: int) -> _Payload:
+        key = self._offset + s
+        if self._memo[0] == key and self._memo[1] is not None:
+            return self._memo[1]
+        p = _payload(buf[s:e])
+        self._memo = (key, p)
+        return p
+
     def read(self, stream: Union[IO[bytes], IO[str], Iterable[Any]]) -> "Reader":
         buf = b""
-        base_line = 1  # line number of buf[0]
+        cnt_pos, cnt_line = 0, 1  # line number of buf[cnt_pos]
         consumed = 0  # groups may not start before this index of buf
         search_from = 0
         next_report = self._progress_every
@@ -354,32 +790,252 @@ class Reader:
                 data, eof = b"", True
             self.bytes_read += len(data)
             buf += data
-            limit = len(buf) if eof else max(0, len(buf) - _GUARD)
-            hits: dict[bytes, int] = {}
-            pos = search_from
+            if eof:
+                limit = len(buf)
+            else:
+                nl = buf.rfind(b"\n", search_from, max(search_from, len(buf) - _GUARD))
+                limit = nl + 1 if nl >= 0 else max(0, len(buf) - _GUARD)
+            pos = max(search_from, consumed)
+            # A region dense with hits is read line by line (one dict look-up per line that repeats
+            # a message already analysed); a sparse one by jumping from hit to hit.
+            if limit - pos > 8192 and (pos == 0 or buf[pos - 1] == 10):
+                hits = buf.count(b"Denied", pos, limit) + buf.count(b"authorized", pos, limit)
+                if hits * 2048 > limit - pos:
+                    cnt_line += buf.count(b"\n", cnt_pos, pos)
+                    cnt_pos = pos
+                    pos, cnt_line, consumed = self._dense(buf, pos, limit, cnt_line, eof)
+                    cnt_pos = pos
+            hits_at: dict[bytes, int] = {}
+            count, rfind = buf.count, buf.rfind
             while True:
-                p = _next_hit(buf, pos, limit, hits)
+                p = _next_hit(buf, pos, limit, hits_at)
                 if p < 0:
                     break
-                end, text = _group(buf, p, consumed)
-                for d in analyze(text, base_line + buf.count(b"\n", 0, p)):
-                    self._add(d)
-                consumed = pos = max(end, p + 1)
+                if p < consumed:
+                    pos = consumed
+                    continue
+                ls = rfind(b"\n", max(consumed, p - _LINE_WINDOW), p) + 1
+                if ls == 0:
+                    ls = max(consumed, p - _LINE_WINDOW)
+                cnt_line += count(b"\n", cnt_pos, ls)
+                cnt_pos = ls
+                end = self._hit(buf, ls, p, consumed, cnt_line)
+                consumed = pos = max(end + 1, p + 1)
             search_from = max(pos, limit)
             if eof:
                 break
-            # Keep what a later group may still need: the line before the guard zone, bounded.
-            keep = buf.rfind(b"\n", 0, max(0, buf.rfind(b"\n", 0, limit))) + 1
-            keep = max(keep, consumed, len(buf) - _MAX_CARRY)
+            # Keep what a later group may still need: a few lines before the guard zone, bounded.
+            keep = max(consumed, limit - _LOOK_BACK * _LINE_WINDOW, len(buf) - _MAX_CARRY)
             keep = min(keep, search_from)
-            base_line += buf.count(b"\n", 0, keep)
+            if keep > cnt_pos:
+                cnt_line += count(b"\n", cnt_pos, keep)
+                cnt_pos = keep
+            cnt_pos -= keep
             buf = buf[keep:]
+            self._offset += keep
             consumed = max(0, consumed - keep)
             search_from -= keep
             if self._progress and self.bytes_read >= next_report:
                 next_report += self._progress_every
                 self._progress(self.bytes_read, self.occurrences)
+        self._expire(-1)
         return self
+
+    def _hit(self, buf: bytes, ls: int, p: int, consumed: int, line: int, form: Optional[bytes] = None) -> int:
+        """The message group around the hit at p (its line starting at ls, numbered ``line``):
+        analysed (or found in the cache), its denials counted. Returns the group's end index."""
+        end, first, start, text = self._group(buf, ls, p, consumed)
+        single = first == 0 and (end == len(buf) or buf.find(b"\n", ls, end + 1) == end)
+        if form is None or not single:
+            form = _form(buf[start:end])
+        entry = self._cache.get(form)
+        if entry is None:
+            results = tuple((d, d.key(), _core_text(d.message)) for d in analyze(text()))
+            if len(self._cache) >= _CACHE_MAX:
+                self._cache.clear()
+            # A line that is a whole message by itself, whatever comes before or after it, may be
+            # counted again without looking at its neighbours (see _dense).
+            alone = single and not self._last_group_open
+            entry = (results, alone)
+            self._cache[form] = entry
+        for d, k, core in entry[0]:
+            self._occurrence(d, k, core, line - first, form)
+        return end
+
+    def _dense(self, buf: bytes, start: int, limit: int, line0: int, eof: bool) -> tuple[int, int, int]:
+        """Read buf[start:limit] (whole lines) line by line. A line whose form was analysed before
+        as a message by itself, not continued by the next line, is counted with one look-up; any
+        other line with a trigger goes through _hit. Returns (position, its line number, consumed)."""
+        region = buf[start:limit]
+        orig = region.split(b"\n")
+        norm = _normalize(b"\n" + region)[1:].split(b"\n")
+        if len(norm) != len(orig):  # cannot happen (nothing spans a line break); stay safe
+            return start, line0, start
+        n = len(orig) - 1 if (not eof or region.endswith(b"\n")) else len(orig)
+        stop = n if eof else n - 1  # the last line's neighbour is not read yet: the sparse loop takes it
+        cache = self._cache
+        occurrence = self._occurrence
+        consumed = start
+        offs: Optional[list[int]] = None
+        prev_fin = True
+        i = 0
+        while i < stop:
+            nl = norm[i]
+            entry = cache.get(nl)
+            if entry is not None and entry[1] and prev_fin:
+                # A run of the same line: only its last line's neighbour can continue it.
+                r = 1
+                while i + r < stop and norm[i + r] == nl:
+                    r += 1
+                nxt = norm[i + r] if i + r < len(norm) else b""
+                if _continues(nxt):
+                    r -= 1  # the run's last line is read by _hit with what follows it
+                if r:
+                    results = entry[0]
+                    if len(results) == 1:
+                        d, k, core = results[0]
+                        occurrence(d, k, core, line0 + i, nl)
+                        if r > 1:
+                            self._repeats(d, k, core, line0 + i + 1, r - 1, nl)
+                    else:
+                        for j in range(r):
+                            for d, k, core in results:
+                                occurrence(d, k, core, line0 + i + j, nl)
+                    i += r
+                    continue
+            if b"Denied" in nl or b"authorized" in nl or b"Forbidden" in nl:
+                if offs is None:
+                    offs = [start]
+                    for ln in orig:
+                        offs.append(offs[-1] + len(ln) + 1)
+                ls = offs[i]
+                end = self._hit(buf, ls, ls, consumed, line0 + i, nl)
+                consumed = end + 1
+                # the lines the group took
+                j = i + 1
+                while j <= n and offs[j] <= end:
+                    j += 1
+                i = j
+                prev_fin = True
+                continue
+            if nl[:1] == b"{":
+                prev_fin = not _opens(nl)
+            else:
+                t = nl[-40:].rstrip()
+                prev_fin = not (t.endswith(_OPEN_ENDS) or t[t.rfind(b" ") + 1 :] in _UNFINISHED_WORDS or b'Error executing "' in t)
+            i += 1
+        if offs is None:
+            pos = start + sum(len(orig[j]) + 1 for j in range(i)) if i < n else limit
+        else:
+            pos = offs[i] if i < len(offs) else limit
+        pos = min(max(pos, consumed), limit)
+        return pos, line0 + i, max(consumed, pos)
+
+    def _group(self, buf: bytes, ls: int, p: int, consumed: int) -> tuple[int, int, int, Callable[[], str]]:
+        """(end index, lines looked back, start index, text) of the message around the hit at p:
+        its line, the lines before it that start the message, and the lines after it that go on
+        with it, each out of its wrapper."""
+        find, rfind = buf.find, buf.rfind
+        le = find(b"\n", p, p + _LINE_AFTER)
+        end = le if le >= 0 else min(len(buf), p + _LINE_AFTER)
+        cur = self._line_payload(buf, ls, end)
+        pieces = [cur]
+        # Look back (a few lines at most) for the start of the message: a line this one continues,
+        # an unfinished header, PHP's "Error executing", the first piece of a split line.
+        start = ls
+        first = 0
+        if ls > consumed:
+            head = cur.head()
+            while first < _LOOK_BACK and start > consumed:
+                ps = max(rfind(b"\n", max(consumed, start - 1 - _LINE_WINDOW), start - 1) + 1, consumed, start - 1 - _LINE_WINDOW)
+                if ps >= start - 1 or not buf[ps : start - 1].strip():
+                    break
+                prev = _payload(buf[ps : start - 1])
+                tail = prev.tail()
+                if not tail:
+                    break
+                if not (prev.joins or _starts_cont(head) or _opens_tail(tail) or head.startswith(b"<")):
+                    break
+                pieces.insert(0, prev)
+                start, first, head = ps, first + 1, prev.head()
+        # Forward: the lines that go on with the message.
+        n = 1
+        open_end = False
+        while n < _GROUP_MAX_LINES and end - start < _GROUP_MAX_BYTES:
+            if le < 0:
+                open_end = True
+                break
+            ns = end + 1
+            nl = find(b"\n", ns, ns + _LINE_AFTER)
+            ne = nl if nl >= 0 else min(len(buf), ns + _LINE_AFTER)
+            if ne <= ns:
+                open_end = ne < ns or nl < 0
+                break
+            nxt = self._line_payload(buf, ns, ne)
+            last = pieces[-1]
+            nhead = nxt.head()
+            if not last.joins:
+                if not nhead.strip() or not (_starts_cont(nhead) or _unfinished(last.tail())):
+                    break
+                if nhead.startswith(_HEADER_START):
+                    break  # a new message of its own
+            pieces.append(nxt)
+            end, le, n = ne, nl, n + 1
+        last = pieces[-1]
+        self._last_group_open = open_end or last.joins or _unfinished(last.tail()) or _starts_cont(cur.head()) or cur.joins
+        if len(pieces) == 1:
+            return end, first, start, lambda: _piece_text(cur)
+        return end, first, start, lambda: "".join(_piece_text(pc) + ("" if pc.joins else "\n") for pc in pieces)
+
+
+def _continues(raw: bytes) -> bool:
+    """The raw line ``raw`` (normalised) may go on with the message of the line before it."""
+    if raw.startswith(b"{"):
+        return _payload(raw).head().startswith(_CONT_START)
+    if raw[:1].isdigit():
+        return _payload(raw).head().startswith(_CONT_START)
+    return raw.startswith(_CONT_START)
+
+
+def _opens(raw: bytes) -> bool:
+    """The raw line ``raw`` cannot end a message: the next line is part of it."""
+    if raw.startswith(b"{") or raw[:1].isdigit():
+        p = _payload(raw)
+        return p.joins or _opens_tail(p.tail())
+    return _opens_tail(raw[-40:].rstrip())
+
+
+
+
+
+def _opens_tail(tail: bytes) -> bool:
+    return _unfinished(tail) or b'Error executing "' in tail or tail.endswith(b"Response body:")
+
+
+def _piece_text(pc: _Payload) -> str:
+    t = pc.text
+    if isinstance(t, str):
+        return t
+    s = t.decode("utf-8", "replace")
+    return _unescape_json(s) if "\\" in s else s
+
+
+def _core_text(message: str) -> str:
+    """The message from its SDK header (or its enriched sentence) on: what two printings of one
+    error have in common ("botocore.exceptions.ClientError: An error occurred ..." in a traceback,
+    "An error occurred ..." printed after it)."""
+    for marker in ("An error occurred (", "operation error ", 'Error executing "', "User: "):
+        at = message.find(marker)
+        if at >= 0:
+            return message[at:]
+    return message
+
+
+def _echo_of(wire: Denial, d: Denial) -> bool:
+    """``wire`` (a response body in a debug or wire log) is the body of the error ``d``."""
+    if wire.code and d.code and wire.code != d.code:
+        return False
+    return all(getattr(wire, k) is None or getattr(wire, k) == getattr(d, k) for k in _CORE)
 
 
 def _chunks(stream: Any) -> Iterable[bytes]:
@@ -410,47 +1066,6 @@ def _next_hit(buf: bytes, pos: int, limit: int, cache: dict[bytes, int]) -> int:
         if at >= 0 and (best < 0 or at < best):
             best = at
     return best
-
-
-def _group(buf: bytes, p: int, consumed: int) -> tuple[int, str]:
-    """(end index, text) of the message around the hit at p: its line (bounded), the line before
-    when that is a header ending in ':' (PHP's "Error executing ...", a wrapped botocore header),
-    and the lines after that continue it."""
-    line_start = buf.rfind(b"\n", 0, p) + 1
-    start = max(line_start, p - _LINE_WINDOW, consumed)
-    # Look back (three lines at most) for the start of the message: a line that this one continues
-    # ("is not authorized ..." under "User: arn:..."), an unfinished header, or PHP's "Error executing".
-    first = buf[start:p].decode("utf-8", "replace")
-    for _ in range(3):
-        if start != line_start or line_start <= consumed:
-            break
-        prev_start = max(buf.rfind(b"\n", 0, line_start - 1) + 1, consumed, line_start - _LINE_WINDOW)
-        prev = buf[prev_start : line_start - 1].rstrip().decode("utf-8", "replace")
-        if not prev.strip():
-            break
-        if not (_CONTINUES.match(first) or _UNFINISHED.search(prev) or "Error executing" in prev or prev.startswith("<")):
-            break
-        start = line_start = prev_start
-        first = prev
-    nl = buf.find(b"\n", p, p + _LINE_AFTER)
-    end = nl if nl >= 0 else min(len(buf), p + _LINE_AFTER)
-    lines = [_clean(buf[start:end])]
-    cur = end
-    n = 1
-    while nl >= 0 and n < _GROUP_MAX_LINES and cur - start < _GROUP_MAX_BYTES:
-        nxt_start = cur + 1
-        nxt_nl = buf.find(b"\n", nxt_start, nxt_start + _LINE_AFTER)
-        nxt_end = nxt_nl if nxt_nl >= 0 else min(len(buf), nxt_start + _LINE_AFTER)
-        line = buf[nxt_start:nxt_end]
-        joined_tail = lines[-1].rstrip()
-        text_line = _clean(line)
-        if not line.strip() or not (_CONTINUES.match(text_line) or _UNFINISHED.search(joined_tail)):
-            break
-        if any(t in line for t in _TRIGGERS) and _HEADER.search(text_line) and not text_line[:1].isspace():
-            break  # a new message of its own
-        lines.append(text_line)
-        cur, nl, n = nxt_end, nxt_nl, n + 1
-    return cur, "\n".join(lines)
 
 
 def parse(stream: Union[IO[bytes], IO[str], Iterable[Any]]) -> list[Denial]:
@@ -494,7 +1109,11 @@ def _conclusion(d: Denial, kind: str) -> str:
     if kind in ("instance-role", "user", "other-role"):
         return "not-task-role"
     if d.policy_type is None:
-        return "encoded-message" if d.encoded_message else "no-detail"
+        if d.encoded_message:
+            return "encoded-message"
+        # Principal and action named, no "because ..." (many services, moto, a message cut short):
+        # who and what are known; which policy is not.
+        return "reason-not-stated" if d.principal and d.action else "no-detail"
     if d.policy_type == "identity-based" and d.deny == "implicit":
         return "task-role-lacks-permission"
     return "blocked-by-other-policy"
@@ -555,6 +1174,21 @@ def policy_statement(action: str, resource: Optional[str]) -> str:
     return json.dumps({"Effect": "Allow", "Action": action, "Resource": resource or "*"}, separators=(", ", ": "))
 
 
+def _assume_role_hint(d: Denial, info: dict[str, Optional[str]]) -> str:
+    """What sts:AssumeRole needs on both sides; across accounts, which account holds which."""
+    target = _IAM_ROLE.match(d.resource or "")
+    caller_acct = info.get("account")
+    role = target.group(2) if target else "<ROLE>"
+    hint = (f"Assuming a role needs two allows: the caller's own policy must allow sts:AssumeRole on {d.resource or 'the role'}, and "
+            f"the trust policy of the role being assumed must name the caller (aws iam get-role --role-name {role} --query "
+            "Role.AssumeRolePolicyDocument).")
+    if target and caller_acct and target.group(1) != caller_acct:
+        hint += (f" This is across accounts: the trust policy is changed in account {target.group(1)} (it must name "
+                 f"{d.principal if d.principal and ':assumed-role/' not in d.principal else 'the role ' + (info.get('role_name') or '')} "
+                 f"or account {caller_acct}), the caller's policy in account {caller_acct}.")
+    return hint
+
+
 def _judge(d: Denial, task_role: Optional[str], in_task_summary: Optional[str]) -> Result:
     kind, info = principal_kind(d.principal, task_role)
     conclusion = _conclusion(d, kind)
@@ -575,6 +1209,8 @@ def _judge(d: Denial, task_role: Optional[str], in_task_summary: Optional[str]) 
         facts.append(f"policy {d.policy_arn}")
     if d.code or d.operation:
         facts.append(" ".join(x for x in (d.code, f"from {d.operation}" if d.operation else None) if x))
+    if d.truncated:
+        facts.append("the message was cut short")
     seen = f"seen {d.count} time{'s' if d.count != 1 else ''} (first on line {d.first_line})"
     detail = "; ".join(facts) + ("; " if facts else "") + seen + f". Message: {d.message}"
 
@@ -609,6 +1245,24 @@ def _judge(d: Denial, task_role: Optional[str], in_task_summary: Optional[str]) 
                   "(a policy document with this statement).")
         if kind != "task-role":
             remedy += " The message does not show whether this is the task role: pass --task-role to be sure."
+    elif conclusion == "reason-not-stated":
+        subject = f"The task role {who}" if kind == "task-role" else f"{who}"
+        cut = " (the message was cut short)" if d.truncated else ""
+        title = (f"{subject} was denied {what}{on}; the message does not say by which policy{cut}: "
+                 f"start with {'the task role' if kind == 'task-role' else 'the caller'}'s own policy")
+        stmt = policy_statement(d.action or "<service>:<Action>", d.resource)
+        remedy = (f"Most often {who}'s own identity-based policy does not allow it. A starting point to review, not to apply "
+                  f"blindly: add to {who}'s policy the statement {stmt}"
+                  + ("" if d.resource else " (the message names no resource: replace * with the exact ARN)")
+                  + f" (aws iam put-role-policy --role-name {info.get('role_name') or '<ROLE>'} --policy-name "
+                  f"allow-{(d.action or 'action').replace(':', '-').replace('*', 'all')} --policy-document file://policy.json). "
+                  "If the policy already allows it, something else denies it: an explicit Deny in any policy, the resource's own "
+                  "policy (another account's resource must allow the role there too), a permissions boundary, a service control "
+                  "policy, a session policy or a VPC endpoint policy. CloudTrail's event for the call (errorCode AccessDenied) "
+                  "and the IAM policy simulator (aws iam simulate-principal-policy) tell which.")
+        if d.truncated:
+            remedy += (" The message was cut short (a log shipper's line limit): read the whole event where the log is "
+                       "stored, or raise the shipper's limit; the end of the message says which policy.")
     elif conclusion == "blocked-by-other-policy":
         if ptype is None:  # the conclusion implies a known policy type; never a bare assert (python -O)
             ptype = _TYPE_BY_KEY["identity-based"]
@@ -648,10 +1302,21 @@ def _judge(d: Denial, task_role: Optional[str], in_task_summary: Optional[str]) 
                   + (f"aws cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue={d.operation}" if d.operation
                      else "aws cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue=<Operation>")
                   + "), and repeat the call as the same principal (run `probe` in the task to learn it, then the same call with --debug).")
+        if d.code in ("403", "Forbidden", "403 Forbidden") and (d.operation or "").startswith("Head"):
+            title = (f"403 Forbidden from {d.operation} with no detail: S3 answers HEAD requests with a status and no body, "
+                     "so there is no message to read")
+            remedy = (f"{d.operation} needs s3:GetObject on the object (HeadBucket: s3:ListBucket on the bucket); without "
+                      "s3:ListBucket on the bucket, a key that does not exist also answers 403 instead of 404. Check both for the "
+                      "principal the SDK uses (run `probe` in the task to learn it), then the bucket policy and the object's KMS "
+                      "key. " + remedy)
         if kind == "task-role" and d.principal:
             remedy = f"It was the task role {who}. " + remedy
         elif not d.principal:
             remedy += " The message does not name the principal: run `probe` inside the task to see which identity the SDK really uses."
+    if conclusion in ("reason-not-stated", "task-role-lacks-permission") and (d.action or "").lower() == "sts:assumerole":
+        remedy += " " + _assume_role_hint(d, info)
+    if d.truncated and conclusion != "reason-not-stated":
+        remedy += " The message was cut short (a log shipper's line limit): its end, which says which policy, is missing."
     if d.decoded is not None:
         detail = "Decoded with STS DecodeAuthorizationMessage. " + detail
     data: dict[str, Any] = {
@@ -671,11 +1336,12 @@ def _judge(d: Denial, task_role: Optional[str], in_task_summary: Optional[str]) 
         "format": d.format,
         "encoded_message": (d.encoded_message[:32] + "...") if d.encoded_message else None,
         "decoded": d.decoded is not None,
+        "truncated": d.truncated,
         "count": d.count,
         "first_line": d.first_line,
         "conclusion": conclusion,
     }
-    if conclusion == "task-role-lacks-permission":
+    if conclusion in ("task-role-lacks-permission", "reason-not-stated"):
         data["policy_statement"] = json.loads(policy_statement(d.action or "<service>:<Action>", d.resource))
         data["policy_statement_note"] = "a starting point to review, not to apply blindly"
     return Result(id=CHECK_ID, status=Status.FAIL, title=title, detail=detail, remedy=remedy, data=data)

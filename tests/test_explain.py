@@ -746,3 +746,360 @@ def test_real_sdk_errors_are_explained(s3_netns: tuple[str, str], sdk: str, tmp_
         INSTANCE, "s3:GetObject", OBJ, "identity-based", "implicit"), data
     assert (data["kind"], data["conclusion"]) == ("instance-role", "not-task-role")
     assert data["format"] == {"boto3": "botocore", "js-v2": "js-v2", "js-v3": "js-v3", "go-v1": "go-v1"}[sdk]
+
+
+# ============================================================================================
+# Issue 19: shapes real logs have (item 8), denials without a "because" clause (item 9), and a
+# reader that stays linear on any log (item 7; speed is measured by bench/bench_explain.py, never
+# asserted here). Each entry below was written from the documented format it cites.
+# ============================================================================================
+SSM_PARAM = "arn:aws:ssm:us-east-1:123456789012:parameter/prod/db"
+SSM_NO_REASON = f"User: {TASK} is not authorized to perform: ssm:GetParameter on resource: {SSM_PARAM}"
+ENRICHED_TASK = ENRICHED_S3.replace(INSTANCE, TASK)
+MOBY_SPLIT = "moby daemon/logger/copier.go: lines over 16 KiB are split; json-file writes each piece as a record, only the last one's log ends in \\n (moby issues #32923, #36777)"
+
+
+def docker_split(text: str, at: int) -> str:
+    """One line as docker's json-file driver writes it when it is longer than its 16 KiB buffer:
+    pieces, only the last ending in a newline. ``at`` is where this message's piece boundary falls."""
+    pieces = [text[:at], text[at:] + "\n"]
+    return "".join(json.dumps({"log": p, "stream": "stderr", "time": f"2024-05-01T10:00:00.00000000{i}Z"}) + "\n" for i, p in enumerate(pieces))
+
+
+ISSUE19_SHAPES: list[tuple[str, str, dict[str, Any], str]] = [
+    # -- cut short by a log shipper's line limit --
+    ("truncated-cloudwatch-agent",
+     f"2024-05-01T10:00:00Z ERROR An error occurred (AccessDeniedException) when calling the GetParameter operation: {SSM_NO_REASON} because no identity-b[Truncated...]",
+     {"principal": TASK, "action": "ssm:GetParameter", "resource": SSM_PARAM, "policy_type": None, "truncated": True},
+     "amazon-cloudwatch-agent: an event over its size limit is cut and ends with the default suffix \"[Truncated...]\""),
+    ("truncated-in-resource-quotes",
+     f'An error occurred (AccessDenied) when calling the GetObject operation: User: {TASK} is not authorized to perform: s3:GetObject on resource: "arn:aws:s3:::amzn-s3-demo-bu',
+     {"principal": TASK, "action": "s3:GetObject", "resource": None, "truncated": True},
+     "RFC 3164 section 4.1: a syslog packet is 1024 bytes or less; relays cut longer messages (no marker)"),
+    ("docker-json-file-split-in-principal",
+     docker_split("2024/05/01 10:00:00 download failed: AccessDenied: " + ENRICHED_TASK, 80),
+     {"principal": TASK, "action": "s3:GetObject", "resource": OBJ, "policy_type": "identity-based", "deny": "implicit", "truncated": False},
+     MOBY_SPLIT),
+    ("docker-json-file-split-in-resource",
+     docker_split("An error occurred (AccessDenied) when calling the GetObject operation: " + ENRICHED_TASK, 250),
+     {"operation": "GetObject", "principal": TASK, "resource": OBJ, "policy_type": "identity-based"}, MOBY_SPLIT),
+    ("fluentd-driver-partial-message",
+     "".join(json.dumps({"container_id": "f0e1d2c3b4a5", "container_name": "app", "source": "stderr", "log": part,
+                         "partial_message": "true", "partial_id": "8c5b4e0d", "partial_ordinal": str(i + 1), "partial_last": str(i == 1).lower()}) + "\n"
+             for i, part in enumerate(("An error occurred (AccessDenied) when calling the GetObject operation: User: arn:aws:sts::123456789012:assumed-role/app-ta",
+                                       ENRICHED_TASK[len("User: arn:aws:sts::123456789012:assumed-role/app-ta"):]))),
+     {"operation": "GetObject", "principal": TASK, "resource": OBJ, "policy_type": "identity-based"},
+     "moby daemon/logger/fluentd/fluentd.go (the driver FireLens uses): a split message's records carry partial_message, partial_id, partial_ordinal, partial_last"),
+    # -- JSON inside JSON inside JSON --
+    ("cloudwatch-firelens-app-json-error-json",
+     json.dumps({"events": [{"logStreamName": "app-firelens-0123456789abcdef0123456789abcdef", "timestamp": 1714557600000, "eventId": "1",
+                             "message": json.dumps(dict(FIRELENS, log=json.dumps({"level": "error", "msg": "download failed",
+                                                                                   "error": json.dumps({"Code": "AccessDenied", "Message": ENRICHED_TASK})})))}]}),
+     {"principal": TASK, "action": "s3:GetObject", "resource": OBJ, "policy_type": "identity-based", "deny": "implicit"},
+     "`aws logs filter-log-events` (CloudWatch Logs FilteredLogEvent: message) of a FireLens record (AWS docs, Custom log routing: container_id, container_name, source, log, ecs_*) whose log is the app's JSON with the SDK error as a JSON string"),
+    # -- docker json-file: one record per line of a multi-line error --
+    ("docker-json-file-js-v2-stack",
+     "".join(json.dumps({"log": ln + "\n", "stream": "stderr", "time": f"2024-05-01T10:00:00.00000000{i}Z"}) + "\n" for i, ln in enumerate(
+         ["AccessDenied: " + ENRICHED_S3, "    at Request.extractError (/app/node_modules/aws-sdk/lib/services/s3.js:757:35)",
+          "    at Request.callListeners (/app/node_modules/aws-sdk/lib/sequential_executor.js:106:20) {", "  code: 'AccessDenied',", "}"])),
+     {"format": "js-v2", "principal": INSTANCE, "resource": OBJ, "policy_type": "identity-based"},
+     "docker docs, JSON File logging driver: {\"log\":\"...\\n\",\"stream\":\"stderr\",\"time\":\"...\"} per line of output"),
+    # -- logfmt: key="value with spaces", quotes inside escaped --
+    ("logfmt-explicit-deny",
+     'time="2024-05-01T10:00:00Z" level=error msg="sync failed" error="User: ' + TASK + ' is not authorized to perform: s3:GetObject on resource: \\"'
+     + OBJ + '\\" with an explicit deny in a service control policy" component=sync',
+     {"principal": TASK, "resource": OBJ, "policy_type": "service-control", "deny": "explicit"},
+     "logrus TextFormatter / go-logfmt: values with spaces are quoted, quotes inside them escaped as \\\""),
+    ("logfmt-go-v2-unquoted-resource",
+     f'time="2024-05-01T10:00:00Z" level=error msg="config load failed" error="operation error SSM: GetParameter, https response error StatusCode: 400, RequestID: 5f6e8c1d-0a7b-4c3e-9d2f-1a2b3c4d5e6f, api error AccessDeniedException: {SSM_NO_REASON}" param=prod/db attempt=3',
+     {"format": "go-v2", "code": "AccessDeniedException", "operation": "GetParameter", "resource": SSM_PARAM, "principal": TASK},
+     "logrus TextFormatter over smithy-go's OperationError (\"operation error %s: %s, %v\")"),
+    # -- the AWS CLI's HEAD errors: S3 answers HEAD with a status and no body --
+    ("aws-cli-head-object-403",
+     "fatal error: An error occurred (403) when calling the HeadObject operation: Forbidden",
+     {"code": "403", "operation": "HeadObject", "format": "aws-cli"},
+     "botocore/parsers.py _do_generic_error_parse: no body, so Code str(status_code) and Message http.client.responses[status]"),
+    ("boto3-head-bucket-403",
+     "botocore.exceptions.ClientError: An error occurred (403) when calling the HeadBucket operation: Forbidden",
+     {"code": "403", "operation": "HeadBucket", "format": "botocore"}, "botocore/parsers.py _do_generic_error_parse"),
+    # -- .NET's and PHP's exception text around the message --
+    ("dotnet-inner-exception",
+     f"Unhandled exception. Amazon.SimpleSystemsManagement.AmazonSimpleSystemsManagementException: {SSM_NO_REASON}\n"
+     " ---> Amazon.Runtime.Internal.HttpErrorResponseException: Exception of type 'Amazon.Runtime.Internal.HttpErrorResponseException' was thrown.\n"
+     "   at Amazon.Runtime.HttpWebRequestMessage.GetResponseAsync(CancellationToken cancellationToken)\n   --- End of inner exception stack trace ---\n"
+     "   at Amazon.Runtime.Internal.HttpErrorResponseExceptionHandler.HandleExceptionStream(IRequestContext requestContext, IWebResponseData httpErrorResponse, HttpErrorResponseException exception, Stream responseStream)",
+     {"format": "dotnet", "service": "SimpleSystemsManagement", "principal": TASK, "resource": SSM_PARAM, "policy_type": None},
+     ".NET Exception.ToString(): \"Type: message\", inner exceptions after \" ---> \", \"--- End of inner exception stack trace ---\"; aws-sdk-net HttpErrorResponseException"),
+    ("php-uncaught-aws-exception",
+     'PHP Fatal error:  Uncaught Aws\\Ssm\\Exception\\SsmException: Error executing "GetParameter" on "https://ssm.us-east-1.amazonaws.com"; AWS HTTP error: '
+     "Client error: `POST https://ssm.us-east-1.amazonaws.com` resulted in a `400 Bad Request` response:\n"
+     '{"__type":"AccessDeniedException","Message":"User: arn:aws:sts::123456789012:assumed-role/app-task-role/01234 (truncated...)\n'
+     f' AccessDeniedException (client): {SSM_NO_REASON} because no identity-based policy allows the ssm:GetParameter action - '
+     f'{{"__type":"AccessDeniedException","Message":"{SSM_NO_REASON} because no identity-based policy allows the ssm:GetParameter action"}} in /app/vendor/aws/aws-sdk-php/src/WrappedHttpHandler.php:195',
+     {"format": "php", "code": "AccessDeniedException", "operation": "GetParameter", "principal": TASK, "resource": SSM_PARAM, "policy_type": "identity-based", "truncated": False},
+     "aws-sdk-php AwsException ('Error executing \"%s\" on \"%s\"; AWS HTTP error: %s'), Guzzle's body summary cut at 120 characters with \"(truncated...)\""),
+]
+
+# "Access Denied" that is not AWS's: none of these is a denial.
+NOT_AWS = [
+    ("spring-security-6", "2024-05-01T10:00:00.000Z ERROR 1 --- [nio-8080-exec-1] o.s.s.w.a.ExceptionTranslationFilter : Access Denied\n"
+     "org.springframework.security.authorization.AuthorizationDeniedException: Access Denied\n"
+     "\tat org.springframework.security.web.access.intercept.AuthorizationFilter.doFilter(AuthorizationFilter.java:99)",
+     "spring-security AuthorizationFilter: throw new AuthorizationDeniedException(\"Access Denied\", result)"),
+    ("spring-security-5", "org.springframework.security.access.AccessDeniedException: Access is denied\n"
+     "\tat org.springframework.security.access.vote.AffirmativeBased.decide(AffirmativeBased.java:73)",
+     "spring-security messages.properties: AbstractAccessDecisionManager.accessDenied=Access is denied"),
+    ("nginx-403", '10.0.0.1 - - [01/May/2024:10:00:00 +0000] "GET /admin HTTP/1.1" 403 153 "-" "curl/8.0" "Forbidden"', "nginx combined log format"),
+    ("java-nio", "java.nio.file.AccessDeniedException: /var/log/app.log\n\tat java.base/sun.nio.fs.UnixException.translateToIOException(UnixException.java:90)",
+     "java.nio.file.AccessDeniedException (a file, not AWS)"),
+    ("web-page", "<HTML><HEAD><TITLE>Access Denied</TITLE></HEAD><BODY><H1>Access Denied</H1>You don't have permission to access this server.</BODY></HTML>",
+     "a CDN's or proxy's error page"),
+]
+
+
+@pytest.mark.parametrize("text, expected", [pytest.param(t, e, id=i) for i, t, e, _src in ISSUE19_SHAPES])
+def test_issue19_shapes_are_read_right(text: str, expected: dict[str, Any]) -> None:
+    d = one(text)
+    for key, value in expected.items():
+        assert getattr(d, key) == value, f"{key}: {getattr(d, key)!r} != {value!r} in {d}"
+
+
+@pytest.mark.parametrize("text", [pytest.param(t, id=i) for i, t, _src in NOT_AWS])
+def test_access_denied_that_is_not_aws_is_not_a_denial(text: str) -> None:
+    assert ex.parse(io.BytesIO(text.encode())) == []
+
+
+def test_issue19_shapes_through_a_file_and_stdin(tmp_path: Any) -> None:
+    """Every shape above in one log, through the command line, as a file and on stdin: each found
+    once, with the same reading as alone; the non-AWS lines add nothing."""
+    noise = "2024-05-01T10:00:00Z INFO handled GET /health in 2 ms\n" * (ex._ECHO_LINES + 1)
+    text = noise.join(t.rstrip("\n") + "\n" for _i, t, _e, _s in ISSUE19_SHAPES) + noise + "\n".join(t for _i, t, _s in NOT_AWS) + "\n"
+    log = tmp_path / "shapes.log"
+    log.write_text(text)
+    alone = [one(t) for _i, t, _e, _s in ISSUE19_SHAPES]
+    fields = ("principal", "action", "resource", "policy_type", "code", "operation", "service")
+    expected = list(dict.fromkeys(tuple(getattr(d, k) for k in fields) for d in alone))
+    for args, stdin in (([str(log), "--json"], None), (["-", "--json"], text.encode())):
+        proc = run_explain(args, stdin=stdin)
+        assert proc.returncode == 1
+        checks = json.loads(proc.stdout)["checks"]
+        got = [tuple(c["data"][k] for k in fields) for c in checks]
+        assert got == expected
+        assert sum(c["data"]["count"] for c in checks) == len(alone)
+
+
+# -- item 9: the task role named, no "because" ------------------------------------------------
+def test_task_role_denial_without_a_reason_points_at_the_task_roles_policy() -> None:
+    for text in (f"An error occurred (AccessDeniedException) when calling the GetParameter operation: {SSM_NO_REASON}",
+                 f"An error occurred (AccessDenied) when calling the GetParameter operation: User: {TASK} is not authorized to perform: ssm:GetParameter"):
+        j = judged(text)
+        assert (j["kind"], j["conclusion"]) == ("task-role", "reason-not-stated")
+        assert "no detail" not in j["title"]
+        assert "The task role app-task-role was denied ssm:GetParameter" in j["title"] and "task role's own policy" in j["title"]
+        assert "add to app-task-role's policy the statement" in j["remedy"] and "not to apply blindly" in j["remedy"]
+        assert j["policy_statement"]["Action"] == "ssm:GetParameter"
+        assert "service control policy" in j["remedy"] and "permissions boundary" in j["remedy"]
+
+
+def test_a_cut_message_says_so() -> None:
+    j = judged(ISSUE19_SHAPES[0][1])
+    assert j["conclusion"] == "reason-not-stated" and j["truncated"] is True
+    assert "cut short" in j["title"] and "cut short" in j["remedy"]
+
+
+def test_cross_account_assume_role_gets_the_trust_policy_hint() -> None:
+    msg = f"An error occurred (AccessDenied) when calling the AssumeRole operation: User: {TASK} is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::444455556666:role/deploy"
+    j = judged(msg)
+    assert j["conclusion"] == "reason-not-stated"
+    assert "trust policy" in j["remedy"] and "get-role --role-name deploy" in j["remedy"]
+    assert "across accounts" in j["remedy"] and "444455556666" in j["remedy"] and "123456789012" in j["remedy"]
+    implicit = judged(msg + " because no identity-based policy allows the sts:AssumeRole action")
+    assert implicit["conclusion"] == "task-role-lacks-permission" and "trust policy" in implicit["remedy"]
+
+
+def test_head_403_says_why_there_is_no_message() -> None:
+    j = judged("fatal error: An error occurred (403) when calling the HeadObject operation: Forbidden")
+    assert j["conclusion"] == "no-detail" and "HEAD" in j["title"]
+    assert "s3:GetObject" in j["remedy"] and "s3:ListBucket" in j["remedy"]
+
+
+# Ten denials, each once: the grouping must not depend on the wrapper around the lines.
+TEN = [
+    "An error occurred (AccessDenied) when calling the GetObject operation: " + ENRICHED_S3,
+    "An error occurred (AccessDenied) when calling the GetObject operation: " + ENRICHED_TASK,
+    "An error occurred (AccessDeniedException) when calling the GetParameter operation: " + SSM_NO_REASON,
+    "fatal error: An error occurred (403) when calling the HeadObject operation: Forbidden",
+    "AccessDenied: " + ENRICHED_S3.replace("object-name", "other-key")
+    + "\n    at Request.extractError (/app/node_modules/aws-sdk/lib/services/s3.js:757:35)",
+    "operation error S3: PutObject, https response error StatusCode: 403, RequestID: 4442587FB7D0A2F9, HostID: 7vLx=, api error AccessDenied: "
+    + ENRICHED_TASK.replace("s3:GetObject", "s3:PutObject") ,
+    "2024/05/01 10:00:00 AccessDenied: Access Denied\n\tstatus code: 403, request id: 4442587FB7D0A2F9, host id: 7vLx=",
+    "An error occurred (UnauthorizedOperation) when calling the RunInstances operation: You are not authorized to perform this operation. "
+    "Encoded authorization failure message: B2UTpuAS30_naB5rE3Dw5v2ENy-V5w3H0wmt6rfE8hrpUz2dCIiA5XcBCtzo4cipk_JiGxAKCvlZQy0Rr2Xi3Fg2pKdkvojgn5LOZJzVroFPqMbyJguCJW",
+    "An error occurred (AccessDenied) when calling the AssumeRole operation: User: " + TASK + " is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::444455556666:role/deploy",
+    "software.amazon.awssdk.services.kms.model.KmsException: User: " + TASK + " is not authorized to perform: kms:Decrypt on resource: "
+    "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab because no resource-based policy allows the kms:Decrypt action "
+    "(Service: Kms, Status Code: 400, Request ID: 8F2A1C9E)",
+]
+
+
+def wrapped(messages: list[str], how: str) -> str:
+    """The messages (some over several lines) as each log path delivers them: one record per line
+    of output, a line of noise between messages."""
+    noise = "INFO handled GET /health in 2 ms"
+    lines = [ln for m in messages for ln in (m.split("\n") + [noise])]
+    out = []
+    for i, ln in enumerate(lines):
+        if how == "plain":
+            out.append(ln)
+        elif how == "plain-crlf":
+            out.append(ln + "\r")
+        elif how == "firelens":  # Fluent Bit record (FireLens adds the ECS metadata)
+            out.append(json.dumps(dict(FIRELENS, log=ln)))
+        elif how == "docker":  # docker json-file
+            out.append(json.dumps({"log": ln + "\n", "stream": "stderr", "time": f"2024-05-01T10:00:{i % 60:02d}.000000000Z"}))
+        elif how == "tail":  # `aws logs tail` (detailed): isoformat(timespec="microseconds"), the stream, the message
+            out.append(f"2024-05-01T10:00:{i % 60:02d}.000000+00:00 ecs/app/0123456789abcdef0123456789abcdef {ln}")
+        elif how == "cri":  # containerd / CRI-O: time, stream, F (full line), the line
+            out.append(f"2024-05-01T10:00:{i % 60:02d}.000000000Z stderr F {ln}")
+    return "\n".join(out) + "\n"
+
+
+@pytest.mark.parametrize("how", ["plain-crlf", "firelens", "docker", "tail", "cri"])
+def test_grouping_does_not_depend_on_the_wrapper(how: str) -> None:
+    def keys(text: str) -> list[tuple[Any, ...]]:
+        return [(d.key(), d.format, d.count) for d in ex.parse(io.BytesIO(text.encode()))]
+    plain = keys(wrapped(TEN, "plain"))
+    assert len(plain) == 10 and {f for _k, f, _n in plain} >= {"js-v2", "go-v1", "go-v2", "java-v2", "aws-cli", "botocore"}
+    assert keys(wrapped(TEN, how)) == plain
+
+
+def test_wire_and_debug_copies_of_one_error_are_one_occurrence() -> None:
+    """botocore's debug log (botocore/parsers.py: LOG.debug('Response body:\\n%r', body)) prints the
+    response body, then the application logs the ClientError; the AWS CLI's --debug
+    (awscli/clidriver.py: LOG.debug("Exception caught in main()", exc_info=True), then
+    write_exception) prints the traceback's last line and then the message again."""
+    body = (b'<?xml version="1.0" encoding="UTF-8"?>\\n<Error><Code>AccessDenied</Code><Message>' + ENRICHED_S3.replace('"', "&quot;").encode()
+            + b"</Message><RequestId>4442587FB7D0A2F9</RequestId></Error>")
+    msg = "An error occurred (AccessDenied) when calling the GetObject operation: " + ENRICHED_S3
+    debug = ("2024-05-01 10:00:00,100 - MainThread - botocore.parsers - DEBUG - Response headers: {'x-amz-request-id': '4442587FB7D0A2F9'}\n"
+             "2024-05-01 10:00:00,100 - MainThread - botocore.parsers - DEBUG - Response body:\n" + repr(body) + "\n"
+             "2024-05-01 10:00:00,101 - MainThread - botocore.hooks - DEBUG - Event needs-retry.s3.GetObject: calling handler <function>\n"
+             "2024-05-01 10:00:00,101 - MainThread - botocore.retryhandler - DEBUG - No retry needed.\n"
+             "2024-05-01 10:00:00,102 - MainThread - awscli.clidriver - DEBUG - Exception caught in main()\n"
+             "Traceback (most recent call last):\n  File \"/usr/lib/python3/dist-packages/awscli/clidriver.py\", line 460, in main\n"
+             "    return command_table[parsed_args.command](remaining, parsed_args)\n"
+             "botocore.exceptions.ClientError: " + msg + "\n"
+             "2024-05-01 10:00:00,103 - MainThread - awscli.clidriver - DEBUG - Exiting with rc 255\n\n" + msg + "\n")
+    found = ex.parse(io.BytesIO(debug.encode()))
+    assert [(d.format, d.operation, d.principal, d.count) for d in found] == [("botocore", "GetObject", INSTANCE, 1)]
+    # Two errors, each logged the same way: two occurrences, and a body nobody claims stays a denial.
+    twice = ex.parse(io.BytesIO((debug + debug).encode()))
+    assert [(d.format, d.count) for d in twice] == [("botocore", 2)]
+    alone = ex.parse(io.BytesIO(("DEBUG Response body:\n" + repr(body) + "\n").encode()))
+    assert [(d.format, d.principal) for d in alone] == [("xml", INSTANCE)]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param(("User: x" + " y" * 20000 + " is not authorized to perf\n").encode() * 50, id="near-miss-enriched"),
+        pytest.param(b"is not authorized to perform " * 200000, id="keyword-repeated"),
+        pytest.param((b"2024-05-01T10:00:00Z INFO " + b"Access Denied " * 3000 + b"\n") * 100, id="long-bare-lines"),
+        pytest.param(b"{\"log\":\"" + b"\\\"" * 200000 + b"AccessDenied\"}\n", id="escaped-json-line"),
+        pytest.param(b"Forbidden\n" * 300000, id="forbidden-lines"),
+        pytest.param(("An error occurred (AccessDenied) when calling the\n" * 100000).encode(), id="unfinished-headers"),
+    ],
+)
+def test_near_misses_and_pathological_lines_give_no_traceback(payload: bytes) -> None:
+    """Shapes that made the old patterns backtrack or rescan (read through stdin; no timing)."""
+    proc = run_explain(["-", "--json"], stdin=payload, timeout=300)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert json.loads(proc.stdout)["mode"] == "explain"
+
+
+def test_line_numbers_are_counted_forward_across_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ex, "_CHUNK", 4096)
+    lines = []
+    for i in range(3000):
+        lines.append(f"2024-05-01T10:00:00Z INFO request {i} ok" if i % 7 else
+                     f"2024-05-01T10:00:00Z ERROR An error occurred (AccessDenied) when calling the GetObject operation: " + ENRICHED_S3.replace("object-name", f"k{i}"))
+    found = ex.parse(io.BytesIO(("\n".join(lines) + "\n").encode()))
+    assert [d.first_line for d in found] == [i + 1 for i in range(3000) if i % 7 == 0][: ex.MAX_DISTINCT]
+    assert all(d.resource == f"arn:aws:s3:::amzn-s3-demo-bucket1/k{d.first_line - 1}" for d in found)
+
+
+# -- real boto3 and AWS CLI errors against moto with IAM enforced, in a network namespace --------
+@pytest.fixture(scope="module")
+def moto_iam() -> Iterator[tuple[str, dict[str, Any]]]:
+    why = netns_available()
+    need(why is None, why or "")
+    name = f"ecp-m{os.getpid() % 100000}"
+    subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True)
+    server = None
+    try:
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True, capture_output=True)
+        server = subprocess.Popen(["ip", "netns", "exec", name, sys.executable, os.path.join(CLIENTS, "moto_iam.py")],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=clean_env("/tmp"), text=True)
+        assert server.stdout is not None
+        info = None
+        for line in server.stdout:
+            if line.startswith("{"):
+                info = json.loads(line)
+                break
+        assert info, "moto did not start"
+        yield name, info
+    finally:
+        if server is not None:
+            if server.stdin:
+                server.stdin.close()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+            if server.stdout:
+                server.stdout.close()
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
+def _aws_cli() -> Optional[str]:
+    for c in (shutil.which("aws"), *sorted(__import__("glob").glob("/root/.pyenv/versions/*/bin/aws"))):
+        if c and os.access(c, os.X_OK) and not c.endswith("/shims/aws"):
+            return c
+    return None
+
+
+@pytest.mark.netns
+@pytest.mark.parametrize("client", ["boto3", "boto3-debug", "aws-cli", "aws-cli-debug"])
+def test_real_task_role_denial_against_moto(moto_iam: tuple[str, dict[str, Any]], client: str, tmp_path: Any) -> None:
+    """The task role (a session named after the task id) lacks ssm:GetParameter: moto says "User:
+    ... is not authorized to perform: ssm:GetParameter" with no "because". One denial, judged as the
+    task role's, pointing at its own policy; the debug logs' copies of it are one occurrence."""
+    name, info = moto_iam
+    env = clean_env(str(tmp_path), {k: info[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")})
+    env.update({"AWS_EC2_METADATA_DISABLED": "true", "AWS_REGION": "us-east-1", "SSM_ENDPOINT": info["endpoint"]})
+    if client.startswith("boto3"):
+        cmd = [sys.executable, os.path.join(CLIENTS, "ssm_denied.py")]
+        if client.endswith("debug"):
+            env["DEBUG"] = "1"
+    else:
+        aws = _aws_cli()
+        need(aws is not None, "the AWS CLI is not installed (pip install awscli)")
+        cmd = [str(aws), "ssm", "get-parameter", "--name", "/prod/db-password", "--endpoint-url", info["endpoint"], "--region", "us-east-1"]
+        if client.endswith("debug"):
+            cmd.append("--debug")
+    proc = subprocess.run(["ip", "netns", "exec", name, *cmd], capture_output=True, env=env, timeout=120)
+    log = tmp_path / f"{client}.log"
+    log.write_bytes(proc.stdout + proc.stderr)
+    assert b"is not authorized to perform: ssm:GetParameter" in log.read_bytes(), log.read_text(errors="replace")[-2000:]
+    for args, stdin in (([str(log), "--json"], None), (["-", "--json"], log.read_bytes())):
+        out = run_explain(args, stdin=stdin)
+        assert out.returncode == 1
+        checks = json.loads(out.stdout)["checks"]
+        assert len(checks) == 1, [c["title"] for c in checks]
+        data = checks[0]["data"]
+        assert (data["principal"], data["action"], data["kind"], data["conclusion"], data["count"]) == (
+            info["arn"], "ssm:GetParameter", "task-role", "reason-not-stated", 1), data
+        assert data["operation"] == "GetParameter" and data["code"] == "AccessDenied"
+        assert "task role's own policy" in checks[0]["title"]
