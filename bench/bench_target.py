@@ -11,8 +11,9 @@ process (``sleep``) runs with the task's variables; the probe runs once as itsel
 (``probe --json --pid T``, with none of them), alternately, N runs each after a warm-up.
 Both scan the same folder for SDKs (PROBE_SDK_ROOT: the probe's own Python environment).
 Each run is validated: verdict pass, the task role's ARN, and ``target.pid`` == T for the
-``--pid`` runs. The extra cost of ``--pid`` is reading /proc/T and starting botocore in a
-child interpreter with the target's variables; the target is "--pid / plain <= 1.5".
+``--pid`` runs. The extra cost of ``--pid`` is reading /proc/T and walking its root for the
+files its variables name (issue 18 removed the botocore child interpreter: the chain is walked
+as data in the probe's own process); the target is "--pid / plain <= 1.5".
 """
 
 from __future__ import annotations

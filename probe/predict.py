@@ -12,13 +12,13 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping, Optional
 from urllib.parse import urlsplit
 
-from probe import sdkmodel
+from probe import arns, chain, sdkmodel
 from probe.facts import Facts
-from probe.sdkmodel import IGNORES, PROXY_RULES, UNKNOWN, SdkBehaviour, at_least
+from probe.sdkmodel import PROXY_RULES, SdkBehaviour, at_least, proxy_for
 
 GETS = ("task-role", "instance-role", "user", "other-role", "none", "unknown")
 SAY_GETS = {
@@ -60,18 +60,6 @@ PACKAGE = {
     "cpp": "aws-sdk-cpp",
     "rust": "aws-config",
 }
-# botocore's method names -> the model's source names.
-PROVIDER_SOURCE = {
-    "env": "env",
-    "assume-role": "assume-role",
-    "assume-role-with-web-identity": "web-identity",
-    "sso": "sso",
-    "shared-credentials-file": "shared-credentials-file",
-    "custom-process": "process",
-    "config-file": "config-file",
-    "container-role": "container",
-    "iam-role": "imds",
-}
 _PROC_ROOT = re.compile(r"^/proc/\d+/root(?=/)")
 
 
@@ -81,77 +69,12 @@ class Prediction:
     source: Optional[str]
     via_proxy: bool
     why: str
+    role: Optional[str] = None  # the role it would assume (a profile's role_arn, web identity's)
+    chained: bool = False  # that role is assumed with the task role's credentials
 
 
 # ---------------------------------------------------------------------------------------
 # Proxy rules over the observed variables.
-
-
-def _no_proxy_covers(rule: sdkmodel.ProxyRule, host: str, port: int, no_proxy: str) -> bool:
-    """Does a NO_PROXY value, read the way ``rule``'s client reads it, cover host:port?"""
-    try:
-        ip = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        ip = None
-    for raw in no_proxy.replace(" ", "").split(","):
-        entry = raw.strip().lower()
-        if not entry:
-            continue
-        if entry == "*":
-            if rule.star:
-                return True
-            continue
-        entry_host, entry_port = entry, None
-        if not entry.startswith("[") and entry.count(":") == 1:
-            entry_host, _, p = entry.partition(":")
-            entry_port = p
-        if entry_port is not None:
-            if not rule.port_entries or entry_port != str(port):
-                continue
-        if "/" in entry_host:
-            if rule.cidr and ip is not None:
-                try:
-                    if ip in ipaddress.ip_network(entry_host, strict=False):
-                        return True
-                except ValueError:
-                    pass
-            continue
-        bare = entry_host.lstrip(".").strip("[]")
-        if host.lower() == bare or (ip is None and host.lower().endswith("." + bare)):
-            return True
-    return False
-
-
-def proxy_for(rule_name: str, url: Optional[str], proxy_vars: Mapping[str, str], no_proxy: Mapping[str, str]) -> Optional[str]:
-    """The (masked) proxy ``rule_name``'s client would send a request for ``url`` to, or
-    None when it would go direct. Raises LookupError for an UNKNOWN rule when a proxy is set."""
-    if rule_name == IGNORES or not url:
-        return None
-    if rule_name == UNKNOWN:
-        if proxy_vars:
-            raise LookupError("its proxy handling is not known")
-        return None
-    rule = PROXY_RULES[rule_name]
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        return None
-    names = rule.http_vars if parts.scheme == "http" else tuple(n.replace("http_", "https_").replace("HTTP_", "HTTPS_") for n in rule.http_vars)
-    proxy = next((proxy_vars[n] for n in names if proxy_vars.get(n)), None) or next((proxy_vars[n] for n in rule.all_vars if proxy_vars.get(n)), None)
-    if not proxy:
-        return None
-    if rule.loopback_exempt:
-        try:
-            if host == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback:
-                return None
-        except ValueError:
-            pass
-    value = next((no_proxy[n] for n in rule.no_proxy_vars if no_proxy.get(n)), "")
-    if value and _no_proxy_covers(rule, host, port, value):
-        return None
-    return proxy
 
 
 def proxy_settings(env: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
@@ -178,9 +101,7 @@ class _View:
         self.env = env
         shown = env.get("shown") or {}
         self.shown = shown
-        present = env.get("present") or {}
-        self.static_keys = bool(present.get("AWS_ACCESS_KEY_ID")) and bool(present.get("AWS_SECRET_ACCESS_KEY"))
-        self.key_kind = env.get("access_key_kind")
+        self.inputs = chain.Inputs(env)
         self.target = env.get("credentials_target") or {}
         self.token = env.get("authorization_token") or {}
         self.proxy_vars, self.no_proxy = proxy_settings(env)
@@ -189,47 +110,34 @@ class _View:
         self.has_credentials = f.has("credentials")
         self.has_imds = f.has("imds")
         self.ident = f.get("identity")
-        load_config = str(shown.get("AWS_SDK_LOAD_CONFIG", "")).lower() not in ("", "0", "false")
-        self.load_config = load_config
-        self.profile_sources = self._profile_sources(env)
-        self.web_identity_env = bool(shown.get("AWS_WEB_IDENTITY_TOKEN_FILE")) and bool(shown.get("AWS_ROLE_ARN"))
         self.imds_disabled_value = str(shown.get("AWS_EC2_METADATA_DISABLED", ""))
-        from probe.checks.identity import derive_identity  # pure: the identity block's rules
+        self.task_role_arn = self.cred.get("role_arn") if self.cred.get("status") == 200 else None
+        # What STS confirmed, by the key of the pick it was resolved for.
+        self.confirmed: dict[str, tuple[dict[str, Any], Optional[str]]] = {}
+        ident = self.ident
+        if isinstance(ident.get("key"), str):
+            self.confirmed[ident["key"]] = (ident, ident.get("provider"))
+        for key, rec in (ident.get("confirmed") or {}).items():
+            if isinstance(rec, dict):
+                self.confirmed.setdefault(str(key), (rec, "container-role" if key == "container" else None))
 
-        try:
-            self.derived: Optional[dict[str, Any]] = derive_identity(f)
-        except (TypeError, AttributeError, ValueError):
-            self.derived = None  # facts of the wrong shape: nothing confirmed
+    def failure(self, key: str) -> Optional[str]:
+        """What went wrong when the probe used the credentials of ``key`` (an STS refusal, a
+        token file it could not read), or None."""
+        found = self.confirmed.get(key)
+        if not found:
+            return None
+        rec = found[0]
+        error = rec.get("sts_error") or (rec.get("chain_error") if rec.get("chain_error_provider") in ("assume-role", "assume-role-with-web-identity") else None)
+        return str(error)[:200] if error else None
 
-    @staticmethod
-    def _profile_sources(env: Mapping[str, Any]) -> dict[str, set[str]]:
-        """Sources the active profile offers, per file ("credentials" / "config")."""
-        keymap = {
-            "aws_access_key_id": None,
-            "role_arn": "assume-role",
-            "web_identity_token_file": "web-identity",
-            "credential_process": "process",
-            "sso_session": "sso",
-            "sso_start_url": "sso",
-        }
-        out: dict[str, set[str]] = {"credentials": set(), "config": set()}
-        for file_key, label, static in (
-            ("shared_credentials_file", "credentials", "shared-credentials-file"),
-            ("config_file", "config", "config-file"),
-        ):
-            rec = env.get(file_key) or {}
-            for key in rec.get("active_keys") or []:
-                if key in keymap:
-                    out[label].add(keymap[key] or static)
-        return out
-
-
-def _observed_kind(view: _View, source: str) -> Optional[str]:
-    """The kind STS confirmed, when botocore's chain won with the same source."""
-    ident = view.ident
-    if not ident.get("arn") or PROVIDER_SOURCE.get(str(ident.get("provider"))) != source:
-        return None
-    return None if view.derived is None else view.derived.get("kind")
+    def confirmed_kind(self, key: str) -> Optional[str]:
+        """The kind STS confirmed for credentials resolved as ``key``, or None."""
+        found = self.confirmed.get(key)
+        if not found or not found[0].get("arn"):
+            return None
+        kind = arns.classify(found[0]["arn"], found[1], self.task_role_arn, self.imds.get("role_name"))
+        return None if kind == "unknown" else kind
 
 
 def _host_allowed(row: SdkBehaviour, url: Optional[str]) -> bool:
@@ -256,13 +164,6 @@ def _host_allowed(row: SdkBehaviour, url: Optional[str]) -> bool:
 
 # ---------------------------------------------------------------------------------------
 # One SDK through its row.
-
-
-def _static_gets(view: _View, source: str, default: str) -> str:
-    kind = _observed_kind(view, source)
-    if kind:
-        return kind
-    return default
 
 
 def _container(row: SdkBehaviour, version: Optional[str], features: Optional[Mapping[str, bool]], view: _View) -> tuple[Optional[Prediction], str]:
@@ -324,7 +225,8 @@ def _container(row: SdkBehaviour, version: Optional[str], features: Optional[Map
         cred = view.cred
         if not view.has_credentials or cred.get("deadline_exceeded") or cred.get("collector_error"):
             return Prediction("unknown", "container", False, "the credentials endpoint was not observed in this run"), ""
-        if cred.get("status") == 200 and not cred.get("fields_missing"):
+        usable = cred.get("status") == 200 and cred.get("fields_missing") == [] and not cred.get("error") and not cred.get("json_error")
+        if usable:
             return Prediction("task-role", "container", False, f"its container provider gets the task role from {url}"), ""
         if not cred.get("requested"):
             return Prediction("unknown", "container", False, "the probe did not request the credentials endpoint: " + str(cred.get("not_requested") or cred.get("token_problem") or "")), ""
@@ -370,32 +272,82 @@ def _imds(row: SdkBehaviour, version: Optional[str], view: _View, reason: str) -
     return Prediction("instance-role", "imds", False, lead + f"IMDS gives it the EC2 instance role {imds.get('role_name') or ''}".rstrip())
 
 
+def _base_outcome(base: chain.Pick, row: SdkBehaviour, version: Optional[str], view: _View, features: Optional[Mapping[str, bool]]) -> Optional[str]:
+    """Why the source credentials of an assumed role cannot be had (the SDK then ends in
+    an error), or None when they can."""
+    if base.source == "container":
+        decided, why = _container(row, version, features, view)
+        if decided is None:
+            return why or "the container provider has nothing"
+        if decided.gets == "task-role":
+            return None
+        if decided.gets == "unknown":
+            return "unknown: " + decided.why
+        return decided.why
+    if base.source == "imds":
+        decided = _imds(row, version, view, "")
+        return None if decided.gets == "instance-role" else ("unknown: " + decided.why if decided.gets == "unknown" else decided.why)
+    if base.source == "env":
+        present = view.env.get("present") or {}
+        return None if present.get("AWS_ACCESS_KEY_ID") and present.get("AWS_SECRET_ACCESS_KEY") else "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are not set"
+    if base.source == "assume-role" and base.base is not None:
+        return _base_outcome(base.base, row, version, view, features)
+    if base.error:
+        return base.why
+    if base.gets == "unknown":
+        return "unknown: " + base.why
+    return None
+
+
+def _from_pick(pick: chain.Pick, row: SdkBehaviour, version: Optional[str], view: _View, features: Optional[Mapping[str, bool]]) -> Optional[Prediction]:
+    """The prediction for a source of the chain that decided; None when it fails when
+    used and this SDK passes over such a failure (the chain goes on)."""
+    failure = view.failure(pick.key)
+    if failure and pick.source in ("assume-role", "web-identity"):
+        if (row.runtime_errors or row.on_error) == "skip":
+            return None
+        return Prediction("none", pick.source, False, f"{pick.why}, but that fails when used ({failure}): it ends in an error",
+                          role=pick.role_arn, chained=pick.source == "assume-role" and pick.from_task_role)
+    if pick.error:
+        return Prediction("none", pick.source, False, f"{pick.why}: it raises {pick.error.split(':', 1)[0]} and ends there", role=pick.role_arn)
+    if pick.gets == "unknown":
+        return Prediction("unknown", pick.source, False, pick.why + " (the probe never runs or reads that)", role=pick.role_arn)
+    chained = pick.source == "assume-role" and pick.from_task_role
+    if pick.source == "assume-role" and pick.base is not None:
+        problem = _base_outcome(pick.base, row, version, view, features)
+        if problem is not None:
+            if problem.startswith("unknown: "):
+                return Prediction("unknown", pick.source, False, f"{pick.why}; whether it gets them is unknown ({problem[9:]})", role=pick.role_arn, chained=chained)
+            return Prediction("none", pick.source, False, f"{pick.why}, but those fail ({problem}): it ends in an error", role=pick.role_arn, chained=chained)
+    kind = view.confirmed_kind(pick.key)
+    if kind is None:
+        kind = pick.gets
+        if pick.role_arn and arns.role_name(pick.role_arn) == arns.role_name(view.task_role_arn):
+            kind = "task-role"
+    return Prediction(kind, pick.source, False, pick.why, role=pick.role_arn, chained=chained)
+
+
 def predict(row: SdkBehaviour, version: Optional[str], view: _View, features: Optional[Mapping[str, bool]] = None) -> Prediction:
     """Walk the SDK's chain over the facts; the first source that decides wins."""
+    early = chain.before_chain(row, view.inputs)
+    if early is not None:
+        first = _from_pick(early, row, version, view, features)
+        if first is not None:
+            return first
     passed_over = ""
     for source in row.chain:
-        if source == "env":
-            if view.static_keys:
-                default = "user" if view.key_kind == "long-term" else ("other-role" if view.key_kind == "temporary" else "user")
-                return Prediction(_static_gets(view, "env", default), "env", False, "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are set and come first in its chain")
-        elif source == "web-identity":
-            in_profile = "web-identity" in view.profile_sources["config"] and (row.family not in ("js-v2", "go-v1") or view.load_config)
-            if view.web_identity_env or in_profile:
-                return Prediction(_static_gets(view, "web-identity", "other-role"), "web-identity", False, "a web identity token (AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN) comes before the container provider")
-        elif source == "container":
+        if source == "container":
             decided, passed_over = _container(row, version, features, view)
             if decided is not None:
                 return decided
         elif source == "imds":
             return _imds(row, version, view, passed_over)
         else:
-            files = set(view.profile_sources["credentials"])
-            if row.family not in ("js-v2", "go-v1") or view.load_config or row.family in ("boto", "boto3"):
-                files |= view.profile_sources["config"]
-            if source in files:
-                profile = view.env.get("profile") or "default"
-                default = "user" if source in ("shared-credentials-file", "config-file") else ("unknown" if source == "process" else "other-role")
-                return Prediction(_static_gets(view, source, default), source, False, f"the profile '{profile}' gives it credentials ({source}) before the container provider")
+            pick = chain.select(source, row, version, view.inputs)
+            if pick is not None:
+                outcome = _from_pick(pick, row, version, view, features)
+                if outcome is not None:
+                    return outcome
     return Prediction("none", None, False, (passed_over + "; " if passed_over else "") + "no source in its chain has credentials")
 
 
@@ -496,6 +448,27 @@ def in_use(record: Mapping[str, Any], named_roots: bool, survey: bool) -> bool:
     return named_roots or not survey or bool(record.get("used_by"))
 
 
+def sdks_in_use(f: Facts) -> list[dict[str, Any]]:
+    """The predictions of the SDKs that count as the application's (CONTRACT.md: used by a
+    running process, or under a root the user named, or every one found without process
+    information); empty when none was found or the scan did not finish. The verdict
+    follows these; botocore's own chain (the identity collector's) is one SDK's answer."""
+    rec = f.get("sdk")
+    if not f.has("sdk") or rec.get("deadline_exceeded") or rec.get("collector_error"):
+        return []
+    named, survey = bool(rec.get("named_roots")), bool(f.get("processes").get("available"))
+    return [s for s in predict_all(f) if in_use(s, named, survey) and s["sdk"] not in ("boto3", "awscli-v1")]
+
+
+def expected(s: Mapping[str, Any], expect: Optional[str]) -> bool:
+    """Does this SDK get the role it should: the task role, a role its profile assumes with
+    the task role's credentials (credential_source = EcsContainer: the documented way to
+    chain), or --expect-role?"""
+    if expect:
+        return s.get("gets") in ("task-role", "other-role") and arns.role_name(s.get("role")) == arns.role_name(expect)
+    return s.get("gets") == "task-role" or (s.get("gets") == "other-role" and bool(s.get("chained_from_task_role")))
+
+
 def predict_all(f: Facts) -> list[dict[str, Any]]:
     """One record per SDK found, in the scanner's order; never raises for odd facts.
 
@@ -537,7 +510,7 @@ def _predict_all(f: Facts) -> list[dict[str, Any]]:
             except (TypeError, ValueError, KeyError, AttributeError) as exc:
                 prediction = Prediction("unknown", None, False, f"no prediction: the facts are inconsistent ({type(exc).__name__})")
             if beside:
-                prediction = Prediction(prediction.gets, prediction.source, prediction.via_proxy, f"(with botocore {decide_version} beside it) " + prediction.why)
+                prediction = replace(prediction, why=f"(with botocore {decide_version} beside it) " + prediction.why)
         runtime = family.runtime if family else ""
         via = prediction.via_proxy
         if row is not None and view.target.get("source"):
@@ -558,6 +531,12 @@ def _predict_all(f: Facts) -> list[dict[str, Any]]:
                 "why": prediction.why,
                 "runtime": runtime,
                 "evidence": row.evidence if row else None,
+                # The role it ends with, where known: a profile's or web identity's role_arn,
+                # the task role the endpoint served, the instance role IMDS named.
+                "role": prediction.role
+                or (view.task_role_arn if prediction.gets == "task-role" else None)
+                or (view.imds.get("role_name") if prediction.gets == "instance-role" else None),
+                "chained_from_task_role": prediction.chained,
             }
         )
     return out

@@ -15,8 +15,10 @@ output; a test keeps the two equal).
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
+from urllib.parse import urlsplit
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
@@ -150,6 +152,73 @@ IGNORES = "ignores"
 UNKNOWN = "unknown"
 
 
+def _no_proxy_covers(rule: ProxyRule, host: str, port: int, no_proxy: str) -> bool:
+    """Does a NO_PROXY value, read the way ``rule``'s client reads it, cover host:port?"""
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        ip = None
+    for raw in no_proxy.replace(" ", "").split(","):
+        entry = raw.strip().lower()
+        if not entry:
+            continue
+        if entry == "*":
+            if rule.star:
+                return True
+            continue
+        entry_host, entry_port = entry, None
+        if not entry.startswith("[") and entry.count(":") == 1:
+            entry_host, _, p = entry.partition(":")
+            entry_port = p
+        if entry_port is not None:
+            if not rule.port_entries or entry_port != str(port):
+                continue
+        if "/" in entry_host:
+            if rule.cidr and ip is not None:
+                try:
+                    if ip in ipaddress.ip_network(entry_host, strict=False):
+                        return True
+                except ValueError:
+                    pass
+            continue
+        bare = entry_host.lstrip(".").strip("[]")
+        if host.lower() == bare or (ip is None and host.lower().endswith("." + bare)):
+            return True
+    return False
+
+
+def proxy_for(rule_name: str, url: Optional[str], proxy_vars: Mapping[str, str], no_proxy: Mapping[str, str]) -> Optional[str]:
+    """The (masked) proxy ``rule_name``'s client would send a request for ``url`` to, or
+    None when it would go direct. Raises LookupError for an UNKNOWN rule when a proxy is set."""
+    if rule_name == IGNORES or not url:
+        return None
+    if rule_name == UNKNOWN:
+        if proxy_vars:
+            raise LookupError("its proxy handling is not known")
+        return None
+    rule = PROXY_RULES[rule_name]
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+    names = rule.http_vars if parts.scheme == "http" else tuple(n.replace("http_", "https_").replace("HTTP_", "HTTPS_") for n in rule.http_vars)
+    proxy = next((proxy_vars[n] for n in names if proxy_vars.get(n)), None) or next((proxy_vars[n] for n in rule.all_vars if proxy_vars.get(n)), None)
+    if not proxy:
+        return None
+    if rule.loopback_exempt:
+        try:
+            if host == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback:
+                return None
+        except ValueError:
+            pass
+    value = next((no_proxy[n] for n in rule.no_proxy_vars if no_proxy.get(n)), "")
+    if value and _no_proxy_covers(rule, host, port, value):
+        return None
+    return proxy
+
+
 # ---------------------------------------------------------------------------------------
 # The SDK families.
 
@@ -160,6 +229,7 @@ SOURCES = (
     "web-identity",  # AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN, or the profile's
     "sso",
     "shared-credentials-file",  # static keys in ~/.aws/credentials
+    "login",  # login_session (botocore's `aws login`)
     "process",  # credential_process
     "config-file",  # static keys in ~/.aws/config
     "container",  # AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / _FULL_URI
@@ -200,6 +270,28 @@ class SdkBehaviour:
     full_uri_first: bool = False  # FULL_URI wins when both variables are set (Go), else RELATIVE does
     https_any_host: bool = True  # an https FULL_URI may name any host
     imds_disabled_any_value: bool = False  # any non-empty AWS_EC2_METADATA_DISABLED disables IMDS
+    # The shared files and profiles (probe/chain.py walks the sources before the container
+    # provider by these).
+    profile_vars: tuple[str, ...] = ("AWS_PROFILE",)  # the profile variables, the first set one wins
+    config_file: str = "always"  # "always"; "load-config": only with AWS_SDK_LOAD_CONFIG set; "never"
+    role_settings: str = "always"  # "load-config": role_arn and its sources are read only with AWS_SDK_LOAD_CONFIG
+    file_vars: str = "always"  # "load-config": AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE only with AWS_SDK_LOAD_CONFIG
+    strict_config: bool = False  # a repeated section or key makes the file an error (configparser)
+    missing_profile: str = "ignored"  # "error": a profile a variable names but no file has raises
+    partial_keys: str = "skip"  # "error": a key id without its secret (or role_arn without a source) raises
+    on_error: str = "raise"  # a profile that is wrong (bad credential_source, loop, missing source): "raise" or "skip"
+    runtime_errors: str = ""  # a source that fails when used (STS refuses, token file missing); "" = as on_error
+    profile_skips_env: bool = False  # a profile variable set makes it skip AWS_ACCESS_KEY_ID
+    web_identity_env: bool = True  # reads AWS_WEB_IDENTITY_TOKEN_FILE / AWS_ROLE_ARN
+    web_identity_missing_role: str = "skip"  # "error": a token file without a role ARN raises
+    credential_sources: tuple[str, ...] = ("Environment", "EcsContainer", "Ec2InstanceMetadata")
+    # Variables whose bad value makes it raise before it looks for credentials:
+    # (variable, "int" | "choice:a|b" | "ichoice:a|b" (case-insensitive), the error's name).
+    settings: tuple[tuple[str, str, str], ...] = ()
+    # When the sources that came after the container provider arrived: (feature, first
+    # version, or "never"). Features: assume-role, credential-source, web-identity,
+    # web-identity-profile, process, sso, login.
+    since: tuple[tuple[str, str], ...] = ()
 
     def covers(self, version: Optional[str]) -> bool:
         if not self.versions:
@@ -222,9 +314,30 @@ _BOTOCORE = SdkBehaviour(
     runtime="python",
     versions=">=1.32.0",
     scanner=("botocore",),
-    chain=("env", "assume-role", "web-identity", "sso", "shared-credentials-file", "process", "config-file", "container", "imds"),
+    chain=("env", "assume-role", "web-identity", "sso", "shared-credentials-file", "login", "process", "config-file", "container", "imds"),
     min_relative="1.4.37",
     min_token_file="1.32.0",
+    profile_vars=("AWS_DEFAULT_PROFILE", "AWS_PROFILE"),
+    strict_config=True,
+    missing_profile="error",
+    partial_keys="error",
+    web_identity_missing_role="error",
+    settings=(
+        ("AWS_METADATA_SERVICE_TIMEOUT", "int", "ValueError"),
+        ("AWS_METADATA_SERVICE_NUM_ATTEMPTS", "int", "ValueError"),
+        ("AWS_MAX_ATTEMPTS", "int", "ValueError"),
+        ("AWS_RETRY_MODE", "choice:legacy|standard|adaptive", "InvalidRetryModeError"),
+        ("AWS_DEFAULTS_MODE", "ichoice:legacy|standard|in-region|cross-region|mobile|auto", "InvalidDefaultsMode"),
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "ichoice:ipv4|ipv6", "InvalidIMDSEndpointModeError"),
+    ),
+    since=(
+        ("credential-source", "1.8.0"),
+        ("process", "1.8.0"),
+        ("web-identity", "1.12.200"),
+        ("web-identity-profile", "1.12.200"),
+        ("sso", "1.17.0"),
+        ("login", "1.41.0"),
+    ),
     container_failure="error",
     full_uri_hosts=HOSTS_POD_IDENTITY,
     full_uri_refused="error",
@@ -240,6 +353,12 @@ _BOTOCORE = SdkBehaviour(
         "botocore/utils.py ContainerMetadataFetcher (no proxies; _ALLOWED_HOSTS; token file beats token; "
         "'Auth token value is not a legal header value'), IMDSFetcher (get_environ_proxies; token PUT, v1 fallback)",
         "measured: botocore 1.44.8 and 1.4.36 in emulated tasks (tests/test_sdk_matrix.py)",
+        "profiles: session.py get_scoped_config raises ProfileNotFound for a named profile no file has (before any provider); "
+        "configprovider.py 'profile' reads AWS_DEFAULT_PROFILE before AWS_PROFILE; configloader.py (configparser: a repeated "
+        "section is ConfigParseError); AssumeRoleProvider (InvalidConfigError, InfiniteLoopConfigError, PartialCredentialsError); "
+        "CHANGELOG 1.8.0 (credential_source, credential_process), 1.12.200 (web identity), 1.17.0 (SSO), 1.41.0 (login)",
+        "measured in the chain situations: botocore 1.44.18, 1.31.85, 1.10.25, 1.4.37 and 1.4.36 (missing profile: "
+        "ProfileNotFound; credential_source before 1.8.0: PartialCredentialsError; web identity from 1.12.200)",
     ),
 )
 _BOTOCORE_OLD_HOSTS = _row(
@@ -252,6 +371,7 @@ _BOTOCORE_OLD_HOSTS = _row(
 _BOTOCORE_PROXIED = _row(
     _BOTOCORE_OLD_HOSTS,
     versions="<1.10.26",
+    settings=_BOTOCORE.settings[:2],
     min_full_uri="1.6.0",
     proxy_container="python-requests",
     proxy_imds="python-requests",
@@ -266,7 +386,18 @@ _JS_V2 = SdkBehaviour(
     runtime="node",
     versions=">=2.1550.0",
     scanner=("js-v2",),
-    chain=("env", "shared-credentials-file", "assume-role", "container", "process", "web-identity", "imds"),
+    chain=("env", "sso", "shared-credentials-file", "assume-role", "container", "process", "web-identity", "imds"),
+    config_file="load-config",
+    file_vars="load-config",
+    on_error="skip",
+    credential_sources=(),
+    since=(
+        ("credential-source", "never"),
+        ("process", "2.429.0"),
+        ("web-identity", "2.517.0"),
+        ("web-identity-profile", "2.525.0"),
+        ("sso", "2.1093.0"),
+    ),
     min_relative="2.4.7",
     min_token_file="2.1550.0",
     container_failure="imds",
@@ -287,6 +418,12 @@ _JS_V2 = SdkBehaviour(
         "variable beats the file, not trimmed: a newline breaks the header); lib/http/node.js (no proxy variables); "
         "lib/metadata_service.js (IMDSv2 since 2.575.0; any non-empty AWS_EC2_METADATA_DISABLED disables IMDS)",
         "measured: aws-sdk 2.1693.0 and 2.4.6 on Node 20 in emulated tasks",
+        "profiles: lib/util.js getProfilesFromSharedConfig (~/.aws/config and AWS_SHARED_CREDENTIALS_FILE only with "
+        "AWS_SDK_LOAD_CONFIG, from 2.44.0), credential_provider_chain.js (every provider error is passed over), "
+        "shared_ini_file_credentials.js (role_arn needs source_profile; no credential_source); Process 2.429.0, "
+        "TokenFileWebIdentity 2.517.0, Sso 2.1093.0 (first tags)",
+        "measured in the chain situations: a missing profile is ignored, credential_source is ignored (task role), web "
+        "identity and credential_process come after the container provider",
     ),
 )
 _JS_V2_FALLBACK = _row(
@@ -296,10 +433,16 @@ _JS_V2_FALLBACK = _row(
 )
 _JS_V2_OLD = _row(
     _JS_V2_FALLBACK,
-    versions="<2.429.0",
+    versions=">=2.44.0,<2.429.0",
     container_failure="error",
     note="From 2.4.7 to 2.428.0 the chain picks the container provider or IMDS, not both: a failing container "
     "endpoint is an error (lib/credentials/credential_provider_chain.js, lib/node_loader.js at v2.428.0).",
+)
+_JS_V2_NO_CONFIG = _row(
+    _JS_V2_OLD,
+    versions="<2.44.0",
+    config_file="never",
+    note=_JS_V2_OLD.note + " Before 2.44.0 it never reads ~/.aws/config (AWS_SDK_LOAD_CONFIG arrived in 2.44.0, CHANGELOG).",
 )
 
 _JS_V3 = SdkBehaviour(
@@ -309,6 +452,9 @@ _JS_V3 = SdkBehaviour(
     versions="",
     scanner=("js-v3-credential-provider-node",),
     chain=("env", "sso", "shared-credentials-file", "assume-role", "process", "web-identity", "container", "imds"),
+    profile_skips_env=True,
+    on_error="skip",
+    runtime_errors="raise",
     min_relative="3.0.0",
     min_token_file="3.503.1",
     container_failure="error",
@@ -328,6 +474,11 @@ _JS_V3 = SdkBehaviour(
         "packages/credential-provider-http/src/fromHttp (allowed hosts, token file); @smithy/node-http-handler "
         "(no proxy variables)",
         "measured: @aws-sdk/client-sts 3.1177 (credential-provider-node 3.972.99) on Node 20 in emulated tasks",
+        "profiles: credential-provider-node defaultProvider skips fromEnv whenever AWS_PROFILE is set; a ProviderError with "
+        "tryNextLink (missing profile, unknown credential_source, a failing credential_process) passes over, an STS or file "
+        "error (web identity token missing) ends the chain (@smithy/core chain)",
+        "measured in the chain situations: reads ~/.aws/config without AWS_SDK_LOAD_CONFIG, assumes the chained role with "
+        "credential_source = EcsContainer, web identity before the container provider, runs credential_process",
     ),
 )
 
@@ -347,7 +498,17 @@ _GO_V1 = SdkBehaviour(
     runtime="go",
     versions=">=1.47.11",
     scanner=("go-v1",),
-    chain=("env", "web-identity", "shared-credentials-file", "assume-role", "process", "container", "imds"),
+    chain=("env", "web-identity", "assume-role", "shared-credentials-file", "sso", "process", "container", "imds"),
+    config_file="load-config",
+    role_settings="load-config",
+    web_identity_missing_role="error",
+    since=(
+        ("credential-source", "1.15.54"),
+        ("process", "1.16.0"),
+        ("web-identity", "1.21.0"),
+        ("web-identity-profile", "1.21.0"),
+        ("sso", "1.37.0"),
+    ),
     min_relative="1.2.5",
     min_token_file="1.47.11",
     container_failure="error",
@@ -367,6 +528,10 @@ _GO_V1 = SdkBehaviour(
         "aws/ec2metadata/token_provider.go (TTL header required, else IMDSv1); net/http DefaultTransport "
         "ProxyFromEnvironment",
         "measured: aws-sdk-go 1.44.133 (Debian golang-github-aws-aws-sdk-go-dev) in emulated tasks",
+        "profiles: aws/session/session.go (the config file, AWS_DEFAULT_PROFILE and role settings only with "
+        "AWS_SDK_LOAD_CONFIG; SharedConfigProfileNotExistsError ignored), credentials.go (static choice: env keys, env web "
+        "identity, then the profile); CHANGELOG credential_source 1.15.54, credential_process 1.16.0, web identity 1.21.0, SSO 1.37.0",
+        "measured in the chain situations: chain-ecs gives the task role without AWS_SDK_LOAD_CONFIG, the chained role with it",
     ),
 )
 _GO_V1_OLD = _row(
@@ -383,7 +548,10 @@ _GO_V2 = SdkBehaviour(
     runtime="go",
     versions=">=1.25.0",
     scanner=("go-v2-config",),
-    chain=("env", "sso", "shared-credentials-file", "assume-role", "process", "web-identity", "container", "imds"),
+    chain=("env", "web-identity", "assume-role", "shared-credentials-file", "sso", "process", "container", "imds"),
+    profile_vars=("AWS_PROFILE", "AWS_DEFAULT_PROFILE"),
+    missing_profile="error",
+    web_identity_missing_role="error",
     min_relative="0.1.0",
     min_token_file="1.25.0",
     container_failure="error",
@@ -401,9 +569,18 @@ _GO_V2 = SdkBehaviour(
         "aws-sdk-go-v2 config/resolve_credentials.go (resolveCredentialChain: env, shared config, then "
         "resolveHTTPCredProvider or ec2RoleProvider), credentials/endpointcreds",
         "aws-sdk-go-v2 aws/transport/http/client.go (ProxyFromEnvironment)",
+        "profiles: config/CHANGELOG.md 1.18.45 (2023-10-12, PR #2309: fail to load config if an explicitly provided profile "
+        "doesn't exist); config/env_config.go (AWS_PROFILE, then AWS_DEFAULT_PROFILE); resolve_credentials.go (env keys, "
+        "env web identity, then the profile)",
     ),
 )
-_GO_V2_OLD = _row(_GO_V2, versions="<1.25.0", full_uri_hosts=HOSTS_LOOPBACK, https_any_host=False)
+_GO_V2_OLD = _row(_GO_V2, versions=">=1.18.45,<1.25.0", full_uri_hosts=HOSTS_LOOPBACK, https_any_host=False)
+_GO_V2_LENIENT = _row(
+    _GO_V2_OLD,
+    versions="<1.18.45",
+    missing_profile="ignored",
+    note="Before config 1.18.45 a profile AWS_PROFILE names but no file has is ignored (CHANGELOG 2023-10-12, PR #2309).",
+)
 
 # The part of Go v2 that fetches container credentials; its config module decides the chain.
 _GO_V2_CREDENTIALS = _row(
@@ -422,6 +599,9 @@ _RUBY = SdkBehaviour(
     versions=">=3.188.0",
     scanner=("ruby",),
     chain=("env", "web-identity", "sso", "assume-role", "shared-credentials-file", "process", "container", "imds"),
+    profile_vars=("AWS_PROFILE", "AWS_DEFAULT_PROFILE"),
+    credential_sources=("EcsContainer", "Ec2InstanceMetadata"),
+    since=(("credential-source", "3.12.0"), ("process", "3.24.0"), ("sso", "3.105.0")),
     min_relative="2.3.22",
     min_token_file="3.188.0",
     min_full_uri="3.171.0",
@@ -442,6 +622,12 @@ _RUBY = SdkBehaviour(
         "disallowed one raises ArgumentError; the token is stripped) and instance_profile_credentials.rb (the "
         "default proxy from 3.117.0; IMDSv2 from 3.79.0, the TTL read with .to_i: a missing header means IMDSv1)",
         "measured: aws-sdk-core 3.168.1 (Debian ruby-aws-sdk-core) in emulated tasks",
+        "profiles: credential_provider_chain.rb (AWS_PROFILE, then AWS_DEFAULT_PROFILE; a missing profile is ignored, a "
+        "provider that raises ends the chain at Client.new), shared_config.rb (credential_source EcsContainer and "
+        "Ec2InstanceMetadata only: Environment raises InvalidCredentialSourceError); CHANGELOG credential_source 3.12.0, "
+        "process 3.24.0, SSO 3.105.0",
+        "measured in the chain situations: reads ~/.aws/config by default, assumes the chained role, web identity wins, runs "
+        "credential_process",
     ),
 )
 _RUBY_OLD = _row(
@@ -459,6 +645,9 @@ _JAVA_V1 = SdkBehaviour(
     versions=">=1.12.746",
     scanner=("java-v1",),
     chain=("env", "web-identity", "shared-credentials-file", "assume-role", "process", "container", "imds"),
+    config_file="never",
+    on_error="skip",
+    since=(("credential-source", "never"),),
     min_relative="1.11.16",
     min_token_file="1.12.746",
     container_failure="error",
@@ -478,6 +667,8 @@ _JAVA_V1 = SdkBehaviour(
         "ContainerCredentialsProvider.java FullUriCredentialsEndpointProvider (allowed hosts; from 1.12.746 the "
         "Pod Identity hosts and AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE); InstanceMetadataServiceResourceFetcher "
         "(IMDSv2 since 1.11.678, IMDSv1 fallback)",
+        "profiles: AWSCredentialsProviderChain.getCredentials catches every exception and moves on; ProfilesConfigFile reads "
+        "the credentials file only (AWS_CREDENTIAL_PROFILES_FILE); role_arn needs source_profile",
     ),
 )
 _JAVA_V1_OLD = _row(
@@ -493,7 +684,8 @@ _JAVA_V2 = SdkBehaviour(
     runtime="java",
     versions=">=2.21.30",
     scanner=("java-v2",),
-    chain=("env", "web-identity", "shared-credentials-file", "assume-role", "process", "container", "imds"),
+    chain=("env", "web-identity", "sso", "assume-role", "login", "process", "shared-credentials-file", "container", "imds"),
+    on_error="skip",
     min_relative="2.0.0",
     min_token_file="2.21.30",
     container_failure="imds",
@@ -513,6 +705,8 @@ _JAVA_V2 = SdkBehaviour(
         "internal/ConnectionUtils.java (Proxy.NO_PROXY)",
         "ContainerCredentialsProvider.java (allowed hosts, also checked for a refused host: the chain goes on to "
         "IMDS); InstanceProfileCredentialsProvider (IMDSv2 since 2.10.21, IMDSv1 fallback)",
+        "profiles: ProfileCredentialsUtils (role_arn with web identity, SSO, role_arn with a source, login_session, "
+        "credential_process, keys); AwsCredentialsProviderChain passes a failing provider over",
     ),
 )
 _JAVA_V2_OLD = _row(_JAVA_V2, versions="<2.21.30", full_uri_hosts=("loopback", "localhost", "169.254.170.2"))
@@ -521,9 +715,11 @@ _DOTNET = SdkBehaviour(
     family="dotnet",
     title="AWS SDK for .NET (AWSSDK.Core)",
     runtime="dotnet",
-    versions="",
+    versions=">=4.0.0",
     scanner=("dotnet",),
-    chain=("env", "web-identity", "shared-credentials-file", "assume-role", "process", "container", "imds"),
+    chain=("env", "web-identity", "assume-role", "shared-credentials-file", "process", "container", "imds"),
+    missing_profile="error",
+    on_error="skip",
     min_relative="3.1.6",
     min_token_file="3.7.302",
     container_failure="error",
@@ -543,12 +739,25 @@ _DOTNET = SdkBehaviour(
         "(allowed hosts; a refused host throws); the request uses the platform's default proxy "
         "(HttpClient reads http_proxy / no_proxy on Linux): inferred from the code, not run here",
         "AWS_EC2_METADATA_DISABLED: not found in the source",
+        "profiles: v4 DefaultAWSCredentialsIdentityResolver throws ProfileNotFoundException for a missing non-default "
+        "profile; v3 FallbackCredentialsFactory tries the profile before the environment and ignores a missing one",
     ),
     note="The proxy reading is inferred from .NET's HttpClient defaults, not measured.",
 )
 
-_POWERSHELL = _row(
+_DOTNET_V3 = _row(
     _DOTNET,
+    versions="<4.0.0",
+    chain=("web-identity", "assume-role", "shared-credentials-file", "process", "env", "container", "imds"),
+    missing_profile="ignored",
+    note="AWSSDK.Core 3.x (FallbackCredentialsFactory) tries the profile before AWS_ACCESS_KEY_ID and ignores a "
+    "missing profile; 4.x (DefaultAWSCredentialsIdentityResolver) tries the environment first and throws "
+    "ProfileNotFoundException for a missing non-default profile.",
+)
+
+_POWERSHELL = _row(
+    _DOTNET_V3,
+    versions="",
     family="powershell",
     title="AWS Tools for PowerShell",
     runtime="powershell",
@@ -565,6 +774,7 @@ _PHP = SdkBehaviour(
     versions="",
     scanner=("php",),
     chain=("env", "web-identity", "sso", "process", "shared-credentials-file", "assume-role", "container", "imds"),
+    on_error="skip",
     min_relative="3.18.28",
     min_token_file="3.287.1",
     container_failure="error",
@@ -582,6 +792,8 @@ _PHP = SdkBehaviour(
         "or the instance profile, not both; older ones passed a rejected provider over)",
         "src/Credentials/EcsCredentialProvider.php (proxy explicitly off, allowed hosts, token file wins); "
         "InstanceProfileProvider.php (IMDSv2 since 3.147.7; its Guzzle request may follow proxy variables)",
+        "profiles: CredentialProvider::chain (a rejection goes on to the next provider); loadRoleProfile (exactly one of "
+        "source_profile / credential_source; an unknown credential_source throws and is passed over)",
     ),
     note="The release where a failing ECS provider stopped falling through to IMDS was not found; recent behaviour is modelled.",
 )
@@ -593,6 +805,9 @@ _CPP = SdkBehaviour(
     versions="",
     scanner=("cpp",),
     chain=("env", "shared-credentials-file", "process", "web-identity", "sso", "container", "imds"),
+    profile_vars=("AWS_DEFAULT_PROFILE", "AWS_PROFILE"),
+    on_error="skip",
+    since=(("assume-role", "never"), ("credential-source", "never")),
     min_relative="0.12.19",
     min_token_file="1.11.263",
     container_failure="error",
@@ -611,6 +826,8 @@ _CPP = SdkBehaviour(
         "failing one yields empty credentials, so requests go out unsigned and fail)",
         "src/aws-cpp-sdk-core/source/http/curl/CurlHttpClient.cpp (proxies off unless allowSystemProxy); "
         "GeneralHTTPCredentialsProvider.cpp (allowed hosts, token file since 1.11.263); EC2MetadataClient (IMDSv2 since 1.7.229)",
+        "profiles: AWSCredentialsProvider.cpp GetConfigProfileName (AWS_DEFAULT_PROFILE, then AWS_PROFILE); "
+        "ProfileConfigFileAWSCredentialsProvider returns the credentials file's keys only: no role_arn in the default chain",
     ),
 )
 
@@ -642,6 +859,8 @@ _RUST = SdkBehaviour(
         "(IMDSv2 only)",
         "smithy-rs CHANGELOG 2025-08-18 (aws-config 1.8.5): proxy variables on the latest BehaviorVersion; the ECS "
         "provider always uses the latest",
+        "profiles: profile/credentials.rs (a missing profile is 'not loaded': passed over; a loop, an unknown credential_source "
+        "or both sources are errors that end the chain); environment/credentials.rs (a key id without its secret is passed over)",
     ),
 )
 _RUST_OLD = _row(
@@ -659,6 +878,7 @@ _BOTO2 = SdkBehaviour(
     versions="",
     scanner=("boto",),
     chain=("env", "shared-credentials-file", "imds"),
+    config_file="never",
     min_relative=None,
     min_token_file=None,
     container_failure="imds",
@@ -681,6 +901,11 @@ _CLI_V2 = SdkBehaviour(
     versions=">=2.15.0",
     scanner=("awscli-v2",),
     chain=_BOTOCORE.chain,
+    profile_vars=("AWS_PROFILE", "AWS_DEFAULT_PROFILE"),
+    strict_config=True,
+    missing_profile="error",
+    partial_keys="error",
+    web_identity_missing_role="error",
     min_relative="2.0.0",
     min_token_file="2.15.0",
     container_failure="error",
@@ -705,6 +930,7 @@ _CLI_V1 = _row(
     scanner=("awscli-v1",),
     min_relative="1.10.47",
     min_token_file="1.30.0",
+    since=(("credential-source", "1.12.0"), ("web-identity", "1.16.210"), ("web-identity-profile", "1.16.210"), ("login", "1.43.0")),
     evidence="source",
     sources=("aws-cli setup.cfg pins its botocore; the rules are botocore's (see botocore)",),
 )
@@ -759,12 +985,14 @@ MODEL: tuple[SdkBehaviour, ...] = (
     _JS_V2,
     _JS_V2_FALLBACK,
     _JS_V2_OLD,
+    _JS_V2_NO_CONFIG,
     _JS_V3,
     _JS_V3_HTTP,
     _GO_V1,
     _GO_V1_OLD,
     _GO_V2,
     _GO_V2_OLD,
+    _GO_V2_LENIENT,
     _GO_V2_CREDENTIALS,
     _GO_UNVERSIONED,
     _JAVA_V1,
@@ -776,6 +1004,7 @@ MODEL: tuple[SdkBehaviour, ...] = (
     _RUBY_NO_IMDS_PROXY,
     _PHP,
     _DOTNET,
+    _DOTNET_V3,
     _POWERSHELL,
     _CPP,
     _RUST,
@@ -846,11 +1075,18 @@ _COLUMNS: Sequence[tuple[str, str]] = (
     ("token_newline", "token ends in newline"),
     ("imdsv2_since", "IMDSv2 since"),
     ("full_uri_first", "FULL_URI beats RELATIVE"),
+    ("profile_vars", "profile variables"),
+    ("config_file", "reads ~/.aws/config"),
+    ("missing_profile", "profile not found"),
+    ("on_error", "a wrong profile"),
+    ("since", "profile sources since"),
     ("evidence", "evidence"),
 )
 
 
 def _cell(value: object) -> str:
+    if isinstance(value, tuple) and value and isinstance(value[0], tuple):
+        return ", ".join(f"{k} {v}" for k, v in value).replace("|", "\\|")
     if isinstance(value, tuple):
         return ", ".join(str(v) for v in value) or "-"
     if value is None:

@@ -1,7 +1,8 @@
 """Facts that come from outside the probe's own observation, held to a shape.
 
-- botocore never reads the authorization token file itself: the identity collector hands
-  it the token the probe read once, size-capped and regular files only (issue 11, item 12).
+- the identity collector never opens the authorization token file: the probe reads it
+  once, through the run's RootFS (size-capped, regular files only), and the collector
+  judges the credentials endpoint's observation (issue 11, item 12; issue 18).
 - ``--facts FILE``: a saved file of the wrong shape, depth or size is refused at load
   with exit 2 and a message, never a crash or a check ``error`` (issue 11, item 18).
 """
@@ -18,9 +19,10 @@ from typing import Any, Optional
 
 import pytest
 
-from probe.facts import identity
+from probe.facts import awsconfig, endpoints, identity
 from probe.facts.endpoints import Observed
-from probe.facts.environ import authorization_token
+from probe.facts.environ import authorization_token, collect_environ, credentials_target
+from probe.facts.rootfs import RootFS
 
 # ---------------------------------------------------------------------------------------
 # Item 12: botocore never opens the token file
@@ -66,26 +68,29 @@ def _observed() -> Observed:
     )
 
 
-def _collect(path: str, pre_read: bool = True, timeout: float = 10) -> dict[str, Any]:
-    """collect_identity in a thread; fails (and unblocks it) if it hangs."""
+def _collect(path: str, timeout: float = 10) -> dict[str, Any]:
+    """The run's token reading, then collect_identity in a thread; fails (and unblocks it)
+    if it hangs. The credentials endpoint's answer is a usable one unless the token could
+    not be read or sent (then the probe never asks: fetch_credentials says why)."""
     os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"] = path
-    token = authorization_token(os.environ) if pre_read else None
     out: dict[str, Any] = {}
     _OPENED.clear()
+    token = authorization_token(os.environ)
+    target = credentials_target(os.environ)
+    env_record = collect_environ(os.environ, token=token, target=target)
+    obs = _observed() if not (token.get("error") or token.get("illegal")) else endpoints.fetch_credentials(target, target.get("_raw_url"), token.get("_raw"), token)
     _WATCHING[:] = [path]
 
     def work() -> None:
         deadline = time.monotonic() + 3
-        out.update(identity.collect_identity(_observed, deadline, token) if token is not None else identity.collect_identity(_observed, deadline))
+        out.update(identity.collect_identity(os.environ, env_record, awsconfig.Secrets(), RootFS(), lambda: obs, lambda: None, deadline))
 
     worker = threading.Thread(target=work, daemon=True)
     worker.start()
     worker.join(timeout)
     _WATCHING.clear()
     if worker.is_alive():
-        if os.path.exists(path) and not os.path.isfile(path) and path.endswith("fifo"):
-            os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))  # let the stuck reader go
-        pytest.fail("the identity collector blocked on the token file")
+        pytest.fail("the identity collector blocked")
     return out
 
 
@@ -100,7 +105,7 @@ def _collect(path: str, pre_read: bool = True, timeout: float = 10) -> dict[str,
         pytest.param("newline", "not a legal header value", id="line-break-in-file"),
     ],
 )
-def test_botocore_never_opens_the_token_file(container_env: Path, kind: str, expect: Optional[str]) -> None:
+def test_the_identity_collector_never_opens_the_token_file(container_env: Path, kind: str, expect: Optional[str]) -> None:
     path = str(container_env / f"token-{kind}")
     if kind == "regular":
         Path(path).write_text("the-token-value")
@@ -114,7 +119,7 @@ def test_botocore_never_opens_the_token_file(container_env: Path, kind: str, exp
     elif kind == "directory":
         os.mkdir(path)
     rec = _collect(path)
-    assert _OPENED == [], "botocore opened the token file itself"
+    assert _OPENED == [], "the identity collector opened the token file"
     if expect is None:
         # The chain got its credentials with the token and went on to STS (unreachable here).
         assert rec.get("provider") == "container-role" and "chain_error" not in rec, rec
@@ -124,19 +129,14 @@ def test_botocore_never_opens_the_token_file(container_env: Path, kind: str, exp
         assert expect in rec["chain_error"], rec
 
 
-def test_without_a_token_record_the_collector_reads_the_file_safely(container_env: Path) -> None:
-    """Called without the run's token record, the collector reads the file itself, the
-    probe's way (a FIFO is refused at once), never botocore's."""
-    path = str(container_env / "token-fifo")
-    os.mkfifo(path)
-    rec = _collect(path, pre_read=False)
-    assert "not a regular file" in rec["chain_error"], rec
-
-
 def test_the_token_variable_still_works_without_a_file(container_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "bad\r\nvalue")
     monkeypatch.delenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", raising=False)
-    rec = identity.collect_identity(_observed, time.monotonic() + 3, authorization_token(os.environ))
+    token = authorization_token(os.environ)
+    target = credentials_target(os.environ)
+    obs = endpoints.fetch_credentials(target, target.get("_raw_url"), token.get("_raw"), token)
+    env_record = collect_environ(os.environ, token=token, target=target)
+    rec = identity.collect_identity(os.environ, env_record, awsconfig.Secrets(), RootFS(), lambda: obs, lambda: None, time.monotonic() + 3)
     assert "not a legal header value" in rec["chain_error"], rec
 
 
@@ -158,7 +158,13 @@ def _rich_facts(tmp: Path) -> dict[str, Any]:
     from probe.facts.sdk import scan
 
     env = dict(tc.ECS_ENV, HTTP_PROXY=tc.PROXY, NO_PROXY="169.254.170.2")
-    facts = tc.make_facts(tmp, env, {"imds": tc.imds_reachable()}, files={".aws/config": "[default]\nregion = us-east-1\n"})
+    files = {
+        ".aws/config": "[default]\nregion = us-east-1\n[profile app]\nrole_arn = arn:aws:iam::123456789012:role/app\nsource_profile = base\n",
+        ".aws/credentials": f"[base]\naws_access_key_id = {tc.ACCESS_KEY_ID}\naws_secret_access_key = {tc.SECRET_KEY}\n",
+    }
+    identity = tc.identity_record(tc.OTHER_ROLE_SESSION, "assume-role", key="assume-role:x:y", role_arn="arn:aws:iam::123456789012:role/app",
+                                  assumed=["arn:aws:iam::123456789012:role/app"], confirmed={"container": {"arn": tc.TASK_ROLE_SESSION, "sts_elapsed_ms": 3}})
+    facts = tc.make_facts(tmp, dict(env, AWS_PROFILE="app"), {"imds": tc.imds_reachable(), "identity": identity}, files=files)
     root = tmp / "img"
     (root / "node_modules" / "aws-sdk").mkdir(parents=True)
     (root / "node_modules" / "aws-sdk" / "package.json").write_text('{"version": "2.4.6"}')

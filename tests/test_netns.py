@@ -180,7 +180,8 @@ def test_saved_facts_have_no_secrets(host: NetnsHost, home: str, tmp_path) -> No
 
 def test_role_chained_from_the_task_role(host: NetnsHost, home: str) -> None:
     """A profile with credential_source = EcsContainer assumes another role with the task role:
-    not shadowing, but not the task role either, unless --expect-role names it."""
+    the documented way to chain from it (issue 18): not shadowing, and the verdict passes;
+    --expect-role still decides when given."""
     config = os.path.join(home, "config")
     with open(config, "w") as fh:
         fh.write("[profile app]\nrole_arn = arn:aws:iam::123456789012:role/app-data-role\ncredential_source = EcsContainer\nrole_session_name = app-session\n")
@@ -191,5 +192,6 @@ def test_role_chained_from_the_task_role(host: NetnsHost, home: str) -> None:
     assert ident["provider"] == "assume-role" and ident["arn"] == "arn:aws:sts::123456789012:assumed-role/app-data-role/app-session"
     assert ident["kind"] == "other-role"
     tr = run.check("identity.task-role")
-    assert tr["status"] == "fail" and "with the task role" in tr["title"] and "--expect-role app-data-role" in tr["remedy"]
+    assert tr["status"] == "pass" and tr["title"] == "The application assumes app-data-role with the task role", tr
     assert probe(host, env, "--expect-role", "app-data-role").status("identity.task-role") == "pass"
+    assert probe(host, env, "--expect-role", "another-role").status("identity.task-role") == "fail"

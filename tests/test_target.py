@@ -18,6 +18,7 @@ import shlex
 import shutil
 import stat
 import subprocess
+import time
 import sys
 from typing import Iterator, Optional
 
@@ -81,13 +82,17 @@ def run_as_target(
     cgroup: str = "",
     cgroup_base: str = "",
     select: str = "--pid",
+    userspec: str = "",
+    timeout: float = 90,
 ) -> ProbeRun:
-    """In the namespace: start the container process (chrooted, env -i + container_env),
-    then the probe beside it with ``--pid <pick>``, in one new PID namespace."""
+    """In the namespace: start the container process (chrooted, env -i + container_env,
+    as ``userspec`` "UID:GID" when given), then the probe beside it with ``--pid <pick>``,
+    in one new PID namespace. The environment is set by the root's own (static) busybox,
+    so no program outside the container ever runs with it (LD_PRELOAD...)."""
     env_args = " ".join(shlex.quote(f"{k}={v}") for k, v in container_env.items())
     probe_cmd = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "probe", *probe_args])
     script = f"""
-env -i {env_args} {CHROOT} {shlex.quote(root)} {container_cmd} &
+env -i {CHROOT} {('--userspec=' + userspec) if userspec else ''} {shlex.quote(root)} /bin/busybox env {env_args} {container_cmd} &
 T=$!
 # the container's processes are up when its last one exists
 i=0; while [ $i -lt 100 ] && [ -z "$(ls /proc/$T/task 2>/dev/null)" ]; do sleep 0.05; i=$((i+1)); done
@@ -103,9 +108,11 @@ exit $rc
     # The target's whole (small) root is scanned, not a folder named for the probe's own runs.
     probe_env = {k: v for k, v in probe_env.items() if k != "PROBE_SDK_ROOT"}
     cmd = ["ip", "netns", "exec", host.name, "unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", script]
-    proc = subprocess.run(cmd, env=probe_env, capture_output=True, text=True, timeout=90)
+    started = time.monotonic()
+    proc = subprocess.run(cmd, env=probe_env, capture_output=True, text=True, timeout=timeout)
+    wall = time.monotonic() - started
     assert "Traceback" not in proc.stderr, proc.stderr
-    run = ProbeRun(proc.returncode, proc.stdout, proc.stderr, 0.0)
+    run = ProbeRun(proc.returncode, proc.stdout, proc.stderr, wall)
     assert_no_secrets([run.stdout, run.stderr], host.secrets())
     return run
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from probe import predict
 from probe.checks import Outcome, check, failed, passed, skipped, warned
 from probe.checks import remedies
 from probe.facts import Facts
@@ -117,18 +118,80 @@ def credentials_uri_safe(f: Facts) -> Outcome:
     return passed(f"{name} points at {target.get('host')}", detail)
 
 
-@check("env.shadowing-credentials", mode="task", title="No credentials earlier in the chain", needs=("identity",))
+# The model's source names of the same providers.
+SOURCE_METHOD = {
+    "env": "env",
+    "assume-role": "assume-role",
+    "web-identity": "assume-role-with-web-identity",
+    "sso": "sso",
+    "shared-credentials-file": "shared-credentials-file",
+    "login": "login",
+    "process": "custom-process",
+    "config-file": "config-file",
+}
+
+
+@check("env.shadowing-credentials", mode="task", title="No credentials earlier in the chain", needs=("identity", "sdk", "processes"))
 def shadowing_credentials(f: Facts) -> Outcome:
-    """Guarantees: fails when botocore's default chain stops at a provider that comes
-    before the container provider (env keys, profiles, shared files, web identity,
-    credential_process, boto config), so the task role is never used."""
+    """Guarantees: fails when the chain of an AWS SDK in use (or, with none in use,
+    botocore's default chain, walked by the probe) stops at a source that comes before
+    the container provider (env keys, profiles, shared files, web identity,
+    credential_process, SSO), so the task role is never used; warns when only botocore's
+    chain would, and no process uses botocore. A role the profile assumes with the task
+    role (credential_source = EcsContainer) passes."""
     env = f.get("environ")
-    ident = f.get("identity")
     found = _static_sources(env)
+    used = predict.sdks_in_use(f)
+    if used:
+        return _shadowing_of_sdks(f, env, used, found)
+    return _shadowing_of_botocore(f, env, found)
+
+
+def _shadowing_of_sdks(f: Facts, env: dict, used: list, found: list[str]) -> Outcome:
+    expect = f.options.get("expect_role")
+    shadowed = [s for s in used if s.get("source") in SOURCE_METHOD and s.get("gets") != "none" and not predict.expected(s, expect)]
+    if shadowed:
+        first = shadowed[0]
+        winner = SOURCE_METHOD[first["source"]]
+        where = EARLIER_METHODS.get(winner, first["source"])
+        return failed(
+            f"{where[0].upper()}{where[1:]} {'win' if winner == 'env' else 'wins'} over the task role",
+            f"{predict.describe(first)}: {first['why']}." + (f" Found: {'; '.join(found)}." if found else ""),
+            _shadow_remedy(winner, env),
+            provider=winner,
+            found=found,
+        )
+    chained = [s for s in used if s.get("chained_from_task_role") and s.get("gets") == "other-role"]
+    if chained:
+        return passed(
+            "The profile's role is assumed with the task role",
+            f"{predict.describe(chained[0])}: {chained[0]['why']}",
+            provider="assume-role",
+        )
+    ident = f.get("identity")
+    winner = ident.get("provider") or (ident.get("chain_error_provider") if ident.get("chain_error_provider") in EARLIER_METHODS else None)
+    if winner in EARLIER_METHODS and not ident.get("from_task_role") and not any(s["sdk"] == "botocore" for s in used):
+        where = EARLIER_METHODS[winner]
+        return warned(
+            f"{where[0].upper()}{where[1:]} would win over the task role for botocore (boto3, the AWS CLI), which no process here uses",
+            "botocore's chain would stop at '" + winner + "' before 'container-role'; the SDKs in use ("
+            + ", ".join(sorted({s['title'] for s in used})) + ") do not use it." + (f" Found: {'; '.join(found)}." if found else ""),
+            _shadow_remedy(winner, env),
+            provider=winner,
+            found=found,
+        )
+    return passed(
+        "No credentials earlier in the chain",
+        "the SDKs in use reach the container provider" + (f" (also present: {'; '.join(found)})" if found else ""),
+    )
+
+
+def _shadowing_of_botocore(f: Facts, env: dict, found: list[str]) -> Outcome:
+    ident = f.get("identity")
     winner = ident.get("provider")
     if winner is None and ident.get("chain_error_provider") in EARLIER_METHODS:
         winner = ident["chain_error_provider"]
-    chained = (env.get("config_file") or {}).get("credential_source") == "EcsContainer"
+    chained = bool(ident.get("from_task_role")) or (env.get("config_file") or {}).get("credential_source") == "EcsContainer"
     if winner == "assume-role" and chained:
         return passed(
             "The profile's role is assumed with the task role",
@@ -175,6 +238,10 @@ def _static_sources(env: dict) -> list[str]:
             found.append(f"{inv.get('path')} [{env.get('profile')}]: {', '.join(keys)}")
     for path in env.get("boto_config") or []:
         found.append(f"{path} exists")
+    files = ((env.get("aws_config") or {}).get("files") or {}) if isinstance(env.get("aws_config"), dict) else {}
+    for rec in files.values():
+        if isinstance(rec, dict) and rec.get("error"):
+            found.append(f"{rec.get('path')} {rec['error']} (what it holds is unknown)")
     return found
 
 

@@ -175,22 +175,9 @@ def _line(s: dict[str, Any]) -> str:
 
 
 def _expected(f: Facts, s: dict[str, Any]) -> bool:
-    """Does this SDK get the role the task should use (the task role, or --expect-role)?"""
-    expect = f.options.get("expect_role")
-    if not expect:
-        return s["gets"] == "task-role"
-    from probe.checks.identity import role_name
-
-    want = role_name(expect)
-    if s["gets"] == "task-role":
-        return role_name(f.get("credentials").get("role_arn")) == want
-    # A role chained from the profile: what STS confirmed for botocore's same source.
-    ident = f.get("identity")
-    return (
-        s["gets"] == "other-role"
-        and predict.PROVIDER_SOURCE.get(str(ident.get("provider"))) == s.get("source")
-        and role_name(ident.get("arn")) == want
-    )
+    """Does this SDK get the role the task should use (the task role, a role its profile
+    assumes with the task role's credentials, or --expect-role)?"""
+    return predict.expected(s, f.options.get("expect_role"))
 
 
 @check("sdk.identity", mode="task", title="Every AWS SDK in use gets the task role", needs=("sdk", "processes", "credentials", "imds", "identity"))

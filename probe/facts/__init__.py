@@ -93,6 +93,16 @@ _PROCESS = dict(
     same_as_pid1=_BOOL, inherited=_BOOL, proxy=_ROUTE, no_proxy=_STR, proxy_vars=_Opt(_MapOf(_STR)),
     no_proxy_vars=_Opt(_MapOf(_STR)), capabilities=_Opt(_MapOf(_SCALAR)),
 )
+_AWS_FILE = _rec(
+    path=_STR, var=_STR, exists=_BOOL, error=_STR, refused=_BOOL, strict_error=_STR, sections=_STRS, sso_sessions=_STRS,
+)
+_AWS_PROFILE = dict(
+    files=_STRS, settings=_Opt(_MapOf(_MapOf(_STR))),
+    keys=_Opt(_MapOf(dict(access_key_id=_STR, kind=_STR, id=_BOOL, secret=_BOOL, session_token=_BOOL))),
+)
+_CONFIRMED = dict(
+    arn=_STR, account=_STR, user_id=_STR, access_key_id=_STR, sts_error=_STR, sts_error_code=_STR, sts_elapsed_ms=_NUMBER,
+)
 _SDK = dict(
     sdk=_Need(str), version=_STR, raw_version=_STR, path=_Need(str), via=_STR, features=_Opt(_MapOf(_BOOL)),
     used_by=_Opt(_ListOf(int)),
@@ -107,6 +117,10 @@ FACTS_SHAPE: dict[str, Any] = {
         access_key_id=_STR, access_key_kind=_STR, present=_Opt(_MapOf(_BOOL)), shown=_Opt(_MapOf(_STR)),
         proxy_vars=_Opt(_MapOf(_STR)), profile=_STR, shared_credentials_file=_PROFILE_FILE,
         config_file=_PROFILE_FILE, boto_config=_STRS,
+        aws_config=_rec(
+            profile=_STR, profile_var=_STR, profile_vars=_Opt(_MapOf(_STR)), files=_Opt(_MapOf(_AWS_FILE)),
+            profiles=_Opt(_MapOf(_AWS_PROFILE)),
+        ),
     ),
     "proxy": _rec(**_COMMON, configured=_STRS, no_proxy=_STR, routes=_Opt(_MapOf(_ROUTE))),
     "credentials": _rec(
@@ -126,7 +140,8 @@ FACTS_SHAPE: dict[str, Any] = {
     "identity": _rec(
         **_COMMON, provider=_STR, tried=_STRS, region=_STR, access_key_id=_STR, botocore_version=_STR,
         sts_endpoint=_STR, sts_elapsed_ms=_NUMBER, arn=_STR, account=_STR, user_id=_STR, chain_error=_STR,
-        chain_error_provider=_STR, sts_error=_STR, sts_error_code=_STR,
+        chain_error_provider=_STR, sts_error=_STR, sts_error_code=_STR, model=_STR, key=_STR, role_arn=_STR,
+        from_task_role=_BOOL, not_run=_STR, assumed=_STRS, sts_proxy=_STR, confirmed=_Opt(_MapOf(_CONFIRMED)),
     ),
     "processes": _rec(
         **_COMMON, available=_BOOL, self_pid=_INT, main_pid=_INT, ancestors=_Opt(_ListOf(int)), pid1_readable=_BOOL,
@@ -317,6 +332,14 @@ def _as_target_sees(record: dict[str, Any], root: str) -> dict[str, Any]:
     return out
 
 
+def _kernel_path(fs: Any, root: str) -> Optional[str]:
+    """A scan root in the target's root, or None when the walk refuses it."""
+    try:
+        return str(fs.kernel_path(root))
+    except OSError:
+        return None
+
+
 class _Job(threading.Thread):
     """One collector in its own thread; its HTTP requests belong to the run's scope."""
 
@@ -363,32 +386,40 @@ def collect_task(
     SDK scan is kept there and reused for an hour instead of walking the disk every run.
 
     ``target`` (`--pid`, `--container`): observe as that process sees it. Its environment
-    replaces ``environ``; its files are read through its root; its root is the SDK scan's
-    and every SDK there counts as its; botocore runs in a child process with its variables.
+    replaces ``environ``; its files are read in its root as its user would (RootFS); its
+    root is the SDK scan's and every SDK there counts as its. Nothing it names is run.
     """
-    from probe.facts import endpoints, environ as env_facts, http, proxy
+    from probe.facts import awsconfig, endpoints, environ as env_facts, http, proxy
+    from probe.facts.rootfs import RootFS
 
     if target is not None:
         environ = target.environ
-    path_of = target.path if target is not None else (lambda p: p)
+    # Every file the environment names is read in this root, inside it, fail closed.
+    fs = target.fs if target is not None else RootFS()
+    home = (target.home() or "/") if target is not None else (environ.get("HOME") or os.path.expanduser("~"))
     started = time.monotonic()
     # Every request of this run; closed when the run ends, so that no collector thread
     # still waits on a socket (a trickling endpoint) after the run.
     scope = http.Scope()
     deadline = started + max(0.2, deadline_s) - 0.15  # leave time to judge and render
     wanted = set(needs) | {"environ", "proxy"}
+    if "identity" in wanted:
+        # The chain's last sources: the probe obtains their credentials itself.
+        wanted |= {"credentials", "imds"}
     data: dict[str, Any] = {}
     if target is not None:
         data["target"] = target.record()
     endpoint = env_facts.credentials_target(environ)
-    token = env_facts.authorization_token(environ, path_of)
+    token = env_facts.authorization_token(environ, fs)
+    config = awsconfig.load(environ, fs, home)
     data["environ"] = env_facts.collect_environ(
         environ,
-        home=target.home() or "/" if target is not None else None,
+        home=home,
         target=endpoint,
         token=token,
-        path_of=path_of,
+        fs=fs,
         pid=target.pid if target is not None else None,
+        config=config,
     )
 
     sts_url = environ.get("AWS_ENDPOINT_URL_STS") or environ.get("AWS_ENDPOINT_URL")
@@ -409,7 +440,7 @@ def collect_task(
         lambda: endpoints.fetch_credentials(endpoint, endpoint.get("_raw_url"), token.get("_raw"), token, deadline),
         scope,
     )
-    if "credentials" in wanted or "identity" in wanted:
+    if "credentials" in wanted:
         jobs["credentials"] = cred_job
 
     def observed() -> endpoints.Observed:
@@ -449,7 +480,7 @@ def collect_task(
             roots = list(sdk_roots or ["/"])
             if target is not None:
                 # The target's image only: the sidecar's own is not the application's.
-                roots = [target.path(r) for r in roots]
+                roots = [p for p in (_kernel_path(fs, r) for r in roots) if p is not None]
             elif not sdk_roots:
                 # A sidecar with pidMode task also sees the other containers' filesystems.
                 survey_job = jobs["processes"]
@@ -471,15 +502,23 @@ def collect_task(
             return record
 
         jobs["sdk"] = _Job("sdk", sdk_scan, scope)
+    imds_job = _Job("imds", lambda: endpoints.fetch_imds(environ, deadline), scope)
     if "imds" in wanted:
-        jobs["imds"] = _Job("imds", lambda: endpoints.fetch_imds(environ, deadline), scope)
+        jobs["imds"] = imds_job
+
+    def imds_observed() -> Optional[endpoints.Observed]:
+        imds_job.join(max(0.0, deadline - time.monotonic()))
+        return imds_job.result if not imds_job.is_alive() and isinstance(imds_job.result, endpoints.Observed) else None
+
     if "identity" in wanted:
         from probe.facts import identity
 
-        if target is not None:
-            jobs["identity"] = _Job("identity", lambda: identity.collect_identity_as(target, observed, deadline, token), scope)
-        else:
-            jobs["identity"] = _Job("identity", lambda: identity.collect_identity(observed, deadline, token), scope)
+        env_record = data["environ"]
+        jobs["identity"] = _Job(
+            "identity",
+            lambda: identity.collect_identity(environ, env_record, config[1], fs, observed, imds_observed, deadline),
+            scope,
+        )
 
     if "shim" in wanted:
         from probe.facts.shim import collect_shim
@@ -487,10 +526,9 @@ def collect_task(
         if target is not None:
             home = target.home()
             main = target.main_pid or target.pid
-            jobs["shim"] = _Job("shim", lambda: collect_shim(home, main_pid=main, path_of=target.path, self_pid=target.pid), scope)
+            jobs["shim"] = _Job("shim", lambda: collect_shim(home, main_pid=main, fs=fs, self_pid=target.pid), scope)
         else:
-            home = environ.get("HOME")
-            jobs["shim"] = _Job("shim", lambda: collect_shim(home), scope)
+            jobs["shim"] = _Job("shim", lambda: collect_shim(environ.get("HOME")), scope)
     for job in jobs.values():
         job.start()
     for job in jobs.values():

@@ -195,13 +195,14 @@ def fetch_task_metadata(uri: Optional[str], deadline: Optional[float] = None) ->
     return record
 
 
-def fetch_imds(environ: Mapping[str, str], deadline: Optional[float] = None) -> dict[str, Any]:
-    """Can this container reach the EC2 instance role through IMDS (v2, then v1)?"""
+def fetch_imds(environ: Mapping[str, str], deadline: Optional[float] = None) -> Observed:
+    """Can this container reach the EC2 instance role through IMDS (v2, then v1)? The
+    instance role's credentials stay in memory (``payload``) for the identity collector."""
     disabled = environ.get("AWS_EC2_METADATA_DISABLED", "").lower() == "true"
     base = environ.get("AWS_EC2_METADATA_SERVICE_ENDPOINT") or IMDS_DEFAULT
     record: dict[str, Any] = {"disabled": disabled, "endpoint": redact.mask_url(base), "requested": False}
     if disabled:
-        return record
+        return Observed(record)
     base = base.rstrip("/")
     record["requested"] = True
     timeout = _budget(deadline, IMDS_TIMEOUT)
@@ -224,18 +225,18 @@ def fetch_imds(environ: Mapping[str, str], deadline: Optional[float] = None) -> 
     elif token_answer.error is not None and not token_answer.timed_out:
         # Refused or unreachable: v1 would fail the same way.
         record["error"] = token_answer.error
-        return record
+        return Observed(record)
     else:
         record["version"] = 1
     roles = http.request(base + "/latest/meta-data/iam/security-credentials/", headers=headers, timeout=_budget(deadline, IMDS_TIMEOUT), deadline=deadline)
     record["roles"] = _answer_record(roles)
     if not roles.ok:
         record["error"] = roles.error or f"HTTP {roles.status} listing instance roles"
-        return record
+        return Observed(record)
     names = [n.strip() for n in roles.body.decode("utf-8", "replace").splitlines() if n.strip()]
     if not names:
         record["error"] = "no instance role is attached"
-        return record
+        return Observed(record)
     record["role_name"] = names[0]
     if headers:
         # SDKs older than IMDSv2 only ask without a token: is that still allowed here?
@@ -265,4 +266,5 @@ def fetch_imds(environ: Mapping[str, str], deadline: Optional[float] = None) -> 
     instance = http.request(base + "/latest/meta-data/instance-id", headers=headers, timeout=_budget(deadline, IMDS_TIMEOUT), deadline=deadline)
     if instance.ok:
         record["instance_id"] = instance.body.decode("utf-8", "replace").strip()[:64]
-    return record
+    usable = isinstance(doc, dict) and all(isinstance(doc.get(k), str) and doc.get(k) for k in ("AccessKeyId", "SecretAccessKey", "Token"))
+    return Observed(record, doc if record["credentials_reachable"] and usable else None)

@@ -7,14 +7,16 @@ refuse unsafe URIs before any traffic; the checks read its record.
 
 from __future__ import annotations
 
-import configparser
 import errno
 import os
 import stat
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Mapping, Optional
 from urllib.parse import urlsplit
 
 from probe import redact
+from probe.facts import awsconfig
+from probe.facts.awsconfig import Secrets
+from probe.facts.rootfs import RootFS
 from shim.uris import ECS_CREDENTIALS_HOST, FULL_URI_HOSTS, PLAIN_PATH, full_uri_accepted
 
 RELATIVE = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"
@@ -37,6 +39,14 @@ SHOWN_VARS = (
     "AWS_ENDPOINT_URL",
     "AWS_WEB_IDENTITY_TOKEN_FILE",
     "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    "AWS_METADATA_SERVICE_TIMEOUT",
+    "AWS_METADATA_SERVICE_NUM_ATTEMPTS",
+    "AWS_MAX_ATTEMPTS",
+    "AWS_RETRY_MODE",
+    "AWS_DEFAULTS_MODE",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
     "AWS_SHARED_CREDENTIALS_FILE",
     "AWS_CONFIG_FILE",
     "AWS_SDK_LOAD_CONFIG",
@@ -139,24 +149,23 @@ def read_regular(path: str, limit: int) -> str:
         os.close(fd)
 
 
-def _same(path: str) -> str:
-    return path
-
-
-def authorization_token(environ: Mapping[str, str], path_of: Callable[[str], str] = _same) -> dict[str, Any]:
+def authorization_token(environ: Mapping[str, str], fs: Optional[RootFS] = None) -> dict[str, Any]:
     """Where the Authorization header would come from (file beats variable, as in botocore).
 
-    ``path_of``: where a path the environment names is read from (another process's root
-    for `--pid`; the path itself by default)."""
+    ``fs``: the root the file is read in (another container's for `--pid`; this one's by
+    default), inside it, fail closed and capped."""
+    fs = fs or RootFS()
     record: dict[str, Any] = {"source": None, "present": False, "error": None, "illegal": False}
     value: Optional[str] = None
     if TOKEN_FILE in environ:
         record["source"] = "file"
         record["file"] = environ[TOKEN_FILE]
         try:
-            value = read_regular(path_of(environ[TOKEN_FILE]), 65536)
+            value = fs.read_text(environ[TOKEN_FILE], 65536)
+            if value is None:
+                record["error"] = f"cannot read {environ[TOKEN_FILE]}: No such file or directory"
         except OSError as exc:
-            record["error"] = f"cannot read {environ[TOKEN_FILE]}: {exc.strerror or exc}"
+            record["error"] = f"cannot read {environ[TOKEN_FILE]}: {exc}"
     elif TOKEN in environ:
         record["source"] = "variable"
         value = environ[TOKEN]
@@ -173,41 +182,7 @@ def authorization_token(environ: Mapping[str, str], path_of: Callable[[str], str
     return record
 
 
-def _profile_inventory(path: str, profile: str, config_style: bool, path_of: Callable[[str], str] = _same) -> dict[str, Any]:
-    """Which credential-bearing keys the active profile of one INI file holds (names only)."""
-    record: dict[str, Any] = {"path": path, "exists": os.path.isfile(path_of(path))}
-    if not record["exists"]:
-        return record
-    parser = configparser.RawConfigParser(strict=False)
-    try:
-        parser.read_string(read_regular(path_of(path), 1 << 20))
-    except (OSError, configparser.Error) as exc:
-        record["error"] = str(exc).splitlines()[0][:200]
-        return record
-    section = profile
-    if config_style and profile != "default":
-        section = f"profile {profile}"
-    if not parser.has_section(section) and config_style and profile == "default":
-        section = "profile default"
-    record["profiles"] = [s for s in parser.sections()][:50]
-    if parser.has_section(section):
-        keys = sorted(k for k in parser.options(section) if k in PROFILE_SOURCES or k == "region")
-        record["active_keys"] = keys
-        if "region" in keys:
-            record["region"] = parser.get(section, "region")
-        if parser.has_option(section, "credential_source"):
-            # Environment / Ec2InstanceMetadata / EcsContainer: a name, not a secret.
-            record["credential_source"] = parser.get(section, "credential_source")[:40]
-    else:
-        record["active_keys"] = []
-    return record
-
-
-def _key_kind(key_id: Optional[str]) -> Optional[str]:
-    """An IAM user's long-term key (AKIA...) or a session's temporary one (ASIA...)."""
-    if not key_id:
-        return None
-    return {"AKIA": "long-term", "ASIA": "temporary"}.get(key_id[:4])
+_key_kind = awsconfig.key_kind
 
 
 def collect_environ(
@@ -215,24 +190,27 @@ def collect_environ(
     home: Optional[str] = None,
     target: Optional[dict[str, Any]] = None,
     token: Optional[dict[str, Any]] = None,
-    path_of: Callable[[str], str] = _same,
+    fs: Optional[RootFS] = None,
     pid: Optional[int] = None,
+    config: Optional[tuple[dict[str, Any], Secrets]] = None,
 ) -> dict[str, Any]:
     """Observe the variables and files the SDK chains read. Never raises, never stores secrets.
 
     ``target`` and ``token``: the caller's own credentials_target / authorization_token
-    records, so the token file is read once per run. ``path_of`` and ``pid``: another
-    process's view (`--pid`): where its files are read from, and its pid.
+    records, so the token file is read once per run. ``fs`` and ``pid``: another
+    process's view (`--pid`): the root its files are read in, and its pid. ``config``:
+    the run's reading of the shared files (awsconfig.load), read here when not given.
     """
     redact.register_env(environ)
+    fs = fs or RootFS()
     home = home if home is not None else environ.get("HOME") or os.path.expanduser("~")
+    if config is None:
+        config = awsconfig.load(environ, fs, home)
+    aws_config = config[0]
     shown = {name: environ[name] for name in SHOWN_VARS if name in environ}
     present = {name: bool(environ.get(name)) for name in PRESENCE_VARS if name in environ}
-    profile = environ.get("AWS_PROFILE") or environ.get("AWS_DEFAULT_PROFILE") or "default"
-    creds_file = environ.get("AWS_SHARED_CREDENTIALS_FILE") or os.path.join(home, ".aws", "credentials")
-    config_file = environ.get("AWS_CONFIG_FILE") or os.path.join(home, ".aws", "config")
     target = target if target is not None else credentials_target(environ)
-    token = token if token is not None else authorization_token(environ, path_of)
+    token = token if token is not None else authorization_token(environ, fs)
     return {
         "pid": os.getpid() if pid is None else pid,
         "relative_uri_set": RELATIVE in environ,
@@ -248,8 +226,9 @@ def collect_environ(
         "proxy_vars": {
             name: redact.mask_url(environ[name]) for name in redact.PROXY_ENV_VARS if name in environ
         },
-        "profile": profile,
-        "shared_credentials_file": _profile_inventory(creds_file, profile, False, path_of),
-        "config_file": _profile_inventory(config_file, profile, True, path_of),
-        "boto_config": [p for p in ("/etc/boto.cfg", os.path.join(home, ".boto")) if os.path.isfile(path_of(p))],
+        "profile": aws_config["profile"],
+        "shared_credentials_file": awsconfig.inventory(aws_config, "credentials"),
+        "config_file": awsconfig.inventory(aws_config, "config"),
+        "aws_config": aws_config,
+        "boto_config": [p for p in ("/etc/boto.cfg", os.path.join(home, ".boto")) if fs.is_file(p)],
     }

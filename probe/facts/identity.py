@@ -1,131 +1,85 @@
-"""Which identity the default credential chain really gets: botocore's chain, then STS.
+"""Which identity the default credential chain gets, learned without running anything the
+diagnosed environment names.
 
-The chain is botocore's own (``create_credential_resolver``), walked provider by provider
-so we learn which one won or which one raised. The only change: the container provider
-is handed the credentials endpoint's answer we already observed, so the run costs one
-request to the rate-limited endpoint, not two; and it is handed the authorization token
-the probe already read (size-capped, regular files only): botocore would read the token
-file itself, whole and blocking (``/dev/zero`` grew it to gigabytes, a FIFO stuck a thread
-for good). botocore still does everything else itself (which variables activate it,
-precedence, header validation, refusing hosts).
+botocore's chain is walked as data (probe/chain.py over botocore's row of the model): the
+probe decides which source wins from the variables and the files it read itself, then
+obtains that source's credentials itself and asks STS who they are:
+
+- static keys found in the environment or the shared files;
+- the credentials endpoint's answer the run already observed (one request per run);
+- the instance role's credentials the IMDS collector already fetched;
+- sts:AssumeRole for a profile's role_arn, with the credentials of its source (a
+  credential_source or a source_profile, hop by hop);
+- sts:AssumeRoleWithWebIdentity with a token read through the run's RootFS.
+
+A credential_process is never run and SSO or login caches are never read: the record
+says what botocore would do (``not_run``) and the checks judge that. Every request goes to
+the endpoint the diagnosed environment names, with credentials that environment can obtain
+itself: nothing of the probe's own (its files, variables or credentials) is sent there.
+
+When botocore's pick is not the container provider but the endpoint answered, those
+credentials are confirmed too (``confirmed["container"]``): the SDKs that reach the
+container provider get them, and the verdict follows the SDKs in use.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 import time
-from typing import Any, Callable, Mapping, MutableMapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
-from probe import redact
+from probe import chain, redact, sdkmodel
+from probe.facts.awsconfig import Secrets
 from probe.facts.endpoints import Observed
+from probe.facts.rootfs import RootFS
 
 STS_TIMEOUT = 2.0
+MAX_WEB_IDENTITY_TOKEN = 16 << 10
+MAX_CA_BUNDLE = 4 << 20
+# botocore's method names, by the model's source names.
+METHOD = {
+    "env": "env",
+    "assume-role": "assume-role",
+    "web-identity": "assume-role-with-web-identity",
+    "sso": "sso",
+    "shared-credentials-file": "shared-credentials-file",
+    "login": "login",
+    "process": "custom-process",
+    "config-file": "config-file",
+    "container": "container-role",
+    "imds": "iam-role",
+    "config": "session",
+}
+
+Creds = tuple[str, str, Optional[str]]
 
 
-def hook_problem(container: Any) -> Optional[str]:
-    """What is missing of the botocore internals the probe hands its observation through
-    (ContainerProvider._fetcher, ContainerMetadataFetcher._validate_allowed_url), or None."""
-    from botocore.utils import ContainerMetadataFetcher
+class _Fail(Exception):
+    """Ends the resolution with a chain error (provider, message)."""
 
-    if container is None:
-        return "the default chain has no 'container-role' provider"
-    if not hasattr(container, "_fetcher"):
-        return "ContainerProvider has no _fetcher attribute"
-    if not callable(getattr(ContainerMetadataFetcher, "_validate_allowed_url", None)):
-        return "ContainerMetadataFetcher has no _validate_allowed_url method"
-    return None
+    def __init__(self, provider: str, message: str) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.message = message
 
 
-def _observed_fetcher(observed: Callable[[], Observed]) -> Any:
-    from botocore.exceptions import MetadataRetrievalError
-    from botocore.utils import ContainerMetadataFetcher
+class _StsError(Exception):
+    """An STS call failed: recorded as the run's STS error."""
 
-    class ObservedFetcher(ContainerMetadataFetcher):
-        """Answers botocore's container provider from the probe's single observation."""
-
-        def retrieve_full_uri(self, full_url: str, headers: Optional[Mapping[str, str]] = None) -> Any:
-            self._validate_allowed_url(full_url)
-            return self._answer()
-
-        def retrieve_uri(self, relative_uri: str) -> Any:
-            return self._answer()
-
-        def _answer(self) -> Any:
-            obs = observed()
-            if obs.payload is not None:
-                return obs.payload
-            rec = obs.record
-            if rec.get("token_problem"):
-                reason = "not requested: " + rec["token_problem"]
-            elif rec.get("not_requested"):
-                reason = "not requested: " + rec["not_requested"]
-            elif rec.get("error"):
-                reason = "Received error when attempting to retrieve container metadata: " + rec["error"]
-            elif rec.get("status") != 200:
-                reason = f"Received non 200 response {rec.get('status')} from container metadata"
-            else:
-                reason = "Unable to parse JSON returned from container metadata services"
-            raise MetadataRetrievalError(error_msg=reason)
-
-    return ObservedFetcher()
+    def __init__(self, message: str, code: Optional[str]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
 
 
-def _without_token_file(container: Any, token: Mapping[str, Any]) -> None:
-    """Make botocore's container provider use the token the probe read, never the file.
+def reference_row() -> tuple[sdkmodel.SdkBehaviour, str]:
+    """botocore's row for the botocore the probe runs with: the reference chain."""
+    import botocore
 
-    The provider's environment is replaced by a copy in which the file variable gives way
-    to the value read from it; botocore then validates and sends it as its own. A file
-    the probe could not read (missing, a FIFO, a device, unreadable) fails the provider
-    as the application would fail, without botocore opening anything.
-    """
-    env_name = getattr(container, "ENV_VAR_AUTH_TOKEN_FILE", None)
-    var_name = getattr(container, "ENV_VAR_AUTH_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN")
-    environ = getattr(container, "_environ", None)
-    if env_name is None or environ is None or env_name not in environ:
-        return  # this botocore does not read a token file, or none is set
-    copy: MutableMapping[str, str] = dict(environ)
-    del copy[env_name]
-    value = token.get("_raw") if token.get("source") == "file" else None
-    if isinstance(value, str):
-        copy[var_name] = value
-        container._environ = copy
-        return
-    problem = token.get("error") or f"cannot read {environ[env_name]}"
-    copy.pop(var_name, None)
-    container._environ = copy
-
-    def refuse() -> Any:
-        raise OSError(problem)
-
-    container._build_headers = refuse
-
-
-def collect_identity(
-    observed: Callable[[], Observed],
-    deadline: Optional[float] = None,
-    token: Optional[Mapping[str, Any]] = None,
-) -> dict[str, Any]:
-    """Resolve credentials with botocore's default chain and ask STS who they are.
-
-    botocore reads os.environ and the config files itself, as it does in the application.
-    Whatever botocore raises while setting up (unknown profile, unparsable config file,
-    bad setting) is what the application would hit too: it is recorded as a chain error.
-
-    ``token``: the run's ``environ.authorization_token`` record (read once per run); read
-    here, the same safe way, when not given.
-    """
-    record: dict[str, Any] = {"provider": None, "tried": []}
-    if token is None:
-        from probe.facts.environ import authorization_token
-
-        token = authorization_token(os.environ)
-    try:
-        return _collect(record, observed, deadline, token)
-    except Exception as exc:
-        record.setdefault("chain_error", redact.scrub(f"{type(exc).__name__}: {exc}")[:600])
-        record.setdefault("chain_error_provider", "session")
-        return record
+    row, _ = sdkmodel.row_for("botocore", botocore.__version__)
+    return row or sdkmodel.rows_for("botocore")[0], botocore.__version__
 
 
 _SESSION: Any = None
@@ -133,188 +87,367 @@ _SESSION_LOCK = threading.Lock()
 
 
 def _session() -> Any:
-    """One botocore session per process: its loaded models are reused by every run of the
-    sidecar (a new session per run costs ~50 ms of CPU and churns memory)."""
+    """One botocore session per process, blind to every config file: the probe passes the
+    endpoint, region, credentials, CA bundle and proxies of each call itself."""
     global _SESSION
     import botocore.session
+    from botocore.configprovider import ConstantProvider
 
     with _SESSION_LOCK:
         if _SESSION is None:
-            _SESSION = botocore.session.Session()
+            session = botocore.session.Session()
+            # Neither this process's AWS_PROFILE nor any config file reaches these clients.
+            store = session.get_component("config_store")
+            for name, value in (("config_file", os.devnull), ("credentials_file", os.devnull), ("profile", None)):
+                store.set_config_provider(name, ConstantProvider(value))
+            _SESSION = session
         return _SESSION
 
 
-def _collect(record: dict[str, Any], observed: Callable[[], Observed], deadline: Optional[float], token: Mapping[str, Any]) -> dict[str, Any]:
-    from botocore.config import Config
-    from botocore.credentials import create_credential_resolver
+class Sts:
+    """STS as the diagnosed environment reaches it: its endpoint, region, CA bundle and
+    proxy settings, read as data."""
 
-    import botocore
+    def __init__(self, environ: Mapping[str, str], inputs: chain.Inputs, fs: RootFS, deadline: Optional[float]) -> None:
+        profile = inputs.settings(reference_row()[0], inputs.profile_name(reference_row()[0])[0])
+        self.deadline = deadline
+        self.region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or profile.get("region") or "us-east-1"
+        ignore = str(environ.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", profile.get("ignore_configured_endpoint_urls", ""))).lower() == "true"
+        self.endpoint = None if ignore else (
+            environ.get("AWS_ENDPOINT_URL_STS") or environ.get("AWS_ENDPOINT_URL") or profile.get("endpoint_url") or None
+        )
+        url = self.endpoint or f"https://sts.{self.region}.amazonaws.com/"
+        proxy_vars = {k: environ[k] for k in redact.PROXY_ENV_VARS if environ.get(k)}
+        no_proxy = {k: environ[k] for k in ("NO_PROXY", "no_proxy") if environ.get(k)}
+        proxy = sdkmodel.proxy_for("python-urllib", url, proxy_vars, no_proxy)
+        self.proxies: dict[str, str] = {"http": proxy, "https": proxy} if proxy else {}
+        self.proxy_shown = redact.mask_url(proxy) if proxy else None
+        self.ca_path = environ.get("AWS_CA_BUNDLE") or profile.get("ca_bundle")
+        self.fs = fs
+        self._verify: Any = None
+        self._tmp: Optional[str] = None
 
-    record["botocore_version"] = botocore.__version__
-    session = _session()
-    region = session.get_config_variable("region")
-    record["region"] = region
-    resolver = create_credential_resolver(session)
-    container = resolver.get_provider("container-role")
-    problem = hook_problem(container)
-    if problem:
-        # Without the hook botocore would ask the rate-limited endpoint a second time and
-        # could see another answer than the probe: say so loudly and do not ask it.
-        record["hook_error"] = f"botocore {botocore.__version__}: {problem}"
-        record["chain_error"] = f"not resolved: {record['hook_error']}"
-        record["chain_error_provider"] = "hook"
-        return record
-    container._fetcher = _observed_fetcher(observed)
-    _without_token_file(container, token)
-    creds = None
-    for provider in resolver.providers:
-        record["tried"].append(provider.METHOD)
+    def verify(self) -> Any:
+        """True (the default bundle), or a private copy of the bundle the environment
+        names, read through the RootFS (regular, capped): never a path handed to botocore."""
+        if self._verify is not None:
+            return self._verify
+        if not self.ca_path:
+            self._verify = True
+            return True
         try:
-            creds = provider.load()
-        except Exception as exc:  # botocore raises many kinds; all end the chain
-            record["chain_error"] = redact.scrub(f"{type(exc).__name__}: {exc}")[:600]
-            record["chain_error_provider"] = provider.METHOD
-            return record
-        if creds is not None:
-            break
-    if creds is None:
-        record["chain_error"] = "NoCredentialsError: Unable to locate credentials"
-        return record
-    record["provider"] = getattr(creds, "method", None)
-    try:
-        frozen = creds.get_frozen_credentials()
-    except Exception as exc:
-        record["chain_error"] = redact.scrub(f"{type(exc).__name__}: {exc}")[:600]
-        record["chain_error_provider"] = record["provider"]
-        return record
-    redact.register(frozen.secret_key)
-    redact.register(frozen.token)
-    record["access_key_id"] = redact.mask_key_id(frozen.access_key)
+            data = self.fs.read_bytes(self.ca_path, MAX_CA_BUNDLE)
+        except OSError as exc:
+            raise _Fail("session", f"cannot read the CA bundle {self.ca_path}: {exc}") from None
+        if data is None:
+            raise _Fail("session", f"the CA bundle {self.ca_path} does not exist")
+        fd, path = tempfile.mkstemp(prefix="probe-ca-", suffix=".pem")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        self._tmp = path
+        self._verify = path
+        return path
 
-    remaining = STS_TIMEOUT if deadline is None else max(0.1, min(STS_TIMEOUT, deadline - time.monotonic() - 0.1))
-    config = Config(
-        connect_timeout=remaining,
-        read_timeout=remaining,
-        retries={"total_max_attempts": 1},
-        region_name=region or "us-east-1",
-    )
+    def close(self) -> None:
+        if self._tmp:
+            try:
+                os.unlink(self._tmp)
+            except OSError:
+                pass
+
+    def client(self, creds: Optional[Creds]) -> Any:
+        import botocore
+        from botocore.config import Config
+
+        remaining = STS_TIMEOUT if self.deadline is None else max(0.1, min(STS_TIMEOUT, self.deadline - time.monotonic() - 0.1))
+        extra: dict[str, Any] = {}
+        if creds is None:
+            extra["signature_version"] = botocore.UNSIGNED
+        config = Config(
+            connect_timeout=remaining,
+            read_timeout=remaining,
+            retries={"total_max_attempts": 1},
+            region_name=self.region,
+            proxies=self.proxies,
+            **extra,
+        )
+        kw: dict[str, Any] = {}
+        if creds is not None:
+            kw = dict(aws_access_key_id=creds[0], aws_secret_access_key=creds[1], aws_session_token=creds[2])
+        return _session().create_client("sts", config=config, endpoint_url=self.endpoint, verify=self.verify(), **kw)
+
+    def call(self, creds: Optional[Creds], operation: str, **params: Any) -> dict[str, Any]:
+        try:
+            client = self.client(creds)
+            return getattr(client, operation)(**params)
+        except _Fail:
+            raise
+        except Exception as exc:  # botocore raises many kinds; every one is an answer
+            response = getattr(exc, "response", None)
+            code = (response.get("Error") or {}).get("Code") if isinstance(response, dict) else None
+            raise _StsError(redact.scrub(f"{type(exc).__name__}: {exc}")[:600], code) from None
+
+    def url(self) -> str:
+        return redact.mask_url(self.endpoint) or f"https://sts.{self.region}.amazonaws.com"
+
+
+def _creds_of(doc: Mapping[str, Any]) -> Creds:
+    return str(doc["AccessKeyId"]), str(doc["SecretAccessKey"]), doc.get("Token") or doc.get("SessionToken")
+
+
+def _register(creds: Creds) -> None:
+    redact.register(creds[1])
+    if creds[2]:
+        redact.register(creds[2])
+
+
+class _Resolver:
+    """Obtains the credentials of a pick, the way botocore would, without running anything."""
+
+    def __init__(
+        self,
+        environ: Mapping[str, str],
+        secrets: Secrets,
+        fs: RootFS,
+        sts: Sts,
+        observed: Callable[[], Observed],
+        imds: Callable[[], Optional[Observed]],
+        record: dict[str, Any],
+    ) -> None:
+        self.environ = environ
+        self.secrets = secrets
+        self.fs = fs
+        self.sts = sts
+        self.observed = observed
+        self.imds = imds
+        self.record = record
+        self.assumed: list[str] = []
+
+    def container(self) -> Creds:
+        obs = self.observed()
+        if obs.payload is not None:
+            return _creds_of(obs.payload)
+        rec = obs.record
+        if rec.get("token_problem"):
+            reason = rec["token_problem"]
+            if "legal header" in reason or "line break" in reason:
+                raise _Fail("container-role", "ValueError: Auth token value is not a legal header value")
+            raise _Fail("container-role", f"CredentialRetrievalError: {reason}")
+        if rec.get("not_requested"):
+            reason = "not requested: " + str(rec["not_requested"])
+        elif rec.get("error"):
+            reason = "Received error when attempting to retrieve container metadata: " + str(rec["error"])
+        elif rec.get("status") != 200:
+            reason = f"Received non 200 response {rec.get('status')} from container metadata"
+        else:
+            reason = "Unable to parse JSON returned from container metadata services"
+        raise _Fail("container-role", f"CredentialRetrievalError: Error when retrieving credentials from container-role: {reason}")
+
+    def instance(self) -> Optional[Creds]:
+        obs = self.imds()
+        if obs is None or obs.payload is None:
+            return None
+        return _creds_of(obs.payload)
+
+    def static(self, pick: chain.Pick) -> Creds:
+        if pick.key_file == "env":
+            token = self.environ.get("AWS_SESSION_TOKEN") or self.environ.get("AWS_SECURITY_TOKEN") or None
+            return self.environ["AWS_ACCESS_KEY_ID"], self.environ["AWS_SECRET_ACCESS_KEY"], token
+        found = self.secrets.get(str(pick.key_file), str(pick.profile))
+        if found is None:
+            raise _Fail(METHOD[pick.source], f"the keys of profile '{pick.profile}' were not read")
+        return found
+
+    def creds(self, pick: chain.Pick) -> Creds:
+        """The credentials ``pick`` gives; _Fail / _StsError when botocore would fail."""
+        if pick.error:
+            raise _Fail(METHOD.get(pick.source, pick.source), pick.error)
+        if pick.source == "container":
+            return self.container()
+        if pick.source == "imds":
+            found = self.instance()
+            if found is None:
+                raise _Fail("iam-role", "CredentialRetrievalError: no instance role credentials from IMDS")
+            return found
+        if pick.source in ("env", "shared-credentials-file", "config-file"):
+            return self.static(pick)
+        if pick.source == "assume-role":
+            assert pick.base is not None
+            base = self.creds(pick.base)
+            _register(base)
+            if pick.mfa:
+                raise _Fail("assume-role", f"profile '{pick.profile}' needs an MFA code (mfa_serial): botocore would prompt for one; the probe cannot")
+            params: dict[str, Any] = {
+                "RoleArn": pick.role_arn,
+                "RoleSessionName": pick.session_name or f"botocore-session-{int(time.time())}",
+            }
+            if pick.duration:
+                params["DurationSeconds"] = pick.duration
+            if pick.external_id:
+                external = self._external_id(pick)
+                if external:
+                    params["ExternalId"] = external
+            answer = self.sts.call(base, "assume_role", **params)
+            self.assumed.append(str(pick.role_arn))
+            return _creds_of(answer["Credentials"])
+        if pick.source == "web-identity":
+            token = self._web_identity_token(str(pick.token_file))
+            params = {
+                "RoleArn": pick.role_arn,
+                "RoleSessionName": pick.session_name or f"botocore-session-{int(time.time())}",
+                "WebIdentityToken": token,
+            }
+            answer = self.sts.call(None, "assume_role_with_web_identity", **params)
+            self.assumed.append(str(pick.role_arn))
+            return _creds_of(answer["Credentials"])
+        what = {"process": f"run {pick.command} (credential_process)", "sso": "use the SSO token cache", "login": "use the login token cache"}
+        raise _NotRun(METHOD.get(pick.source, pick.source), f"botocore would {what.get(pick.source, 'use ' + pick.source)}")
+
+    def _external_id(self, pick: chain.Pick) -> Optional[str]:
+        # Only "(set)" is in the record: the value is kept with the keys.
+        return self.secrets.external_ids.get(str(pick.profile))
+
+    def _web_identity_token(self, path: str) -> str:
+        try:
+            text = self.fs.read_text(path, MAX_WEB_IDENTITY_TOKEN)
+        except OSError as exc:
+            raise _Fail("assume-role-with-web-identity", f"the web identity token file is not read: {exc}") from None
+        if text is None:
+            raise _Fail("assume-role-with-web-identity", f"FileNotFoundError: the web identity token file {path} does not exist")
+        redact.register(text)
+        redact.register(text.strip())
+        return text
+
+
+class _NotRun(Exception):
+    def __init__(self, provider: str, message: str) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.message = message
+
+
+def _confirm(sts: Sts, creds: Creds, out: dict[str, Any]) -> None:
+    """GetCallerIdentity with ``creds``; the answer (or the error) into ``out``."""
+    _register(creds)
+    out["access_key_id"] = redact.mask_key_id(creds[0])
     started = time.monotonic()
     try:
-        client = session.create_client(
-            "sts",
-            config=config,
-            aws_access_key_id=frozen.access_key,
-            aws_secret_access_key=frozen.secret_key,
-            aws_session_token=frozen.token,
-        )
-        record["sts_endpoint"] = redact.mask_url(client.meta.endpoint_url)
-        answer = client.get_caller_identity()
-    except Exception as exc:
-        record["sts_error"] = redact.scrub(f"{type(exc).__name__}: {exc}")[:600]
-        response = getattr(exc, "response", None)
-        record["sts_error_code"] = (response.get("Error") or {}).get("Code") if isinstance(response, dict) else None
-        return record
+        answer = sts.call(creds, "get_caller_identity")
+    except _StsError as exc:
+        out["sts_error"] = exc.message
+        out["sts_error_code"] = exc.code
+        return
     finally:
-        record["sts_elapsed_ms"] = int((time.monotonic() - started) * 1000)
-    record["arn"] = answer.get("Arn")
-    record["account"] = answer.get("Account")
-    record["user_id"] = answer.get("UserId")
-    return record
+        out["sts_elapsed_ms"] = int((time.monotonic() - started) * 1000)
+    out["arn"] = answer.get("Arn")
+    out["account"] = answer.get("Account")
+    out["user_id"] = answer.get("UserId")
 
 
-# ---- another process's view (`--pid`) ------------------------------------------------
-# botocore reads os.environ and the files it names: to resolve the chain as the target
-# would, it runs in a child interpreter whose environment is the target's, with every
-# path the chain reads moved into the target's root. The child is started at once, so
-# its botocore import overlaps the credentials request; the observed answer reaches it
-# through a pipe when the request is done (one request to the endpoint, as in a plain run).
-
-# Variables whose value is a file the chain (or botocore's HTTP client) reads.
-PATH_VARS = (
-    "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CA_BUNDLE",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_DATA_PATH",
-)
-
-_CHILD_CODE = """\
-import json, sys, time
-sys.path.insert(0, sys.argv[1])
-from probe.facts import identity
-from probe.facts.endpoints import Observed
-budget = float(sys.argv[2])
-deadline = time.monotonic() + budget
-# botocore is imported while the parent waits for the credentials answer; then the answer.
-import botocore.credentials
-doc = json.loads(sys.stdin.readline() or "{}")
-obs = Observed(doc.get("record") or {"requested": False, "not_requested": "no observation"}, doc.get("payload"))
-sys.stdout.write(json.dumps(identity.collect_identity(lambda: obs, deadline, doc.get("token") or {})))
-"""
-
-
-def child_environ(target: Any) -> dict[str, str]:
-    """The target's environment with the files it names moved into its root."""
-    env = dict(target.environ)
-    home = target.home() or "/"
-    for name in PATH_VARS:
-        value = env.get(name)
-        if value:
-            if value == "~" or value.startswith("~/"):
-                value = home + value[1:]
-            if value.startswith("/"):
-                env[name] = target.path(value)
-    env["HOME"] = target.path(home)
-    return env
-
-
-def collect_identity_as(
-    target: Any,
+def collect_identity(
+    environ: Mapping[str, str],
+    env_record: Mapping[str, Any],
+    secrets: Secrets,
+    fs: RootFS,
     observed: Callable[[], Observed],
-    deadline: Optional[float],
-    token: Mapping[str, Any],
+    imds: Callable[[], Optional[Observed]],
+    deadline: Optional[float] = None,
 ) -> dict[str, Any]:
-    """collect_identity as the target process would run it: its variables, its files."""
-    import json
-    import subprocess
-    import sys
-
-    from probe.facts import sdk as sdk_facts
-
-    package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    budget = STS_TIMEOUT + 2.0 if deadline is None else max(0.1, deadline - time.monotonic())
-    argv = [
-        sys.executable, "-E", "-s", "-c", sdk_facts._CHILD_GUARD + _CHILD_CODE,
-        str(os.getpid()), repr(budget + 0.5), package_parent, repr(budget),
-    ]
+    """botocore's chain as data, its credentials obtained by the probe, confirmed by STS.
+    Never raises; never runs a program; reads files only through ``fs``."""
+    record: dict[str, Any] = {"provider": None, "tried": []}
     try:
-        # -E: the target's PYTHONPATH or PYTHONHOME must not change which botocore runs.
-        child = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env=child_environ(target), cwd="/",
-        )
-    except OSError as exc:
-        return {"provider": None, "tried": [], "chain_error": f"cannot start the child that resolves as pid {target.pid}: {exc}", "chain_error_provider": "session"}
-    with sdk_facts._CHILDREN_LOCK:
-        sdk_facts._CHILDREN.add(child)
-    try:
-        obs = observed()
-        doc = {"record": obs.record, "payload": obs.payload, "token": {k: v for k, v in token.items()}}
-        remaining = None if deadline is None else max(0.1, deadline - time.monotonic())
+        row, version = reference_row()
+        record["botocore_version"] = version
+        record["model"] = f"botocore {version}'s chain, walked by the probe"
+        inputs = chain.Inputs(env_record)
+        sts = Sts(environ, inputs, fs, deadline)
+        record["region"] = sts.region
+        record["sts_endpoint"] = sts.url()
+        if sts.proxy_shown:
+            record["sts_proxy"] = sts.proxy_shown
         try:
-            out, _ = child.communicate((json.dumps(doc) + "\n").encode(), timeout=remaining)
-        except subprocess.TimeoutExpired:
-            return {"provider": None, "tried": [], "deadline_exceeded": True, "error": "botocore did not finish before the deadline"}
-        except (BrokenPipeError, OSError):
-            out = child.stdout.read() if child.stdout is not None else b""
-    finally:
-        if child.poll() is None:
-            child.kill()
-        child.wait()
-        with sdk_facts._CHILDREN_LOCK:
-            sdk_facts._CHILDREN.discard(child)
-    try:
-        record = json.loads(out.decode("utf-8", "replace"))
-    except ValueError:
-        record = None
-    if not isinstance(record, dict):
-        return {"provider": None, "tried": [], "chain_error": f"the child that resolves as pid {target.pid} ended without an answer (exit {child.returncode})", "chain_error_provider": "session"}
-    record["as_pid"] = target.pid
+            _resolve(row, version, inputs, environ, secrets, fs, sts, observed, imds, record)
+        finally:
+            sts.close()
+    except Exception as exc:  # a bug here must not take the run down: record it
+        record.setdefault("chain_error", redact.scrub(f"{type(exc).__name__}: {exc}")[:600])
+        record.setdefault("chain_error_provider", "session")
     return record
+
+
+def _resolve(
+    row: sdkmodel.SdkBehaviour,
+    version: str,
+    inputs: chain.Inputs,
+    environ: Mapping[str, str],
+    secrets: Secrets,
+    fs: RootFS,
+    sts: Sts,
+    observed: Callable[[], Observed],
+    imds: Callable[[], Optional[Observed]],
+    record: dict[str, Any],
+) -> None:
+    pick, tried = chain.walk(row, version, inputs)
+    record["tried"] = [METHOD.get(t, t) for t in tried]
+    if pick is None:
+        container_set = any(n in environ for n in ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"))
+        if container_set:
+            pick = chain.Pick("container", "base", "the container provider", key="container")
+            record["tried"].append("container-role")
+        else:
+            record["tried"] += ["container-role", "iam-role"]
+            disabled = environ.get("AWS_EC2_METADATA_DISABLED", "").lower() == "true"
+            if disabled:
+                record["chain_error"] = "NoCredentialsError: Unable to locate credentials"
+                return
+            pick = chain.Pick("imds", "base", "the instance metadata provider", key="imds")
+    record["key"] = pick.key
+    if pick.role_arn:
+        record["role_arn"] = pick.role_arn
+    if pick.source == "assume-role" and pick.from_task_role:
+        record["from_task_role"] = True
+    resolver = _Resolver(environ, secrets, fs, sts, observed, imds, record)
+    try:
+        creds = resolver.creds(pick)
+    except _Fail as exc:
+        if pick.source == "imds" and exc.provider == "iam-role":
+            record["chain_error"] = "NoCredentialsError: Unable to locate credentials"
+        else:
+            record["chain_error"] = redact.scrub(exc.message)[:600]
+            record["chain_error_provider"] = exc.provider
+        _confirm_container(pick, resolver, sts, record)
+        return
+    except _NotRun as exc:
+        record["provider"] = exc.provider
+        record["not_run"] = exc.message
+        _confirm_container(pick, resolver, sts, record)
+        return
+    except _StsError as exc:
+        # botocore's assume-role credentials are deferred: the role is assumed at the first
+        # call, and its failure is that call's.
+        record["provider"] = METHOD.get(pick.source, pick.source)
+        record["sts_error"] = exc.message
+        record["sts_error_code"] = exc.code
+        if resolver.assumed:
+            record["assumed"] = list(resolver.assumed)
+        _confirm_container(pick, resolver, sts, record)
+        return
+    record["provider"] = METHOD.get(pick.source, pick.source)
+    if resolver.assumed:
+        record["assumed"] = list(resolver.assumed)
+    _confirm(sts, creds, record)
+    _confirm_container(pick, resolver, sts, record)
+
+
+def _confirm_container(pick: chain.Pick, resolver: _Resolver, sts: Sts, record: dict[str, Any]) -> None:
+    """The task role's identity too, when botocore's pick was something else and the
+    endpoint answered: other SDKs in the image reach the container provider."""
+    if pick.source == "container" or (resolver.sts.deadline is not None and resolver.sts.deadline - time.monotonic() < 0.2):
+        return
+    obs = resolver.observed()
+    if obs.payload is None:
+        return
+    out: dict[str, Any] = {}
+    _confirm(sts, _creds_of(obs.payload), out)
+    record.setdefault("confirmed", {})["container"] = out

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Iterable, Optional
 
+from probe.facts.rootfs import RootFS
 from shim import ENVIRONMENT, PROFILE_D, VARS
-from shim.profile import ENV_FILE_SAFE, read_block, read_nofollow
+from shim.profile import ENV_FILE_SAFE, read_block
 
 
 def pid1_environ(proc: str = "/proc", pid: int = 1) -> tuple[Optional[dict[str, str]], Optional[str]]:
@@ -26,31 +27,29 @@ def pid1_environ(proc: str = "/proc", pid: int = 1) -> tuple[Optional[dict[str, 
     return env, None
 
 
-def _same(path: str) -> str:
-    return path
-
-
 def collect_shim(
     home: Optional[str],
     proc: str = "/proc",
     paths: Optional[Iterable[str]] = None,
     main_pid: int = 1,
-    path_of: Callable[[str], str] = _same,
+    fs: Optional[RootFS] = None,
     self_pid: Optional[int] = None,
 ) -> dict[str, Any]:
     """For each shim block found: which variables it holds and whether each equals PID 1's.
 
-    `--pid`: ``main_pid`` is the target container's main process, ``path_of`` reads the
-    profiles in the target's root, ``self_pid`` is the target."""
+    `--pid`: ``main_pid`` is the target container's main process, ``fs`` its root (the
+    profiles are read there, as its user would), ``self_pid`` is the target."""
+    fs = fs or RootFS()
     if paths is None:
         paths = [PROFILE_D] + ([os.path.join(home, ".profile")] if home else []) + [ENVIRONMENT]
     env, error = pid1_environ(proc, main_pid)
     files = []
     for path in paths:
         try:
-            text = read_nofollow(path_of(path))
+            # The shim writes regular files; a link there is not its (never followed).
+            text = fs.read_text(path, 1 << 20, follow_last=False)
         except OSError as exc:
-            files.append({"path": path, "error": exc.strerror or str(exc)})
+            files.append({"path": path, "error": str(exc)})
             continue
         block = read_block(text) if text is not None else None
         if block is None:

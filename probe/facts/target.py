@@ -4,8 +4,10 @@ From a sidecar with ``pidMode: task`` the application's processes are in the pro
 namespace. Their environment (/proc/PID/environ, as it was at exec time) and their
 filesystem (/proc/PID/root) are readable to the same user, or to root with CAP_SYS_PTRACE.
 A run "as PID N sees it" takes that environment for every variable it reads, that root for
-every file it reads (token file, ~/.aws, the shim's profiles, the SDK scan), and reports
-whose view it was. The network is the task's: the sidecar shares it.
+every file it reads (token file, ~/.aws, the shim's profiles, the SDK scan) through a
+RootFS that resolves links inside it and reads only what its user could read, and reports
+whose view it was. Nothing of the target is run, and no process of the probe's gets its
+environment. The network is the task's: the sidecar shares it.
 
 Every failure to read the target is a ``TargetError`` whose message names the setting that
 fixes it; it never ends in a traceback.
@@ -16,14 +18,13 @@ from __future__ import annotations
 import errno
 import os
 import re
-import stat
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from probe import redact
+from probe.facts.rootfs import Creds, RootFS, creds_of
 
 MAX_ENVIRON = 1 << 20
-MAX_LINKS = 40  # symlinks followed while resolving one path (the kernel's own limit)
 _PID = re.compile(r"^[1-9][0-9]{0,9}$")
 _HEX_ID = re.compile(r"^[0-9a-f]{12,64}$")
 
@@ -67,12 +68,15 @@ class Target:
     container_id: Optional[str] = None
     main_pid: Optional[int] = None
     notes: list[str] = field(default_factory=list)
+    _fs: Optional[RootFS] = field(default=None, repr=False, compare=False)
 
-    def path(self, inner: str) -> str:
-        """``inner`` (a path as the target sees it) as this process reaches it, symlinks
-        resolved inside the target's root: an absolute link in the application's image
-        must not lead the probe into its own filesystem."""
-        return resolve_in_root(self.root, inner)
+    @property
+    def fs(self) -> RootFS:
+        """Its root, read as its user would (probe/facts/rootfs.py): every file a run
+        reads for it goes through this."""
+        if self._fs is None:
+            self._fs = RootFS(self.root, creds_of(self.pid) or Creds(uid=self.uid if self.uid is not None else 65534, gids=frozenset(), bypass=False))
+        return self._fs
 
     def home(self) -> Optional[str]:
         """The target's home as its SDK would expand ``~``: HOME, else its user's entry in
@@ -101,48 +105,6 @@ class Target:
                 os.environ.get(n) for n in ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI")
             ),
         }
-
-
-def resolve_in_root(root: str, inner: str) -> str:
-    """The path under ``root`` that ``inner`` names when ``root`` is taken as ``/``, with
-    every symlink resolved inside ``root`` (like openat2's RESOLVE_IN_ROOT, which Python
-    lacks). A loop or a component that cannot be read ends the walk there: the caller's
-    open then fails as the application's would."""
-    if root in ("", "/"):
-        return inner
-    parts = [p for p in inner.split("/") if p not in ("", ".")]
-    done: list[str] = []
-    links = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            if done:
-                done.pop()
-            continue
-        here = os.path.join(root, *done, part)
-        try:
-            st = os.lstat(here)
-        except OSError:
-            done.append(part)
-            done.extend(p for p in parts if p not in ("", "."))
-            break
-        if stat.S_ISLNK(st.st_mode):
-            links += 1
-            if links > MAX_LINKS:
-                done.append(part)
-                done.extend(parts)
-                break
-            try:
-                link = os.readlink(here)
-            except OSError:
-                done.append(part)
-                continue
-            if link.startswith("/"):
-                done = []
-            parts = [p for p in link.split("/") if p not in ("", ".")] + parts
-            continue
-        done.append(part)
-    return os.path.join(root, *done)
 
 
 def _read_environ(pid: int, proc: str) -> dict[str, str]:
@@ -188,9 +150,7 @@ def _passwd_field(target: Target, index: int) -> Optional[str]:
     if target.uid is None:
         return None
     try:
-        from probe.facts.environ import read_regular
-
-        text = read_regular(target.path("/etc/passwd"), 1 << 20)
+        text = target.fs.read_text("/etc/passwd", 1 << 20) or ""
     except OSError:
         return "/root" if target.uid == 0 and index == 5 else ("root" if target.uid == 0 and index == 0 else None)
     for line in text.splitlines():

@@ -116,6 +116,7 @@ def render(report: Report, color: bool = False, verbose: bool = False) -> str:
         lines.append("Identity: " + _paint(f"{ident.get('arn') or '(unconfirmed)'}", paint, color))
         lines.append(
             f"          kind {kind}, source '{ident.get('provider')}', task role {ident.get('task_role_arn') or 'unknown'}"
+            + (f", as {ident['for_sdks']} get{'s' if ',' not in str(ident['for_sdks']) else ''} it" if ident.get("for_sdks") else "")
         )
     elif report.mode == "task":
         lines.append("Identity: " + _paint("unknown (no credentials were confirmed by STS)", COLORS[Status.FAIL], color))
