@@ -1,8 +1,10 @@
 """shim: write the task's credential variables into the shell profiles, then exec COMMAND.
 
-ECS hands AWS_CONTAINER_CREDENTIALS_RELATIVE_URI to PID 1 only. Processes started later
-with a fresh environment (cron, su -, sshd, login shells, ECS Exec) never see it and their
-SDKs fall back to the EC2 instance role. Use as ENTRYPOINT: ``["shim", "--", "app", ...]``.
+ECS hands AWS_CONTAINER_CREDENTIALS_RELATIVE_URI to PID 1's environment. Processes started
+later from a fresh environment (cron jobs, su -, sudo -i, sshd sessions, env -i) never see it
+and their SDKs fall back to the EC2 instance role (supervisord programs, sh -l and ECS Exec
+shells inherit it). Use as ENTRYPOINT: ``["shim", "--environment-file", "--", "app", ...]``:
+cron reads no profile, only /etc/environment (pam_env).
 Standard library only, so it adds milliseconds, not an interpreter's worth of imports.
 """
 

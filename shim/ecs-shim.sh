@@ -2,9 +2,10 @@
 # ecs-shim.sh: the POSIX sh twin of `shim` (ecs-credential-probe), for images without Python.
 #
 # Writes the container's credential variables (present in this environment) into
-# /etc/profile.d/ecs-credentials.sh and ~/.profile, so processes started later with a
-# fresh environment (cron, su -, sshd, login shells, ECS Exec) get the task role instead of
-# silently falling back to the EC2 instance role; then execs COMMAND, which keeps PID 1.
+# /etc/profile.d/ecs-credentials.sh and ~/.profile (and, with --environment-file,
+# /etc/environment), so processes started later from a fresh environment (login shells of
+# su -, sudo -i and sshd; cron jobs through pam_env) get the task role instead of silently
+# falling back to the EC2 instance role; then execs COMMAND, which keeps PID 1.
 #
 # usage: ecs-shim.sh [--profile PATH ...] [--no-default-profiles] [--environment-file [PATH]]
 #                    [--var NAME ...] [--wait SECONDS] [--strict] [--dry-run] [--] [COMMAND [ARG ...]]
@@ -150,7 +151,7 @@ render_env_block() {
     _emasked="$_emasked$END$NL"
 }
 
-HEADER="# Written by the ecs-credential-probe shim at container start from PID 1's environment,$NL# so login shells, cron, su - and ECS Exec sessions get the task's credentials.$NL# Rewritten at every start: do not edit between the markers.$NL"
+HEADER="# Written by the ecs-credential-probe shim at container start from PID 1's environment,$NL# so login shells started from a fresh environment (su -, sudo -i, sshd sessions) get the$NL# task's credentials. Cron jobs read no profile: shim --environment-file writes them into$NL# /etc/environment (pam_env). Rewritten at every start: do not edit between the markers.$NL"
 
 # --- masking (--dry-run): as the probe masks (probe/redact.py, probe.sh), as shim/mask.py --
 MASK='****'

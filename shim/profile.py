@@ -25,8 +25,9 @@ BEGIN = "# >>> ecs-credential-probe shim >>>"
 END = "# <<< ecs-credential-probe shim <<<"
 HEADER = (
     "# Written by the ecs-credential-probe shim at container start from PID 1's environment,\n"
-    "# so login shells, cron, su - and ECS Exec sessions get the task's credentials.\n"
-    "# Rewritten at every start: do not edit between the markers.\n"
+    "# so login shells started from a fresh environment (su -, sudo -i, sshd sessions) get the\n"
+    "# task's credentials. Cron jobs read no profile: shim --environment-file writes them into\n"
+    "# /etc/environment (pam_env). Rewritten at every start: do not edit between the markers.\n"
 )
 # pam_env (/etc/environment) has no escapes: plain values only (the sh twin's pattern too).
 ENV_FILE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./:@%+,=~-")

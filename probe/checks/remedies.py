@@ -20,12 +20,27 @@ TASK_ROLE = (
     'Set "taskRoleArn" in the task definition (the executionRoleArn is never given to the '
     "application); its trust policy must allow ecs-tasks.amazonaws.com to sts:AssumeRole."
 )
+# Who loses PID 1's variables, and who keeps them (ECS_FACTS.md, "Who loses PID 1's
+# variables"); tests/test_remedy_truth.py starts each kind it can and reads /proc/PID/environ.
+# Only the first are ever named as a cause. cron reads neither /etc/profile.d nor ~/.profile;
+# `su -`, `sudo -i` and sshd start a login shell from a fresh environment; `env -i` and an init
+# that clears the environment (s6-overlay's services without with-contenv) start from nothing.
+LOSE_PID1_ENVIRONMENT = ("cron jobs", "su -", "sudo -i", "sshd sessions", "env -i", "an init that clears the environment")
+# supervisord programs inherit supervisord's environment (environment= only adds to it); `sh -l`
+# keeps the environment it is given and adds the profiles; an ECS Exec shell inherits the SSM
+# agent's, which runs in the container with the container's environment
+# (amazon-ssm-agent agent/session/shell/shell_unix.go: cmd.Env = append(os.Environ(), ...)).
+KEEP_PID1_ENVIRONMENT = ("supervisord programs", "sh -l", "ECS Exec shells")
+
 SHIM = (
-    'Start the container through the shim, which writes PID 1\'s credential variables into '
-    "/etc/profile.d/ecs-credentials.sh and ~/.profile for every later shell, cron job and su session, then "
-    'execs your command: ENTRYPOINT ["shim", "--"] where the image has Python and the probe installed, '
-    'or COPY shim/ecs-shim.sh /usr/local/bin/ecs-shim and ENTRYPOINT ["/usr/local/bin/ecs-shim", "--"] '
-    "where it has only sh. For supervisord, pass them in its environment= line."
+    "Start the container through the shim, which writes PID 1's credential variables into "
+    "/etc/profile.d/ecs-credentials.sh and ~/.profile (read by login shells: su -, sudo -i, sshd sessions) "
+    "and, with --environment-file, into /etc/environment (read through pam_env by cron jobs on Debian and "
+    "Ubuntu), then execs your command: ENTRYPOINT [\"shim\", \"--environment-file\", \"--\"] where the image "
+    "has Python and the probe installed, or COPY shim/ecs-shim.sh /usr/local/bin/ecs-shim and "
+    "ENTRYPOINT [\"/usr/local/bin/ecs-shim\", \"--environment-file\", \"--\"] where it has only sh. "
+    "busybox crond reads neither: begin its jobs with `. /etc/profile`; `env -i sh -c` reads no file "
+    "(make it `env -i sh -l -c`); under s6-overlay, start services with with-contenv."
 )
 COPY_FROM_PID1 = (
     "To see them by hand (as root): `tr '\\0' '\\n' < /proc/1/environ | grep ^AWS_CONTAINER`; copy the "
@@ -33,7 +48,7 @@ COPY_FROM_PID1 = (
     "the variable is empty: a reference to it writes nothing)."
 )
 NON_PID1 = (
-    "Not PID 1 (cron, su -, sshd, supervisord, ECS Exec, a login shell)? Such processes start without "
+    f"Not PID 1 ({', '.join(LOSE_PID1_ENVIRONMENT)})? Such processes start without "
     "PID 1's variables. " + SHIM + " " + COPY_FROM_PID1
 )
 NO_PROXY = (
@@ -75,8 +90,8 @@ def is_main(f: "Facts") -> bool:
 
 
 KEEP_ENVIRONMENT = (
-    "Start the application with the environment ECS gives the container: no `env -i`, `su -`, `sudo` "
-    "without -E, or login shell in the ENTRYPOINT or start script."
+    "Start the application with the environment ECS gives the container: no `env -i`, `su -`, `sudo -i` "
+    "or `sudo` without -E in the ENTRYPOINT or start script, and no init that clears the environment."
 )
 
 
@@ -114,6 +129,7 @@ def lost_environment(f: "Facts") -> Optional[str]:
     main = main_process(f)
     return (
         f"{main[0].upper() + main[1:]} has the credentials variable but this process (pid {env.get('pid')}) does not: it was "
-        f"started without {main}'s environment (cron, su -, ECS Exec or a login shell do that). The task "
+        f"started without {main}'s environment ({', '.join(LOSE_PID1_ENVIRONMENT[:-1])} or {LOSE_PID1_ENVIRONMENT[-1]} "
+        "do that). The task "
         "role and the agent are fine."
     )
