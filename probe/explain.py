@@ -97,6 +97,7 @@ _CONT_START = (b" ", b"\t", b"(", b"<", b"}", b'"', b"is not authorized", b"arn:
 # Words a wrapped message line can end on (the next line goes on with it).
 _UNFINISHED_WORDS = frozenset(b"the a an in on with because no is not to perform resource operation".split())
 _OPEN_ENDS = (b":", b",")
+_CONT_FIRST = frozenset(t[0] for t in _CONT_START) | frozenset(b"{0123456789")
 _HEADER_START = (b"An error occurred (", b"fatal error: An error occurred (", b"operation error ", b'Error executing "')
 
 # What differs between two printings of one message and says nothing about the denial: the line's
@@ -109,10 +110,20 @@ _FORM_PREFIX = re.compile(
 )
 _ID = rb"[\w+/=.-]{1,200}"
 _VOLATILE = tuple((gate, tuple((lit, re.compile(re.escape(lit) + tail)) for lit, tail in pats)) for gate, pats in (
-    (b"equest", ((b"RequestID: ", _ID), (b"RequestId: ", _ID), (b"Request ID: ", _ID), (b"request id: ", _ID),
-                 (b"requestId: '", rb"[^'\n]{1,200}"), (b"RequestId>", rb"[^<\n]{1,200}"), (b'"requestId":"', rb'[^"\n]{1,200}'))),
-    (b"ost", ((b"HostID: ", _ID), (b"HostId: ", _ID), (b"host id: ", _ID), (b"HostId>", rb"[^<\n]{1,200}"))),
-    (b'"time":"', ((b'"time":"', rb'[^"\n]{1,64}'),)),
+    (b"equestI", ((b"RequestID: ", _ID), (b"RequestId: ", _ID), (b"requestId: '", rb"[^'\n]{1,200}"), (b"RequestId>", rb"[^<\n]{1,200}"),
+                  (b'"requestId":"', rb'[^"\n]{1,200}'))),
+    (b"equest I", ((b"Request ID: ", _ID),)),
+    (b"equest i", ((b"request id: ", _ID),)),
+    (b"ostI", ((b"HostID: ", _ID), (b"HostId: ", _ID), (b"HostId>", rb"[^<\n]{1,200}"))),
+    (b"host id: ", ((b"host id: ", _ID),)),
+    (b'"time":', ((b'"time":', rb' ?"[^"\n]{1,64}"'),)),
+    # JSON application logs' own times (pino and bunyan "time", logstash "@timestamp", zap "ts"),
+    # as they are and escaped inside a shipper's record
+    (b'time":', ((b'time":', rb" ?[\d.]{1,20}"),)),
+    (b'time\\":', ((b'time\\":', rb" ?[\d.]{1,20}"),)),
+    (b"timestamp", ((b'timestamp":', rb' ?"[^"\n]{1,40}"'), (b'timestamp\\":', rb' ?\\"[^"\\\n]{1,40}\\"'))),
+    (b'ts":', ((b'"ts":', rb" ?[\d.]{1,20}"),)),
+    (b'ts\\":', ((b'ts\\":', rb" ?[\d.]{1,20}"),)),
 ))
 
 
@@ -122,7 +133,7 @@ def _normalize(block: bytes) -> bytes:
     for gate, pats in _VOLATILE:
         if gate in block:
             for lit, pattern in pats:
-                if lit in block:
+                if len(pats) == 1 or lit in block:
                     block = pattern.sub(lit, block)
     return block
 
@@ -574,14 +585,14 @@ def _json_text(obj: Any, depth: int, out: list[str]) -> bool:
             if k == msg_key:
                 continue
             if isinstance(v, str):
-                if any(t in v for t in _TRIGGER_STR):
+                if k not in _WRAPPER_KEYS and _has_trigger(v):
                     _json_string(v, depth, out)
             elif isinstance(v, (dict, list)) and depth < 6:
                 _json_text(v, depth + 1, out)
     elif isinstance(obj, list):
         for v in obj[:64]:
             if isinstance(v, str):
-                if any(t in v for t in _TRIGGER_STR):
+                if _has_trigger(v):
                     out.append(v)
             elif isinstance(v, (dict, list)) and depth < 6:
                 _json_text(v, depth + 1, out)
@@ -601,7 +612,13 @@ def _json_string(v: str, depth: int, out: list[str]) -> None:
     out.append(v)
 
 
-_TRIGGER_STR = tuple(t.decode() for t in _TRIGGERS) + ("Access denied", "authorized")
+# The fields a shipper adds around a record (FireLens' ECS metadata, docker's stream and time).
+_WRAPPER_KEYS = frozenset(("container_id", "container_name", "source", "ecs_cluster", "ecs_task_arn", "ecs_task_definition",
+                           "stream", "time", "partial_message", "partial_id", "partial_ordinal", "partial_last"))
+
+
+def _has_trigger(v: str) -> bool:
+    return "Denied" in v or "authorized" in v or "Forbidden" in v or "denied" in v
 
 
 class _Payload:
@@ -659,13 +676,18 @@ class Reader:
         self.occurrences = 0
         self._progress = progress
         self._progress_every = progress_every
-        self._cache: dict[Any, tuple[tuple[Denial, tuple[Any, ...], str], ...]] = {}
+        self._cache: dict[Any, tuple[tuple[tuple[Denial, tuple[Any, ...], str], ...], bool]] = {}  # form -> (results, alone)
+        self._by_text: dict[str, tuple[tuple[Denial, tuple[Any, ...], str], ...]] = {}  # message text -> results
+        self._near: set[bytes] = set()  # near-miss lines, without their digits
         self._memo: tuple[int, Optional[_Payload]] = (-1, None)  # (absolute offset of a line, its payload)
         self._offset = 0  # absolute offset of buf[0]
         self._last_group_open = False  # the last group read may go on past where it was cut
+        self._last_closed: tuple[bool, Any] = (False, ())
+        self._groups: dict[tuple[bytes, bytes], tuple[tuple[bytes, ...], Any]] = {}  # first two lines -> (the group's lines, results)
         # Echoes: one error printed several ways close together (the response body in a debug log,
         # a traceback, the final message) is one occurrence.
-        # Recent errors, each [line, message core, forms seen, denial, key]: by core, in order, the last.
+        # Recent errors, each [line, message core, forms seen, denial, key, shapes seen, printed by a
+        # traceback or debug log]: by core, in order, the last.
         self._by_core: dict[str, list[Any]] = {}
         self._order: deque[list[Any]] = deque()
         self._last: Optional[list[Any]] = None
@@ -723,11 +745,23 @@ class Reader:
                         k = d.key()
                     break
         ev = self._by_core.get(core)
-        if ev is not None and form not in ev[2] and ev[4] == k:
-            ev[2].add(form)
-            ev[0] = max(ev[0], line)
+        if ev is not None and ev[4] == k and form in ev[2]:
+            # This error again, printed as before: a new occurrence, which later copies attach to.
+            ev[0], ev[2], ev[5], ev[6] = line, {form}, None, None
+            self._last = ev
+            self._store(d, k, line)
             return
-        ev = [line, core, {form}, d, k]
+        if ev is not None and ev[4] == k:
+            if ev[5] is None:
+                ev[5] = {_shape(f) for f in ev[2]}
+                ev[6] = any(_debug_form(f) for f in ev[2])
+            shape = _shape(form)
+            if shape not in ev[5] and (ev[6] or _debug_form(form)):
+                ev[2].add(form)  # one error printed another way (a traceback, then the message)
+                ev[5].add(shape)
+                ev[0] = max(ev[0], line)
+                return
+        ev = [line, core, {form}, d, k, None, None]
         self._by_core[core] = ev
         self._order.append(ev)
         self._last = ev
@@ -850,16 +884,31 @@ class Reader:
             form = _form(buf[start:end])
         entry = self._cache.get(form)
         if entry is None:
-            results = tuple((d, d.key(), _core_text(d.message)) for d in analyze(text()))
-            if len(self._cache) >= _CACHE_MAX:
-                self._cache.clear()
             # A line that is a whole message by itself, whatever comes before or after it, may be
             # counted again without looking at its neighbours (see _dense).
             alone = single and not self._last_group_open
+            txt = text()
+            results = self._by_text.get(txt)  # the same message in another wrapper, or with other times
+            if results is None:
+                results = tuple((d, d.key(), _core_text(d.message)) for d in analyze(txt))
+                if len(self._by_text) >= _CACHE_MAX:
+                    self._by_text.clear()
+                self._by_text[txt] = results
+            if not results and alone and isinstance(form, bytes):
+                # A near miss ("not authorized to perform this action", a web server's 403): lines like
+                # it but for their digits are near misses too.
+                if len(self._near) >= _CACHE_MAX:
+                    self._near.clear()
+                self._near.add(form.translate(None, _DIGITS))
+            if len(self._cache) >= _CACHE_MAX:
+                self._cache.clear()
             entry = (results, alone)
             self._cache[form] = entry
         for d, k, core in entry[0]:
             self._occurrence(d, k, core, line - first, form)
+        # A group of several lines that needed no look-back and ends by itself: _dense may count
+        # it again when the same lines come again.
+        self._last_closed = (not single and first == 0 and not self._last_group_open, entry[0])
         return end
 
     def _dense(self, buf: bytes, start: int, limit: int, line0: int, eof: bool) -> tuple[int, int, int]:
@@ -874,47 +923,72 @@ class Reader:
         n = len(orig) - 1 if (not eof or region.endswith(b"\n")) else len(orig)
         stop = n if eof else n - 1  # the last line's neighbour is not read yet: the sparse loop takes it
         cache = self._cache
+        groups = self._groups
         occurrence = self._occurrence
         consumed = start
         offs: Optional[list[int]] = None
         prev_fin = True
         i = 0
+        near = self._near
+        cont_first = _CONT_FIRST
         while i < stop:
             nl = norm[i]
             entry = cache.get(nl)
-            if entry is not None and entry[1] and prev_fin:
-                # A run of the same line: only its last line's neighbour can continue it.
-                r = 1
-                while i + r < stop and norm[i + r] == nl:
-                    r += 1
-                nxt = norm[i + r] if i + r < len(norm) else b""
-                if _continues(nxt):
-                    r -= 1  # the run's last line is read by _hit with what follows it
-                if r:
-                    results = entry[0]
-                    if len(results) == 1:
-                        d, k, core = results[0]
-                        occurrence(d, k, core, line0 + i, nl)
-                        if r > 1:
-                            self._repeats(d, k, core, line0 + i + 1, r - 1, nl)
-                    else:
-                        for j in range(r):
-                            for d, k, core in results:
-                                occurrence(d, k, core, line0 + i + j, nl)
-                    i += r
-                    continue
+            if entry is not None:
+                if entry[1] and prev_fin:
+                    # A run of the same line: only its last line's neighbour can continue it.
+                    r = 1
+                    while i + r < stop and norm[i + r] == nl:
+                        r += 1
+                    nxt = norm[i + r] if i + r < len(norm) else b""
+                    if nxt and nxt[0] in cont_first and _continues(nxt):
+                        r -= 1  # the run's last line is read by _hit with what follows it
+                    if r:
+                        results = entry[0]
+                        if len(results) == 1:
+                            d, k, core = results[0]
+                            occurrence(d, k, core, line0 + i, nl)
+                            if r > 1:
+                                self._repeats(d, k, core, line0 + i + 1, r - 1, nl)
+                        else:
+                            for j in range(r):
+                                for d, k, core in results:
+                                    occurrence(d, k, core, line0 + i + j, nl)
+                        i += r
+                        continue
+            elif prev_fin and groups:
+                g = groups.get((nl, norm[i + 1]))
+                if g is not None:
+                    lines, results = g
+                    k = len(lines)
+                    if i + k < stop and tuple(norm[i : i + k]) == lines and not _continues(norm[i + k]):
+                        for d, key, core in results:
+                            occurrence(d, key, core, line0 + i, nl)
+                        i += k
+                        continue
             if b"Denied" in nl or b"authorized" in nl or b"Forbidden" in nl:
+                if entry is None and prev_fin and near and nl.translate(None, _DIGITS) in near:
+                    nxt = norm[i + 1]
+                    if not (nxt and nxt[0] in cont_first and _continues(nxt)):
+                        i += 1
+                        continue
                 if offs is None:
                     offs = [start]
                     for ln in orig:
                         offs.append(offs[-1] + len(ln) + 1)
                 ls = offs[i]
-                end = self._hit(buf, ls, ls, consumed, line0 + i, nl)
+                # The line before is known to end its message: no need to look back at it.
+                end = self._hit(buf, ls, ls, ls if prev_fin and not nl.startswith(_CONT_START) else consumed, line0 + i, nl)
                 consumed = end + 1
                 # the lines the group took
                 j = i + 1
                 while j <= n and offs[j] <= end:
                     j += 1
+                closed, results = self._last_closed
+                if closed and j - i > 1 and j <= stop:
+                    if len(groups) >= _CACHE_MAX:
+                        groups.clear()
+                    groups[(nl, norm[i + 1])] = (tuple(norm[i:j]), results)
                 i = j
                 prev_fin = True
                 continue
@@ -971,8 +1045,10 @@ class Reader:
             if ne <= ns:
                 open_end = ne < ns or nl < 0
                 break
-            nxt = self._line_payload(buf, ns, ne)
             last = pieces[-1]
+            if buf[ns] == 123 and not last.joins and not _unfinished(last.tail()) and not _json_head(buf[ns:ne]).startswith(_CONT_START):
+                break  # a JSON record that does not go on with this message (told without parsing it)
+            nxt = self._line_payload(buf, ns, ne)
             nhead = nxt.head()
             if not last.joins:
                 if not nhead.strip() or not (_starts_cont(nhead) or _unfinished(last.tail())):
@@ -988,10 +1064,25 @@ class Reader:
         return end, first, start, lambda: "".join(_piece_text(pc) + ("" if pc.joins else "\n") for pc in pieces)
 
 
+_JSON_MSG_KEYS = tuple(f'"{k}":{sp}"'.encode() for k in ("log", "message", "msg") for sp in ("", " "))
+
+
+def _json_head(raw: bytes) -> bytes:
+    """The start of a JSON record's message, without parsing it (enough to tell a continuation)."""
+    for key in _JSON_MSG_KEYS:
+        at = raw.find(key)
+        if at >= 0:
+            v = raw[at + len(key) : at + len(key) + 48]
+            return v.replace(b"\\t", b"\t").replace(b'\\"', b'"')
+    return b""
+
+
 def _continues(raw: bytes) -> bool:
     """The raw line ``raw`` (normalised) may go on with the message of the line before it."""
+    if not raw or raw[0] not in _CONT_FIRST:
+        return False
     if raw.startswith(b"{"):
-        return _payload(raw).head().startswith(_CONT_START)
+        return _json_head(raw).startswith(_CONT_START)
     if raw[:1].isdigit():
         return _payload(raw).head().startswith(_CONT_START)
     return raw.startswith(_CONT_START)
@@ -1029,6 +1120,21 @@ def _core_text(message: str) -> str:
         if at >= 0:
             return message[at:]
     return message
+
+
+_NOT_SHAPE = b"0123456789abcdefABCDEF"
+_DIGITS = b"0123456789"
+_ECHO_MARKS = (b"Traceback", b"Exception", b"ClientError", b"DEBUG", b"debug", b"exc_info", b"Response body")
+
+
+def _shape(form: Any) -> bytes:
+    """A form without its digits and hex letters: two records of one kind (times, ids) alike."""
+    return form.translate(None, _NOT_SHAPE) if isinstance(form, bytes) else b""
+
+
+def _debug_form(form: Any) -> bool:
+    """A printing of an error that a debug log or a traceback makes next to the error itself."""
+    return isinstance(form, bytes) and any(m in form for m in _ECHO_MARKS)
 
 
 def _echo_of(wire: Denial, d: Denial) -> bool:
