@@ -8,9 +8,11 @@
 - sts: ``GetCallerIdentity``, answering for the access key id in the SigV4 header
   (signatures are not verified: it is a stand-in, not a security boundary).
 
-Runs on loopback without root. Standard library only. ``python -m probe.emulator`` serves
-until stdin closes; each stdin line is a JSON object merged into the state (e.g.
-``{"behaviour": "uninitialized"}``), answered with one JSON line of state and counters.
+Runs on loopback without root. Standard library only. ``python -m probe.emulator`` serves a
+task role and an instance role (``--no-roles``: none) until stdin closes. Its first line names
+the URLs, the credentials id and the variables that point an SDK at it (``env``); each stdin
+line is a JSON object merged into the state (e.g. ``{"behaviour": "uninitialized"}``; an
+unknown behaviour is refused with the list), answered with one JSON line of state and counters.
 """
 
 from __future__ import annotations
@@ -458,6 +460,13 @@ class Emulator:
         return doc
 
     def update(self, changes: dict[str, Any]) -> None:
+        """Merge state changes, all or none: an unknown field is a KeyError, an unknown
+        behaviour a ValueError naming the ones there are."""
+        for key in changes:
+            if key != "reset_counters" and not hasattr(self.state, key):
+                raise KeyError(key)
+        if "behaviour" in changes and _behaviour_error(changes["behaviour"]):
+            raise ValueError(_behaviour_error(changes["behaviour"]))
         with self.lock:
             for key, value in changes.items():
                 if key == "reset_counters":
@@ -468,37 +477,75 @@ class Emulator:
                     raise KeyError(key)
 
 
+def _behaviour_error(value: Any) -> Optional[str]:
+    """Why ``value`` is not a behaviour the emulator knows (with the list), or None."""
+    if value in BEHAVIOURS:
+        return None
+    return f"unknown behaviour {value!r}: choose from {', '.join(BEHAVIOURS)}"
+
+
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m probe.emulator", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m probe.emulator",
+        description=__doc__.split("\n\n")[0],
+        epilog="The first stdout line is JSON: the URLs, the credentials id served and the variables to point an SDK "
+        "or a container at it (env). Then each stdin line is a JSON object of state changes, answered with one JSON line.",
+    )
     parser.add_argument("--agent", default="127.0.0.1:0", help="HOST:PORT for the agent (credentials + metadata v4), or none")
     parser.add_argument("--imds", default="127.0.0.1:0", help="HOST:PORT for IMDSv2, or none")
     parser.add_argument("--sts", default="127.0.0.1:0", help="HOST:PORT for the STS stand-in, or none")
     parser.add_argument("--state", metavar="FILE", help="JSON object with initial State fields")
-    parser.add_argument("--demo-roles", action="store_true", help="serve a task role and an instance role")
+    parser.add_argument("--behaviour", choices=BEHAVIOURS, default=None, help="how the agent answers credentials requests (default ok)")
+    parser.add_argument("--no-roles", action="store_true", help="serve no task role and no instance role (every credentials request: InvalidIdInRequest)")
+    # Kept for scripts written before the roles became the default.
+    parser.add_argument("--demo-roles", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--fargate", action="store_true", help="answer task metadata as Fargate does (launch type FARGATE, the cluster as an ARN)")
     args = parser.parse_args(argv)
     none = lambda v: None if v in ("none", "") else v  # noqa: E731
     initial = State()
     if args.state:
-        with open(args.state, encoding="utf-8") as fh:
-            for key, value in json.load(fh).items():
-                setattr(initial, key, value)
+        try:
+            with open(args.state, encoding="utf-8") as fh:
+                doc = json.load(fh)
+        except (OSError, ValueError) as exc:
+            parser.error(f"--state {args.state}: {exc}")
+        if not isinstance(doc, dict):
+            parser.error(f"--state {args.state}: not a JSON object")
+        for key, value in doc.items():
+            if not hasattr(initial, key):
+                parser.error(f"--state {args.state}: unknown field {key!r}")
+            if key == "behaviour" and _behaviour_error(value):
+                parser.error(f"--state {args.state}: {_behaviour_error(value)}")
+            setattr(initial, key, value)
+    if args.behaviour:
+        initial.behaviour = args.behaviour
     if args.fargate:
         initial.launch_type = "FARGATE"
     emu = Emulator(none(args.agent), none(args.imds), none(args.sts), initial).start()
-    if args.demo_roles:
-        emu.give_task_role()
-        emu.give_instance_role()
-    print(json.dumps({"ready": True, "urls": {r: emu.url(r) for r in emu.servers}}), flush=True)
+    if not args.no_roles:
+        if initial.task_role is None:
+            emu.give_task_role()
+        if initial.instance_role is None:
+            emu.give_instance_role()
+    ready: dict[str, Any] = {"ready": True, "urls": {r: emu.url(r) for r in emu.servers}, "credentials_id": initial.credentials_id}
+    if "agent" in emu.servers:
+        ready["env"] = emu.task_env()
+    print(json.dumps(ready), flush=True)
     for line in sys.stdin:
         line = line.strip()
         if not line:
             continue
         try:
-            emu.update(json.loads(line))
+            changes = json.loads(line)
+            if not isinstance(changes, dict):
+                raise TypeError("a state change is a JSON object")
+            emu.update(changes)
             print(json.dumps(emu.snapshot()), flush=True)
         except (ValueError, KeyError, TypeError) as exc:
-            print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}), flush=True)
+            answer: dict[str, Any] = {"error": f"{type(exc).__name__}: {exc}"}
+            if "behaviour" in str(exc):
+                answer["behaviours"] = list(BEHAVIOURS)
+            print(json.dumps(answer), flush=True)
     emu.stop()
     return 0
 

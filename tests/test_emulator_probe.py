@@ -11,7 +11,7 @@ from typing import Iterator
 import pytest
 
 from helpers import clean_env, run_probe
-from probe.emulator import Emulator
+from probe.emulator import BEHAVIOURS, Emulator
 
 
 @pytest.fixture
@@ -373,3 +373,92 @@ def test_expired_credentials_summary_points_at_expiry(emu: Emulator, home: str) 
     emu.update({"behaviour": "expired"})
     run = probe_json(emu, home)
     assert run.report["summary"] == "The served credentials are expired"
+
+
+# ---------------------------------------------------------------------------------------
+# `python -m probe.emulator` as the README documents it (issue 20, item 6)
+# ---------------------------------------------------------------------------------------
+
+
+def _emulator_command(*args: str) -> "subprocess.Popen[str]":
+    import subprocess
+    import sys
+
+    from helpers import GUARD_DIR, REPO
+
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": os.pathsep.join([GUARD_DIR, REPO]), "LANG": "C.UTF-8",
+           "PROBE_TEST_HOST_NETNS": os.environ["PROBE_TEST_HOST_NETNS"], "PROBE_TEST_GUARD_LOG": os.environ["PROBE_TEST_GUARD_LOG"]}
+    return subprocess.Popen([sys.executable, "-m", "probe.emulator", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _get_json(url: str) -> tuple[int, dict]:
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+    try:
+        conn.request("GET", parts.path)
+        answer = conn.getresponse()
+        return answer.status, json.loads(answer.read())
+    finally:
+        conn.close()
+
+
+def test_the_documented_emulator_command_serves_credentials(home: str) -> None:
+    """No flags: a task role is served, the first line names the credentials id and the
+    variables to use, and the probe pointed at them passes."""
+    proc = _emulator_command()
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        ready = json.loads(proc.stdout.readline())
+        assert ready["ready"] is True
+        cred_id = ready["credentials_id"]
+        assert len(cred_id) >= 32
+        env = ready["env"]
+        assert env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] == f"{ready['urls']['agent']}/v2/credentials/{cred_id}"
+        status, body = _get_json(env["AWS_CONTAINER_CREDENTIALS_FULL_URI"])
+        assert status == 200 and body["RoleArn"].endswith(":role/demo-task-role"), (status, body)
+        proc.stdin.write("{}\n")
+        proc.stdin.flush()
+        state = json.loads(proc.stdout.readline())
+        secrets_ = [cred_id] + [state[r][k] for r in ("task_role", "instance_role") for k in ("SecretAccessKey", "Token")]
+        run = run_probe(["--json"], clean_env(home, env), secrets=secrets_)
+        assert run.rc == 0 and run.report["identity"]["kind"] == "task-role", run.stdout
+
+        # An unknown behaviour is refused with the list; the state stays as it was.
+        proc.stdin.write('{"behaviour": "bogus"}\n')
+        proc.stdin.flush()
+        answer = json.loads(proc.stdout.readline())
+        assert "unknown behaviour 'bogus'" in answer["error"] and answer["behaviours"] == list(BEHAVIOURS)
+        for name in BEHAVIOURS:
+            assert name in answer["error"]
+        assert _get_json(env["AWS_CONTAINER_CREDENTIALS_FULL_URI"])[0] == 200
+        proc.stdin.close()
+        assert proc.wait(timeout=10) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_the_emulator_command_refuses_an_unknown_behaviour(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    proc = _emulator_command("--behaviour", "bogus")
+    _out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 2, err
+    assert "bogus" in err and all(name in err for name in BEHAVIOURS), err
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"behaviour": "uninitialised"}))
+    proc = _emulator_command("--state", str(state))
+    _out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 2 and "unknown behaviour 'uninitialised'" in err and "uninitialized" in err, err
+    # A known one from the command line is served.
+    proc = _emulator_command("--behaviour", "uninitialized")
+    try:
+        assert proc.stdout is not None
+        env = json.loads(proc.stdout.readline())["env"]
+        status, body = _get_json(env["AWS_CONTAINER_CREDENTIALS_FULL_URI"])
+        assert status == 503 and body["code"] == "CredentialsUninitialized", (status, body)
+    finally:
+        proc.kill()
+        proc.wait()
