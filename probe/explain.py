@@ -339,8 +339,8 @@ def analyze(text: str, line: int = 0) -> list[Denial]:
 def _sentence_start(text: str, at: int) -> int:
     """Where the enriched sentence whose keyword is at ``at`` starts: at "User:" / "Principal:" or
     at the principal token."""
-    head = text[max(0, at - 1100) : at].rstrip()
-    base = at - (len(text[max(0, at - 1100) : at]) - len(head)) - len(head)
+    base = max(0, at - 1100)
+    head = text[base:at].rstrip()
     sp = head.rfind(" ")
     start = base + sp + 1
     for label in ("User: ", "User:", "Principal: ", "Role: "):
@@ -1002,8 +1002,8 @@ class Reader:
             pos = start + sum(len(orig[j]) + 1 for j in range(i)) if i < n else limit
         else:
             pos = offs[i] if i < len(offs) else limit
-        pos = min(max(pos, consumed), limit)
-        return pos, line0 + i, max(consumed, pos)
+        pos = max(min(pos, limit), consumed)  # a group may have gone on past limit
+        return pos, line0 + buf.count(b"\n", start, pos), max(consumed, pos)
 
     def _group(self, buf: bytes, ls: int, p: int, consumed: int) -> tuple[int, int, int, Callable[[], str]]:
         """(end index, lines looked back, start index, text) of the message around the hit at p:

@@ -1018,15 +1018,28 @@ def test_near_misses_and_pathological_lines_give_no_traceback(payload: bytes) ->
     assert json.loads(proc.stdout)["mode"] == "explain"
 
 
-def test_line_numbers_are_counted_forward_across_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ex, "_CHUNK", 4096)
-    lines = []
-    for i in range(3000):
-        lines.append(f"2024-05-01T10:00:00Z INFO request {i} ok" if i % 7 else
-                     f"2024-05-01T10:00:00Z ERROR An error occurred (AccessDenied) when calling the GetObject operation: " + ENRICHED_S3.replace("object-name", f"k{i}"))
+@pytest.mark.parametrize("every", [7, 1, 40])
+@pytest.mark.parametrize("chunk", [4096, 65536])
+def test_line_numbers_are_counted_forward_across_chunks(monkeypatch: pytest.MonkeyPatch, every: int, chunk: int) -> None:
+    """Dense and sparse regions, messages of one and of two lines, read in small chunks: every
+    denial's first line is where it is."""
+    monkeypatch.setattr(ex, "_CHUNK", chunk)
+    lines: list[str] = []
+    starts = []
+    for i in range(4000):
+        if i % every:
+            lines.append(f"2024-05-01T10:00:00Z INFO request {i} ok")
+        elif len(starts) % 2:
+            starts.append(len(lines) + 1)
+            lines.append(f"2024-05-01T10:00:00Z ERROR An error occurred (AccessDenied) when calling the GetObject operation: " + ENRICHED_S3.replace("object-name", f"k{len(lines) + 1}"))
+        else:
+            starts.append(len(lines) + 1)
+            lines.append("AccessDenied: " + ENRICHED_S3.replace("object-name", f"k{len(lines) + 1}"))
+            lines.append("    at Request.extractError (/app/node_modules/aws-sdk/lib/services/s3.js:757:35)")
     found = ex.parse(io.BytesIO(("\n".join(lines) + "\n").encode()))
-    assert [d.first_line for d in found] == [i + 1 for i in range(3000) if i % 7 == 0][: ex.MAX_DISTINCT]
-    assert all(d.resource == f"arn:aws:s3:::amzn-s3-demo-bucket1/k{d.first_line - 1}" for d in found)
+    assert [d.first_line for d in found] == starts[: ex.MAX_DISTINCT]
+    assert all(d.resource == f"arn:aws:s3:::amzn-s3-demo-bucket1/k{d.first_line}" for d in found)
+    assert {d.format for d in found} == {"botocore", "js-v2"}
 
 
 # -- real boto3 and AWS CLI errors against moto with IAM enforced, in a network namespace --------
