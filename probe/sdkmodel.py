@@ -133,6 +133,19 @@ PROXY_RULES: dict[str, ProxyRule] = {
             "the default :ENV proxy since 3.117.0)",
         ),
         ProxyRule(
+            "php-symfony",
+            "PHP Symfony HttpClient (AsyncAws)",
+            ("http_proxy", "HTTP_PROXY"),
+            ("all_proxy", "ALL_PROXY"),
+            ("no_proxy", "NO_PROXY"),
+            cidr=False,
+            port_entries=False,
+            loopback_exempt=False,
+            source="symfony/http-client HttpClientTrait::getProxy ($_SERVER http_proxy, HTTP_PROXY under the CLI, then "
+            "all_proxy; no_proxy host and suffix entries); AsyncAws's ContainerProvider and InstanceProvider use "
+            "HttpClient::create() without proxy options",
+        ),
+        ProxyRule(
             "rust-hyper-util",
             "Rust aws-smithy-http-client (hyper-util Matcher::from_env)",
             ("HTTP_PROXY", "http_proxy"),
@@ -337,6 +350,7 @@ _BOTOCORE = SdkBehaviour(
         ("web-identity-profile", "1.12.200"),
         ("sso", "1.17.0"),
         ("login", "1.41.0"),
+        ("imds-disabled", "1.9.12"),
     ),
     container_failure="error",
     full_uri_hosts=HOSTS_POD_IDENTITY,
@@ -391,12 +405,14 @@ _JS_V2 = SdkBehaviour(
     file_vars="load-config",
     on_error="skip",
     credential_sources=(),
+    min_full_uri="2.63.0",
     since=(
         ("credential-source", "never"),
         ("process", "2.429.0"),
         ("web-identity", "2.517.0"),
         ("web-identity-profile", "2.525.0"),
         ("sso", "2.1093.0"),
+        ("imds-disabled", "2.187.0"),
     ),
     min_relative="2.4.7",
     min_token_file="2.1550.0",
@@ -449,7 +465,7 @@ _JS_V3 = SdkBehaviour(
     family="js-v3",
     title="AWS SDK for JavaScript v3 (@aws-sdk/credential-provider-node)",
     runtime="node",
-    versions="",
+    versions=">=3.503.1",
     scanner=("js-v3-credential-provider-node",),
     chain=("env", "sso", "shared-credentials-file", "assume-role", "process", "web-identity", "container", "imds"),
     profile_skips_env=True,
@@ -482,12 +498,24 @@ _JS_V3 = SdkBehaviour(
     ),
 )
 
+_JS_V3_IMDS_PACKAGE = _row(
+    _JS_V3,
+    versions="<3.503.1",
+    full_uri_hosts=("localhost", "127.0.0.1"),
+    min_token_file=None,
+    note="Before credential-provider-node 3.503.1 the chain's remoteProvider is fromContainerMetadata "
+    "(@aws-sdk/credential-provider-imds): FULL_URI over http only to localhost or 127.0.0.1 (169.254.170.2 and .23 "
+    "are refused with an error), the token variable but no token file; credential-provider-http (first published "
+    "3.422.0) joins the chain in 3.503.1.",
+)
+
 # Part of JavaScript v3 that the default chain (credential-provider-node) calls; judged
 # for its version only, never on a line of its own in `sdks`.
 _JS_V3_HTTP = _row(
     _JS_V3,
     family="js-v3-credential-provider-http",
     title="AWS SDK for JavaScript v3 (credential-provider-http)",
+    versions="",
     scanner=("js-v3-credential-provider-http",),
     min_token_file="3.458.0",
 )
@@ -798,6 +826,42 @@ _PHP = SdkBehaviour(
     note="The release where a failing ECS provider stopped falling through to IMDS was not found; recent behaviour is modelled.",
 )
 
+_ASYNCAWS = SdkBehaviour(
+    family="php-asyncaws",
+    title="AsyncAws (async-aws/core, PHP)",
+    runtime="php",
+    versions="",
+    scanner=("php-asyncaws",),
+    chain=("env", "web-identity", "shared-credentials-file", "assume-role", "container", "imds"),
+    min_relative="1.1.0",
+    min_full_uri="1.23.0",
+    min_token_file="1.23.0",
+    container_failure="imds",
+    full_uri_hosts=HOSTS_POD_IDENTITY,
+    full_uri_refused="skip",
+    token_newline="unknown",
+    proxy_container="php-symfony",
+    proxy_imds="php-symfony",
+    imdsv2_since=None,
+    imdsv2_needs_ttl_header=False,
+    honours_imds_disabled=False,
+    profile_vars=("AWS_PROFILE", "AWS_DEFAULT_PROFILE"),
+    on_error="skip",
+    credential_sources=(),
+    since=(("credential-source", "never"), ("process", "never"), ("sso", "1.20.0"), ("web-identity", "0.3.0")),
+    evidence="source",
+    sources=(
+        "async-aws/core src/Credentials/ChainProvider.php createDefaultChain (ConfigurationProvider, WebIdentityProvider, "
+        "IniFileProvider, ContainerProvider, InstanceProvider; a provider that fails returns null and the next is tried)",
+        "src/Credentials/ContainerProvider.php at 1.18.1 (Debian php-async-aws-core): RELATIVE_URI only, on "
+        "http://169.254.170.2, through HttpClient::create() (proxy variables apply); CHANGELOG 1.1.0 (ECS), 1.23.0 (EKS Pod "
+        "Identity: FULL_URI and the token file)",
+        "src/Credentials/InstanceProvider.php at 1.18.1: IMDSv1 only (no token); AWS_EC2_METADATA_DISABLED is not read",
+    ),
+    note="Debian ships it without composer metadata: the scanner finds src/Credentials/ContainerProvider.php and reads the "
+    "version from dpkg's status file.",
+)
+
 _CPP = SdkBehaviour(
     family="cpp",
     title="AWS SDK for C++",
@@ -987,6 +1051,7 @@ MODEL: tuple[SdkBehaviour, ...] = (
     _JS_V2_OLD,
     _JS_V2_NO_CONFIG,
     _JS_V3,
+    _JS_V3_IMDS_PACKAGE,
     _JS_V3_HTTP,
     _GO_V1,
     _GO_V1_OLD,
@@ -1003,6 +1068,7 @@ MODEL: tuple[SdkBehaviour, ...] = (
     _RUBY_OLD,
     _RUBY_NO_IMDS_PROXY,
     _PHP,
+    _ASYNCAWS,
     _DOTNET,
     _DOTNET_V3,
     _POWERSHELL,

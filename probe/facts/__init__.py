@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 FACTS_SCHEMA = "ecs-credential-probe/facts/v1"
 # Collectors a check can ask for; "environ" and "proxy" are cheap and always gathered.
 COLLECTORS = ("environ", "proxy", "credentials", "metadata", "imds", "identity", "processes", "sdk", "shim")
+# Recorded alongside "credentials" when both URI variables are set: the full URI's answer.
 
 
 # ---- the shape of a saved facts file (--facts) ------------------------------------------
@@ -124,6 +125,11 @@ FACTS_SHAPE: dict[str, Any] = {
     ),
     "proxy": _rec(**_COMMON, configured=_STRS, no_proxy=_STR, routes=_Opt(_MapOf(_ROUTE))),
     "credentials": _rec(
+        **_COMMON, **_ANSWER, requested=_BOOL, url=_STR, not_requested=_STR, token_problem=_STR,
+        rate_limit=_Opt(_MapOf(_SCALAR)), fields_missing=_STRS, role_arn=_STR, account_id=_STR,
+        access_key_id=_STR, expiration=_STR,
+    ),
+    "credentials_full": _rec(
         **_COMMON, **_ANSWER, requested=_BOOL, url=_STR, not_requested=_STR, token_problem=_STR,
         rate_limit=_Opt(_MapOf(_SCALAR)), fields_missing=_STRS, role_arn=_STR, account_id=_STR,
         access_key_id=_STR, expiration=_STR,
@@ -442,6 +448,15 @@ def collect_task(
     )
     if "credentials" in wanted:
         jobs["credentials"] = cred_job
+        if endpoint.get("both_set"):
+            # Both variables set: botocore and most SDKs use the relative URI, the Go SDKs
+            # the full one. The full URI is asked too (its own endpoint), judged per SDK.
+            full = env_facts.credentials_target({k: v for k, v in environ.items() if k != env_facts.RELATIVE})
+            jobs["credentials_full"] = _Job(
+                "credentials_full",
+                lambda: endpoints.fetch_credentials(full, full.get("_raw_url"), token.get("_raw"), token, deadline),
+                scope,
+            )
 
     def observed() -> endpoints.Observed:
         cred_job.join(max(0.0, deadline - time.monotonic()))

@@ -66,6 +66,17 @@ _NAMES = frozenset(
      "AWS.Tools.Common.psd1", "AWSPowerShell.NetCore.psd1", "AWSPowerShell.psd1")
 )
 _SUFFIXES = (".jar", ".war", ".ear", ".gemspec", ".deps.json", ".egg-info", ".bin", ".exe")
+# A source file whose name says it fetches container credentials (ContainerProvider.php,
+# ecs_credentials.js, container_provider.py...): read to see whether it names the ECS
+# variables, so that an SDK the model does not know is found and called unknown.
+_PROVIDER_FILE = re.compile(r"^(?:ecs|container|remote)[-_]?(?:credentials?|creds)?[-_]?(?:provider)?\.(?:php|py|js|mjs|cjs|rb|ts)$", re.IGNORECASE)
+_PROVIDER_FIRST = frozenset("cCeErR")  # most files fail this before the pattern is tried
+_PROVIDER_MARKS = (b"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", b"AWS_CONTAINER_CREDENTIALS_FULL_URI")
+# Where the SDKs the model knows keep such files: an unknown provider inside them is theirs.
+_KNOWN_HOMES = (
+    "/node_modules/aws-sdk/", "/node_modules/@aws-sdk/", "/node_modules/@smithy/", "/aws-sdk-php/", "/vendor/aws/",
+    "/botocore/", "/awscli/", "/AsyncAws/Core/", "/async-aws/core/", "/aws-sdk-core", "/gems/aws-",
+)
 # A bare botocore/ or boto/ package (vendored, no dist-info) is the SDK only with these.
 _VENDOR_MARKERS = {"botocore": "credentials.py", "boto": "provider.py"}
 _NODE = {
@@ -115,6 +126,15 @@ def _clean(version: Optional[str]) -> Optional[str]:
     if not version:
         return None
     m = _VERSION.match(version.strip())
+    return m.group(1) if m else None
+
+
+def _dpkg_version(status: Optional[bytes], package: str) -> Optional[str]:
+    """A package's version in dpkg's status file (Debian upstream version, revision cut)."""
+    if not status:
+        return None
+    text = status.decode("utf-8", "replace")
+    m = re.search(r"^Package: " + re.escape(package) + r"\n(?:[^\n]+\n)*?Version: (?:\d+:)?([^\s-]+)", text, re.MULTILINE)
     return m.group(1) if m else None
 
 
@@ -185,6 +205,7 @@ class Scan:
         for site, pkg in self._bare_python:
             if site not in self._python_dirs:
                 self._python_init(os.path.join(site, pkg, "__init__.py"), pkg)
+        self.dpkg_versions()
 
     def _walk(self, root: str, skip: set[str]) -> None:
         stack = [root]
@@ -235,46 +256,48 @@ class Scan:
                     # Most files are none of ours: reject them with one set lookup and one
                     # suffix test before any other work.
                     if name in _NAMES or name.endswith(_SUFFIXES) or "." not in name or name.startswith("libaws-cpp-sdk-core"):
-                        self._file(entry, path, name)
+                        self._file(entry.path, path, name)
+                    elif name[:1] in _PROVIDER_FIRST and _PROVIDER_FILE.match(name) and ("red" in name or "rovider" in name):
+                        self._provider(entry.path, path, name)
 
-    def _file(self, entry: "os.DirEntry[str]", parent: str, name: str) -> None:
+    def _file(self, path: str, parent: str, name: str) -> None:
         dot = name.rfind(".")
         ext = name[dot:] if dot > 0 else ""
         if ext in (".jar", ".war", ".ear"):
-            self._java(entry.path, name)
+            self._java(path, name)
         elif name == "package.json":
-            self._node(entry.path, parent)
+            self._node(path, parent)
         elif ext == ".gemspec":
             if parent.endswith("specifications"):
                 m = _GEMSPEC.match(name)
                 if m:
-                    self.add("ruby", m.group(1), entry.path, "gemspec")
+                    self.add("ruby", m.group(1), path, "gemspec")
         elif name == "Gemfile.lock":
-            self._gemlock(entry.path)
+            self._gemlock(path)
         elif name == "installed.json":
             if parent.endswith("composer"):
-                self._composer(entry.path)
+                self._composer(path)
         elif name == "Sdk.php":
             if parent.endswith(os.path.join("aws-sdk-php", "src")):
-                self._regex_file(entry.path, "php", re.compile(r"const\s+VERSION\s*=\s*['\"]([^'\"]+)['\"]"), "Sdk.php")
+                self._regex_file(path, "php", re.compile(r"const\s+VERSION\s*=\s*['\"]([^'\"]+)['\"]"), "Sdk.php")
         elif name == "AWSSDK.Core.dll":
-            self._pe(entry.path)
+            self._pe(path)
         elif name.endswith(".deps.json"):
-            self._deps_json(entry.path)
+            self._deps_json(path)
         elif name == "VersionConfig.h":
             if parent.endswith(os.path.join("aws", "core")):
-                self._regex_file(entry.path, "cpp", re.compile(r'AWS_SDK_VERSION_STRING\s+"([^"]+)"'), "VersionConfig.h")
+                self._regex_file(path, "cpp", re.compile(r'AWS_SDK_VERSION_STRING\s+"([^"]+)"'), "VersionConfig.h")
         elif name.startswith("libaws-cpp-sdk-core.so"):
             m = _CPP_SO.match(name)
             if m:
-                self.add("cpp", m.group(1), entry.path, "library name")
+                self.add("cpp", m.group(1), path, "library name")
         elif ext == ".psd1":
             if name in ("AWS.Tools.Common.psd1", "AWSPowerShell.NetCore.psd1", "AWSPowerShell.psd1"):
-                self._regex_file(entry.path, "powershell", re.compile(r"ModuleVersion\s*=\s*['\"]([^'\"]+)['\"]"), "module manifest")
+                self._regex_file(path, "powershell", re.compile(r"ModuleVersion\s*=\s*['\"]([^'\"]+)['\"]"), "module manifest")
         elif ext == ".egg-info":
-            self._python_meta(entry.path, name, is_dir=False)
+            self._python_meta(path, name, is_dir=False)
         elif not ext or ext in (".bin", ".exe"):
-            self._maybe_go(entry)
+            self._maybe_go(path)
 
     # ---- readers ---------------------------------------------------------------------
     def _read(self, path: str, limit: int = SMALL) -> Optional[bytes]:
@@ -340,6 +363,30 @@ class Scan:
         if m:
             self.add("ruby", m.group(1), path, "Gemfile.lock")
 
+    def _provider(self, path: str, parent: str, name: str) -> None:
+        if name == "ContainerProvider.php" and parent.endswith(os.path.join("AsyncAws", "Core", "Credentials")):
+            # Debian's php-async-aws-core (no composer metadata): its version from dpkg.
+            self.add("php-asyncaws", None, path, "AsyncAws/Core (ContainerProvider.php)")
+            return
+        if any(home in path for home in _KNOWN_HOMES):
+            return
+        data = self._read(path, 64 << 10)
+        if data is not None and any(mark in data for mark in _PROVIDER_MARKS):
+            self.add("unknown-container-provider", None, path, "a source file naming AWS_CONTAINER_CREDENTIALS_*")
+
+    def dpkg_versions(self) -> None:
+        """Versions of Debian-packaged SDKs found without their own metadata."""
+        for entry in self.found:
+            if entry["sdk"] != "php-asyncaws" or entry["version"]:
+                continue
+            root = next((r for r in self.roots if entry["path"].startswith(r.rstrip("/") + "/")), None)
+            if root is None:
+                continue
+            version = _dpkg_version(self._read(os.path.join(root, "var/lib/dpkg/status"), 16 << 20), "php-async-aws-core")
+            if version:
+                entry["version"] = _clean(version)
+                entry["raw_version"] = version[:40]
+
     def _composer(self, path: str) -> None:
         data = self._read(path, 16 << 20)
         if data is None:
@@ -351,8 +398,9 @@ class Scan:
             return
         packages = doc.get("packages") if isinstance(doc, dict) else doc
         for pkg in packages if isinstance(packages, list) else []:
-            if isinstance(pkg, dict) and pkg.get("name") == "aws/aws-sdk-php":
-                self.add("php", pkg.get("version") if isinstance(pkg.get("version"), str) else None, path, "installed.json")
+            name = pkg.get("name") if isinstance(pkg, dict) else None
+            if name in ("aws/aws-sdk-php", "async-aws/core"):
+                self.add("php" if name == "aws/aws-sdk-php" else "php-asyncaws", pkg.get("version") if isinstance(pkg.get("version"), str) else None, path, "installed.json")
 
     def _deps_json(self, path: str) -> None:
         data = self._read(path, 8 << 20)
@@ -376,15 +424,15 @@ class Scan:
             return
         self.add("dotnet", version, path, "AWSSDK.Core.dll FileVersion")
 
-    def _maybe_go(self, entry: "os.DirEntry[str]") -> None:
+    def _maybe_go(self, path: str) -> None:
         try:
-            st = entry.stat(follow_symlinks=False)
+            st = os.lstat(path)
         except OSError:
             return
         if not (st.st_mode & 0o111) or st.st_size < GO_MIN_SIZE or not stat.S_ISREG(st.st_mode):
             return
         try:
-            with open_regular(entry.path) as fh:
+            with open_regular(path) as fh:
                 if os.fstat(fh.fileno()).st_size < GO_MIN_SIZE or fh.read(4) != b"\x7fELF":
                     return
                 info = binaries.go_modules(fh)
@@ -392,19 +440,19 @@ class Scan:
                     # Not Go: a Rust binary names its crates' source folders.
                     version = binaries.rust_aws_config(fh)
                     if version:
-                        self.add("rust", version, entry.path, "Rust crate path (aws-config)")
+                        self.add("rust", version, path, "Rust crate path (aws-config)")
                     return
                 deps = info.get("deps") or {}
                 if not isinstance(deps, dict):
                     return
                 for module, sdk in _GO_MODULES.items():
                     if module in deps:
-                        self.add(sdk, deps[module], entry.path, f"Go build info ({info.get('go')})")
+                        self.add(sdk, deps[module], path, f"Go build info ({info.get('go')})")
                 if not deps:
                     # Built without module information: the SDK's variable names tell.
                     features = binaries.feature_strings(fh)
                     if features["relative"]:
-                        self.add("go-unversioned", None, entry.path, f"Go binary without module versions ({info.get('go')})", features)
+                        self.add("go-unversioned", None, path, f"Go binary without module versions ({info.get('go')})", features)
         except OSError:
             self.unreadable += 1
 
