@@ -129,6 +129,9 @@ class Metrics:
     def render(self) -> bytes:
         from prometheus_client import generate_latest
 
+        # The label values are scrubbed one by one in collect(), before client_python escapes
+        # them; the body is scrubbed again last, as every output is (scrub keeps each line and
+        # label of it: issue 19, item 5).
         return redact.scrub(generate_latest(self.registry).decode()).encode()
 
     def collect(self) -> Iterator[Any]:
@@ -144,14 +147,14 @@ class Metrics:
             checks = GaugeMetricFamily(PREFIX + "check_status", HELP["check_status"], labels=["check", "status"])
             for check, status in last.checks:
                 for state in CHECK_STATES:
-                    checks.add_metric([check, state.value], 1 if status == state.value else 0)
+                    checks.add_metric([redact.scrub(check), state.value], 1 if status == state.value else 0)
             yield checks
         verdict = GaugeMetricFamily(PREFIX + "verdict", HELP["verdict"], labels=["verdict"])
         for state in VERDICT_STATES:
             verdict.add_metric([state], 1 if last.verdict == state else 0)
         yield verdict
         if last.identity is not None:
-            yield InfoMetricFamily(PREFIX + "identity", HELP["identity_info"], value={"kind": last.identity[0], "role": last.identity[1]})
+            yield InfoMetricFamily(PREFIX + "identity", HELP["identity_info"], value={"kind": redact.scrub(last.identity[0]), "role": redact.scrub(last.identity[1])})
         if last.expiry is not None:
             yield GaugeMetricFamily(PREFIX + "credentials_expiry_timestamp_seconds", HELP["credentials_expiry_timestamp_seconds"], value=last.expiry)
         if last.duration is not None:
@@ -210,17 +213,18 @@ def emf_line(report: Report, facts: Facts, doc: Mapping[str, Any]) -> dict[str, 
                 }
             ],
         },
-        "Cluster": cluster,
-        "TaskFamily": str(info.get("family") or "unknown"),
+        # From the task metadata as they came: scrubbed here (the report is scrubbed already).
+        "Cluster": redact.scrub(cluster),
+        "TaskFamily": redact.scrub(str(info.get("family") or "unknown")),
         "ProbeFailed": 1 if report.verdict is Status.FAIL else 0,
         "FailedChecks": failed,
         "TaskRoleOk": 1 if ident.get("kind") == "task-role" else 0,
         "RunDuration": report.duration_ms,
-        "IdentityKind": ident.get("kind") or "unknown",
+        "IdentityKind": redact.scrub(str(ident.get("kind") or "unknown")),
         "report": dict(doc),
     }
     if cluster_arn is not None:
-        record["ClusterArn"] = cluster_arn
+        record["ClusterArn"] = redact.scrub(cluster_arn)
     if left is not None:
         record["CredentialsExpirySeconds"] = left
     return record

@@ -8,7 +8,12 @@ Two layers, because a leak costs far more than a masked word:
    endpoint's answer) is ``register``-ed here, and every renderer, log line and saved
    file goes through ``scrub`` last, which removes any run of eight or more characters
    of any registered secret, so even a secret quoted in part by an exception message
-   cannot get out.
+   cannot get out. The renderers scrub each value before they format it (JSON, the text
+   report, /metrics labels, EMF); the text report and /metrics are scrubbed whole again.
+
+``scrub`` takes linear time on any text, and keeps the structure of what it scrubs: it masks
+a value up to the end of its field, never to the end of the document, and never removes a
+line break, a quote or a key (see the notes above ``_VALUE``; issue 19, items 5 and 6).
 
 What is never masked: the report's own vocabulary (check ids, JSON keys, statuses, the
 variables, paths and fixed words it names; see ``is_vocabulary``). A secret, or an 8-character
@@ -47,23 +52,161 @@ PROXY_ENV_VARS = (
 )
 # Path words of the credentials and metadata URIs that carry no secret.
 _PLAIN_SEGMENTS = {"", "v1", "v2", "v3", "v4", "credentials", "api", "task", "role", "creds"}
+
+# How scrub keeps a document's structure (issue 19, items 5 and 6):
+#
+# - Every pattern starts on a literal keyword (a secret field's name, "://", "/credentials/",
+#   "id=", "AKIA"...) and masks one value: a run of _VALUE characters, which never crosses
+#   whitespace, a line break or a character that ends a value in JSON, XML, a query string, a
+#   Python repr or key=value text. So a mask ends where the field ends, never at the end of
+#   the document: a text report keeps every line (its values are one line each:
+#   render.text.terminal_safe), /metrics every label, a JSON document every key.
+# - A backslash escape (\" \\ \n in JSON text or a Prometheus label value) is masked whole or
+#   not at all, so a mask never turns an escaped quote into the end of a string.
+# - A mask never removes a line break, not even inside a registered secret.
+# - No pattern has overlapping quantifiers, and every scan stops at the next delimiter, so
+#   scrub is linear in the length of its text (it used to be quadratic on a run of letters).
+#
+# Line breaks, as str.splitlines sees them.
+_LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+_NL = "\\n\\r\\x0b\\x0c\\x1c\\x1d\\x1e\\x85\\u2028\\u2029"  # the same, for a character class
+# One character of a secret value, or a backslash escape kept whole.
+_VALUE = r"""(?:[^"'\s,}&<\\]|\\[^\s])"""
 # Whatever follows these in a text is the credentials id (a capability), even when we
 # never saw the value itself, e.g. in a third party's error message.
-_CREDENTIALS_ID = re.compile(r"((?:/credentials/|[?&]id=))([^\s\"'<>&/]+)", re.IGNORECASE)
-# A password in any URL's userinfo (scheme://user:PASSWORD@host), registered or not.
-_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://[^\s/?#@:\"'<>]*:)([^\s@\"'<>]+)(@)")
-# Secret fields as JSON, a Python repr (exception messages print dicts) or key=value.
-_SECRET_NAMES = r"(?:SecretAccessKey|SecretKey|Token|SessionToken|SecurityToken|aws_secret_access_key|aws_session_token|aws_security_token)"
+_CREDENTIALS_ID = re.compile(r"""((?:/credentials/|[?&]id=))((?:[^\s"'<>&/\\]|\\[^\s])+)""", re.IGNORECASE)
+# A password in any URL's userinfo (scheme://user:PASSWORD@host), registered or not: found
+# from the "://" by _mask_url_passwords (a regex starting on the scheme was quadratic).
+_URL_RUN = re.compile(r"""(?<![^\s@"'<>])[^\s@"'<>]+@""")  # a run of URL characters ending at "@"
+_URL_USER = re.compile(r"[^/?#:]*")  # the user name after "://", inside such a run
+_SCHEME_TAIL = "0123456789+.-"
+# Secret fields as JSON, a Python repr (exception messages print dicts) or key=value: the
+# name, then on the same line ":" or "=" and the value. The names SecretAccessKey, SecretKey,
+# SessionToken, SecurityToken, Token, aws_secret_access_key, aws_session_token and
+# aws_security_token, as a tree: a regex tries far fewer branches at each position.
+_SECRET_NAMES = r"(?:Se(?:cret(?:AccessKey|Key)|ssionToken|curityToken)|Token|aws_se(?:cret_access_key|ssion_token|curity_token))"
 _JSON_SECRET_FIELD = re.compile(
-    r"""(["']?""" + _SECRET_NAMES + r"""["']?\s*[:=]\s*["']?)"""
-    r"""([^"'\s,}&<]+)""",
+    r"(" + _SECRET_NAMES + r"""["']?[ \t]*[:=][ \t]*["']?)"""
+    r"(" + _VALUE + r"+)",
     re.IGNORECASE,
 )
 # The same fields in XML (an STS or proxy error page): <SecretAccessKey>...</SecretAccessKey>.
-_XML_SECRET_FIELD = re.compile(r"(<(" + _SECRET_NAMES + r")\b[^>]*>)([^<]*)(</\2\s*>|<|$)", re.IGNORECASE)
+# After an opening tag (not a self-closing one), the first that applies:
+#   3      the text up to its closing tag on the same line, whatever it is;
+#   4, 5   one token up to its closing tag on a later line (a pretty-printed document);
+#   6, 7   no closing tag: the value up to the end of its field (a body cut short);
+#   8, 9   no closing tag, nothing after the tag on its line: the next line when it is one
+#          token (a pretty-printed body cut short).
+_TOKEN = r"(?:[^\s<\"\\]|\\[^\s])+"
+_XML_SECRET_FIELD = re.compile(
+    r"(<(" + _SECRET_NAMES + r")\b(?:[^<>]*[^<>/])?>)"
+    r"(?:"
+    r"((?:[^<\"\\" + _NL + r"]|\\[^" + _NL + r"])+)(?=</\2\s*>)"
+    r"|(\s*)(" + _TOKEN + r")(?=\s*</\2\s*>)"
+    r"|([ \t]*)(" + _VALUE + r"+)"
+    r"|([ \t]*[" + _NL + r"]\s*)(" + _TOKEN + r")(?=[ \t]*(?:[" + _NL + r"]|<|\Z))"
+    r")?",
+    re.IGNORECASE,
+)
 # An access key id anywhere (AKIA long-term, ASIA temporary, ABIA/ACCA): the contract allows
 # its last four characters only, whether or not this process saw the key before.
 _ACCESS_KEY_ID = re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{12,}(?![A-Z0-9])")
+
+
+def _xml_mask(m: "re.Match[str]") -> str:
+    if m.group(3) is not None:
+        return m.group(1) + MASK
+    if m.group(5) is not None:
+        return m.group(1) + m.group(4) + MASK
+    if m.group(7) is not None:
+        return m.group(1) + m.group(6) + MASK
+    if m.group(9) is not None:
+        return m.group(1) + m.group(8) + MASK
+    return m.group(0)
+
+
+def _mask_url_passwords(text: str) -> str:
+    """Every ``scheme://user:PASSWORD@`` with its password masked, in linear time.
+
+    The same matches as ``[A-Za-z][A-Za-z0-9+.-]*://[^\\s/?#@:"'<>]*:([^\\s@"'<>]+)@``: all of
+    such a match lies in one run of characters other than whitespace, ``@"'<>``, and that run
+    ends at the "@"; the password is the rest of the run after the first ":" that follows a
+    "://" with a scheme before it and no "/?#" between.
+    """
+    if "://" not in text or "@" not in text:
+        return text
+    out: list[str] = []
+    done = 0
+    for run in _URL_RUN.finditer(text):
+        start, at = run.start(), run.end() - 1
+        k = text.find("://", start, at)
+        while k != -1:
+            # A scheme: a letter, then letters, digits, "+", "." or "-", up to the "://".
+            j = k - 1
+            while j >= start and text[j] in _SCHEME_TAIL:
+                j -= 1
+            if j >= start and text[j].isascii() and text[j].isalpha():
+                user_end = _URL_USER.match(text, k + 3, at).end()
+                if user_end < at - 1 and text[user_end] == ":":
+                    out.append(text[done : user_end + 1])
+                    out.append(MASK)
+                    done = at
+                    break
+            k = text.find("://", k + 1, at)
+    if not out:
+        return text
+    out.append(text[done:])
+    return "".join(out)
+
+
+def _escape_start(text: str, i: int) -> bool:
+    """Is the backslash at ``i`` the first of an escape (an odd one in its run of backslashes)?"""
+    j = i
+    while j >= 0 and text[j] == "\\":
+        j -= 1
+    return (i - j) % 2 == 1
+
+
+def _apply_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with each span (merged with any it touches) replaced by one MASK.
+
+    A span is widened to hold a whole backslash escape, and the line breaks inside a span
+    stay where they are (a mask per piece between them)."""
+    n = len(text)
+    merged: list[list[int]] = []
+    for a, b in sorted(spans):
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    # Widened after merging: each run of backslashes is then looked at from one span or two.
+    widened: list[list[int]] = []
+    for a, b in merged:
+        if a > 0 and text[a - 1] == "\\" and _escape_start(text, a - 1):
+            a -= 1
+        if b < n and text[b - 1] == "\\" and _escape_start(text, b - 1) and text[b] not in _LINE_BREAKS:
+            b += 1
+        if widened and a <= widened[-1][1]:
+            widened[-1][1] = max(widened[-1][1], b)
+        else:
+            widened.append([a, b])
+    merged = widened
+    out: list[str] = []
+    done = 0
+    for a, b in merged:
+        out.append(text[done:a])
+        piece = text[a:b]
+        if any(c in piece for c in _LINE_BREAKS):
+            out.append(_LINE_SPLIT.sub(lambda m: m.group(1) or MASK, piece))
+        else:
+            out.append(MASK)
+        done = b
+    out.append(text[done:])
+    return "".join(out)
+
+
+# Inside a masked span with line breaks: each break kept, each piece between them masked.
+_LINE_SPLIT = re.compile("([" + _NL + "])|[^" + _NL + "]+")
 
 
 # The report's fixed vocabulary besides the check ids (those come from probe.checks.ORDER).
@@ -119,8 +262,14 @@ class Redactor:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._secrets: set[str] = set()  # everything registered
-        self._whole: set[str] = set()  # ... that is masked whole (not vocabulary)
-        self._windows: set[str] = set()  # 8-character pieces that are not vocabulary
+        # 8-character pieces that are not vocabulary, and every 4-character piece of them:
+        # scrub looks up the text's 4-grams at every fourth position, and its 8-grams only
+        # around a hit (any 8 characters hold a 4-gram that starts at a multiple of 4).
+        self._windows: set[str] = set()
+        self._grams: set[str] = set()
+        # Secrets (not vocabulary) that their windows do not cover end to end: shorter than a
+        # window, or with a piece that is vocabulary. Found whole, with str.find.
+        self._whole: tuple[str, ...] = ()
 
     def register(self, secret: Optional[str]) -> None:
         """Mask this secret, whole and any 8-character piece, from now on.
@@ -136,13 +285,21 @@ class Redactor:
             self._secrets.add(secret)
         keep_whole = not is_vocabulary(secret)
         windows: set[str] = set()
-        if len(secret) >= _WINDOW:
-            windows = {secret[i : i + _WINDOW] for i in range(len(secret) - _WINDOW + 1)}
-            windows = {w for w in windows if not is_vocabulary(w)}
+        covered = 0  # characters [0, covered) lie in a kept window
+        gap = len(secret) < _WINDOW
+        for i in range(len(secret) - _WINDOW + 1):
+            w = secret[i : i + _WINDOW]
+            if w in windows or not is_vocabulary(w):
+                windows.add(w)
+                gap = gap or i > covered
+                covered = i + _WINDOW
+        gap = gap or covered < len(secret)
+        grams = {w[j : j + 4] for w in windows for j in range(_WINDOW - 3)}
         with self._lock:
-            if keep_whole:
-                self._whole.add(secret)
             self._windows.update(windows)
+            self._grams.update(grams)
+            if keep_whole and gap:
+                self._whole = tuple(sorted({*self._whole, secret}, key=len, reverse=True))
 
     def register_env(self, environ: Mapping[str, str]) -> None:
         """Register every secret an environment carries."""
@@ -160,35 +317,44 @@ class Redactor:
         if full:
             self.register(_url_password(full))
 
+    def _registered_spans(self, text: str) -> list[tuple[int, int]]:
+        """Where a registered secret, whole or any 8-character piece, lies in ``text``."""
+        spans: list[tuple[int, int]] = []
+        # No copies: a secret registered by another thread meanwhile is seen or not, as before.
+        windows, grams, whole = self._windows, self._grams, self._whole
+        n = len(text)
+        if windows and n >= _WINDOW:
+            last = n - _WINDOW
+            for p in range(0, n - 3, 4):
+                if text[p : p + 4] in grams:
+                    for i in range(max(0, p - 3), min(p, last) + 1):
+                        if text[i : i + _WINDOW] in windows:
+                            if spans and i <= spans[-1][1]:
+                                spans[-1] = (spans[-1][0], i + _WINDOW)
+                            else:
+                                spans.append((i, i + _WINDOW))
+        for secret in whole:
+            i = text.find(secret)
+            while i != -1:
+                spans.append((i, i + len(secret)))
+                i = text.find(secret, i + 1)
+        return spans
+
     def scrub(self, text: str) -> str:
-        """Text with every registered secret, whole or any 8+ character part, masked."""
-        with self._lock:
-            secrets = sorted(self._whole, key=len, reverse=True)
-            windows = set(self._windows)
-        for secret in secrets:
-            text = text.replace(secret, MASK)
-        if windows and len(text) >= _WINDOW:
-            marked = bytearray(len(text))
-            hit = False
-            for i in range(len(text) - _WINDOW + 1):
-                if text[i : i + _WINDOW] in windows:
-                    marked[i : i + _WINDOW] = b"\x01" * _WINDOW
-                    hit = True
-            if hit:
-                out: list[str] = []
-                i = 0
-                while i < len(text):
-                    if marked[i]:
-                        while i < len(text) and marked[i]:
-                            i += 1
-                        out.append(MASK)
-                    else:
-                        out.append(text[i])
-                        i += 1
-                text = "".join(out)
-        text = _URL_PASSWORD.sub(lambda m: m.group(1) + MASK + m.group(3), text)
+        """Text with every registered secret, whole or any 8+ character part, masked, and
+        every secret field, URL password, credentials id and access key id masked by shape.
+
+        Linear in the length of ``text``; every line break, key and delimiter stays (see
+        the notes above ``_VALUE``).
+        """
+        if not text:
+            return text
+        spans = self._registered_spans(text)
+        if spans:
+            text = _apply_spans(text, spans)
+        text = _mask_url_passwords(text)
         text = _CREDENTIALS_ID.sub(lambda m: m.group(1) + MASK, text)
-        text = _XML_SECRET_FIELD.sub(lambda m: m.group(1) + (MASK if m.group(3) else "") + m.group(4), text)
+        text = _XML_SECRET_FIELD.sub(_xml_mask, text)
         text = _JSON_SECRET_FIELD.sub(lambda m: m.group(1) + MASK, text)
         text = _ACCESS_KEY_ID.sub(lambda m: MASK + m.group(0)[-4:], text)
         return text
@@ -205,12 +371,13 @@ class Redactor:
 
 
 _vocabulary_text: Optional[str] = None
+_vocabulary_pieces: frozenset[str] = frozenset()
 _SEPARATORS = "-_./:"
 
 
 def _vocabulary() -> str:
     """Every vocabulary token, lowercased, NUL-separated (NUL never occurs in a report)."""
-    global _vocabulary_text
+    global _vocabulary_text, _vocabulary_pieces
     if _vocabulary_text is None:
         tokens = list(_FIXED_VOCABULARY) + list(SECRET_ENV_VARS) + list(PROXY_ENV_VARS)
         tokens += sorted(_PLAIN_SEGMENTS)
@@ -221,7 +388,11 @@ def _vocabulary() -> str:
             return "\0".join(t.lower() for t in tokens if t)
         for ids in ORDER.values():
             tokens += list(ids)
-        _vocabulary_text = "\0".join(t.lower() for t in tokens if t)
+        words = [t.lower() for t in tokens if t]
+        # Every part of a token up to a window long: is_vocabulary's answer for a window
+        # is one set lookup (register asks it for every window of a secret).
+        _vocabulary_pieces = frozenset(w[i : i + n] for w in words for n in range(1, _WINDOW + 1) for i in range(len(w) - n + 1))
+        _vocabulary_text = "\0".join(words)
     return _vocabulary_text
 
 
@@ -237,7 +408,10 @@ def is_vocabulary(piece: str) -> bool:
     word = piece.strip(_SEPARATORS)
     if not word or "\0" in word or (word != piece and len(word) < _MIN_SECRET):
         return False
-    return word.lower() in _vocabulary()
+    vocabulary = _vocabulary()
+    if len(word) <= _WINDOW and _vocabulary_text is not None:
+        return word.lower() in _vocabulary_pieces
+    return word.lower() in vocabulary
 
 
 REDACTOR = Redactor()

@@ -533,3 +533,326 @@ def test_the_process_redactor_keeps_the_report_intact_after_word_secrets() -> No
     report = _report()
     assert json.loads(json_render.render(report)) == report.to_dict()
     assert_vocabulary_survives(red)
+
+
+# ---------------------------------------------------------------------------------------
+# Issue 19, item 5: the redactor never changes a document's structure
+#
+# An unclosed <Token>, <SecretAccessKey ...> or <SessionToken> in a role name, an error
+# message, a RoleArn or a task Family used to mask everything up to the next "<" or the end of
+# the text: the text report lost its Verdict line, /metrics was cut mid-label. Now a tag it
+# can pair has its content masked; an unpaired one masks its value, up to the end of the field
+# (whitespace, a line break, a quote or another delimiter), never further.
+# ---------------------------------------------------------------------------------------
+
+import random  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+
+from probe.facts import Facts  # noqa: E402
+
+UNCLOSED_TAGS = {
+    "token": "<Token>",
+    "secret-access-key": '<SecretAccessKey xmlns="https://sts.amazonaws.com/doc/2011-06-15/">',
+    "session-token": "<SessionToken>",
+}
+# Follows the tag in a hostile value: a secret-shaped word (never registered), then the rest
+# of the field, which must survive.
+AFTER = "IQoJb3JpZ2luX2VjEJr0SECRETPART"
+REST = " and the rest of the field"
+
+
+def hostile(tag: str, prefix: str = "app") -> str:
+    return prefix + tag + AFTER + REST
+
+
+def _hostile_report(place: str, value: str) -> Report:
+    """_report() with ``value`` at one place a peer decides: role name, ARNs, cluster, family
+    (in a check's title), an error message (in a check's detail)."""
+    base = _report()
+    identity = dict(base.identity or {})
+    task = {"cluster": "prod", "task_arn": "arn:aws:ecs:us-east-1:123456789012:task/prod/abc", "launch_type": "EC2",
+            "network_mode": "awsvpc", "container_name": "app", "availability_zone": "us-east-1a"}
+    results = list(base.results)
+    if place == "role-name":
+        identity["role_name"] = value
+        identity["arn"] = f"arn:aws:sts::123456789012:assumed-role/{value}/session"
+    elif place == "role-arn":
+        identity["task_role_arn"] = f"arn:aws:iam::123456789012:role/{value}"
+    elif place == "cluster":
+        task["cluster"] = value
+    elif place == "family":
+        results[0] = Result(results[0].id, Status.PASS, f"Task {value}:1 in cluster prod", "", "", {"family": value})
+    elif place == "error-message":
+        results[1] = Result(results[1].id, Status.FAIL, "The credentials endpoint answered 500", f"InternalServerError: {value}", "Fix it.", {})
+    return Report(base.mode, base.started_at, base.duration_ms, base.summary, tuple(results), identity=identity, task=task, sdks=base.sdks)
+
+
+PLACES = ["role-name", "role-arn", "cluster", "family", "error-message"]
+
+
+@pytest.mark.parametrize("layer", ["values-then-document", "document-only"])
+@pytest.mark.parametrize("tag", list(UNCLOSED_TAGS.values()), ids=list(UNCLOSED_TAGS))
+@pytest.mark.parametrize("place", PLACES)
+def test_an_unclosed_tag_keeps_the_text_report_whole(monkeypatch: pytest.MonkeyPatch, place: str, tag: str, layer: str) -> None:
+    """Every line stays; only the tag's value is masked. The text renderer scrubs each value,
+    then the CLI scrubs the whole text: each layer alone keeps the report whole."""
+    from probe.render import text as text_render
+
+    raw = text_render.render(_hostile_report(place, hostile(tag)), color=False, verbose=True)
+    if layer == "document-only":
+        monkeypatch.setattr(text_render, "_safe", text_render.terminal_safe)
+        text = text_render.render(_hostile_report(place, hostile(tag)), color=False, verbose=True)
+        want = text.replace(AFTER, MASK)  # (a detail may wrap inside the tag: it is still one)
+    else:
+        text = raw
+        want = text_render.render(_hostile_report(place, hostile(tag).replace(AFTER, MASK)), color=False, verbose=True)
+    out = Redactor().scrub(text)
+    assert out == want
+    assert len(out.splitlines()) == len(text.splitlines())
+    assert out.splitlines()[-2].startswith("Verdict: ")
+    assert AFTER not in out and REST in " ".join(out.split())
+
+
+@pytest.mark.parametrize("tag", list(UNCLOSED_TAGS.values()), ids=list(UNCLOSED_TAGS))
+def test_a_tag_and_its_value_wrapped_apart_stay_masked(tag: str) -> None:
+    """A detail wrapped between an unclosed tag and its value (after a space): the text
+    renderer scrubs the value before it wraps it."""
+    from probe.render import text as text_render
+
+    for width in range(30, 110):
+        message = "x" * width + f" {tag} {AFTER}{REST}"
+        out = Redactor().scrub(text_render.render(_hostile_report("error-message", message), color=False))
+        assert AFTER not in out, out
+        assert out.splitlines()[-2].startswith("Verdict: ")
+
+
+@pytest.mark.parametrize("tag", list(UNCLOSED_TAGS.values()), ids=list(UNCLOSED_TAGS))
+@pytest.mark.parametrize("place", PLACES)
+def test_an_unclosed_tag_keeps_the_json_report_whole(place: str, tag: str) -> None:
+    """The JSON report (and the sidecar's /report, scrubbed the same way): each value masked
+    after its tag, up to the end of the field, the rest of the value kept."""
+    report = _hostile_report(place, hostile(tag))
+    doc = report.to_dict()
+    out = Redactor().scrub_obj(doc)
+    assert json.loads(json.dumps(doc).replace(tag + AFTER, tag + MASK).replace(json.dumps(tag)[1:-1] + AFTER, json.dumps(tag)[1:-1] + MASK)) == out
+    # The same document scrubbed as text (probe health --json scrubs its serialized line).
+    for text in (json.dumps(doc), json.dumps(doc, indent=2)):
+        again = json.loads(Redactor().scrub(text))
+        assert _keys(again) == _keys(doc) and AFTER not in json.dumps(again)
+
+
+def _families(body: bytes) -> dict[str, Any]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {f.name: f for f in text_string_to_metric_families(body.decode())}
+
+
+def promtool_check(body: bytes) -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        from helpers import need
+
+        need(False, "promtool is not installed (Debian package prometheus; CI installs it)")
+    proc = subprocess.run([str(promtool), "check", "metrics"], input=body, capture_output=True, timeout=60)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr).decode() + "\n" + body.decode()[-3000:]
+
+
+@pytest.mark.parametrize("tag", list(UNCLOSED_TAGS.values()), ids=list(UNCLOSED_TAGS))
+@pytest.mark.parametrize("role", ["{value}", 'quoted "{value}" \\ back\nslash'], ids=["plain", "escapes"])
+def test_an_unclosed_tag_keeps_metrics_whole(tag: str, role: str) -> None:
+    """/metrics: promtool passes and every family and label is there; the role label is
+    masked after its tag (escaped quotes, backslashes and line breaks included)."""
+    from probe.metrics import Metrics
+
+    value = role.format(value=hostile(tag))
+    plain = Metrics().record(_hostile_report("role-name", "app"), Facts({}))
+    body = Metrics().record(_hostile_report("role-name", value), Facts({}))
+    promtool_check(body)
+    fams, before = _families(body), _families(plain)
+    assert {n: len(f.samples) for n, f in fams.items()} == {n: len(f.samples) for n, f in before.items()}
+    for name, fam in fams.items():
+        assert [s.labels.keys() for s in fam.samples] == [s.labels.keys() for s in before[name].samples]
+    (identity,) = fams["ecs_credential_probe_identity_info"].samples
+    assert ("app" + tag + MASK + REST) in identity.labels["role"] and AFTER not in body.decode()
+
+
+def test_emf_scrubs_the_names_it_takes_from_task_metadata() -> None:
+    """EMF's Cluster and TaskFamily come from task metadata, not from the scrubbed report:
+    an unclosed tag is masked there like anywhere, and so is a registered secret."""
+    from probe.metrics import emf_line
+
+    secret = "Zx9Qw8Er7Ty6Ui5Op4As3Df2"
+    redact.register(secret)
+    facts = Facts({"metadata": {"info": {"cluster": hostile(UNCLOSED_TAGS["token"], "prod"), "family": f"web-{secret}", "task_arn": None}}})
+    report = _hostile_report("cluster", hostile(UNCLOSED_TAGS["token"], "prod"))
+    line = json.dumps(emf_line(report, facts, redact.scrub_obj(report.to_dict())), separators=(",", ":"))
+    doc = json.loads(line)
+    assert doc["Cluster"] == "prod<Token>" + MASK + REST
+    assert doc["TaskFamily"] == "web-" + MASK
+    assert secret[:8] not in line and AFTER not in line
+
+
+@pytest.mark.parametrize(
+    "text, scrubbed",
+    [
+        pytest.param("<Token>abc</Token>", "<Token>****</Token>", id="paired"),
+        pytest.param("<Token>a b c</Token> then text", "<Token>****</Token> then text", id="paired-with-spaces"),
+        pytest.param("<Token></Token>", "<Token></Token>", id="paired-empty"),
+        pytest.param('<SecretAccessKey xmlns="x">abc</SecretAccessKey>', '<SecretAccessKey xmlns="x">****</SecretAccessKey>', id="paired-attributes"),
+        pytest.param("<sessiontoken>abc</SESSIONTOKEN>", "<sessiontoken>****</SESSIONTOKEN>", id="any-case"),
+        pytest.param("<Token>\n    IQoJb3JpZ2lu\n  </Token>\n<Next/>", "<Token>\n    ****\n  </Token>\n<Next/>", id="pretty-printed"),
+        pytest.param("<Token>\n    IQoJb3JpZ2lu", "<Token>\n    ****", id="pretty-printed-cut-short"),
+        pytest.param("<Token>IQoJb3JpZ2lu", "<Token>****", id="cut-short"),
+        pytest.param("x<Token>IQoJ/b3Jp+Z2lu= rest of the line\nnext", "x<Token>**** rest of the line\nnext", id="unclosed-in-a-line"),
+        pytest.param("<Token>abc</Other> more", "<Token>****</Other> more", id="unclosed-before-another-tag"),
+        pytest.param("x <Token>\n\nVerdict: FAIL (1 fail)\n", "x <Token>\n\nVerdict: FAIL (1 fail)\n", id="at-a-line-end"),
+        pytest.param("x <Token>\n        kind task-role, source\n", "x <Token>\n        kind task-role, source\n", id="next-line-of-words"),
+        pytest.param('role="x<Token>abc",kind="task"} 1', 'role="x<Token>****",kind="task"} 1', id="label-value"),
+        pytest.param('role="x<Token>a\\"b\\\\c\\nd"} 1', 'role="x<Token>****"} 1', id="label-value-escapes"),
+        pytest.param('check="<Token>",status="</Token>"} 1', 'check="<Token>",status="</Token>"} 1', id="never-pairs-across-a-quote"),
+        pytest.param("<Token/>abc", "<Token/>abc", id="self-closing"),
+        pytest.param("<TokenType>abc</TokenType>", "<TokenType>abc</TokenType>", id="another-name"),
+        pytest.param('<SecretAccessKey\n  xmlns="x">abc</SecretAccessKey>', '<SecretAccessKey\n  xmlns="x">****</SecretAccessKey>', id="tag-across-lines"),
+    ],
+)
+def test_xml_secret_fields(text: str, scrubbed: str) -> None:
+    assert Redactor().scrub(text) == scrubbed
+
+
+@pytest.mark.parametrize(
+    "text, scrubbed",
+    [
+        pytest.param('"Token": "abc" rest', '"Token": "****" rest', id="json"),
+        pytest.param("Token:\n\nVerdict: FAIL", "Token:\n\nVerdict: FAIL", id="never-past-a-line-break"),
+        pytest.param('{"m": "Token=abc\\"def", "n": 1}', '{"m": "Token=****", "n": 1}', id="escaped-quote-masked-whole"),
+        pytest.param('{"m": "Token=abc\\\\", "n": 1}', '{"m": "Token=****", "n": 1}', id="escaped-backslash-masked-whole"),
+        pytest.param("GET /v2/credentials/abc\\\"x\" y", 'GET /v2/credentials/****" y', id="credentials-id-escape"),
+    ],
+)
+def test_secret_values_end_with_their_field(text: str, scrubbed: str) -> None:
+    assert Redactor().scrub(text) == scrubbed
+
+
+def test_a_registered_secret_keeps_the_line_breaks_it_spans() -> None:
+    red = Redactor()
+    red.register("first-half-Zq7Wx\nsecond-half-Pv3Kt")  # a token file read as it is
+    out = red.scrub("a first-half-Zq7Wx\nsecond-half-Pv3Kt b\nnext line")
+    assert out == f"a {MASK}\n{MASK} b\nnext line"
+
+
+def test_a_registered_secret_is_masked_with_whole_escapes() -> None:
+    """In JSON text a mask never ends inside an escape (the document stays JSON)."""
+    red = Redactor()
+    red.register('Pq8"Rs7Tu6Vw5')  # a proxy password with a quote
+    red.register("Ab1Cd2Ef3Gh4\\")  # ... and one ending in a backslash
+    for value in ('x Pq8"Rs7Tu6Vw5 y', "x Ab1Cd2Ef3Gh4\\", 'Ab1Cd2Ef3Gh4\\"'):
+        text = json.dumps({"message": value, "n": 1})
+        doc = json.loads(red.scrub(text))
+        assert set(doc) == {"message", "n"} and "Rs7Tu6" not in doc["message"] and "Cd2Ef3" not in doc["message"]
+
+
+# ---------------------------------------------------------------------------------------
+# Random hostile documents: the structure survives, the secrets do not
+# ---------------------------------------------------------------------------------------
+
+REGISTERED = ["wJalrXUtnFEMI/K7MDENG/bPxRfiCYzz9SECRET", "IQoJb3JpZ2luX2VjEHoaCXVzLWVhc3QtMSJHMEUCIQDtoken", "pa55w0rd"]
+FRAGMENTS = [
+    "<Token>", "</Token>", "<SessionToken>", "</SessionToken>", '<SecretAccessKey a="1">', "</SecretAccessKey>", "<Token/>",
+    "<SecretAccessKey", ">", "<", "Token=", "Token: ", '"Token": "', "'SecretAccessKey': '", "aws_session_token = ",
+    "http://", "https://user:", "socks5h://u:p@", "@", ":", "/", "/credentials/", "?id=", "&id=", "AKIAIOSFODNN7EXAMPLE",
+    '"', "'", "\\", '\\"', "\\\\", "\\n", "\n", "\r\n", " ", "\t", ",", "}", "{", "&", "=", "abc", "rrrrrrrr", "x" * 40,
+    *REGISTERED, REGISTERED[0][5:19], REGISTERED[1][10:30],
+]
+
+
+def _hostile_string(rnd: random.Random) -> str:
+    return "".join(rnd.choice(FRAGMENTS) for _ in range(rnd.randint(1, 14)))
+
+
+def _registered() -> Redactor:
+    red = Redactor()
+    for secret in REGISTERED:
+        red.register(secret)
+    return red
+
+
+def _no_registered_piece(out: str) -> None:
+    for secret in REGISTERED:
+        for i in range(max(1, len(secret) - 7)):
+            assert secret[i : i + 8] not in out, (secret[i : i + 8], out)
+
+
+def test_random_hostile_text_keeps_every_line_break() -> None:
+    rnd, red = random.Random(19), _registered()
+    for _ in range(3000):
+        text = _hostile_string(rnd)
+        out = red.scrub(text)
+        assert [out.count(c) for c in "\n\r"] == [text.count(c) for c in "\n\r"], (text, out)
+        _no_registered_piece(out)
+
+
+def test_random_hostile_json_stays_json() -> None:
+    rnd, red = random.Random(5), _registered()
+    for _ in range(1500):
+        doc = {"role_name": _hostile_string(rnd), "detail": _hostile_string(rnd), "list": [_hostile_string(rnd), 1, None], "Token": _hostile_string(rnd)}
+        for text in (json.dumps(doc), json.dumps(doc, indent=2)):
+            out = red.scrub(text)
+            again = json.loads(out)
+            assert list(again) == list(doc) and len(again["list"]) == 3 and again["list"][1:] == [1, None], out
+            _no_registered_piece(out)
+
+
+def test_random_hostile_label_values_keep_the_exposition() -> None:
+    """The whole /metrics body scrubbed as text: every sample keeps its labels."""
+    from prometheus_client import CollectorRegistry, Gauge, generate_latest
+
+    rnd, red = random.Random(6), _registered()
+    registry = CollectorRegistry()
+    gauge = Gauge("ecs_credential_probe_test_info", "Hostile label values", ["role", "kind"], registry=registry)
+    values = set()
+    for _ in range(400):
+        role, kind = _hostile_string(rnd), _hostile_string(rnd)
+        if (role, kind) not in values:
+            values.add((role, kind))
+            gauge.labels(role, kind).set(1)
+    body = red.scrub(generate_latest(registry).decode()).encode()
+    (fam,) = _families(body).values()
+    assert len(fam.samples) == len(values) and all(set(s.labels) == {"role", "kind"} for s in fam.samples)
+    _no_registered_piece(body.decode())
+    promtool_check(body)
+
+
+# ---------------------------------------------------------------------------------------
+# Issue 19, item 6: the same matches as before, found in linear time
+# ---------------------------------------------------------------------------------------
+
+# The old URL password pattern, quadratic on a run of letters: the specification of
+# _mask_url_passwords on short texts.
+_OLD_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://[^\s/?#@:\"'<>]*:)([^\s@\"'<>]+)(@)")
+
+
+def test_url_passwords_are_found_as_the_old_pattern_found_them() -> None:
+    rnd = random.Random(1)
+    alphabet = "ab1+.-:/@? #\"'<x"
+    for _ in range(50000):
+        text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 24))).replace("x", "://")
+        want = _OLD_URL_PASSWORD.sub(lambda m: m.group(1) + MASK + m.group(3), text)
+        assert redact._mask_url_passwords(text) == want, text
+
+
+def test_registered_pieces_are_found_wherever_they_start() -> None:
+    """scrub looks up 4-grams at every fourth position and 8-grams only near a hit: the same
+    positions as looking up every 8-gram (the old way)."""
+    rnd = random.Random(2)
+    secrets = ["".join(rnd.choice("abcdefgh12") for _ in range(rnd.randint(8, 30))) for _ in range(5)]
+    red = Redactor()
+    for secret in secrets:
+        red.register(secret)
+    windows = {s[i : i + 8] for s in secrets for i in range(len(s) - 7)}
+    for _ in range(2000):
+        text = "".join(rnd.choice(secrets + ["abcd", "x", "h12", "-"]) if rnd.random() < 0.3 else rnd.choice("abcdefgh12 xyz") for _ in range(rnd.randint(0, 60)))
+        want = {j for i in range(len(text) - 7) if text[i : i + 8] in windows for j in range(i, i + 8)}
+        got = {j for a, b in red._registered_spans(text) for j in range(a, b)}
+        assert got == want, text

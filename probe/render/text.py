@@ -7,6 +7,7 @@ import re
 import textwrap
 from typing import Any
 
+from probe import redact
 from probe.model import Report, Status
 
 MARKS = {
@@ -36,9 +37,15 @@ def terminal_safe(text: str) -> str:
     return _CONTROL.sub(lambda m: _NAMED.get(m.group(), f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}"), text)
 
 
+def _safe(text: str) -> str:
+    """One value scrubbed as a whole (before lines are wrapped: a secret field's name and its
+    value may end up on two lines), then made safe for a terminal."""
+    return terminal_safe(redact.scrub(text))
+
+
 def _clean(value: Any) -> Any:
     if isinstance(value, str):
-        return terminal_safe(value)
+        return _safe(value)
     if isinstance(value, dict) or hasattr(value, "items"):
         return {k: _clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -47,9 +54,10 @@ def _clean(value: Any) -> Any:
 
 
 def _sanitized(report: Report) -> Report:
-    """The report with every string made safe for a terminal (JSON keeps them exact)."""
+    """The report with every string scrubbed and made safe for a terminal (JSON keeps them
+    exact, scrubbed). The whole text is scrubbed again by its caller."""
     results = tuple(
-        dataclasses.replace(r, id=terminal_safe(r.id), title=terminal_safe(r.title), detail=terminal_safe(r.detail), remedy=terminal_safe(r.remedy))
+        dataclasses.replace(r, id=_safe(r.id), title=_safe(r.title), detail=_safe(r.detail), remedy=_safe(r.remedy))
         for r in report.results
     )
     fields = {f.name: _clean(getattr(report, f.name)) for f in dataclasses.fields(report) if f.name != "results"}
