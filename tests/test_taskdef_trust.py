@@ -256,7 +256,11 @@ def test_trust_source_arn_and_cluster(home: str, tmp_path: Path, cluster: str, s
         pytest.param([{**ALLOW, "Condition": {"ArnLike": {"aws:SourceArn": ["arn:aws:ecs:*:123456789012:task/staging/*", "arn:aws:ecs:*:123456789012:task/prod/*"]}}}], "pass", id="arn-list-two-clusters"),
         pytest.param([{**ALLOW, "Condition": {"StringEquals": {"aws:SourceAccount": "*"}}}], "fail", id="no-wildcards-in-equals"),
         pytest.param([{**ALLOW, "Condition": {"StringLike": {"aws:SourceAccount": "1234*"}}}], "pass", id="like-wildcard"),
-        pytest.param([{**ALLOW, "Condition": {"ForAnyValue:StringEquals": {"aws:SourceAccount": "123456789012"}, "Bool": {"aws:SecureTransport": "true"}}}], "pass", id="prefix-and-unmodelled"),
+        # A condition the probe does not model is named, never passed unjudged (issue 20, item 6).
+        pytest.param([{**ALLOW, "Condition": {"ForAnyValue:StringEquals": {"aws:SourceAccount": "123456789012"}, "Bool": {"aws:SecureTransport": "true"}}}], "warn", id="prefix-and-unmodelled"),
+        pytest.param([{**ALLOW, "Condition": {"StringEquals": {"sts:ExternalId": "abc"}}}], "warn", id="only-unmodelled"),
+        pytest.param([{**ALLOW, "Condition": {"StringEquals": {"sts:ExternalId": "abc"}}}, ALLOW], "pass", id="unmodelled-or-unconditional"),
+        pytest.param([{**ALLOW, "Condition": {"StringEquals": {"aws:SourceAccount": "999999999999"}, "Bool": {"aws:SecureTransport": "true"}}}], "fail", id="unmodelled-beside-a-refusal"),
     ],
 )
 def test_trust_condition_grammar(home: str, tmp_path: Path, condition_statements: list, status: str) -> None:
@@ -307,10 +311,12 @@ def trust_run(home: str, tmp_path: Path, doc: Any, *args: str, env: Any = None) 
         pytest.param(get_role({"StringEquals": {"aws:SourceAccount": "111111111111"}}, arn="arn:aws-cn:iam::111111111111:role/x"), (), "pass", ["account 111111111111"], id="get-role-other-partition"),
         pytest.param(get_role(OTHER_ACCOUNT), ("--account", "999999999999"), "pass", ["account 999999999999", "from --account"], id="account-flag-wins"),
         pytest.param(get_role(OWN_ACCOUNT), ("--account", "999999999999"), "fail", ["account 999999999999", "from --account"], id="account-flag-wins-failing"),
-        pytest.param(policy({**ALLOW, "Condition": OTHER_ACCOUNT}), (), "pass", ["could not be checked", "--account"], id="bare-policy-unknown-account"),
-        pytest.param(policy({**ALLOW, "Condition": OTHER_ARN}), (), "pass", ["could not be checked"], id="bare-policy-unknown-account-arn"),
+        # Nothing compared, nothing passed: skipped, saying why (issue 20, item 6).
+        pytest.param(policy({**ALLOW, "Condition": OTHER_ACCOUNT}), (), "skip", ["could not be checked", "--account"], id="bare-policy-unknown-account"),
+        pytest.param(policy({**ALLOW, "Condition": OTHER_ARN}), (), "skip", ["could not be checked"], id="bare-policy-unknown-account-arn"),
+        pytest.param(policy({**ALLOW, "Condition": {"Null": {"aws:SourceAccount": "false"}}}), (), "pass", ["holds for an ECS task of any account"], id="bare-policy-null-false-needs-no-account"),
         pytest.param(policy({**ALLOW, "Condition": OTHER_ACCOUNT}), ("--account", "123456789012"), "fail", ["from --account"], id="bare-policy-with-account"),
-        pytest.param({"Role": {"RoleName": "x", "AssumeRolePolicyDocument": policy({**ALLOW, "Condition": OTHER_ACCOUNT})}}, (), "pass", ["could not be checked"], id="get-role-without-arn"),
+        pytest.param({"Role": {"RoleName": "x", "AssumeRolePolicyDocument": policy({**ALLOW, "Condition": OTHER_ACCOUNT})}}, (), "skip", ["could not be checked"], id="get-role-without-arn"),
     ],
 )
 def test_trust_account_comes_from_the_role(home: str, tmp_path: Path, doc: Any, args: tuple, status: str, words: list) -> None:
@@ -363,6 +369,88 @@ def test_trust_role_account_from_getrole(home: str, moto_iam: str) -> None:
     assert check["status"] == "pass" and "not one in account 222222222222" in check["detail"], check
     flag = run_probe(["trust", "--role", "own-account-role", "--account", "999999999999", "--json"], env)
     assert flag.status("trust.conditions") == "fail" and "from --account" in flag.check("trust.conditions")["detail"]
+
+
+# ---------------------------------------------------------------------------------------
+# The fix is the whole trust policy: update-assume-role-policy replaces it (issue 20, item 6)
+# ---------------------------------------------------------------------------------------
+
+EC2 = {"Sid": "Ec2", "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+DENY = {"Effect": "Deny", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
+LAMBDA = {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole",
+          "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}}
+
+
+def _fix_document(check: dict[str, Any]) -> dict[str, Any]:
+    """The document the remedy gives, as a user would paste it from the text, and as the JSON
+    report carries it: the same, and valid JSON."""
+    remedy = check["remedy"]
+    assert "update-assume-role-policy" in remedy and "file://trust.json" in remedy, remedy
+    pasted = json.loads(remedy.split("data.policy_document): ", 1)[1])
+    assert pasted == check["data"]["policy_document"]
+    return pasted
+
+
+@pytest.mark.parametrize(
+    "statements, check_id, kept, dropped",
+    [
+        pytest.param([EC2, LAMBDA], "trust.ecs-tasks-principal", [EC2, LAMBDA], [], id="no-ecs-statement"),
+        pytest.param([EC2, ALLOW, DENY], "trust.ecs-tasks-principal", [EC2, ALLOW], [DENY], id="a-deny"),
+        pytest.param([EC2, {"Sid": "All", "Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}], "trust.ecs-tasks-principal", [EC2], [], id="wildcard"),
+        pytest.param([EC2, {**ALLOW, "Sid": "Ecs", "Condition": {"StringEquals": {"aws:SourceAccount": "999999999999", "sts:ExternalId": "x"}}}],
+                     "trust.conditions", [EC2], [], id="conditions-of-another-account"),
+    ],
+)
+def test_trust_fix_is_the_whole_policy(home: str, tmp_path: Path, statements: list, check_id: str, kept: list, dropped: list) -> None:
+    doc = {"Version": "2012-10-17", "Id": "team-policy", "Statement": statements}
+    run = trust_run(home, tmp_path, doc, "--account", "123456789012")
+    check = run.check(check_id)
+    assert check["status"] in ("fail", "warn"), check
+    fixed = _fix_document(check)
+    assert fixed["Version"] == "2012-10-17" and fixed["Id"] == "team-policy"
+    for st in kept:
+        assert st in fixed["Statement"], (st, fixed)
+    for st in dropped:
+        assert st not in fixed["Statement"], (st, fixed)
+    ecs = [st for st in fixed["Statement"] if st.get("Principal") == {"Service": "ecs-tasks.amazonaws.com"} and st["Effect"] == "Allow"]
+    assert len(ecs) == 1, fixed
+    # The document, given back to the probe, passes both checks.
+    again = trust_run(home, tmp_path, fixed, "--account", "123456789012")
+    statuses = {c["id"]: c["status"] for c in again.report["checks"]}
+    assert statuses["trust.ecs-tasks-principal"] == "pass", again.report["checks"]
+    assert statuses["trust.conditions"] in ("pass", "warn"), again.report["checks"]  # sts:ExternalId stays unjudged
+
+
+def test_trust_fix_applied_with_the_command_keeps_what_was_there(home: str, moto_iam: str) -> None:
+    """Run what the remedy says, against moto's IAM: the role ends up trusting ECS tasks and
+    still trusts what it trusted before."""
+    import boto3
+
+    iam = boto3.client("iam", endpoint_url=moto_iam, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+    iam.create_role(RoleName="shared-role", AssumeRolePolicyDocument=json.dumps(policy(EC2, LAMBDA)))
+    env = clean_env(home, {"AWS_ENDPOINT_URL_IAM": moto_iam, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"})
+    before = run_probe(["trust", "--role", "shared-role", "--json"], env)
+    check = before.check("trust.ecs-tasks-principal")
+    assert before.rc == 1 and "--role-name shared-role " in check["remedy"], check
+    fixed = _fix_document(check)
+    iam.update_assume_role_policy(RoleName="shared-role", PolicyDocument=json.dumps(fixed))
+    after = run_probe(["trust", "--role", "shared-role", "--json"], env)
+    assert after.rc == 0 and after.status("trust.ecs-tasks-principal") == "pass", after.report["checks"]
+    now = iam.get_role(RoleName="shared-role")["Role"]["AssumeRolePolicyDocument"]
+    now = json.loads(now) if isinstance(now, str) else now
+    assert EC2 in now["Statement"] and LAMBDA in now["Statement"], now
+
+
+def test_trust_conditions_that_could_not_be_compared_never_pass(home: str, tmp_path: Path) -> None:
+    """A bare policy with source conditions and no account: skipped with the reason, not
+    passed; a condition the probe does not model: a warning that names it."""
+    run = trust_run(home, tmp_path, policy({**ALLOW, "Condition": OWN_ACCOUNT}))
+    check = run.check("trust.conditions")
+    assert check["status"] == "skip" and "Not checked" in check["title"] and "--account" in check["detail"], check
+    run = trust_run(home, tmp_path, policy({**ALLOW, "Condition": {"StringEquals": {"sts:ExternalId": "abc"}}}), "--account", "123456789012")
+    check = run.check("trust.conditions")
+    assert check["status"] == "warn" and "StringEquals sts:ExternalId" in check["detail"], check
+    assert check["data"]["unjudged"] == ["StringEquals sts:ExternalId"]
 
 
 @pytest.mark.parametrize(

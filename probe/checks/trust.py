@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import fnmatch
-from typing import Any, Iterator, Optional
+import json
+from typing import Any, Iterator, NamedTuple, Optional
 
 from probe.checks import Outcome, check, failed, passed, skipped, warned
 from probe.facts import Facts
 
 SERVICE = "ecs-tasks.amazonaws.com"
+ECS_ALLOW: dict[str, Any] = {"Effect": "Allow", "Principal": {"Service": SERVICE}, "Action": "sts:AssumeRole"}
+SOURCE_KEYS = ("aws:sourceaccount", "aws:sourcearn")
 
 
 class PolicyShapeError(ValueError):
@@ -94,25 +97,74 @@ def ecs_tasks_principal(f: Facts) -> Outcome:
         denies = matching(policy, "Deny")
     except PolicyShapeError as exc:
         return failed("The trust policy has unexpected types", f"{exc}; IAM would reject it.", "Fix the policy's JSON (see the IAM policy grammar).")
-    fix = (
-        'Add to the role\'s trust policy: {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, '
-        '"Action": "sts:AssumeRole"} (`aws iam update-assume-role-policy --role-name ROLE --policy-document file://trust.json`).'
-    )
+    rec = f.get("trust")
+    existing = [st for _i, st in statements(policy)]
     unconditional_deny = [i for i, st, _w in denies if not st.get("Condition")]
     if unconditional_deny:
-        return failed("A Deny keeps ECS tasks from assuming the role", f"Statement[{unconditional_deny[0]}] denies sts:AssumeRole to {SERVICE}.", "Remove or narrow that Deny. " + fix)
+        kept = [st for i, st in enumerate(existing) if i not in unconditional_deny]
+        doc = _document(policy, kept + ([] if allows else [ECS_ALLOW]))
+        which = ", ".join(f"Statement[{i}]" for i in unconditional_deny)
+        return failed(
+            "A Deny keeps ECS tasks from assuming the role",
+            f"Statement[{unconditional_deny[0]}] denies sts:AssumeRole to {SERVICE}.",
+            f"Remove or narrow that Deny. The whole policy without {which}" + ("" if allows else f", with an Allow for {SERVICE} added")
+            + ": " + _update(rec, doc),
+            policy_document=doc,
+        )
     if not allows:
-        return failed(f"The trust policy does not allow {SERVICE}", "No statement allows sts:AssumeRole to the ECS tasks service; ECS cannot give this role to a task.", fix)
+        doc = _document(policy, existing + [ECS_ALLOW])
+        return failed(
+            f"The trust policy does not allow {SERVICE}",
+            "No statement allows sts:AssumeRole to the ECS tasks service; ECS cannot give this role to a task.",
+            f"Add an Allow of sts:AssumeRole for {SERVICE} to the statements there are. The whole policy: " + _update(rec, doc),
+            policy_document=doc,
+        )
     if denies:
         i = denies[0][0]
         return warned("A conditional Deny may keep ECS tasks out", f"Statement[{i}] denies sts:AssumeRole to {SERVICE} under conditions.", "Check that its conditions never hold for your tasks.")
     if all(w for _i, _st, w in allows):
+        wild = {i for i, _st, _w in allows}
+        doc = _document(policy, [_named_service(st) if i in wild else st for i, st in enumerate(existing)])
         return warned(
             "The role trusts everyone, not just ECS tasks",
             f"Statement[{allows[0][0]}] allows sts:AssumeRole through a wildcard principal (or NotPrincipal).",
-            "Name the service principal ecs-tasks.amazonaws.com instead of a wildcard. " + fix,
+            f"Name the service principal {SERVICE} instead of the wildcard (conditions and Sid kept). The whole policy: " + _update(rec, doc),
+            policy_document=doc,
         )
     return passed(f"The trust policy allows {SERVICE}", f"Statement[{allows[0][0]}]")
+
+
+def _document(policy: dict[str, Any], stmts: list[dict[str, Any]]) -> dict[str, Any]:
+    """A whole trust policy: the one there is (Version, Id) with these statements."""
+    doc: dict[str, Any] = {"Version": policy.get("Version") or "2012-10-17"}
+    if policy.get("Id") is not None:
+        doc["Id"] = policy["Id"]
+    doc["Statement"] = stmts
+    return doc
+
+
+def _named_service(st: dict[str, Any]) -> dict[str, Any]:
+    """A wildcard Allow made into the ECS tasks Allow, its Sid and Condition kept."""
+    out = {k: st[k] for k in ("Sid",) if k in st}
+    out.update(ECS_ALLOW)
+    if st.get("Condition"):
+        out["Condition"] = st["Condition"]
+    return out
+
+
+def _role_name(rec: dict[str, Any]) -> str:
+    arn = rec.get("role_arn") or rec.get("role") or ""
+    name = str(arn).rsplit("/", 1)[-1] if str(arn).startswith("arn:") else str(arn)
+    return name or "ROLE"
+
+
+def _update(rec: dict[str, Any], doc: dict[str, Any]) -> str:
+    """update-assume-role-policy replaces the whole trust policy: give it the whole document."""
+    return (
+        f"save it as trust.json and run `aws iam update-assume-role-policy --role-name {_role_name(rec)} "
+        "--policy-document file://trust.json` (it replaces the whole trust policy; the document is exact in the "
+        f"JSON report's data.policy_document): {json.dumps(doc)}"
+    )
 
 
 def _value_can_match(operator: str, pattern: str, candidate: Optional[str], arn: bool) -> bool:
@@ -136,15 +188,24 @@ def _value_can_match(operator: str, pattern: str, candidate: Optional[str], arn:
     return fnmatch.fnmatchcase(candidate, pattern) if like else candidate == pattern
 
 
-def statement_holds(st: dict[str, Any], account: Optional[str], cluster: Optional[str]) -> tuple[bool, list[str], bool]:
-    """(can this Allow hold for an ECS task of the account/cluster, why not, has source conditions)."""
+class Judged(NamedTuple):
+    holds: bool  # no judged condition refuses an ECS task of the account/cluster
+    reasons: list[str]  # why not
+    seen: bool  # it has aws:SourceAccount / aws:SourceArn conditions
+    unjudged: list[str]  # conditions the probe does not model ("Bool aws:SecureTransport")
+    needs_account: bool  # a source condition could not be compared: the account is unknown
+
+
+def statement_holds(st: dict[str, Any], account: Optional[str], cluster: Optional[str]) -> Judged:
+    """Can this Allow hold for an ECS task of the account/cluster, and what could not be judged."""
     cond = st.get("Condition") or {}
     if not isinstance(cond, dict):
         raise PolicyShapeError("Condition is not an object")
     task_arn = f"arn:aws:ecs:*:{account}:task/{cluster or 'any-cluster'}/0123456789abcdef0123456789abcdef" if account else None
     candidates = {"aws:sourceaccount": (account, False), "aws:sourcearn": (task_arn, True)}
     reasons: list[str] = []
-    seen = False
+    unjudged: list[str] = []
+    seen = needs_account = False
     for operator, block in cond.items():
         if not isinstance(block, dict):
             raise PolicyShapeError(f"Condition.{operator} is not an object")
@@ -154,7 +215,8 @@ def statement_holds(st: dict[str, Any], account: Optional[str], cluster: Optiona
         for key, raw in block.items():
             k = str(key).lower()
             if k not in candidates:
-                continue  # a key the probe does not model: assume it can hold
+                unjudged.append(f"{operator} {key}")
+                continue
             seen = True
             candidate, is_arn = candidates[k]
             values = [str(v) for v in _list(raw, f"Condition.{operator}.{key}")]
@@ -166,21 +228,40 @@ def statement_holds(st: dict[str, Any], account: Optional[str], cluster: Optiona
             negated = "Not" in op
             base = op.replace("Not", "")
             if base not in ("StringEquals", "StringLike", "StringEqualsIgnoreCase", "ArnEquals", "ArnLike"):
+                unjudged.append(f"{operator} {key}")
                 continue
+            if candidate is None:
+                needs_account = True
             hits = [v for v in values if _value_can_match(base, v, candidate, is_arn)]
             if negated and candidate is not None and len(hits) == len(values) and values:
                 reasons.append(f"{operator} {key} excludes {candidate}")
             elif not negated and not hits:
                 what = f"cluster {cluster}" if is_arn and cluster else f"account {account}"
                 reasons.append(f"{operator} {key} {', '.join(values)} never matches {what}")
-    return not reasons, reasons, seen
+    return Judged(not reasons, reasons, seen, unjudged, needs_account)
+
+
+def _with_source_conditions(st: dict[str, Any], account: Optional[str], partition: str) -> dict[str, Any]:
+    """The statement with its aws:SourceAccount / aws:SourceArn conditions replaced by ones
+    that hold for every ECS task of the account; its other conditions kept."""
+    cond: dict[str, Any] = {}
+    for operator, block in (st.get("Condition") or {}).items():
+        rest = {k: v for k, v in block.items() if str(k).lower() not in SOURCE_KEYS}
+        if rest:
+            cond[operator] = rest
+    acct = account or "<account id>"
+    cond.setdefault("StringEquals", {})["aws:SourceAccount"] = acct
+    cond.setdefault("ArnLike", {})["aws:SourceArn"] = f"arn:{partition}:ecs:*:{acct}:*"
+    return {**st, "Condition": cond}
 
 
 @check("trust.conditions", mode="trust", title="The trust policy's conditions fit this account", needs=("trust",))
 def conditions(f: Facts) -> Outcome:
     """Guarantees: fails when no allowing statement's aws:SourceAccount / aws:SourceArn
     conditions can hold for an ECS task of this account (or --cluster): values OR, keys
-    AND, statements OR, as IAM evaluates them."""
+    AND, statements OR, as IAM evaluates them. Passes only when a statement was judged
+    whole: skipped when its source conditions could not be compared (no account known),
+    warns when its other conditions are ones the probe does not model."""
     policy, early = _policy(f)
     if early:
         return early
@@ -190,28 +271,47 @@ def conditions(f: Facts) -> Outcome:
     whose = _whose_account(rec)
     try:
         allows = matching(policy, "Allow")
-        results = [(i, *statement_holds(st, account, cluster)) for i, st, _w in allows]
+        results = [(i, statement_holds(st, account, cluster)) for i, st, _w in allows]
     except PolicyShapeError as exc:
         return failed("The trust policy has unexpected types", f"{exc}; IAM would reject it.", "Fix the policy's JSON.")
     if not allows:
         return skipped("The trust policy's conditions fit this account", "no statement allows ECS tasks (see trust.ecs-tasks-principal)")
-    seen = any(r[3] for r in results)
-    holding = [r for r in results if r[1]]
+    holding = [(i, j) for i, j in results if j.holds]
     if not holding:
-        reasons = [f"Statement[{i}]: {'; '.join(why)}" for i, _ok, why, _seen in results]
+        reasons = [f"Statement[{i}]: {'; '.join(j.reasons)}" for i, j in results]
+        failing = {i for i, _j in results}
+        arn = str(rec.get("role_arn") or rec.get("role") or "")
+        partition = arn.split(":")[1] if arn.startswith("arn:") and arn.count(":") >= 5 else "aws"
+        doc = _document(policy, [_with_source_conditions(st, account, partition) if i in failing else st for i, st in statements(policy)])
         return failed(
             f"The trust policy's conditions refuse ECS tasks of account {account}" if account else "The trust policy's conditions refuse ECS tasks",
             "; ".join(reasons) + "." + (f" Account {account}: {whose}." if account else f" {_UNKNOWN_ACCOUNT}"),
-            f'Use "Condition": {{"StringEquals": {{"aws:SourceAccount": "{account or "<account id>"}"}}, '
-            f'"ArnLike": {{"aws:SourceArn": "arn:aws:ecs:<region>:{account or "<account id>"}:*"}}}}.',
+            f"Give {', '.join(f'Statement[{i}]' for i in sorted(failing))} source conditions every ECS task of the account meets "
+            f'("Condition": {{"StringEquals": {{"aws:SourceAccount": "{account or "<account id>"}"}}, '
+            f'"ArnLike": {{"aws:SourceArn": "arn:{partition}:ecs:*:{account or "<account id>"}:*"}}}}; its other conditions kept). '
+            "The whole policy: " + _update(rec, doc),
+            policy_document=doc,
         )
-    if not seen:
-        return passed("No source conditions", "aws:SourceAccount / aws:SourceArn conditions would guard against the confused deputy")
-    if not account:
-        return passed("Source conditions present", _UNKNOWN_ACCOUNT)
-    return passed(
-        "The trust policy's conditions fit this account",
-        f"Statement[{holding[0][0]}] holds for account {account} ({whose})" + (f", cluster {cluster}" if cluster else ""),
+    certain = [(i, j) for i, j in holding if not j.unjudged and not j.needs_account]
+    if certain:
+        i, j = certain[0]
+        if not j.seen:
+            return passed("No source conditions", f"Statement[{i}] has none; aws:SourceAccount / aws:SourceArn conditions would guard against the confused deputy")
+        return passed(
+            "The trust policy's conditions fit this account",
+            f"Statement[{i}] holds for " + (f"account {account} ({whose})" if account else "an ECS task of any account")
+            + (f", cluster {cluster}" if cluster else ""),
+        )
+    if any(not j.unjudged for _i, j in holding):
+        # Only the account is missing: nothing was compared, so nothing passed.
+        return skipped("The trust policy's conditions fit this account", _UNKNOWN_ACCOUNT)
+    unjudged = "; ".join(f"Statement[{i}]: {', '.join(j.unjudged)}" for i, j in holding)
+    return warned(
+        "The trust policy has conditions the probe cannot judge",
+        f"{unjudged}. The probe judges aws:SourceAccount and aws:SourceArn only; these may refuse ECS tasks."
+        + ("" if account or not any(j.needs_account for _i, j in holding) else f" {_UNKNOWN_ACCOUNT}"),
+        f"Check that these conditions hold when {SERVICE} assumes the role for a task of this account.",
+        unjudged=[c for _i, j in holding for c in j.unjudged],
     )
 
 
