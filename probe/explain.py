@@ -97,7 +97,7 @@ _CONT_START = (b" ", b"\t", b"(", b"<", b"}", b'"', b"is not authorized", b"arn:
 # Words a wrapped message line can end on (the next line goes on with it).
 _UNFINISHED_WORDS = frozenset(b"the a an in on with because no is not to perform resource operation".split())
 _OPEN_ENDS = (b":", b",")
-_CONT_FIRST = frozenset(t[0] for t in _CONT_START) | frozenset(b"{0123456789")
+_CONT_FIRST = frozenset(t[0] for t in _CONT_START) | frozenset(b"{")
 _HEADER_START = (b"An error occurred (", b"fatal error: An error occurred (", b"operation error ", b'Error executing "')
 
 # What differs between two printings of one message and says nothing about the denial: the line's
@@ -689,7 +689,7 @@ class Reader:
         # Recent errors, each [line, message core, forms seen, denial, key, shapes seen, printed by a
         # traceback or debug log]: by core, in order, the last.
         self._by_core: dict[str, list[Any]] = {}
-        self._order: deque[list[Any]] = deque()
+        self._order: deque[list[Any]] = deque(maxlen=8)
         self._last: Optional[list[Any]] = None
         self._pending: list[tuple[int, Any, Denial, tuple[Any, ...]]] = []  # response bodies waiting for their SDK error
 
@@ -725,10 +725,11 @@ class Reader:
             last[0] = line  # the same line again: a repeat (the common case)
             self._store(d, k, line)
             return
-        self._expire(line)
+        if self._pending:
+            self._expire(line)
         if d.format in _WIRE_FORMATS:
             for ev in reversed(self._order):
-                if form not in ev[2] and _echo_of(d, ev[3]):
+                if line - ev[0] <= _ECHO_LINES and form not in ev[2] and _echo_of(d, ev[3]):
                     ev[2].add(form)
                     return  # the body of an error already reported (logged after it)
             self._pending.append((line, form, d, k))
@@ -745,6 +746,8 @@ class Reader:
                         k = d.key()
                     break
         ev = self._by_core.get(core)
+        if ev is not None and line - ev[0] > _ECHO_LINES:
+            ev = None
         if ev is not None and ev[4] == k and form in ev[2]:
             # This error again, printed as before: a new occurrence, which later copies attach to.
             ev[0], ev[2], ev[5], ev[6] = line, {form}, None, None
@@ -762,18 +765,12 @@ class Reader:
                 ev[0] = max(ev[0], line)
                 return
         ev = [line, core, {form}, d, k, None, None]
+        if len(self._by_core) >= _CACHE_MAX:
+            self._by_core.clear()
         self._by_core[core] = ev
-        self._order.append(ev)
+        self._order.append(ev)  # a deque of the last few (maxlen): for response bodies logged after their error
         self._last = ev
-        if len(self._order) > 64:
-            self._forget(self._order.popleft())
         self._store(d, k, line)
-
-    def _forget(self, ev: list[Any]) -> None:
-        if self._by_core.get(ev[1]) is ev:
-            del self._by_core[ev[1]]
-        if self._last is ev:
-            self._last = None
 
     def _repeats(self, d: Denial, k: tuple[Any, ...], core: str, line: int, n: int, form: Any) -> None:
         """``n`` more occurrences of the same line, from ``line`` on."""
@@ -792,9 +789,6 @@ class Reader:
     def _expire(self, line: int) -> None:
         """Forget the errors older than _ECHO_LINES; response bodies that no error claimed are
         denials of their own (line -1: the end of the stream)."""
-        order = self._order
-        while order and (line < 0 or line - order[0][0] > _ECHO_LINES):
-            self._forget(order.popleft())
         while self._pending and (line < 0 or line - self._pending[0][0] > _ECHO_LINES):
             pl, _pf, pd, pk = self._pending.pop(0)
             self._store(pd, pk, pl)
@@ -1083,8 +1077,6 @@ def _continues(raw: bytes) -> bool:
         return False
     if raw.startswith(b"{"):
         return _json_head(raw).startswith(_CONT_START)
-    if raw[:1].isdigit():
-        return _payload(raw).head().startswith(_CONT_START)
     return raw.startswith(_CONT_START)
 
 
