@@ -275,3 +275,92 @@ def test_no_secret_from_a_messy_ecs_config(home: str, tmp_path: Path) -> None:
     run = run_probe(["host", "--ecs-config", str(cfg), "--iptables-save", "/dev/null", "--json"], clean_env(home),
                     secrets=["SuperSecretPw123", "HunterTwoSecret99", "dXNlcjpIdW50ZXJUd29TZWNyZXQ5OQ=="])
     assert run.status("host.config.syntax") == "fail"
+
+
+# ---------------------------------------------------------------------------------------
+# The fixes name only what is missing, and running them makes the check pass (issue 20, item 6)
+# ---------------------------------------------------------------------------------------
+
+
+def _fix_commands(remedy: str, table_or_chain: str) -> list[list[str]]:
+    """The iptables commands a remedy gives for ``table_or_chain`` (`-t nat`, `DOCKER-USER`),
+    without sudo; never the saving ones (they write the machine's /etc)."""
+    import re
+    import shlex
+
+    found = re.findall(r"`sudo ((?:iptables|iptables-legacy) [^`]*)`", remedy)
+    return [shlex.split(c) for c in found if table_or_chain in c and "UID" not in c]
+
+
+def _count(ns: HostNS, backend: str, needle: str) -> int:
+    out = subprocess.run(["ip", "netns", "exec", ns.name, f"{backend}-save"], capture_output=True, text=True, check=True).stdout
+    return sum(needle in line for line in out.splitlines() if line.startswith("-A "))
+
+
+@pytest.mark.parametrize(
+    "backend, installed, missing",
+    [
+        pytest.param("iptables", [DNAT], "REDIRECT", id="nft-redirect-missing"),
+        pytest.param("iptables-legacy", [REDIRECT], "DNAT", id="legacy-dnat-missing"),
+        pytest.param("iptables", [], "both", id="nft-none"),
+    ],
+)
+def test_redirect_fix_names_only_what_is_missing(ns: HostNS, home: str, backend: str, installed: list[str], missing: str) -> None:
+    for rule in installed:
+        ns.run(backend, *rule.split())
+    ns.run("sysctl", "-w", "net.ipv4.conf.all.route_localnet=1")
+    check = ns.probe(home, GOOD_CONFIG)["host.iptables.credentials-redirect"]
+    assert check["status"] == "fail", check
+    commands = _fix_commands(check["remedy"], "-t nat")
+    wanted = {"DNAT": ["DNAT"], "REDIRECT": ["REDIRECT"], "both": ["DNAT", "REDIRECT"]}[missing]
+    assert [c[c.index("-j") + 1] for c in commands] == wanted, check["remedy"]
+    assert all(c[0] == backend for c in commands), check["remedy"]
+    assert "route_localnet" not in check["remedy"]  # it is 1 here
+    for cmd in commands:
+        ns.run(*cmd)
+    again = ns.probe(home, GOOD_CONFIG)["host.iptables.credentials-redirect"]
+    assert again["status"] == "pass", again
+    assert _count(ns, backend, "-j DNAT") == 1 and _count(ns, backend, "-j REDIRECT") == 1
+
+
+def test_redirect_fix_moves_a_shadowed_rule_instead_of_adding_it_twice(ns: HostNS, home: str) -> None:
+    ns.run("iptables", "-t", "nat", "-A", "PREROUTING", "-d", "169.254.170.2/32", "-p", "tcp", "-j", "RETURN")
+    ns.run("iptables", *DNAT.split())
+    ns.run("iptables", *REDIRECT.split())
+    check = ns.probe(home, GOOD_CONFIG)["host.iptables.credentials-redirect"]
+    assert check["status"] == "fail" and "shadowed" in check["detail"], check
+    assert "-j RETURN` decides first" in check["remedy"], check["remedy"]
+    for cmd in _fix_commands(check["remedy"], "-t nat"):
+        ns.run(*cmd)
+    assert ns.probe(home, GOOD_CONFIG)["host.iptables.credentials-redirect"]["status"] == "pass"
+    assert _count(ns, "iptables", "-j DNAT") == 1 and _count(ns, "iptables", "-j REDIRECT") == 1
+    assert _count(ns, "iptables", "-j RETURN") == 1  # the user's own rule stays
+
+
+def test_imds_block_fix_runs_and_names_every_network_mode(ns: HostNS, home: str) -> None:
+    """Without any block: the fix gives awsvpc, bridge (and saving the DOCKER-USER rule) and a
+    path for host network mode; the bridge command, run, makes that part pass."""
+    ns.run("iptables", "-N", "DOCKER-USER")
+    check = ns.probe(home, GOOD_CONFIG)["host.imds-block"]
+    assert check["status"] == "warn", check
+    remedy = check["remedy"]
+    assert "ECS_AWSVPC_BLOCK_IMDS=true" in remedy and "--uid-owner UID" in remedy and "host-mode" in remedy
+    bridge = remedy[remedy.index("bridge tasks"):remedy.index("host-mode")]
+    assert "sudo iptables-save | sudo tee /etc/sysconfig/iptables" in bridge and "netfilter-persistent save" in bridge
+    for cmd in _fix_commands(remedy, "DOCKER-USER"):
+        ns.run(*cmd)
+    again = ns.probe(home, GOOD_CONFIG + "ECS_AWSVPC_BLOCK_IMDS=true\n")["host.imds-block"]
+    assert again["status"] == "pass" and "host network mode" in again["detail"], again
+
+
+def test_imds_block_fix_moves_a_shadowed_drop(ns: HostNS, home: str) -> None:
+    ns.run("iptables", "-N", "DOCKER-USER")
+    ns.run("iptables", "-A", "DOCKER-USER", "-j", "RETURN")
+    ns.run("iptables", "-A", "DOCKER-USER", "-i", "docker+", "-d", "169.254.169.254/32", "-j", "DROP")
+    config = GOOD_CONFIG + "ECS_AWSVPC_BLOCK_IMDS=true\n"
+    check = ns.probe(home, config)["host.imds-block"]
+    assert check["status"] == "warn" and "ECS_AWSVPC_BLOCK_IMDS" not in check["remedy"], check
+    for cmd in _fix_commands(check["remedy"], "DOCKER-USER"):
+        ns.run(*cmd)
+    assert ns.probe(home, config)["host.imds-block"]["status"] == "pass"
+    assert _count(ns, "iptables", "-j DROP") == 1

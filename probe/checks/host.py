@@ -226,7 +226,7 @@ def parse_rules(dump: str) -> Optional[list[dict[str, Any]]]:
             tokens = shlex.split(line)
         except ValueError:
             continue
-        rule: dict[str, Any] = {"table": table, "chain": tokens[1] if len(tokens) > 1 else ""}
+        rule: dict[str, Any] = {"table": table, "chain": tokens[1] if len(tokens) > 1 else "", "_line": line}
         i = 2
         negate = False
         while i < len(tokens):
@@ -275,13 +275,15 @@ def _rules(f: Facts) -> tuple[list[dict[str, Any]], list[str], Optional[str]]:
 
 
 TERMINAL = {"ACCEPT", "DROP", "REJECT", "RETURN", "DNAT", "REDIRECT"}
+# What parse_rules records beside a rule's options: where it is, where it came from, its line.
+_META = {"table", "chain", "source", "_line"}
 _MATCH_KEYS = {"-d", "--destination", "-p", "--protocol", "--dport", "--destination-port", "-m", "--match", "-j", "--jump"}
 
 
 def _covers(r: dict[str, Any], dest: str, port: Optional[str]) -> bool:
     """Does this rule match every tcp packet to dest:port (so nothing after it sees them)?"""
     for key in r:
-        if key in ("table", "chain", "source") or key in _MATCH_KEYS or key.startswith("--to"):
+        if key in _META or key in _MATCH_KEYS or key.startswith("--to"):
             continue
         return False  # another criterion (-s, -i, addrtype, a negation...): not every packet
     d = r.get("-d") or r.get("--destination")
@@ -302,7 +304,7 @@ def first_terminal(rules: list[dict[str, Any]], table: str, chain: str, dest: st
         target = r.get("-j") or r.get("--jump")
         if target not in TERMINAL:
             continue
-        allowed = set(_MATCH_KEYS) | {"table", "chain", "source", "--to-destination", "--to-ports", "--reject-with", "-i", "--in-interface"}
+        allowed = set(_MATCH_KEYS) | _META | {"--to-destination", "--to-ports", "--reject-with", "-i", "--in-interface"}
         specific = _dest(r) == dest and (port is None or r.get("--dport") == port) and set(r) <= allowed
         if specific or _covers(r, dest, port):
             return r
@@ -331,25 +333,78 @@ def credentials_redirect(f: Facts) -> Outcome:
     if error:
         return failed("The iptables rules cannot be read", error, "Run `probe host` as root, or pass --iptables-save FILE with `sudo iptables-save` output.")
     # Per back end, in chain order: a RETURN or DROP before the DNAT means it never applies.
-    best: tuple[bool, bool] = (False, False)
-    for source in {r["source"] for r in rules}:
+    best: Optional[tuple[tuple[int, int], str, dict[str, Any]]] = None
+    for source in sorted({r["source"] for r in rules}):
         mine = [r for r in rules if r["source"] == source]
-        pre = first_terminal(mine, "nat", "PREROUTING", "169.254.170.2/32", "80")
-        out = first_terminal(mine, "nat", "OUTPUT", "169.254.170.2/32", "80")
-        found = (pre is not None and _is_dnat(pre), out is not None and _is_redirect(out))
-        if all(found):
+        state = {
+            "dnat": _rule_state(mine, "PREROUTING", _is_dnat),
+            "redirect": _rule_state(mine, "OUTPUT", _is_redirect),
+        }
+        if all(st["ok"] for st in state.values()):
             return passed("iptables sends 169.254.170.2:80 to the agent", f"DNAT and REDIRECT rules in {source}")
-        if sum(found) > sum(best):
-            best = found
-    dnat, redirect = best
-    missing = ([] if dnat else ["nat PREROUTING DNAT (what containers use), or an earlier rule shadows it"]) + (
-        [] if redirect else ["nat OUTPUT REDIRECT (what the host uses), or an earlier rule shadows it"]
-    )
+        score = (sum(bool(st["ok"]) for st in state.values()), sum(st["present"] is not None for st in state.values()))
+        if best is None or score > best[0]:
+            best = (score, source, state)
+    source = best[1] if best else ""
+    state = best[2] if best else {k: {"ok": False, "present": None, "decides": None} for k in ("dnat", "redirect")}
+    missing = [
+        what + (", shadowed by an earlier rule" if state[key]["present"] else ", and an earlier rule decides first" if state[key]["decides"] else "")
+        for key, what in (("dnat", "nat PREROUTING DNAT (what containers use)"), ("redirect", "nat OUTPUT REDIRECT (what the host uses)"))
+        if not state[key]["ok"]
+    ]
     return failed(
         "iptables does not redirect 169.254.170.2:80 to the agent: tasks cannot reach their credentials",
         f"Missing: {'; '.join(missing)} (read from {', '.join(sources) or 'nothing'}). Tasks cannot reach 169.254.170.2.",
-        remedies.IPTABLES,
+        _redirect_fix(f, source, state),
     )
+
+
+def _rule_state(rules: list[dict[str, Any]], chain: str, is_it: Any) -> dict[str, Any]:
+    """Does the agent's rule decide in this chain (ok), is it there at all (present: its
+    rule), and which rule decides instead (decides)."""
+    decides = first_terminal(rules, "nat", chain, "169.254.170.2/32", "80")
+    present = next((r for r in rules if r["table"] == "nat" and r["chain"] == chain and is_it(r)), None)
+    return {"ok": decides is not None and is_it(decides), "present": present, "decides": decides}
+
+
+def _tool(source: str) -> str:
+    """The command that changes the back end a dump came from."""
+    return "iptables-legacy" if source.startswith("iptables-legacy") else "iptables"
+
+
+def _redirect_fix(f: Facts, source: str, state: dict[str, dict[str, Any]]) -> str:
+    """Only what is missing, in the back end that already holds the most; a rule that is there
+    but shadowed is moved above what decides first, never added twice."""
+    tool = _tool(source)
+    steps: list[str] = []
+    only_missing = True
+    for key, spec in (("dnat", remedies.DNAT_RULE), ("redirect", remedies.REDIRECT_RULE)):
+        st = state[key]
+        if st["ok"]:
+            continue
+        chain = spec.split()[3]
+        first = spec.replace(f"-A {chain} ", f"-I {chain} 1 ", 1)
+        shadow = (st["decides"] or {}).get("_line")
+        if st["present"] is not None:
+            only_missing = False
+            old = st["present"]["_line"].replace(f"-A {chain} ", f"-D {chain} ", 1)
+            steps.append(f"`{shadow}` decides first in nat {chain}: move the agent's rule above it, "
+                         f"`sudo {tool} -t nat {old}` then `sudo {tool} {first}`")
+        elif shadow:
+            only_missing = False
+            steps.append(f"`{shadow}` decides first in nat {chain}: insert the agent's rule above it, `sudo {tool} {first}`")
+        else:
+            steps.append(f"`sudo {tool} {spec}`")
+    host = f.get("host")
+    fix = ("Add only the missing rule" + ("s" if len(steps) > 1 else "") + ": " if only_missing else "") + "; ".join(steps) + "."
+    fix = fix[0].upper() + fix[1:]
+    if (host.get("persistence") or {}).get("ecs_init") and only_missing:
+        fix += " (ecs-init adds these rules when it starts the agent: `sudo systemctl restart ecs` may be enough.)"
+    elif not (host.get("persistence") or {}).get("ecs_init"):
+        fix += " Then " + remedies.PERSIST_IPTABLES + "."
+    if host.get("route_localnet") != "1":
+        fix += " The DNAT also needs route_localnet=1 (see host.sysctl.route-localnet)."
+    return fix
 
 
 @check("host.sysctl.route-localnet", mode="host", title="route_localnet allows the DNAT to 127.0.0.1", needs=("host",))
@@ -400,13 +455,37 @@ def imds_block(f: Facts) -> Outcome:
     drop rule for 169.254.169.254 keeps tasks away from the instance role."""
     rules, _sources, _error = _rules(f)
     block_awsvpc = str((effective(f).get("ECS_AWSVPC_BLOCK_IMDS") or {}).get("value")).lower() in ("true", "1", "t")
-    decisive = [first_terminal([r for r in rules if r["source"] == s], "filter", "DOCKER-USER", "169.254.169.254/32", None) for s in {r["source"] for r in rules}]
-    drop = any(r is not None and r.get("-j") in ("DROP", "REJECT") for r in decisive)
+    by_source = {s: [r for r in rules if r["source"] == s] for s in sorted({r["source"] for r in rules})}
+    decisive = {s: first_terminal(mine, "filter", "DOCKER-USER", "169.254.169.254/32", None) for s, mine in by_source.items()}
+    drop = any(r is not None and r.get("-j") in ("DROP", "REJECT") for r in decisive.values())
+    host_mode = (
+        "Tasks in host network mode share the instance's network and are kept from IMDS by neither: only an OUTPUT "
+        "rule for the user they run as does (`--match owner --uid-owner UID --jump DROP`)."
+    )
     if block_awsvpc and drop:
-        return passed("Tasks cannot reach the instance role", "ECS_AWSVPC_BLOCK_IMDS=true and a DOCKER-USER drop rule")
+        return passed("Tasks cannot reach the instance role", "ECS_AWSVPC_BLOCK_IMDS=true and a DOCKER-USER drop rule. " + host_mode)
     gaps = ([] if block_awsvpc else ["awsvpc tasks (ECS_AWSVPC_BLOCK_IMDS is not true)"]) + ([] if drop else ["bridge tasks (no DOCKER-USER drop rule for 169.254.169.254)"])
+    steps = [] if block_awsvpc else [remedies.BLOCK_IMDS_AWSVPC]
+    if not drop:
+        steps.append(_bridge_fix(by_source, decisive))
+    steps.append(remedies.BLOCK_IMDS_HOST)
     return warned(
         "Tasks can reach the instance role through IMDS: " + "; ".join(gaps),
-        "A task whose SDK misses its task role silently gets the instance role instead.",
-        remedies.BLOCK_IMDS,
+        "A task whose SDK misses its task role silently gets the instance role instead. " + host_mode,
+        "Block the instance role from tasks, per network mode: " + "; ".join(steps) + ". And " + remedies.BLOCK_IMDS_SDK + ".",
     )
+
+
+def _bridge_fix(by_source: dict[str, list[dict[str, Any]]], decisive: dict[str, Optional[dict[str, Any]]]) -> str:
+    """The DOCKER-USER drop rule: added once, or moved above what decides first when it is
+    there already; then saved (Docker creates the chain, nothing restores its rules)."""
+    for source, mine in by_source.items():
+        present = next((r for r in mine if r["table"] == "filter" and r["chain"] == "DOCKER-USER" and _dest(r) == "169.254.169.254/32"
+                        and r.get("-j") in ("DROP", "REJECT")), None)
+        if present is not None:
+            tool = _tool(source)
+            shadow = (decisive.get(source) or {}).get("_line", "an earlier rule")
+            old = present["_line"].replace("-A DOCKER-USER ", "-D DOCKER-USER ", 1)
+            return (f"bridge tasks: `{shadow}` decides first in DOCKER-USER; move the drop rule above it, `sudo {tool} {old}` "
+                    f"then `sudo {tool} {remedies.IMDS_DROP_BRIDGE}`, then " + remedies.PERSIST_IPTABLES)
+    return remedies.BLOCK_IMDS_BRIDGE

@@ -56,25 +56,41 @@ NO_PROXY = (
     "NO_PROXY=169.254.169.254,169.254.170.2,/var/run/docker.sock (and no_proxy with the same "
     "value; name the addresses explicitly, many clients ignore CIDR ranges such as 169.254.0.0/16)."
 )
+# The agent's credentials redirect (ecs-init's rules), spelt as iptables-save spells them.
+DNAT_RULE = "-t nat -A PREROUTING -d 169.254.170.2/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination 127.0.0.1:51679"
+REDIRECT_RULE = "-t nat -A OUTPUT -d 169.254.170.2/32 -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 51679"
+PERSIST_IPTABLES = (
+    "save the rules so they survive a reboot: `sudo iptables-save | sudo tee /etc/sysconfig/iptables && "
+    "sudo systemctl enable --now iptables` (Amazon Linux; `sudo yum install -y iptables-services` first) or "
+    "`sudo netfilter-persistent save` (Debian, Ubuntu)"
+)
 IPTABLES = (
     "On an AMI that is not ECS-optimized, add the agent's rules: "
     "`sudo sysctl -w net.ipv4.conf.all.route_localnet=1`, "
-    "`sudo iptables -t nat -A PREROUTING -p tcp -d 169.254.170.2 --dport 80 -j DNAT --to-destination 127.0.0.1:51679`, "
-    "`sudo iptables -t nat -A OUTPUT -d 169.254.170.2 -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 51679`, "
-    "and persist them (`probe host` checks all of this)."
+    f"`sudo iptables {DNAT_RULE}`, `sudo iptables {REDIRECT_RULE}`, and " + PERSIST_IPTABLES
+    + " (`probe host` on the instance names only what is missing)."
 )
 SDK = (
     "Use an AWS SDK released after July 2016 (botocore >= 1.4.37 / boto3 >= 1.4.0, AWS CLI >= 1.10.47, "
     "Java SDK >= 1.11.16, JavaScript SDK v2 >= 2.4.7, Go SDK >= 1.2.5, Ruby aws-sdk-core >= 2.3.22, "
     "PHP SDK >= 3.18.28, .NET SDK >= 3.1.6); boto 2 never supports task roles."
 )
-BLOCK_IMDS = (
-    "Block the instance role from tasks: ECS_AWSVPC_BLOCK_IMDS=true in /etc/ecs/ecs.config for awsvpc "
-    "tasks, or for bridge tasks `sudo iptables --insert DOCKER-USER 1 --in-interface docker+ "
-    "--destination 169.254.169.254/32 --jump DROP`; set "
-    "AWS_EC2_METADATA_DISABLED=true in the container to stop the SDKs from falling back to it."
+IMDS_DROP_BRIDGE = "--insert DOCKER-USER 1 --in-interface docker+ --destination 169.254.169.254/32 --jump DROP"
+BLOCK_IMDS_AWSVPC = "awsvpc tasks: ECS_AWSVPC_BLOCK_IMDS=true in /etc/ecs/ecs.config, then " + AGENT_RESTART
+BLOCK_IMDS_BRIDGE = f"bridge tasks: `sudo iptables {IMDS_DROP_BRIDGE}`, then " + PERSIST_IPTABLES
+# Host-mode tasks are in the instance's own network namespace: no address or interface tells
+# their packets from the host's, only the user that sends them.
+BLOCK_IMDS_HOST = (
+    "host-mode tasks share the instance's network, so no rule tells them from the host: give task roles "
+    "to awsvpc or bridge tasks, or run host-mode containers as a user of their own (\"user\": \"UID\" in the "
+    "container definition) and drop IMDS for that user: `sudo iptables --insert OUTPUT 1 --destination "
+    "169.254.169.254/32 --match owner --uid-owner UID --jump DROP` (the agent runs as root and keeps it), then save it the same way"
 )
-
+BLOCK_IMDS_SDK = "set AWS_EC2_METADATA_DISABLED=true in the container to stop the SDKs from falling back to it"
+BLOCK_IMDS = (
+    "Block the instance role from tasks, per network mode: " + "; ".join((BLOCK_IMDS_AWSVPC, BLOCK_IMDS_BRIDGE, BLOCK_IMDS_HOST))
+    + ". And " + BLOCK_IMDS_SDK + "."
+)
 
 def main_process(f: "Facts", whose: str = "its") -> str:
     """The process the agent gave the variables to: PID 1, or with `--pid` in a sidecar's
