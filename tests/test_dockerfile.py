@@ -2,7 +2,8 @@
 whole file, and the stages keep the promises the example task definitions and the README rely on.
 
 Building and running the stages for real is tests/test_containers.py's work (podman, marked
-`containers`); this file needs no container runtime.
+`containers`); this file needs no container runtime. The probe stage's own RUN steps are run on
+the container suite's cached base root (a chroot in private namespaces) to see what they leave.
 """
 
 from __future__ import annotations
@@ -126,7 +127,8 @@ def test_probe_stage_is_the_sidecar_image() -> None:
     # Only the virtualenv comes from the build stage; nothing is installed in the final image.
     copies = [i for i in probe if i.startswith("COPY")]
     assert copies == ["COPY --from=build /opt/ecs-credential-probe /opt/ecs-credential-probe"], copies
-    assert not any(re.search(r"\b(pip|apt-get|apk)\b", i) for i in probe if i.startswith("RUN")), probe
+    installs = r"\bpip3? install\b|\bapt-get install\b|\bapk add\b|\bensurepip\b(?!/)"
+    assert not any(re.search(installs, i) for i in probe if i.startswith("RUN")), probe
 
 
 def test_pip_cert_is_a_build_argument_never_an_env() -> None:
@@ -151,3 +153,70 @@ def test_example_task_definitions_run_what_the_image_has() -> None:
             assert c["command"][0] == "probe", (path.name, c["command"])
             if "healthCheck" in c:
                 assert c["healthCheck"]["command"] == ["CMD", "probe", "health"], path.name
+
+
+def test_podman_users_are_told_to_keep_the_healthcheck() -> None:
+    """podman and buildah build OCI images by default, which have no HEALTHCHECK: the file says
+    to build with --format docker (issue 20, item 6)."""
+    header = DOCKERFILE.read_text(encoding="utf-8").split("ARG BASE", 1)[0]
+    flat = " ".join(line.lstrip("# ") for line in header.splitlines())
+    assert "--format docker" in flat and "HEALTHCHECK" in flat, header
+
+
+BASE_TAR = Path(os.environ.get("ECP_CACHE_DIR", "/var/cache/ecs-credential-probe")) / "debian-bookworm-python.tar"
+PIP_NAMES = re.compile(r"(^|/)(pip|pip-[^/]*\.dist-info|pip-[^/]*\.whl|pip3?(\.\d+)?)$")
+
+
+def _pips(root: Path) -> list[str]:
+    """Every pip of the root: the package, its metadata, wheels to reinstall it, its scripts."""
+    found = []
+    for top in ("usr", "opt"):
+        for dirpath, dirnames, filenames in os.walk(root / top):
+            for name in dirnames + filenames:
+                rel = os.path.relpath(os.path.join(dirpath, name), root)
+                if PIP_NAMES.search(rel) and ("packages" in rel or "wheels" in rel or "_bundled" in rel or "/bin/" in rel):
+                    found.append(rel)
+    return sorted(found)
+
+
+@pytest.mark.netns
+def test_probe_stage_leaves_no_pip(tmp_path: Path) -> None:
+    """The probe stage's RUN steps, run on the base the container suite builds the image on
+    (Debian's python3-pip installed), with a second pip where python:*-slim keeps its own
+    (/usr/local, and a wheel in ensurepip/_bundled): none is left, and the system interpreter
+    cannot import or run pip (issue 20, item 6; the README says the image holds no pip)."""
+    need(os.geteuid() == 0 and shutil.which("unshare") is not None and shutil.which("chroot") is not None, "needs root, unshare and chroot")
+    need(BASE_TAR.is_file(), f"needs the container suite's base root {BASE_TAR} (sh tests/containers/base-image.sh)")
+    root = tmp_path / "root"
+    root.mkdir()
+    subprocess.run(["tar", "-xf", str(BASE_TAR), "-C", str(root)], check=True, timeout=300)
+    # python:*-slim's layout, beside Debian's: pip in /usr/local's site directory, its scripts
+    # in /usr/local/bin, and the wheel ensurepip installs from.
+    version = subprocess.run(["chroot", str(root), "python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                             capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    debian_pip = root / "usr/lib/python3/dist-packages/pip"
+    local = root / f"usr/local/lib/python{version}/dist-packages"
+    local.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(debian_pip, local / "pip")
+    shutil.copytree(next(debian_pip.parent.glob("pip-*.dist-info")), local / "pip-23.0.1.dist-info")
+    for script in ("pip", "pip3", f"pip{version}"):
+        (root / "usr/local/bin" / script).write_text("#!/usr/bin/python3\nfrom pip._internal.cli.main import main\nmain()\n")
+    bundled = root / f"usr/lib/python{version}/ensurepip/_bundled"
+    bundled.mkdir(parents=True, exist_ok=True)
+    shutil.copy(next((root / "usr/share/python-wheels").glob("pip-*.whl")), bundled)
+    before = _pips(root)
+    assert any(p.startswith("usr/local/") for p in before) and any("dist-packages/pip" in p for p in before), before
+
+    runs = [i[len("RUN "):] for i in _stages()["probe"] if i.startswith("RUN ")]
+    assert runs, "the probe stage runs nothing"
+    for cmd in runs:
+        proc = subprocess.run(["unshare", "--mount", "--net", "--pid", "--fork", "chroot", str(root), "/bin/sh", "-c", cmd],
+                              env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"},
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, (cmd, proc.stderr)
+    assert _pips(root) == [], _pips(root)
+    # (The wheels ensurepip installs from are among _pips' names; Debian's ensurepip refuses the
+    # system interpreter anyway, so running it here would prove nothing.)
+    for probe_cmd in (["python3", "-c", "import pip"], ["python3", "-m", "pip", "--version"]):
+        proc = subprocess.run(["chroot", str(root), *probe_cmd], capture_output=True, text=True, timeout=60)
+        assert proc.returncode != 0, (probe_cmd, proc.stdout)
