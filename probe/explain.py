@@ -1264,6 +1264,8 @@ def _service_key(d: Denial) -> str:
         return "s3"
     if d.code == "AccessDenied" and "Access Denied" in d.message and not d.principal:
         return "s3"
+    if d.operation in ("HeadObject", "HeadBucket"):
+        return "s3"
     return ""
 
 

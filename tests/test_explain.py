@@ -921,6 +921,7 @@ def test_head_403_says_why_there_is_no_message() -> None:
     j = judged("fatal error: An error occurred (403) when calling the HeadObject operation: Forbidden")
     assert j["conclusion"] == "no-detail" and "HEAD" in j["title"]
     assert "s3:GetObject" in j["remedy"] and "s3:ListBucket" in j["remedy"]
+    assert "bucket policy" in j["remedy"]  # S3's causes, not the generic ones
 
 
 # Ten denials, each once: the grouping must not depend on the wrapper around the lines.
