@@ -116,10 +116,9 @@ _VOLATILE = tuple((gate, tuple((lit, re.compile(re.escape(lit) + tail)) for lit,
     (b"equest i", ((b"request id: ", _ID),)),
     (b"ostI", ((b"HostID: ", _ID), (b"HostId: ", _ID), (b"HostId>", rb"[^<\n]{1,200}"))),
     (b"host id: ", ((b"host id: ", _ID),)),
-    (b'"time":', ((b'"time":', rb' ?"[^"\n]{1,64}"'),)),
-    # JSON application logs' own times (pino and bunyan "time", logstash "@timestamp", zap "ts"),
-    # as they are and escaped inside a shipper's record
-    (b'time":', ((b'time":', rb" ?[\d.]{1,20}"),)),
+    # docker's "time"; JSON application logs' own times (pino and bunyan "time", logstash
+    # "@timestamp", zap "ts"), as they are and escaped inside a shipper's record
+    (b'time":', ((b'"time":', rb' ?"[^"\n]{1,64}"'), (b'time":', rb" ?[\d.]{1,20}"))),
     (b'time\\":', ((b'time\\":', rb" ?[\d.]{1,20}"),)),
     (b"timestamp", ((b'timestamp":', rb' ?"[^"\n]{1,40}"'), (b'timestamp\\":', rb' ?\\"[^"\\\n]{1,40}\\"'))),
     (b'ts":', ((b'"ts":', rb" ?[\d.]{1,20}"),)),
