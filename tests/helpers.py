@@ -270,6 +270,9 @@ class NetnsHost:
         for who in ("task", "instance"):
             out += [self.info[who]["secret_access_key"], self.info[who]["token"]]
         out.append(self.info["user"]["secret_access_key"])
+        left = self.info.get("leftover")  # issue 21: the role a leftover FULL_URI serves
+        if left:
+            out += [left["credentials_id"], left["secret_access_key"], left["token"]]
         return out
 
     def task_env(self, home: str, **extra: str) -> dict[str, str]:

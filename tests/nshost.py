@@ -12,18 +12,41 @@ provider); their ARNs are in the ready line. With ``--tls-dir DIR`` (helpers.Net
 it) STS is also served over TLS on the namespace's 127.0.0.1:443 with DIR/server.pem and
 DIR/server.key (tests/nstls.py), forwarding to moto; the stdin line ``tls-stats`` is answered
 with what arrived there ({"tls": {"HOST ACTION": n}}), ``tls-reset`` answers and zeroes it.
+
+Issue 21: a second, independent probe.emulator.Emulator on 127.0.0.1:18081 (agent only, its
+own state, never changed) serves a third minted role, `leftoverRole`, as a leftover
+AWS_CONTAINER_CREDENTIALS_FULL_URI would (aws-vault's --ecs-server, a sidecar's local
+endpoint); its URL, credentials id and keys are the ready line's "leftover".
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 
 import boto3
 from moto.server import ThreadedMotoServer
 
+from probe import emulator as _emulator
 from probe.emulator import Emulator, Identity
+
+# Real IMDS answers /latest/meta-data/iam/security-credentials with and without the trailing
+# slash (ECS_FACTS.md); probe.emulator answers only the slash form, and AsyncAws 1.18.1 asks
+# without it. Until the emulator does, its IMDS handler sees the slash form here (issue 21).
+_IMDS_ROLES = "/latest/meta-data/iam/security-credentials"
+_imds_get = _emulator.Handler._imds_get
+
+
+def _imds_get_either_form(self) -> None:  # type: ignore[no-untyped-def]
+    path, sep, query = self.path.partition("?")
+    if path == _IMDS_ROLES:
+        self.path = path + "/" + sep + query
+    _imds_get(self)
+
+
+_emulator.Handler._imds_get = _imds_get_either_form
 
 MOTO = "http://127.0.0.1:5000"
 TRUST = {
@@ -40,6 +63,7 @@ TRUST_ACCOUNT = {
 OIDC_URL = "https://oidc.eks.us-east-1.amazonaws.com/id/ECSCREDENTIALPROBETEST"
 
 MARK = "NSHOST "
+LEFTOVER_AGENT = "127.0.0.1:18081"
 
 
 def say(line: str) -> None:
@@ -80,6 +104,10 @@ def roles(iam) -> dict[str, dict[str, str]]:
 
 def main() -> int:
     tls_dir = sys.argv[sys.argv.index("--tls-dir") + 1] if "--tls-dir" in sys.argv else None
+    # werkzeug logs every request moto answers to stderr, which helpers.NetnsHost reads only
+    # when this process dies: a long run (the sdk-matrix, ~600 requests) fills the pipe and
+    # every moto thread then blocks in the log call. Errors only.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=5000)
     server.start()
     forwarder = None
@@ -103,6 +131,16 @@ def main() -> int:
     emu.give_task_role("ecsTaskRole", task)
     emu.give_instance_role("ecsInstanceRole", instance)
     emu.start()
+    leftover_emu = Emulator(agent=LEFTOVER_AGENT, imds=None, sts=None)
+    left = mint(iam, sts, "leftoverRole", "leftover-session")
+    leftover_emu.give_task_role("leftoverRole", left)
+    leftover_emu.start()
+    leftover = {
+        "name": "leftoverRole",
+        "credentials_id": leftover_emu.state.credentials_id,
+        "full_uri": f"{leftover_emu.url('agent')}/v2/credentials/{leftover_emu.state.credentials_id}",
+        **left.__dict__,
+    }
     say(
         json.dumps(
             {
@@ -112,6 +150,7 @@ def main() -> int:
                 "instance": instance.__dict__,
                 "user": {"arn": "arn:aws:iam::123456789012:user/ci-deploy", "access_key_id": key["AccessKeyId"], "secret_access_key": key["SecretAccessKey"]},
                 **extra,
+                "leftover": leftover,
                 "sts_tls": {"port": 443, "ca": os.path.join(tls_dir, "ca.pem")} if tls_dir else None,
             }
         )
@@ -128,6 +167,7 @@ def main() -> int:
         except (ValueError, KeyError, TypeError) as exc:
             say(json.dumps({"error": str(exc)}))
     emu.stop()
+    leftover_emu.stop()
     if forwarder:
         forwarder.stop()
     server.stop()
