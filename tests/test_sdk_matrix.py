@@ -20,6 +20,12 @@ it (its marker file appeared), the probe may say `gets: "unknown"` with `source:
 instead of what the process gave; where the SDK did not run it, the probe must not name
 `process` as the source; and the probe itself must never run it.
 
+Issue 21: the releases where the container code changed (aws-sdk 2.62.0/2.63.0, @aws-sdk v3 at
+3.186.0, 3.423.0 and 3.503.1, botocore 1.32.0, the AWS CLI v1 1.30.0, Go v2 and AsyncAws from
+Debian) and the container variables real tasks meet: FULL_URI on loopback with the token
+variable, a leftover FULL_URI beside RELATIVE_URI (its role, leftoverRole, served by a second
+emulator in tests/nshost.py), a token file ending in a newline, AWS_EC2_METADATA_DISABLED.
+
 Needs root (ip netns) and the SDKs (bash tests/sdk_matrix/setup.sh): skipped locally without
 them, a failure in CI.
 """
@@ -58,7 +64,7 @@ TRUTH_ROLES = truth_roles()
 PROCESS_SITUATIONS = {"credential-process"}
 # The `sdk` values the probe may report for an SDK's default chain (the scanner names JS v3 by
 # the package that holds the chain).
-SDK_KEYS = {"js-v3": ("js-v3", "js-v3-credential-provider-node")}
+SDK_KEYS = {"js-v3": ("js-v3", "js-v3-credential-provider-node"), "go-v2": ("go-v2", "go-v2-config")}
 
 CASES = [pytest.param(sdk_id, sit.id, id=f"{sdk_id}-{sit.id}") for sit in SITUATIONS for sdk_id in SDKS]
 

@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import time
@@ -46,10 +47,10 @@ def _botocore_version() -> str:
     return botocore.__version__
 
 
-def _py3_target(ver: str) -> tuple[str, Optional[str]]:
-    """(folder, why it cannot run) for botocore `ver` installed with pip --target for this
-    Python by tests/sdk_matrix/setup.sh."""
-    target = os.path.join(CACHE, f"py3-botocore-{ver}")
+def _py3_target(ver: str, package: str = "botocore") -> tuple[str, Optional[str]]:
+    """(folder, why it cannot run) for `package` (botocore, awscli) `ver` installed with pip
+    --target for this Python by tests/sdk_matrix/setup.sh."""
+    target = os.path.join(CACHE, f"py3-{package}-{ver}")
     here = "%d.%d" % sys.version_info[:2]
     try:
         with open(os.path.join(target, ".installed"), encoding="utf-8") as fh:
@@ -77,7 +78,10 @@ class Sdk:
 
 # Node: NODE_EXTRA_CA_CERTS (added to its bundled roots); Go's crypto/x509 and Ruby's OpenSSL
 # default store: SSL_CERT_FILE; botocore verifies against its own bundle unless AWS_CA_BUNDLE.
-CA_VARS = {"js": ("NODE_EXTRA_CA_CERTS",), "go": ("SSL_CERT_FILE",), "ruby": ("SSL_CERT_FILE",), "botocore": ("AWS_CA_BUNDLE",)}
+# PHP's OpenSSL streams (Symfony's NativeHttpClient, no curl extension): SSL_CERT_FILE.
+CA_VARS = {"js": ("NODE_EXTRA_CA_CERTS",), "go": ("SSL_CERT_FILE",), "ruby": ("SSL_CERT_FILE",), "botocore": ("AWS_CA_BUNDLE",),
+           "php": ("SSL_CERT_FILE",)}
+PHP_ASYNCAWS_VERSION = "1.18.1"  # Debian 12's php-async-aws-core
 
 
 def sdks() -> list[Sdk]:
@@ -87,6 +91,13 @@ def sdks() -> list[Sdk]:
         ("js-v2-latest", "v2", "js-v2", "2.1693.0"),
         ("js-v2-2.4.6", "v2", "js-v2", "2.4.6"),
         ("js-v3", "v3", "js-v3", "3.972.99"),
+        # Issue 21: the releases where the container code changed (versions: aws-sdk's, or
+        # credential-provider-node's for v3; tests/sdk_matrix/setup.sh says what each holds).
+        ("js-v2-2.62.0", "v2", "js-v2", "2.62.0"),
+        ("js-v2-2.63.0", "v2", "js-v2", "2.63.0"),
+        ("js-v3-3.186.0", "v3", "js-v3", "3.186.0"),
+        ("js-v3-3.423.0", "v3", "js-v3", "3.423.0"),
+        ("js-v3-3.503.1", "v3", "js-v3", "3.503.1"),
     ):
         root = os.path.join(CACHE, d)
         ok = os.path.exists(os.path.join(root, ".installed"))
@@ -95,16 +106,37 @@ def sdks() -> list[Sdk]:
     go = os.path.join(CACHE, "go-v1", "whoami")
     out.append(Sdk("go-v1", "go-v1", "1.44.133", os.path.dirname(go), [go],
                    missing=None if os.access(go, os.X_OK) else f"{go} not built (bash tests/sdk_matrix/setup.sh)", ca_vars=CA_VARS["go"]))
+    go2 = os.path.join(CACHE, "go-v2", "whoami")
+    out.append(Sdk("go-v2", "go-v2", "1.17.10", os.path.dirname(go2), [go2],  # config 1.17.10, credentials 1.12.23
+                   missing=None if os.access(go2, os.X_OK) else f"{go2} not built (bash tests/sdk_matrix/setup.sh; needs Debian's "
+                   "golang-github-aws-aws-sdk-go-v2-dev)", ca_vars=CA_VARS["go"]))
+    php_root = os.path.join(CACHE, "php-asyncaws")
+    php_inc = os.path.join(php_root, "usr", "share", "php")
+    php_why = None
+    if not shutil.which("php"):
+        php_why = "no php (Debian php-cli; bash tests/sdk_matrix/setup.sh)"
+    elif not os.path.exists(os.path.join(php_root, ".installed")):
+        php_why = f"{php_root} not installed (bash tests/sdk_matrix/setup.sh; needs Debian's php-async-aws-core)"
+    out.append(Sdk("php-asyncaws", "php-asyncaws", PHP_ASYNCAWS_VERSION, php_root,
+                   ["php", "-d", f"include_path={php_inc}:/usr/share/php", os.path.join(CLIENTS, "whoami.php")],
+                   missing=php_why, ca_vars=CA_VARS["php"]))
     spec = os.path.join(RUBY_SPECS, "specifications", "aws-sdk-core-3.168.1.gemspec")
     out.append(Sdk("ruby", "ruby", "3.168.1", RUBY_SPECS, ["ruby", os.path.join(CLIENTS, "whoami.rb")],
                    missing=None if os.path.exists(spec) else "Debian ruby-aws-sdk-core 3.168.1 not installed (bash tests/sdk_matrix/setup.sh)",
                    ca_vars=CA_VARS["ruby"]))
     whoami_py = os.path.join(CLIENTS, "whoami_botocore.py")
     out.append(Sdk("botocore", "botocore", _botocore_version(), _botocore_site(), [sys.executable, whoami_py], ca_vars=CA_VARS["botocore"]))
-    for ver in ("1.31.85",):  # the last 1.31 release, on the Python running the tests
+    # The last 1.31 release, and 1.32.0 (the token file and the Pod Identity hosts, issue 21),
+    # on the Python running the tests.
+    for ver in ("1.31.85", "1.32.0"):
         target, why = _py3_target(ver)
         out.append(Sdk(f"botocore-{ver}", "botocore", ver, target, [sys.executable, whoami_py],
                        env={"PYTHONPATH": target}, missing=why, ca_vars=CA_VARS["botocore"]))
+    # The AWS CLI v1 1.30.0 (it pins botocore 1.32.0): `aws sts get-caller-identity` (issue 21).
+    target, why = _py3_target("1.30.0", "awscli")
+    out.append(Sdk("awscli-1.30.0", "awscli-v1", "1.30.0", target,
+                   [sys.executable, os.path.join(CLIENTS, "whoami_awscli.py"), os.path.join(target, "bin", "aws")],
+                   env={"PYTHONPATH": target}, missing=why, ca_vars=CA_VARS["botocore"]))
     py27 = _py27()
     for ver in ("1.4.36", "1.4.37", "1.10.25"):
         target = os.path.join(CACHE, f"py27-botocore-{ver}")
@@ -239,6 +271,37 @@ def _full_uri(host: Any, home: str) -> dict[str, str]:
     return env
 
 
+LOOPBACK_AGENT = "http://127.0.0.1:18080"  # NetnsHost's agent on the namespace's loopback too
+
+
+def _full_uri_loopback_token_var(host: Any, home: str) -> dict[str, str]:
+    """aws-vault --ecs-server style: FULL_URI on loopback, the token in the variable itself."""
+    env = host.task_env(home)
+    rel = env.pop("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+    env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = LOOPBACK_AGENT + rel
+    env["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = TOKEN
+    return env
+
+
+def _both_uri(host: Any, home: str) -> dict[str, str]:
+    """RELATIVE_URI (the task role) and a leftover FULL_URI on loopback serving leftoverRole
+    (tests/nshost.py's second emulator; no token)."""
+    return host.task_env(home, AWS_CONTAINER_CREDENTIALS_FULL_URI=host.info["leftover"]["full_uri"])
+
+
+def _token_newline(host: Any, home: str) -> dict[str, str]:
+    env = _full_uri(host, home)
+    with open(env["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"], "w", encoding="utf-8") as fh:
+        fh.write(TOKEN + "\n")  # as `echo TOKEN > file` writes it
+    return env
+
+
+def _imds_disabled(host: Any, home: str) -> dict[str, str]:
+    env = _no_var(host, home)
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
+    return env
+
+
 SITUATIONS = [
     Situation("healthy", "healthy task (RELATIVE_URI set, agent answers)", {}, lambda h, home: h.task_env(home)),
     Situation("no-variable", "RELATIVE_URI missing (a process that is not PID 1)", {}, _no_var),
@@ -265,6 +328,17 @@ SITUATIONS = [
     Situation("web-identity-leftover", "AWS_WEB_IDENTITY_TOKEN_FILE (a JWT-shaped token) + AWS_ROLE_ARN=webIdentityRole + "
               "AWS_ROLE_SESSION_NAME=app left in the task", {}, _web_identity),
     Situation("credential-process", "~/.aws/config [default] credential_process = a script in $HOME printing the user's keys", {}, _credential_process),
+    # Issue 21: container variables as real tasks meet them.
+    Situation("full-uri-loopback-token-var", "FULL_URI=http://127.0.0.1:18080/v2/credentials/<id> (the emulator on loopback) + "
+              "AWS_CONTAINER_AUTHORIZATION_TOKEN (the variable, no file): aws-vault --ecs-server style", {"auth_token": TOKEN},
+              _full_uri_loopback_token_var),
+    Situation("both-uri", "RELATIVE_URI (task role) + a leftover FULL_URI=http://127.0.0.1:18081/v2/credentials/<id2> serving "
+              "leftoverRole (no token)", {}, _both_uri),
+    Situation("token-newline", "as full-uri-token-file (169.254.170.23), the token file ending in a newline", {"auth_token": TOKEN},
+              _token_newline),
+    Situation("imds-disabled", "no container variable, AWS_EC2_METADATA_DISABLED=true", {}, _imds_disabled),
+    Situation("imds-disabled-agent-down", "RELATIVE_URI set, agent drops connections, AWS_EC2_METADATA_DISABLED=true",
+              {"behaviour": "down"}, lambda h, home: h.task_env(home, AWS_EC2_METADATA_DISABLED="true")),
 ]
 
 
@@ -393,37 +467,51 @@ class ProxyProc:
 
 # ---- the ground truth --------------------------------------------------------------------------
 # What each real SDK got, measured with tests/sdk_matrix/truth.py (2026-12-01; the issue 18
-# situations and the botocore 1.31.85 and 1.10.25 columns 2026-12-07, three runs alike; full
-# table with errors, roles and times in tests/sdk_matrix/TRUTH.md). The test asserts the
+# situations and the botocore 1.31.85 and 1.10.25 columns 2026-12-07; the issue 21 columns and
+# situations, with every older cell again, 2026-12-07; three runs alike each time; full table
+# with errors, roles and times in tests/sdk_matrix/TRUTH.md; `truth.py --table-from RUN.json`
+# prints this table). The test asserts the
 # real clients still get this, so a change in an SDK (or in the emulator) is noticed, and that
 # the probe's prediction (`sdks[].gets`) agrees. task = task-role, inst = instance-role;
-# other-role cells name the role: chain = chainedRole, webid = webIdentityRole (other = any
-# other role).
+# other-role cells name the role: chain = chainedRole, webid = webIdentityRole, left =
+# leftoverRole (other = any other role).
 TRUTH_TABLE = """
-                             js-v2-latest  js-v2-2.4.6  js-v3  go-v1  ruby   botocore  botocore-1.31.85  botocore-1.4.36-py27  botocore-1.4.37-py27  botocore-1.10.25-py27
-healthy                      task          inst         task   task   task   task      task              inst                  task                  task
-no-variable                  inst          inst         inst   inst   inst   inst      inst              inst                  inst                  inst
-proxy                        task          inst         task   none   task   task      task              none                  none                  none
-proxy-lower                  task          inst         task   none   task   task      task              none                  none                  none
-proxy-no-proxy-hosts         task          inst         task   task   task   task      task              inst                  task                  task
-proxy-no-proxy-cidr          task          inst         task   task   task   task      task              inst                  task                  task
-static-keys                  user          user         user   user   user   user      user              user                  user                  user
-shared-file                  user          user         user   user   user   user      user              user                  user                  user
-agent-down                   inst          inst         none   none   none   none      none              inst                  none                  none
-full-uri-token-file          task          inst         task   none   inst   task      none              inst                  inst                  none
-imdsv2-required              task          none         task   task   task   task      task              none                  task                  task
-imdsv2-required-no-variable  inst          none         inst   inst   inst   inst      inst              none                  none                  none
-profile-missing              task          inst         task   task   task   none      none              none                  none                  none
-chain-ecs                    task          inst         chain  task   chain  chain     chain             none                  none                  chain
-chain-ecs-load-config        task          inst         chain  chain  chain  chain     chain             none                  none                  chain
-source-profile               chain         inst         chain  chain  chain  chain     chain             chain                 chain                 chain
-web-identity-leftover        task          inst         webid  webid  webid  webid     webid             inst                  task                  task
-credential-process           task          inst         user   task   user   user      user              inst                  task                  user
+                             js-v2-latest  js-v2-2.4.6  js-v3  js-v2-2.62.0  js-v2-2.63.0  js-v3-3.186.0  js-v3-3.423.0  js-v3-3.503.1  go-v1  go-v2  php-asyncaws  ruby   botocore  botocore-1.31.85  botocore-1.32.0  awscli-1.30.0  botocore-1.4.36-py27  botocore-1.4.37-py27  botocore-1.10.25-py27
+healthy                      task          inst         task   task          task          task           task           task           task   task   task          task   task      task              task             task           inst                  task                  task
+no-variable                  inst          inst         inst   inst          inst          inst           inst           inst           inst   inst   inst          inst   inst      inst              inst             inst           inst                  inst                  inst
+proxy                        task          inst         task   task          task          task           task           task           none   none   none          task   task      task              task             task           none                  none                  none
+proxy-lower                  task          inst         task   task          task          task           task           task           none   none   none          task   task      task              task             task           none                  none                  none
+proxy-no-proxy-hosts         task          inst         task   task          task          task           task           task           task   task   task          task   task      task              task             task           inst                  task                  task
+proxy-no-proxy-cidr          task          inst         task   task          task          task           task           task           task   task   none          task   task      task              task             task           inst                  task                  task
+static-keys                  user          user         user   user          user          user           user           user           user   user   user          user   user      user              user             user           user                  user                  user
+shared-file                  user          user         user   user          user          user           user           user           user   user   user          user   user      user              user             user           user                  user                  user
+agent-down                   inst          inst         none   none          none          none           none           none           none   none   inst          none   none      none              none             none           inst                  none                  none
+full-uri-token-file          task          inst         task   inst          none          none           none           task           none   none   inst          inst   task      none              task             task           inst                  inst                  none
+imdsv2-required              task          none         task   task          task          task           task           task           task   task   task          task   task      task              task             task           none                  task                  task
+imdsv2-required-no-variable  inst          none         inst   none          none          inst           inst           inst           inst   inst   none          inst   inst      inst              inst             inst           none                  none                  none
+profile-missing              task          inst         task   task          task          task           task           task           task   task   task          task   none      none              none             none           none                  none                  none
+chain-ecs                    task          inst         chain  task          task          chain          chain          chain          task   chain  task          chain  chain     chain             chain            chain          none                  none                  chain
+chain-ecs-load-config        task          inst         chain  task          task          chain          chain          chain          chain  chain  task          chain  chain     chain             chain            chain          none                  none                  chain
+source-profile               chain         inst         chain  chain         chain         chain          chain          chain          chain  chain  chain         chain  chain     chain             chain            chain          chain                 chain                 chain
+web-identity-leftover        task          inst         webid  task          task          webid          webid          webid          webid  webid  webid         webid  webid     webid             webid            webid          inst                  task                  task
+credential-process           task          inst         user   task          task          user           user           user           task   user   task          user   user      user              user             user           inst                  task                  user
+full-uri-loopback-token-var  task          inst         task   inst          task          task           task           task           task   task   inst          inst   task      task              task             task           inst                  inst                  task
+both-uri                     task          inst         task   task          task          task           task           left           left   left   task          task   task      task              task             task           inst                  task                  task
+token-newline                none          inst         none   inst          none          none           none           none           none   none   inst          inst   none      none              none             none           inst                  inst                  none
+imds-disabled                none          inst         none   inst          inst          none           none           none           none   none   inst          none   none      none              none             none           inst                  inst                  none
+imds-disabled-agent-down     none          inst         none   none          none          none           none           none           none   none   inst          none   none      none              none             none           inst                  none                  none
 """
 _WORDS = {"task": "task-role", "inst": "instance-role", "user": "user", "none": "none", "other": "other-role",
-          "chain": "other-role", "webid": "other-role"}
+          "chain": "other-role", "webid": "other-role", "left": "other-role"}
 # The role an other-role cell names (`other`: any role but the task's and the instance's).
-_ROLES = {"chain": "chainedRole", "webid": "webIdentityRole"}
+_ROLES = {"chain": "chainedRole", "webid": "webIdentityRole", "left": "leftoverRole"}
+
+
+def table_word(gets: str, role: Optional[str]) -> str:
+    """The TRUTH_TABLE word for an outcome (truth.py writes the table with it)."""
+    if gets == "other-role":
+        return next((w for w, r in _ROLES.items() if r == role), "other")
+    return next(w for w, g in _WORDS.items() if g == gets)
 
 
 def _cells() -> dict[tuple[str, str], str]:

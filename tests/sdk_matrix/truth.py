@@ -23,7 +23,14 @@ if "PROBE_TEST_GUARD_LOG" not in os.environ:
     os.environ["PROBE_TEST_GUARD_LOG"] = tempfile.NamedTemporaryFile(prefix="sdk-matrix-guard-", delete=False).name
 
 from helpers import NetnsHost, clean_env  # noqa: E402
-from sdk_matrix.matrix import RESET, SITUATIONS, ProxyProc, run_client, sdks  # noqa: E402
+from sdk_matrix.matrix import RESET, SITUATIONS, ProxyProc, run_client, sdks, table_word  # noqa: E402
+
+
+def truth_table(results: dict[str, dict[str, dict]], sdk_ids: list[str], sit_ids: list[str]) -> list[str]:
+    """matrix.py's TRUTH_TABLE text (aligned columns) for these results."""
+    rows = [["", *sdk_ids]] + [[sit, *(table_word(results[s][sit]["gets"], results[s][sit]["role"]) for s in sdk_ids)] for sit in sit_ids]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
 
 
 def main() -> int:
@@ -31,7 +38,15 @@ def main() -> int:
     ap.add_argument("--out", default="/tmp/research/matrix_truth.md")
     ap.add_argument("--only", default="", help="SDK ids, comma-separated")
     ap.add_argument("--situations", default="", help="situation ids, comma-separated")
+    ap.add_argument("--table-from", metavar="JSON", help="print the TRUTH_TABLE of an earlier run's JSON and stop")
     args = ap.parse_args()
+    if args.table_from:
+        with open(args.table_from, encoding="utf-8") as fh:
+            doc = json.load(fh)
+        ids = list(doc["sdks"])
+        sits = [sit.id for sit in SITUATIONS if sit.id in doc["results"][ids[0]]]
+        print("\n".join(truth_table(doc["results"], ids, sits)))
+        return 0
     only = set(filter(None, args.only.split(",")))
     chosen = [s for s in sdks() if not only or s.id in only]
     for s in chosen:
@@ -90,6 +105,7 @@ def main() -> int:
         "", "## Situations", "",
     ]
     lines += [f"- `{sit.id}`: {sit.title}" for sit in situations]
+    lines += ["", "## As matrix.py's TRUTH_TABLE", "", "```", *truth_table(results, [s.id for s in chosen], [sit.id for sit in situations]), "```"]
     lines += ["", "## Errors, roles, proxy and STS traffic", ""]
     for s in chosen:
         for sit in situations:
