@@ -289,7 +289,8 @@ class Handler(BaseHTTPRequestHandler):
         base = "/latest/meta-data/iam/security-credentials/"
         if path == "/latest/meta-data/instance-id":
             return self._send(200, st.instance_id.encode(), "text/plain")
-        if path == base and role:
+        if path in (base, base.rstrip("/")) and role:
+            # Real IMDS answers the list with and without the trailing slash (AsyncAws asks without).
             return self._send(200, role["RoleName"].encode(), "text/plain")
         if role and path == base + role["RoleName"]:
             now = datetime.now(timezone.utc)

@@ -270,7 +270,7 @@ class SdkBehaviour:
     container_failure: str  # "error": the chain ends there; "imds": it goes on to the instance role
     full_uri_hosts: tuple[str, ...]  # http hosts accepted in FULL_URI (https is accepted for any host)
     full_uri_refused: str  # "error" or "skip" (the provider is passed over; the chain goes on)
-    token_newline: str  # a token file ending in a newline: "error", "trimmed", or "unknown"
+    token_newline: str  # a token ending in a newline: "error", "trimmed", "crash" (the process throws), or "unknown"
     proxy_container: str  # a PROXY_RULES name, IGNORES or UNKNOWN
     proxy_imds: str
     imdsv2_since: Optional[str]  # first version that asks IMDS for a token (None: never / unknown)
@@ -281,6 +281,9 @@ class SdkBehaviour:
     note: str = ""
     min_full_uri: Optional[str] = None  # first version that reads FULL_URI at all (None: as min_relative)
     full_uri_first: bool = False  # FULL_URI wins when both variables are set (Go), else RELATIVE does
+    # FULL_URI wins when a part found beside it (scanner key) is older than a version:
+    # (part, first version where RELATIVE_URI wins again). JavaScript v3's credential-provider-http.
+    full_uri_first_part: tuple[str, str] = ()
     https_any_host: bool = True  # an https FULL_URI may name any host
     imds_disabled_any_value: bool = False  # any non-empty AWS_EC2_METADATA_DISABLED disables IMDS
     # The shared files and profiles (probe/chain.py walks the sources before the container
@@ -419,7 +422,7 @@ _JS_V2 = SdkBehaviour(
     container_failure="imds",
     full_uri_hosts=("localhost", "127.0.0.1", "169.254.170.23"),
     full_uri_refused="skip",
-    token_newline="error",
+    token_newline="crash",
     imds_disabled_any_value=True,
     proxy_container=IGNORES,
     proxy_imds=IGNORES,
@@ -434,6 +437,9 @@ _JS_V2 = SdkBehaviour(
         "variable beats the file, not trimmed: a newline breaks the header); lib/http/node.js (no proxy variables); "
         "lib/metadata_service.js (IMDSv2 since 2.575.0; any non-empty AWS_EC2_METADATA_DISABLED disables IMDS)",
         "measured: aws-sdk 2.1693.0 and 2.4.6 on Node 20 in emulated tasks",
+        "measured: aws-sdk 2.62.0 (FULL_URI ignored) and 2.63.0 (FULL_URI and the token variable on loopback; 169.254.170.23 "
+        "refused with no IMDS fallback), neither reading AWS_EC2_METADATA_DISABLED; 2.1693.0 throws an uncaught ERR_INVALID_CHAR "
+        "for a token ending in a newline",
         "profiles: lib/util.js getProfilesFromSharedConfig (~/.aws/config and AWS_SHARED_CREDENTIALS_FILE only with "
         "AWS_SDK_LOAD_CONFIG, from 2.44.0), credential_provider_chain.js (every provider error is passed over), "
         "shared_ini_file_credentials.js (role_arn needs source_profile; no credential_source); Process 2.429.0, "
@@ -451,6 +457,7 @@ _JS_V2_OLD = _row(
     _JS_V2_FALLBACK,
     versions=">=2.44.0,<2.429.0",
     container_failure="error",
+    full_uri_refused="error",
     note="From 2.4.7 to 2.428.0 the chain picks the container provider or IMDS, not both: a failing container "
     "endpoint is an error (lib/credentials/credential_provider_chain.js, lib/node_loader.js at v2.428.0).",
 )
@@ -471,6 +478,7 @@ _JS_V3 = SdkBehaviour(
     profile_skips_env=True,
     on_error="skip",
     runtime_errors="raise",
+    full_uri_first_part=("js-v3-credential-provider-http", "3.972.57"),
     min_relative="3.0.0",
     min_token_file="3.503.1",
     container_failure="error",
@@ -490,6 +498,9 @@ _JS_V3 = SdkBehaviour(
         "packages/credential-provider-http/src/fromHttp (allowed hosts, token file); @smithy/node-http-handler "
         "(no proxy variables)",
         "measured: @aws-sdk/client-sts 3.1177 (credential-provider-node 3.972.99) on Node 20 in emulated tasks",
+        "measured: credential-provider-node 3.186.0 and 3.423.0 (fromContainerMetadata only: 169.254.170.23 refused), 3.503.1 "
+        "(credential-provider-http in the chain: the token file; FULL_URI before RELATIVE_URI); credential-provider-http "
+        "prefers RELATIVE_URI from 3.972.57 (every published version read)",
         "profiles: credential-provider-node defaultProvider skips fromEnv whenever AWS_PROFILE is set; a ProviderError with "
         "tryNextLink (missing profile, unknown credential_source, a failing credential_process) passes over, an STS or file "
         "error (web identity token missing) ends the chain (@smithy/core chain)",
@@ -503,6 +514,7 @@ _JS_V3_IMDS_PACKAGE = _row(
     versions="<3.503.1",
     full_uri_hosts=("localhost", "127.0.0.1"),
     min_token_file=None,
+    full_uri_first_part=(),
     note="Before credential-provider-node 3.503.1 the chain's remoteProvider is fromContainerMetadata "
     "(@aws-sdk/credential-provider-imds): FULL_URI over http only to localhost or 127.0.0.1 (169.254.170.2 and .23 "
     "are refused with an error), the token variable but no token file; credential-provider-http (first published "
@@ -592,11 +604,14 @@ _GO_V2 = SdkBehaviour(
     imdsv2_since="0.1.0",
     imdsv2_needs_ttl_header=True,
     honours_imds_disabled=True,
-    evidence="source",
+    evidence="measured",
     sources=(
         "aws-sdk-go-v2 config/resolve_credentials.go (resolveCredentialChain: env, shared config, then "
         "resolveHTTPCredProvider or ec2RoleProvider), credentials/endpointcreds",
         "aws-sdk-go-v2 aws/transport/http/client.go (ProxyFromEnvironment)",
+        "measured: aws-sdk-go-v2 from Debian (config 1.17.10, credentials 1.12.23) in emulated tasks: loopback-only FULL_URI, "
+        "FULL_URI before RELATIVE_URI, HTTP_PROXY with NO_PROXY hosts and CIDR, AWS_EC2_METADATA_DISABLED honoured, a missing "
+        "profile ignored (before config 1.18.45), credential_process run",
         "profiles: config/CHANGELOG.md 1.18.45 (2023-10-12, PR #2309: fail to load config if an explicitly provided profile "
         "doesn't exist); config/env_config.go (AWS_PROFILE, then AWS_DEFAULT_PROFILE); resolve_credentials.go (env keys, "
         "env web identity, then the profile)",
@@ -849,7 +864,7 @@ _ASYNCAWS = SdkBehaviour(
     on_error="skip",
     credential_sources=(),
     since=(("credential-source", "never"), ("process", "never"), ("sso", "1.20.0"), ("web-identity", "0.3.0")),
-    evidence="source",
+    evidence="measured",
     sources=(
         "async-aws/core src/Credentials/ChainProvider.php createDefaultChain (ConfigurationProvider, WebIdentityProvider, "
         "IniFileProvider, ContainerProvider, InstanceProvider; a provider that fails returns null and the next is tried)",
@@ -857,6 +872,9 @@ _ASYNCAWS = SdkBehaviour(
         "http://169.254.170.2, through HttpClient::create() (proxy variables apply); CHANGELOG 1.1.0 (ECS), 1.23.0 (EKS Pod "
         "Identity: FULL_URI and the token file)",
         "src/Credentials/InstanceProvider.php at 1.18.1: IMDSv1 only (no token); AWS_EC2_METADATA_DISABLED is not read",
+        "measured: php-async-aws-core 1.18.1 (Debian) in emulated tasks: RELATIVE_URI only, IMDS when the agent fails, "
+        "IMDSv1 only, AWS_EC2_METADATA_DISABLED ignored, the container and IMDS requests through HTTP_PROXY (NO_PROXY host "
+        "lists honoured, CIDR not), no credential_process, source_profile and web identity",
     ),
     note="Debian ships it without composer metadata: the scanner finds src/Credentials/ContainerProvider.php and reads the "
     "version from dpkg's status file.",

@@ -29,24 +29,7 @@ import sys
 import boto3
 from moto.server import ThreadedMotoServer
 
-from probe import emulator as _emulator
 from probe.emulator import Emulator, Identity
-
-# Real IMDS answers /latest/meta-data/iam/security-credentials with and without the trailing
-# slash (ECS_FACTS.md); probe.emulator answers only the slash form, and AsyncAws 1.18.1 asks
-# without it. Until the emulator does, its IMDS handler sees the slash form here (issue 21).
-_IMDS_ROLES = "/latest/meta-data/iam/security-credentials"
-_imds_get = _emulator.Handler._imds_get
-
-
-def _imds_get_either_form(self) -> None:  # type: ignore[no-untyped-def]
-    path, sep, query = self.path.partition("?")
-    if path == _IMDS_ROLES:
-        self.path = path + "/" + sep + query
-    _imds_get(self)
-
-
-_emulator.Handler._imds_get = _imds_get_either_form
 
 MOTO = "http://127.0.0.1:5000"
 TRUST = {
