@@ -452,7 +452,7 @@ rd() {  # $1 file -> R: its first line; status 1 when the file is absent
 http() {
     _out=$1; _url=$2; _method=${4:-GET}; _hn=${5-}; _hv=${6-}
     now_ms; _ms=$((end_ms - NOW - 250)); [ "$_ms" -lt "$3" ] || _ms=$3
-    : > "$_out.body"; : > "$_out.hdr"; : > "$_out.err"
+    true > "$_out.body"; true > "$_out.hdr"; true > "$_out.err"
     if [ "$_ms" -le 50 ]; then
         printf 'not sent: the deadline was reached' > "$_out.error"; epoch_now; printf '%s' "$R" > "$_out.at"; return
     fi
@@ -502,7 +502,7 @@ http() {
             trap 'kill $_sp 2>/dev/null; exit 0' TERM
             sleep "$R" 2>/dev/null & _sp=$!
             wait $_sp || { sleep $(( ${R%.*} + 1 )) & _sp=$!; wait $_sp; }
-            kill $_cpid 2>/dev/null && : > "$_out.killed"
+            kill $_cpid 2>/dev/null && true > "$_out.killed"
         ) > /dev/null 2>&1 &
         _wpid=$!
     fi
@@ -607,7 +607,7 @@ curl_batch() {
         _out=$T/$_n
         eval "_url=\$RQ_u_$_n; _to=\$RQ_t_$_n; _method=\$RQ_m_$_n; _hn=\$RQ_hn_$_n; _hv=\$RQ_hv_$_n"
         _ms=$_left; [ "$_ms" -lt "$_to" ] || _ms=$_to
-        : > "$_out.body"; : > "$_out.hdr"; : > "$_out.err"
+        true > "$_out.body"; true > "$_out.hdr"; true > "$_out.err"
         if [ "$_ms" -le 50 ]; then
             printf 'not sent: the deadline was reached' > "$_out.error"; epoch_now; printf '%s' "$R" > "$_out.at"; continue
         fi
@@ -634,7 +634,7 @@ curl_batch() {
     for _n in $_sent; do
         # A transfer that never opened its output leaves head waiting for a writer: a
         # read-write open (never blocks on a FIFO) lets it see the end.
-        : <> "$T/$_n.fifo"
+        true <> "$T/$_n.fifo"
         eval "wait \$RQ_hp_$_n"
         epoch_now; printf '%s' "$R" > "$T/$_n.at"
     done
@@ -753,7 +753,7 @@ token_source_in_use=relative
 # One line per variable; a newline inside a value becomes \001 so each stays on one line.
 read_environ() {  # $1 pid -> stdout; status 1 when unreadable
     [ -r "/proc/$1/environ" ] || return 1
-    tr '\n\000' '\001\n' < "/proc/$1/environ" 2>/dev/null
+    tr '\n\000' '\001\n' 2>/dev/null < "/proc/$1/environ"
 }
 env_get() {  # $1 env dump, $2 name -> R: the value (status 1 when absent)
     case "$NL$1" in *"$NL$2="*) ;; *) R=''; return 1 ;; esac
@@ -761,8 +761,9 @@ env_get() {  # $1 env dump, $2 name -> R: the value (status 1 when absent)
     R=${R%%"$NL"*}
 }
 pid1_env=''; pid1_readable=0; pid1_reason=''
-# /proc/PID/environ checks ptrace access when it is opened.
-can_open() { { : < "$1"; } 2>/dev/null; }
+# /proc/PID/environ checks ptrace access when it is opened. Not `: < file`: a redirection
+# that fails on a special built-in (:) ends a POSIX shell (dash, busybox ash) at once.
+can_open() { { true < "$1"; } 2>/dev/null; }
 if [ ! -e /proc/1/environ ]; then
     pid1_reason='/proc is not mounted'
 elif can_open /proc/1/environ; then
@@ -1002,7 +1003,7 @@ if [ -n "${JOB_sdk-}" ]; then
         secs $_w
         sleep "$R" 2>/dev/null & _sp=$!
         wait $_sp || { sleep $(( ${R%.*} + 1 )) & _sp=$!; wait $_sp; }
-        rd "$T/sdk.findpid" && [ -n "$R" ] && kill "$R" 2>/dev/null && : > "$T/sdk.stopped"
+        rd "$T/sdk.findpid" && [ -n "$R" ] && kill "$R" 2>/dev/null && true > "$T/sdk.stopped"
 
     ) > /dev/null 2>&1 &
     JOB_sdkdog=$!
@@ -1469,7 +1470,7 @@ else
     px_bad=''; n_px_bad=0; px_ign=''; n_px_ign=0; px_with=0
     for _pd in "$@"; do
         _pid=${_pd#/proc/}
-        _c=''; IFS= read -r _c < "/proc/$_pid/cmdline" 2>/dev/null
+        _c=''; IFS= read -r _c 2>/dev/null < "/proc/$_pid/cmdline"
         [ -n "$_c" ] || continue  # kernel threads and zombies (/proc sizes read as 0)
         if [ "$_pid" = $$ ]; then _e=$self_env
         elif [ "$_pid" = 1 ] && [ $pid1_readable = 1 ]; then _e=$pid1_env

@@ -8,6 +8,9 @@ holding the task's environment, the probe its child) in the same namespace with 
 environment. Every output is scanned for the scenario's secrets.
 
 Needs root, ip, unshare, chroot and busybox-static (.ci/run installs it).
+
+PROBE_SH_UNDER_TEST=PATH runs the suite against another copy of the script, e.g. the one
+before a fix (`git show REV:probe/probe.sh > /tmp/old.sh`), to see its tests fail first.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from helpers import (
 
 pytestmark = pytest.mark.netns
 
-PROBE_SH = os.path.join(REPO, "probe", "probe.sh")
+PROBE_SH = os.environ.get("PROBE_SH_UNDER_TEST") or os.path.join(REPO, "probe", "probe.sh")
 # What the sh twin cannot do and says so (no SigV4, no per-SDK model, no clock comparison).
 SH_SKIPS = {"endpoint.clock-skew", "identity.caller", "identity.task-role", "sdk.identity"}
 VARIANTS = ["ash+busybox-wget", "dash+curl", "ash+gnu-wget"]
@@ -100,6 +103,10 @@ def build_root(base: Path, variant: str) -> Path:
     if client == "gnu-wget":
         need(shutil.which("wget") is not None, "needs GNU wget")
         _copy_with_libs(shutil.which("wget") or "", root, "/usr/bin/wget")
+    # util-linux setpriv, for the runs as another user (busybox's cannot change the uid);
+    # outside PATH: the probe never sees it.
+    if shutil.which("setpriv"):
+        _copy_with_libs(shutil.which("setpriv") or "", root, SETPRIV)
     shutil.copy2(PROBE_SH, root / "probe.sh")
     assert not any(any((root / d).glob("python*")) for d in ("bin", "usr/bin")), "the root must hold no Python"
     return root
@@ -130,17 +137,32 @@ def reset(host: NetnsHost) -> None:
 
 
 PID1 = '"$@"; exit $?'  # PID 1 is a shell holding the task's environment; the probe is its child
+SETPRIV = "/sbin/setpriv"
 
 
-def run_sh(host: NetnsHost, root: Path, env: dict[str, str], *args: str, secrets: tuple[str, ...] = (), timeout: float = 60) -> ProbeRun:
-    """probe.sh in the chroot, as the child of PID 1 of a fresh PID namespace."""
+def _as_user(uid: Optional[int]) -> str:
+    """The chroot's setpriv prefix that runs what follows as uid:uid (nothing for root)."""
+    return "" if uid is None else f"{SETPRIV} --reuid={uid} --regid={uid} --clear-groups "
+
+
+def run_sh(host: NetnsHost, root: Path, env: dict[str, str], *args: str, secrets: tuple[str, ...] = (), timeout: float = 60,
+           user: Optional[int] = None, pid1_user: Optional[int] = None, root_process: bool = False) -> ProbeRun:
+    """probe.sh in the chroot, as the child of PID 1 of a fresh PID namespace.
+
+    user / pid1_user: run the probe / PID 1 as that uid (root otherwise); root_process: a
+    root process (sleep) lives beside them. The namespace dies with the command (a run that
+    hangs is killed at the timeout, with everything it started)."""
     inner = dict(env)
     for name in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PROBE_SDK_ROOT", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"):
         inner.pop(name, None)
     inner.update(PATH="/usr/bin:/bin", HOME="/root")
+    if user is not None or pid1_user is not None:
+        need((root / SETPRIV.lstrip("/")).exists(), "needs util-linux setpriv")
     mount, chroot = shutil.which("mount") or "mount", shutil.which("chroot") or "chroot"
-    enter = f'{mount} -t proc proc "$0/proc" && exec {chroot} "$0" /bin/sh -c \'' + PID1 + "' pid1 /bin/sh /probe.sh \"$@\""
-    cmd = ["ip", "netns", "exec", host.name, "unshare", "--pid", "--fork", "--mount", "--propagation", "private", "sh", "-c", enter, str(root), *args]
+    beside = f'{chroot} "$0" /bin/sleep 600 & ' if root_process else ""
+    enter = (f'{mount} -t proc proc "$0/proc" && {beside}exec {chroot} "$0" {_as_user(pid1_user)}/bin/sh -c \'' + PID1
+             + f"' pid1 {_as_user(user if user != pid1_user else None)}/bin/sh /probe.sh \"$@\"")
+    cmd = ["ip", "netns", "exec", host.name, "unshare", "--pid", "--fork", "--kill-child", "--mount", "--propagation", "private", "sh", "-c", enter, str(root), *args]
     started = time.monotonic()
     proc = subprocess.run(cmd, env=inner, capture_output=True, text=True, timeout=timeout)
     run = ProbeRun(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
@@ -626,6 +648,43 @@ def test_endpoint_strings_are_escaped_in_text_and_exact_in_json(host: NetnsHost,
     finally:
         with_server.kill()
         with_server.wait()
+
+
+# ---------------------------------------------------------------------------------------
+# Issue 19: a hostile sweep of probe.sh. Each test reproduces one defect (it fails against the
+# probe.sh before the fix: PROBE_SH_UNDER_TEST) and holds the fix under dash and busybox ash,
+# with curl, GNU wget and busybox wget.
+# ---------------------------------------------------------------------------------------
+
+def assert_report(run: ProbeRun, fmt: str) -> None:
+    """A report, whatever happened: exit 0 or 1, the JSON document or the text's Verdict line."""
+    assert run.rc in (0, 1), (run.rc, run.stdout[-500:], run.stderr[-500:])
+    if fmt == "json":
+        assert [c["id"] for c in run.report["checks"]] == IMPLEMENTED_TASK_IDS
+    else:
+        assert any(ln.startswith("Verdict: ") for ln in run.stdout.splitlines()), run.stdout[-500:]
+
+
+# Item 1: one process whose environment cannot be read (a root process, the probe not root).
+# `: < /proc/PID/environ` failing on the special built-in ended dash (exit 2) and busybox ash
+# (exit 1) at once, with nothing printed.
+UNREADABLE = [
+    pytest.param(dict(user=65534), "PID 1's environment cannot be read", id="probe-65534-pid1-root"),
+    pytest.param(dict(user=1000, pid1_user=1000, root_process=True), "1 process could not be read", id="probe-1000-beside-a-root-process"),
+]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("fmt", ["json", "text"])
+@pytest.mark.parametrize("users, said", UNREADABLE)
+def test_unreadable_environment_still_gives_a_report(host: NetnsHost, roots: dict[str, Path], home: str, variant: str, fmt: str, users: dict, said: str) -> None:
+    env = host.task_env(home)
+    run = run_sh(host, roots[variant], env, *(("--json",) if fmt == "json" else ()), timeout=30, **users)
+    assert_report(run, fmt)
+    if fmt == "json":
+        check = run.check("processes.credentials-variable")
+        assert check["status"] == ("skip" if users.get("pid1_user") is None else "pass") and said in check["detail"], check
+        assert run.check("env.credentials-variable")["status"] == "pass"
 
 
 def test_zz_print_parity_table() -> None:
