@@ -63,7 +63,7 @@ while [ $# -gt 0 ]; do
 done
 case $format in text|json) ;; *) say "--format must be text or json, not '$format'"; exit 2 ;; esac
 case $deadline in
-    ''|*[!0-9.]*|*.*.*|.*|*.) say "--deadline needs a number of seconds, not '$deadline'"; exit 2 ;;
+    ''|*[!0-9.]*|*.*.*|.*|*.|?????????????*) say "--deadline needs a number of seconds, not '$deadline'"; exit 2 ;;
 esac
 # Helpers that return a value set R (or another named variable) instead of printing it:
 # every $(...) costs a fork, and a run once spent most of its time forking.
@@ -96,6 +96,9 @@ now_ms; started_ms=$NOW
 _d=$(date -u '+%s %Y-%m-%dT%H:%M:%SZ')
 started_epoch=${_d%% *}; started_at=${_d#* }
 end_ms=$((started_ms + deadline_ms))
+# Local work that reads many things (the process survey, the SDKs found) stops here: past the
+# deadline by at most half a second, so the whole run ends within the deadline plus a little.
+local_end=$((end_ms + 500))
 epoch_now() { now_ms; R=$((started_epoch + (NOW - started_ms) / 1000)); }
 
 secs() {  # $1 milliseconds -> R: seconds with three decimals, as curl, GNU wget and sleep take them
@@ -112,47 +115,120 @@ trap 'exit 2' INT TERM HUP
 
 # --- strings -----------------------------------------------------------------------------
 # Bytes that are awkward to write literally, from one printf (one fork, not one each).
-_b=$(printf '\302 \001 \342 \015 x')
+_b=$(printf '\302 \001 \342 \015 \200 \237 \250 \251 \377 \002 x')
 set -- $_b
-C2=$1; SOH=$2; E2=$3; CR=$4
+C2=$1; SOH=$2; E2=$3; CR=$4; X80=$5; X9F=$6; XA8=$7; XA9=$8; XFF=$9; STX=${10}
+
+# Time linear in the input, whatever it holds: an endpoint's answer may be 64 KiB, a variable
+# 128 KiB, a token file 64 KiB. dash and busybox ash try every prefix or suffix for
+# ${v#*pat}, ${v##*pat}, ${v#"$lit"} and ${v%"$lit"} (time quadratic in the distance), and a
+# loop that takes one character off at a time is quadratic too. Linear in both: ${#v}, ${v#?},
+# case against one run of literals, and field splitting on one character; ${v%%pat*} and
+# ${v%pat*} are linear in dash and, in busybox ash, quadratic with a tiny constant (it measures
+# the rest of the string at each position: milliseconds for 64 KiB). The helpers use those on
+# text of any length, the quadratic forms only on text of at most SHORT characters, and sed or
+# field splitting where a text may be larger (a process's environment, a file).
+SHORT=256
+# Strings from outside (endpoints, files, the environment) are shown at most this long.
+SHOW_MAX=512
+EFIELD_MAX=256
+
+count_char() {  # $1 text, $2 one character that is not blank -> R: how often it occurs
+    _cs=x; [ "$2" = x ] && _cs=y
+    _oldifs=$IFS; IFS=$2
+    set -- $_cs${1}$_cs
+    IFS=$_oldifs
+    R=$(($# - 1))
+}
+
+# What follows the first $2 in $1 -> R; status 1 when $2 is not there. $3 is a character of
+# $2 that is not blank: the text is split on it (linear) instead of ${1#*"$2"} (quadratic).
+after_first() {
+    case $1 in *"$2"*) ;; *) R=''; return 1 ;; esac
+    _af=${1%%"$2"*}
+    if [ $((${#_af} + ${#2})) -le $SHORT ]; then R=${1#"$_af$2"}; return 0; fi
+    count_char "$_af" "$3"; _afk=$R
+    count_char "$2" "$3"; _afk=$((_afk + R))
+    _afz=${2##*"$3"}  # the part of $2 after its last $3
+    _afc=$3; _cs=x; [ "$3" = x ] && _cs=y
+    _oldifs=$IFS; IFS=$_afc
+    set -- ${1}$_cs
+    IFS=$_oldifs
+    [ "$_afk" -lt $# ] || { R=''; return 1; }
+    shift "$_afk"
+    IFS=$_afc; R="$*"; IFS=$_oldifs
+    R=${R%"$_cs"}; R=${R#"$_afz"}
+}
+# What follows the last $2 (one character that is not blank) in $1 -> R ($1 when there is none).
+after_last() {
+    case $1 in *"$2"*) ;; *) R=$1; return ;; esac
+    _cs=x; [ "$2" = x ] && _cs=y
+    _oldifs=$IFS; IFS=$2
+    set -- ${1}$_cs
+    IFS=$_oldifs
+    eval "R=\${$#}"
+    R=${R%"$_cs"}
+}
+
+# Text from outside cut to $2 characters (default SHOW_MAX), "..." marking the cut -> R.
+# Never in the middle of a UTF-8 character: trailing non-ASCII bytes go with the cut.
+cap() {
+    R=$1
+    [ ${#R} -gt "${2:-$SHOW_MAX}" ] || return 0
+    R=$(printf '%s' "$1" | head -c "${2:-$SHOW_MAX}" | sed "\$s/[$X80-$XFF]*\$//"; printf x); R="${R%x}..."
+}
+
+# One sed script per kind of escaping, written once into the scratch folder when first needed.
+# Control characters of a single-line text; newlines are joined by the caller ($!s/$/\\n/ and
+# tr -d '\n'), so each line of the input keeps its place.
+ctl_script() {  # $1 tsafe|jesc -> the script's path in R
+    R=$T/$1.sed
+    [ -f "$R" ] && return 0
+    if [ "$1" = jesc ]; then _e=u00; else _e=x; fi
+    {
+        [ "$1" = jesc ] && printf '%s\n' 's/\\/\\\\/g' 's/"/\\"/g'
+        printf 's/\015/\\\\r/g\ns/\011/\\\\t/g\n'
+        for _p in 001:01 002:02 003:03 004:04 005:05 006:06 007:07 010:08 013:0b 014:0c 016:0e 017:0f \
+                  020:10 021:11 022:12 023:13 024:14 025:15 026:16 027:17 030:18 031:19 032:1a 033:1b \
+                  034:1c 035:1d 036:1e 037:1f 177:7f; do
+            printf 's/\'"${_p%:*}"'/\\\\'"$_e${_p#*:}"'/g\n'
+        done
+        if [ "$1" = tsafe ]; then
+            for _p in 200:80 201:81 202:82 203:83 204:84 205:85 206:86 207:87 210:88 211:89 212:8a 213:8b \
+                      214:8c 215:8d 216:8e 217:8f 220:90 221:91 222:92 223:93 224:94 225:95 226:96 227:97 \
+                      230:98 231:99 232:9a 233:9b 234:9c 235:9d 236:9e 237:9f; do
+                printf 's/'"$C2"'\'"${_p%:*}"'/\\\\u00'"${_p#*:}"'/g\n'
+            done
+            printf 's/'"$E2$X80$XA8"'/\\\\u2028/g\ns/'"$E2$X80$XA9"'/\\\\u2029/g\n'
+        fi
+        printf '%s\n' '$!s/$/\\n/'
+    } > "$R"
+}
 
 # Control characters shown as escapes (\x1b, \n), kept on one line: for the terminal -> R.
 tsafe() {
     case $1 in
-        *[[:cntrl:]]*|*"$C2"*|*"$E2"*) ;;
+        *[[:cntrl:]]*|*"$C2"[$X80-$X9F]*|*"$E2$X80"[$XA8$XA9]*) ;;
         *) R=$1; return ;;
     esac
-    R=$(printf '%s' "$1" | od -An -v -tx1 | tr -s ' \n' '\n\n' | {
-        _st=0
-        while IFS= read -r _b; do
-            [ -n "$_b" ] || continue
-            case $_st in
-                c2) _st=0
-                    case $_b in 8?|9?) printf '\\u00%s' "$_b"; continue ;; esac
-                    printf '\302' ;;
-                e2) _st=e280
-                    [ "$_b" = 80 ] && continue
-                    _st=0; printf '\342' ;;
-                e280) _st=0
-                    case $_b in a8|a9) printf '\\u20%s' "$_b"; continue ;; esac
-                    printf '\342\200' ;;
-            esac
-            case $_b in
-                0a) printf '\\n' ;;
-                0d) printf '\\r' ;;
-                09) printf '\\t' ;;
-                0?|1?|7f) printf '\\x%s' "$_b" ;;
-                c2) _st=c2 ;;
-                e2) _st=e2 ;;
-                *) printf "\\$(printf '%o' "0x$_b")" ;;
-            esac
-        done
-        case $_st in c2) printf '\302' ;; e2) printf '\342' ;; e280) printf '\342\200' ;; esac
-        printf x
-    }); R=${R%x}
+    ctl_script tsafe
+    R=$(printf '%sx' "$1" | sed -f "$R" | tr -d '\n'); R=${R%x}
 }
 
 replace_all() {  # $1 text, $2 needle, $3 replacement -> R
+    case $1 in *"$2"*) ;; *) R=$1; return ;; esac
+    if [ ${#1} -gt 1024 ] && [ ${#2} = 1 ] && case $2 in [[:space:]]) false ;; esac; then
+        # Long text, one character: split on it, print the pieces with the replacement
+        # between them (one process, linear).
+        _rrep=$3; _rfmt=$3
+        case $_rfmt in *[%\\]*) replace_all "$_rfmt" '\' '\\'; replace_all "$R" % %%; _rfmt=$R ;; esac
+        _oldifs=$IFS; IFS=$2
+        set -- ${1}x
+        IFS=$_oldifs
+        # shellcheck disable=SC2059
+        R=$(printf "%s$_rfmt" "$@"; printf y); R=${R%y}; R=${R%"$_rrep"}; R=${R%x}
+        return
+    fi
     R=''
     _rest=$1
     while :; do
@@ -167,29 +243,34 @@ replace_all() {  # $1 text, $2 needle, $3 replacement -> R
 # A JSON string's content: quotes, backslashes and control characters escaped -> R.
 jesc() {
     R=$1
-    case $R in *\\*) replace_all "$R" '\' '\\' ;; esac
-    case $R in *\"*) replace_all "$R" '"' '\"' ;; esac
-    case $R in *[[:cntrl:]]*) ;; *) return ;; esac
-    R=$(printf '%s' "$R" | od -An -v -tx1 | tr -s ' \n' '\n\n' | while IFS= read -r _b; do
-        [ -n "$_b" ] || continue
-        case $_b in
-            0a) printf '\\n' ;;
-            0d) printf '\\r' ;;
-            09) printf '\\t' ;;
-            0?|1?|7f) printf '\\u00%s' "$_b" ;;
-            *) printf "\\$(printf '%o' "0x$_b")" ;;
-        esac
-    done; printf x); R=${R%x}
+    case $R in *[[:cntrl:]\\\"]*) ;; *) return ;; esac
+    case $R in
+        *[[:cntrl:]]*) ;;
+        *) if [ ${#R} -le 1024 ]; then
+               case $R in *\\*) replace_all "$R" '\' '\\' ;; esac
+               case $R in *\"*) replace_all "$R" '"' '\"' ;; esac
+               return
+           fi ;;
+    esac
+    ctl_script jesc
+    R=$(printf '%sx' "$1" | sed -f "$R" | tr -d '\n'); R=${R%x}
 }
 
 # Known secrets of this run (newline-separated); scrub() masks them wherever they appear.
 SECRETS=''
 add_secret() { [ ${#1} -ge 4 ] && SECRETS="$SECRETS$1$NL"; }
 
-# Text from outside (an endpoint's body, a command line): secrets masked by value and by
-# name, the credentials id after /credentials/ or id=, access key ids to their last four -> R.
+# Secret fields by name, as Python's redact: JSON, key=value, a repr, and XML elements.
+_SN='[Ss][Ee][Cc][Rr][Ee][Tt]([Aa][Cc][Cc][Ee][Ss][Ss])?[Kk][Ee][Yy]|[Tt][Oo][Kk][Ee][Nn]|[Aa][Ww][Ss]_[Ss][Ee][Cc][Rr][Ee][Tt]_[Aa][Cc][Cc][Ee][Ss][Ss]_[Kk][Ee][Yy]'
+_SX='[Ss][Ee][Cc][Rr][Ee][Tt]([Aa][Cc][Cc][Ee][Ss][Ss])?[Kk][Ee][Yy]|([Ss][Ee][Ss][Ss][Ii][Oo][Nn]|[Ss][Ee][Cc][Uu][Rr][Ii][Tt][Yy])?[Tt][Oo][Kk][Ee][Nn]|[Aa][Ww][Ss]_([Ss][Ee][Cc][Rr][Ee][Tt]_[Aa][Cc][Cc][Ee][Ss][Ss]_[Kk][Ee][Yy]|[Ss][Ee][Ss][Ss][Ii][Oo][Nn]_[Tt][Oo][Kk][Ee][Nn]|[Ss][Ee][Cc][Uu][Rr][Ii][Tt][Yy]_[Tt][Oo][Kk][Ee][Nn])'
+_Q="[\"']"
+_NV="[^\"'[:space:],}&<]"
+
+# Text from outside (an endpoint's body, a command line, a variable) for the report -> R:
+# cut to SHOW_MAX (or $2) characters, secrets masked by value and by name, the credentials id
+# after /credentials/ or id=, a URL's password, access key ids to their last four.
 scrub() {
-    _t=$1
+    cap "$1" "${2:-}"; _t=$R
     _oldifs=$IFS; IFS=$NL
     for _sec in $SECRETS; do
         IFS=$_oldifs
@@ -197,36 +278,93 @@ scrub() {
     done
     IFS=$_oldifs
     case $_t in
-        *[Cc]redentials/*|*[Ii][Dd]=*|*A[KS]IA*|*[Ss]ecret*|*[Tt]oken*|*@*)
+        *[Cc][Rr][Ee][Dd][Ee][Nn][Tt][Ii][Aa][Ll][Ss]/*|*[Ii][Dd]=*|*A[KS]IA*|*ABIA*|*ACCA*|*[Ss][Ee][Cc][Rr][Ee][Tt]*|*[Tt][Oo][Kk][Ee][Nn]*|*@*)
             _t=$(printf '%sx' "$_t" | sed -E \
-                -e 's#(/[Cc][Rr][Ee][Dd][Ee][Nn][Tt][Ii][Aa][Ll][Ss]/)[^ "'"'"'<>&/]+#\1****#g' \
-                -e 's#([?&][Ii][Dd]=)[^ "'"'"'<>&/]+#\1****#g' \
-                -e 's#(A[KS]IA)[A-Z0-9]{8,}([A-Z0-9]{4})#****\2#g' \
-                -e 's#("?(SecretAccessKey|Token|SessionToken|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN)"?[[:space:]]*[:=][[:space:]]*"?)[^",}& ]+#\1****#g' \
-                -e 's#(://[^/:@ ]*:)[^@ /]+@#\1****@#g')
+                -e 's#(/[Cc][Rr][Ee][Dd][Ee][Nn][Tt][Ii][Aa][Ll][Ss]/)[^[:space:]"'"'"'<>&/]+#\1****#g' \
+                -e 's#([?&][Ii][Dd]=)[^[:space:]"'"'"'<>&/]+#\1****#g' \
+                -e 's#([A-Za-z][A-Za-z0-9+.-]*://[^[:space:]/?@:"'"'"'<>]*:)[^[:space:]@"'"'"'<>]+@#\1****@#g' \
+                -e 's#(<('"$_SX"')([[:space:]/][^>]*)?>)[^<]+#\1****#g' \
+                -e 's#('"$_Q"'?('"$_SN"')'"$_Q"'?[[:space:]]*[:=][[:space:]]*'"$_Q"'?)'"$_NV"'+#\1****#g' \
+                -e 's#(AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{8,}([A-Z0-9]{4})#****\2#g')
             _t=${_t%x} ;;
     esac
     R=$_t
 }
 
-mask_key_id() { if [ ${#1} -gt 4 ]; then R=$MASK${1#"${1%????}"}; else R=$MASK; fi; }
+# A field an endpoint sent, for the report -> R: scrubbed, at most EFIELD_MAX characters,
+# and every 8-character piece of a known secret masked too (a field that quotes a secret in
+# part), as the Python probe's redact does.
+efield() {
+    scrub "$1" "$EFIELD_MAX"
+    [ ${#R} -ge 8 ] && [ -n "$SECRETS" ] || return 0
+    mask_pieces "$R"
+}
+# Runs of $1 covered by an 8-character piece of a secret -> R, each run as ****.
+mask_pieces() {
+    # First a quick pass: a piece of 8 characters holds one of the text's 4-character blocks
+    # at a multiple of 4, so when no such block is in a secret, no piece is.
+    _mt=$1
+    while [ ${#_mt} -ge 4 ]; do
+        _mr=${_mt#????}; _mb=${_mt%"$_mr"}
+        case $SECRETS in *"$_mb"*) break ;; esac
+        _mt=$_mr
+    done
+    [ ${#_mt} -ge 4 ] || { R=$1; return 0; }
+    _mt=$1; _mo=''; _mlen=${#1}; _mi=0; _mcov=0; _mrun=0
+    # The positions covered, as a string of 0/1 flags, one per character.
+    _mflags=''
+    while [ $((_mi + 8)) -le "$_mlen" ]; do
+        _mw=${_mt#????????}; _mw=${_mt%"$_mw"}
+        case $SECRETS in *"$_mw"*) _mcov=8 ;; esac
+        if [ $_mcov -gt 0 ]; then _mflags=${_mflags}1; _mcov=$((_mcov - 1)); else _mflags=${_mflags}0; fi
+        _mt=${_mt#?}; _mi=$((_mi + 1))
+    done
+    case $_mflags in *1*) ;; *) [ $_mcov = 0 ] && { R=$1; return; } ;; esac
+    while [ "$_mi" -lt "$_mlen" ]; do
+        if [ $_mcov -gt 0 ]; then _mflags=${_mflags}1; _mcov=$((_mcov - 1)); else _mflags=${_mflags}0; fi
+        _mi=$((_mi + 1))
+    done
+    _mt=$1
+    while [ -n "$_mt" ]; do
+        _mr=${_mt#?}; _mc=${_mt%"$_mr"}; _mt=$_mr
+        _mf=${_mflags%"${_mflags#?}"}; _mflags=${_mflags#?}
+        if [ "$_mf" = 1 ]; then
+            [ $_mrun = 1 ] || _mo=$_mo$MASK
+            _mrun=1
+        else
+            _mo=$_mo$_mc; _mrun=0
+        fi
+    done
+    R=$_mo
+}
 
+# An access key id -> R: its last four characters (none of one too long to be a key id).
+mask_key_id() { if [ ${#1} -gt 4 ] && [ ${#1} -le 128 ]; then R=$MASK${1#"${1%????}"}; else R=$MASK; fi; }
+
+# The first character of $1 -> R; empty when it is not ASCII (never half of a UTF-8 one).
+first_char() {
+    case $1 in [$X80-$XFF]*) R=''; return ;; esac
+    # ${1%"${1#?}"} is quadratic in the length: printf (one process) for a long one.
+    if [ ${#1} -le $SHORT ]; then R=${1%"${1#?}"}; else R=$(printf '%.1s' "$1"); fi
+}
 # The relative URI with every segment that is not a plain word masked (the id is a capability) -> R.
 mask_relative_uri() {
     case $1 in
         //*) R=//$MASK; return ;;
         /*) ;;
         '') R=''; return ;;
-        *) R=$1; R=${R%"${R#?}"}$MASK; return ;;
+        *) first_char "$1"; R=$R$MASK; return ;;
     esac
     _path=${1%%\?*}
     _query=''
-    case $1 in *\?*) _query=${1#*\?} ;; esac
+    case $1 in *\?*) after_first "$1" '?' '?'; _query=$R ;; esac
     _out=''
     _oldifs=$IFS; IFS=/
-    _first=1
+    _first=1; _n=0
     for _seg in $_path; do
         IFS=$_oldifs
+        _n=$((_n + 1))
+        [ $_n -le 32 ] || { _out="$_out/..."; break; }
         [ $_first = 1 ] || _out="$_out/"
         _first=0
         case $_seg in
@@ -237,81 +375,109 @@ mask_relative_uri() {
     IFS=$_oldifs
     case $_path in */) _out="$_out/" ;; esac
     if [ -n "$_query" ]; then
-        _q=''
+        _q=''; _n=0
         IFS='&'
         for _p in $_query; do
             IFS=$_oldifs
             [ -n "$_p" ] || continue
+            _n=$((_n + 1))
+            [ $_n -le 32 ] || { _q="$_q&..."; break; }
             case $_p in *=*) _p="${_p%%=*}=$MASK" ;; *) _p=$MASK ;; esac
             _q="$_q${_q:+&}$_p"
         done
         IFS=$_oldifs
         [ -n "$_q" ] && _out="$_out?$_q"
     fi
-    R=$_out
+    cap "$_out"
 }
 
 # A URL (proxy, FULL_URI) with its password and query values masked -> R.
 mask_url() {
     _u=$1
     case $_u in
-        *://*) _sch=${_u%%://*}://; _rest=${_u#*://} ;;
+        *://*) _sch=${_u%%://*}://; after_first "$_u" :// :; _rest=$R ;;
         *) _sch=''; _rest=$_u ;;
     esac
     case $_rest in
         *@*)
             _ui=${_rest%@*}
-            _rest=${_rest##*@}
+            after_last "$_rest" @; _rest=$R
             case $_ui in *:*) _ui="${_ui%%:*}:$MASK" ;; esac
             _rest="$_ui@$_rest" ;;
     esac
     _rest=${_rest%%#*}
     case $_rest in
         *\?*)
-            _q=${_rest#*\?}; _rest=${_rest%%\?*}
-            _qq=''
+            after_first "$_rest" '?' '?'; _q=$R; _rest=${_rest%%\?*}
+            _qq=''; _n=0
             _oldifs=$IFS; IFS='&'
             for _p in $_q; do
                 IFS=$_oldifs
                 [ -n "$_p" ] || continue
+                _n=$((_n + 1))
+                [ $_n -le 32 ] || { _qq="$_qq&..."; break; }
                 case $_p in *=*) _p="${_p%%=*}=$MASK" ;; esac
                 _qq="$_qq${_qq:+&}$_p"
             done
             IFS=$_oldifs
             [ -n "$_qq" ] && _rest="$_rest?$_qq" ;;
     esac
-    R=$_sch$_rest
     # The id after /credentials/ is a capability wherever the URL points (FULL_URI too).
-    case $R in *[Cc][Rr][Ee][Dd][Ee][Nn][Tt][Ii][Aa][Ll][Ss]/*) scrub "$R" ;; esac
+    case $_rest in *[Cc][Rr][Ee][Dd][Ee][Nn][Tt][Ii][Aa][Ll][Ss]/*) scrub "$_sch$_rest" ;; *) cap "$_sch$_rest" ;; esac
 }
 
 # Lower case -> R; a fork only when there is an upper-case letter to change.
 lower() { case $1 in *[A-Z]*) R=$(printf '%s' "$1" | tr 'A-Z' 'a-z') ;; *) R=$1 ;; esac; }
-# Leading and trailing blanks off -> R.
+# Leading and trailing blanks off -> R (sed beyond SHORT characters: no per-character loop).
 trim() {
     R=$1
+    case $R in [[:space:]]*|*[[:space:]]) ;; *) return ;; esac
+    if [ ${#R} -gt $SHORT ]; then
+        R=$(printf '%s\n' "$1" | sed -e '1s/^[[:space:]]*//' -e '$s/[[:space:]]*$//'; printf x); R=${R%"$NL"x}
+        return
+    fi
     while :; do case $R in [[:space:]]*) R=${R#?} ;; *) break ;; esac; done
     while :; do case $R in *[[:space:]]) R=${R%?} ;; *) break ;; esac; done
 }
 
 # --- JSON (flat objects, first occurrence of a key) ---------------------------------------
-count_char() {  # $1 text, $2 one character -> R: how often it occurs (field splitting, no loop)
-    _oldifs=$IFS; IFS=$2
-    set -- x${1}x
-    IFS=$_oldifs
-    R=$(($# - 1))
-}
-# Structure only: after removing string literals, nothing but JSON punctuation, numbers
-# and true/false/null may remain, and the document must be one object.
-json_ok() {
-    case $1 in *[[:cntrl:]]*) return 1 ;; esac
-    _j=$1
-    _j=${_j#"${_j%%[![:space:]]*}"}; _j=${_j%"${_j##*[![:space:]]}"}
-    case $_j in \{*\}) ;; *) return 1 ;; esac
-    _left=$(sed -E 's/"([^"\\]|\\.)*"/S/g; s/(true|false|null)/L/g; s/-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?/N/g; s/[[:space:]]//g' <<EOF
-$_j
+# One JSON document on one line ($1) -> J_<key> for each key named in $2.. (a string; N:key
+# for a number or true/false/null), JP_<key>=1 when it was there; status 0 when the document
+# is one well-formed object (structure only: after removing the string literals, nothing but
+# punctuation, numbers and true/false/null may remain). A single sed does it all, each lookup
+# a regular expression over the line: time linear in the answer, and no more processes than
+# the structure check alone.
+json_load() {
+    _jt=$1; shift
+    _js=h; _ji=0
+    for _jk in "$@"; do
+        _ji=$((_ji + 1))
+        case $_jk in
+            N:*) _jk=${_jk#N:}; _jre='(-?[0-9][-0-9.eE+]*|true|false|null)' ;;
+            *) _jre='"(([^"\\]|\\.)*)"' ;;
+        esac
+        unset "J_$_jk" "JP_$_jk"
+        # The first "key": value, the line cut to its value; \\ \" \/ decoded (the other
+        # escapes stay as written).
+        _js="$_js${NL}t r$_ji$NL:r$_ji${NL}s/\"$_jk\"[[:space:]]*:[[:space:]]*$_jre.*/\\n\\1/${NL}t k$_ji${NL}b n$_ji$NL:k$_ji${NL}s/^.*\\n/$_jk=/${NL}s/\\\\([\"\\\\/])/\\1/g${NL}p$NL:n$_ji${NL}g"
+    done
+    _js="$_js${NL}s/\"([^\"\\\\]|\\\\.)*\"/S/g${NL}s/(true|false|null)/L/g${NL}s/-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?/N/g${NL}s/[[:space:]]//g${NL}s/^/=/${NL}p"
+    _jo=$(sed -n -E "$_js" <<EOF
+$_jt
 EOF
 )
+    _left=''
+    _oldifs=$IFS; IFS=$NL
+    for _jl in $_jo; do
+        IFS=$_oldifs
+        case $_jl in
+            =*) _left=${_jl#=} ;;
+            *=*) _jk=${_jl%%=*}; eval "[ -n \"\${JP_$_jk-}\" ] || { J_$_jk=\${_jl#*=}; JP_$_jk=1; }" ;;
+        esac
+    done
+    IFS=$_oldifs
+    case $_jt in *[[:cntrl:]]*) return 1 ;; esac
+    case $_left in \{*\}) ;; *) return 1 ;; esac
     case $_left in *[!]{}[,:SLN]*) return 1 ;; esac
     # Balanced braces and brackets, and every value follows a key or a separator.
     count_char "$_left" '{'; _o=$R; count_char "$_left" '}'; [ "$_o" -eq "$R" ] || return 1
@@ -321,42 +487,21 @@ EOF
     esac
     return 0
 }
+# The value json_load found for $1 -> R; status 1 when it was not there.
+jget() { eval "R=\${J_$1-}; [ -n \"\${JP_$1-}\" ]"; }
 
-# The raw string value of the first "key" -> R; status 1 when absent or not a string.
-json_str() {
-    R=''
-    case $1 in *"\"$2\""*) ;; *) return 1 ;; esac
-    _r=${1#*"\"$2\""}
-    _r=${_r#"${_r%%[![:space:]]*}"}
-    case $_r in :*) _r=${_r#:} ;; *) return 1 ;; esac
-    _r=${_r#"${_r%%[![:space:]]*}"}
-    case $_r in \"*\"*) _r=${_r#\"} ;; *) return 1 ;; esac
-    _v=${_r%%\"*}
-    case $_v in *\\*) ;; *) R=$_v; return 0 ;; esac
-    # An escape before the first quote: find the real end, then decode the simple escapes;
-    # \uXXXX and the others stay as written.
-    _v=$(sed -n -E 's/^(([^"\\]|\\.)*)".*/=\1/p' <<EOF
-$_r
-EOF
-)
-    [ -n "$_v" ] || return 1
-    _v=${_v#=}
-    replace_all "$_v" '\\' "$SOH"
-    replace_all "$R" '\"' '"'
-    replace_all "$R" '\/' '/'
-    replace_all "$R" "$SOH" '\'
-}
-# A scalar that is not a string (number, true/false/null) -> R.
-json_scalar() {
-    R=''
-    case $1 in *"\"$2\""*) ;; *) return 1 ;; esac
-    _r=${1#*"\"$2\""}
-    _r=${_r#"${_r%%[![:space:]]*}"}
-    case $_r in :*) _r=${_r#:} ;; *) return 1 ;; esac
-    _r=${_r#"${_r%%[![:space:]]*}"}
-    case $_r in true*|false*|null*) R=${_r%%[!a-z]*}; return 0 ;; esac
-    R=${_r%%[!-0-9.eE+]*}
-    [ -n "$R" ]
+# --- environment dumps (NAME=value lines) ---------------------------------------------------
+# The value of $2 in the dump $1 -> R (the first, status 1 when absent). Field splitting and a
+# loop over the variables: linear, where ${1#*"$NL$2="} is quadratic in the dump's size.
+env_get() {
+    case "$NL$1" in *"$NL$2="*) ;; *) R=''; return 1 ;; esac
+    _eg=$2=
+    _oldifs=$IFS; IFS=$NL
+    for _el in $1; do
+        case $_el in "$_eg"*) IFS=$_oldifs; R=${_el#"$_eg"}; return 0 ;; esac
+    done
+    IFS=$_oldifs
+    R=''; return 1
 }
 
 # --- epoch arithmetic (no date -d: it differs between GNU and busybox) ----------------
@@ -518,20 +663,27 @@ http() {
 # OUT.date, OUT.redirect, OUT.error.
 http_finish() {
     _out=$1; _rc=$2; _ms=$3
-    # The status line (the first answer: a redirect is reported, never followed) and Date.
-    _sl=''; _date=''
+    # The status line (the first answer: a redirect is reported, never followed) and Date,
+    # from the first 64 lines: busybox wget has no limit of its own on an answer's headers (a
+    # flood of them would be read for minutes).
+    _sl=''; _date=''; _i=0
     case $CLIENT in
         curl)
             {
                 IFS= read -r _sl
-                while IFS= read -r _l; do case $_l in [Dd][Aa][Tt][Ee]:*) _date=${_l#*:}; break ;; esac; done
+                while [ $_i -lt 64 ] && IFS= read -r _l; do
+                    _i=$((_i + 1))
+                    case $_l in [Dd][Aa][Tt][Ee]:*) _date=${_l#*:}; break ;; esac
+                done
             } < "$_out.hdr" ;;
         *)
-            while IFS= read -r _l; do
+            while [ $_i -lt 64 ] && IFS= read -r _l; do
+                _i=$((_i + 1))
                 case $_l in
                     *HTTP/[0-9]*' '[0-9][0-9][0-9]*) [ -n "$_sl" ] || _sl=HTTP/${_l#*HTTP/} ;;
                     ' '*[Dd][Aa][Tt][Ee]:*) [ -n "$_date" ] || _date=${_l#*:} ;;
                 esac
+                [ -n "$_sl" ] && [ -n "$_date" ] && break
             done < "$_out.err" ;;
     esac
     _sl=${_sl%"$CR"}
@@ -559,8 +711,11 @@ http_finish() {
         esac
         return
     fi
-    _e=''
-    while IFS= read -r _l; do case $_l in ' '*|'') ;; *) _e=$_l; break ;; esac; done < "$_out.err"
+    _e=''; _i=0
+    while [ $_i -lt 64 ] && IFS= read -r _l; do
+        _i=$((_i + 1))
+        case $_l in ' '*|'') ;; *) _e=$_l; break ;; esac
+    done < "$_out.err"
     case $CLIENT:$_rc in
         curl:7|*:*[Cc]onnection\ refused*) _e='connection refused (nothing listens there)' ;;
         curl:28) _e="timed out after $R s" ;;
@@ -667,10 +822,11 @@ full_set=0; [ "${AWS_CONTAINER_CREDENTIALS_FULL_URI+x}" = x ] && full_set=1
 REL_V=${AWS_CONTAINER_CREDENTIALS_RELATIVE_URI-}
 FULL_V=${AWS_CONTAINER_CREDENTIALS_FULL_URI-}
 # Secrets of this run: the id parts of the relative URI, keys, tokens, proxy passwords.
-_oldifs=$IFS; IFS='/?&='
+_oldifs=$IFS; IFS='/?&='; _n=0
 for _seg in $REL_V; do
     IFS=$_oldifs
-    case $_seg in ''|v1|v2|v3|v4|credentials|api|task|role|creds) ;; *) add_secret "$_seg" ;; esac
+    case $_seg in ''|v1|v2|v3|v4|credentials|api|task|role|creds) ;; *) add_secret "$_seg"; _n=$((_n + 1)) ;; esac
+    [ $_n -lt 16 ] || break
 done
 IFS=$_oldifs
 add_secret "${AWS_SECRET_ACCESS_KEY-}"
@@ -678,7 +834,10 @@ add_secret "${AWS_SESSION_TOKEN-}"
 add_secret "${AWS_SECURITY_TOKEN-}"
 add_secret "${AWS_CONTAINER_AUTHORIZATION_TOKEN-}"
 for _pv in "${HTTP_PROXY-}" "${http_proxy-}" "${HTTPS_PROXY-}" "${https_proxy-}" "${ALL_PROXY-}" "${all_proxy-}"; do
-    case $_pv in *://*:*@*|*:*@*) _pw=${_pv#*://}; _pw=${_pw%@*}; add_secret "${_pw#*:}" ;; esac
+    case $_pv in *@*) ;; *) continue ;; esac
+    case $_pv in *://*) after_first "$_pv" :// :; _pw=$R ;; *) _pw=$_pv ;; esac
+    _pw=${_pw%@*}
+    case $_pw in *:*) add_secret "${_pw#*:}" ;; esac
 done
 
 # Which URL the SDKs would request, and whether it may be requested (botocore's rule).
@@ -691,11 +850,12 @@ if [ $rel_set = 1 ]; then
         '') target_refused='it is empty' ;;
         //*|[!/]*)
             target_host=$MASK
-            target_refused="appended to http://169.254.170.2 it would send the request to another host (starts with '$(printf '%.1s' "$REL_V")')" ;;
+            first_char "$REL_V"
+            target_refused="appended to http://169.254.170.2 it would send the request to another host (starts with '$R')" ;;
         *)
             # A plain absolute path: /segments, optionally ?query, nothing else.
-            _p=${REL_V%%\?*}; _q=''
-            case $REL_V in *\?*) _q=${REL_V#*\?} ;; esac
+            _p=$REL_V; _q=''
+            case $REL_V in *\?*) _p=${REL_V%%\?*}; after_first "$REL_V" '?' '?'; _q=$R ;; esac
             case $_p in
                 *[!A-Za-z0-9._~%/-]*) target_refused="it is not a plain absolute path (it must start with a single '/' and contain only URL path and query characters)" ;;
             esac
@@ -708,10 +868,12 @@ elif [ $full_set = 1 ]; then
     target_source=full
     mask_url "$FULL_V"; target_url=$R
     _sch=''; case $FULL_V in http://*) _sch=http ;; https://*) _sch=https ;; esac
-    _hp=${FULL_V#*://}; _hp=${_hp%%[/?#]*}; _hp=${_hp##*@}
+    _hp=$FULL_V; case $_hp in *://*) after_first "$_hp" :// :; _hp=$R ;; esac
+    case $_hp in *[/?#]*) _hp=${_hp%%[/?#]*} ;; esac
+    case $_hp in *@*) after_last "$_hp" @; _hp=$R ;; esac
     case $_hp in
         \[*\]*) target_host=${_hp#\[}; target_host=${target_host%%\]*}; _port=${_hp##*\]}; _port=${_port#:} ;;
-        *:*) target_host=${_hp%%:*}; _port=${_hp#*:} ;;
+        *:*) target_host=${_hp%%:*}; after_first "$_hp" : :; _port=$R ;;
         *) target_host=$_hp; _port='' ;;
     esac
     case $_port in *[!0-9]*) target_refused='the URL does not parse (a bad port or bracket)' ;; esac
@@ -734,8 +896,9 @@ fi
 token=''; token_source=''; token_problem=''
 if [ "${AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE+x}" = x ]; then
     token_source=file
+    # A regular file only (a FIFO would never end), and its first 64 KiB, as the Python probe.
     if [ -f "$AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE" ] && [ -r "$AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE" ]; then
-        token=$(cat -- "$AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"; printf x); token=${token%x}
+        token=$(head -c 65536 -- "$AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE" 2>/dev/null; printf x); token=${token%x}
         add_secret "$token"
     else
         token_problem="cannot read $AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
@@ -755,10 +918,18 @@ read_environ() {  # $1 pid -> stdout; status 1 when unreadable
     [ -r "/proc/$1/environ" ] || return 1
     tr '\n\000' '\001\n' 2>/dev/null < "/proc/$1/environ"
 }
-env_get() {  # $1 env dump, $2 name -> R: the value (status 1 when absent)
-    case "$NL$1" in *"$NL$2="*) ;; *) R=''; return 1 ;; esac
-    R="$NL$1"; R=${R#*"$NL$2="}
-    R=${R%%"$NL"*}
+# The lines of the dump $1 the process survey reads (the credentials and proxy variables)
+# -> R, at most 64: one pass, so a process with thousands of variables costs one loop.
+env_pick() {
+    R=''; _ep=0
+    _oldifs=$IFS; IFS=$NL
+    for _el in $1; do
+        case $_el in
+            AWS_CONTAINER_CREDENTIALS_*=*|http_proxy=*|HTTP_PROXY=*|https_proxy=*|HTTPS_PROXY=*|all_proxy=*|ALL_PROXY=*|no_proxy=*|NO_PROXY=*|ftp_proxy=*|FTP_PROXY=*|REQUEST_METHOD=*)
+                R="$R$_el$NL"; _ep=$((_ep + 1)); [ $_ep -lt 64 ] || break ;;
+        esac
+    done
+    IFS=$_oldifs
 }
 pid1_env=''; pid1_readable=0; pid1_reason=''
 # /proc/PID/environ checks ptrace access when it is opened. Not `: < file`: a redirection
@@ -787,7 +958,9 @@ fi
 proxy_route() {
     _url=$1; _envd=$2
     _scheme=${_url%%://*}
-    _hp=${_url#*://}; _hp=${_hp%%[/?#]*}; _hp=${_hp##*@}
+    _hp=$_url; case $_hp in *://*) after_first "$_hp" :// :; _hp=$R ;; esac
+    case $_hp in *[/?#]*) _hp=${_hp%%[/?#]*} ;; esac
+    case $_hp in *@*) after_last "$_hp" @; _hp=$R ;; esac
     case $_hp in \[*) r_host=${_hp#\[}; r_host=${r_host%%\]*} ;; *) r_host=${_hp%%:*} ;; esac
     _pget "${_scheme}_proxy"; r_proxy=$R
     env_get "$_envd" REQUEST_METHOD && [ "$_scheme" = http ] && r_proxy=''
@@ -797,14 +970,15 @@ proxy_route() {
     r_bypass=0; r_cidr=0
     [ -n "$r_any" ] || { r_bypass=1; return; }
     lower "$r_host"; _hl=$R
-    _oldifs=$IFS; IFS=', '
-    for _n in $r_noproxy; do
+    lower "$r_noproxy"; _npl=$R  # one tr for the whole list, not one per entry
+    _oldifs=$IFS; IFS=', '; _i=0
+    for _n in $_npl; do
         IFS=$_oldifs
         [ -n "$_n" ] || continue
+        _i=$((_i + 1)); [ $_i -le 512 ] || break  # the first 512 entries
         [ "$_n" = '*' ] && { r_bypass=1; break; }
         _n=${_n#.}
-        lower "$_n"
-        case $_hl in "$R"|*".$R") r_bypass=1; break ;; esac
+        case $_hl in "$_n"|*".$_n") r_bypass=1; break ;; esac
         case $_n in */*) in_cidr "$r_host" "$_n" && r_cidr=1 ;; esac
     done
     IFS=$_oldifs
@@ -841,7 +1015,8 @@ in_cidr() {
     _shift=$((32 - _bits))
     [ $(( _h >> _shift )) = $(( _net >> _shift )) ]
 }
-self_env=$(read_environ $$) || self_env=$(env | tr '\n' '\n')
+self_env=$(read_environ $$) || self_env=$(env)
+env_pick "$self_env"; self_env=$R
 
 # --- results ------------------------------------------------------------------------------
 ORDER='env.credentials-variable env.credentials-uri-safe env.shadowing-credentials env.region proxy.credentials-endpoint proxy.metadata-endpoints endpoint.credentials endpoint.credentials-expiry endpoint.clock-skew endpoint.task-metadata imds.instance-role identity.caller identity.task-role processes.credentials-variable processes.proxy sdk.versions sdk.identity shim.profile'
@@ -856,9 +1031,13 @@ key_of() {  # check id -> K: a variable-name part (dots and dashes become _)
         esac
     done
 }
-result() {  # id status title detail remedy
+result() {  # id status title detail remedy (each bounded: rendering stays linear and short)
     key_of "$1"
-    eval "S_$K=\$2; TI_$K=\$3; DE_$K=\${4-}; RE_$K=\${5-}"
+    _rs=$2
+    cap "$3" 2048; _rt=$R
+    cap "${4-}" 8192; _rd=$R
+    cap "${5-}" 8192; _rr=$R
+    eval "S_$K=\$_rs; TI_$K=\$_rt; DE_$K=\$_rd; RE_$K=\$_rr"
 }
 # A skip's title says it did not run and why: "Not checked: <why>" -> R.
 not_checked() {
@@ -866,11 +1045,11 @@ not_checked() {
     _head=${_head%%'. '*}
     _head=${_head%.}
     if [ ${#_head} -gt 90 ]; then
-        _head=$(printf '%s' "$_head" | cut -c1-87 | sed 's/ *$//')...
+        _head=$(printf '%s' "$_head" | cut -c1-87 | sed "s/[$X80-$XFF]*\$//; s/ *\$//")...
     fi
     R="Not checked: $_head"
 }
-skip() { not_checked "$2"; result "$1" skip "$R" "$2" ""; }
+skip() { cap "$2" 8192; _sd=$R; not_checked "$_sd"; result "$1" skip "$R" "$_sd" ""; }
 
 selected() {
     if [ -n "$only" ]; then case ",$only," in *",$1,"*) ;; *) return 1 ;; esac; fi
@@ -954,7 +1133,7 @@ fetch_imds() {
     # The first line that is not blank, trimmed.
     _role=''
     while IFS= read -r _l || [ -n "$_l" ]; do
-        trim "${_l%"$CR"}"; [ -n "$R" ] && { _role=$R; break; }
+        case $_l in *[![:space:]]*) trim "${_l%"$CR"}"; _role=$R; break ;; esac
     done < "$_irf.body"
     [ -n "$_role" ] || { printf 'no instance role is attached' > "$T/imds.error"; return 0; }
     printf '%s' "$_role" > "$T/imds.role"
@@ -978,8 +1157,8 @@ scan_sdks() {
            -o -name 'boto-*.dist-info' -o -name 'boto-*.egg-info' -o -name 'awscli-*.dist-info' -o -name 'awscli-*.egg-info' \
            -o -name 'aws-sdk-core-*.gemspec' -o -name 'aws-java-sdk-core-*.jar' -o -name 'aws-java-sdk-bundle-*.jar' \
            -o -name 'sdk-core-2.*.jar' -o -name 'bundle-2.*.jar' \
-           -o \( -name package.json \( -path '*/node_modules/aws-sdk/package.json' -o -path '*/node_modules/@aws-sdk/credential-provider-node/package.json' \) \) \
-           -o \( -name installed.json -path '*/vendor/composer/installed.json' \) \) -print 2>/dev/null > "$T/sdk.found.tmp" &
+           -o \( -name package.json -type f \( -path '*/node_modules/aws-sdk/package.json' -o -path '*/node_modules/@aws-sdk/credential-provider-node/package.json' \) \) \
+           -o \( -name installed.json -type f -path '*/vendor/composer/installed.json' \) \) -print 2>/dev/null > "$T/sdk.found.tmp" &
     printf '%s' $! > "$T/sdk.findpid"
     wait $!
     mv "$T/sdk.found.tmp" "$T/sdk.found"
@@ -1013,6 +1192,31 @@ for _j in task imds sdk; do
     [ -n "$_p" ] && wait "$_p" 2>/dev/null
 done
 [ -n "${JOB_sdkdog-}" ] && { kill "$JOB_sdkdog" 2>/dev/null; wait "$JOB_sdkdog" 2>/dev/null; }
+
+# --- the answers that carry credentials, parsed once -------------------------------------
+# Every secret they hold is known before any check puts an endpoint's words in the report.
+cred_body=''; cred_jok=0; c_code=''; c_msg=''; c_missing=''; c_role=''; c_kid=''; c_exp=''; cred_exp_shown=''
+if [ -f "$T/cred.body" ]; then
+    # The body as one line; its size from the same read (an x keeps trailing blanks).
+    cred_body=$(tr '\n\r\t' '   ' < "$T/cred.body"; printf x); cred_body=${cred_body%x}
+    json_load "$cred_body" SecretAccessKey Token SessionToken code Code message Message AccessKeyId Expiration RoleArn && cred_jok=1
+    # The answer's secrets are masked wherever they might be quoted.
+    for _f in SecretAccessKey Token SessionToken; do jget "$_f" && add_secret "$R"; done
+    jget code || jget Code; c_code=$R
+    jget message || jget Message; c_msg=$R
+    for _f in AccessKeyId SecretAccessKey Token Expiration; do
+        jget "$_f" && [ -n "$R" ] || c_missing="$c_missing${c_missing:+, }$_f"
+    done
+    jget RoleArn; c_role=$R; jget AccessKeyId; c_kid=$R; jget Expiration; c_exp=$R
+fi
+ic_jok=0; i_code=Success; i_kid=''
+if [ -f "$T/ic.body" ]; then
+    _cb=$(tr '\n\r\t' '   ' < "$T/ic.body")
+    json_load "$_cb" Code SecretAccessKey Token AccessKeyId && ic_jok=1
+    for _f in SecretAccessKey Token; do jget "$_f" && add_secret "$R"; done
+    jget Code && i_code=$R
+    jget AccessKeyId; i_kid=$R
+fi
 
 # --- checks --------------------------------------------------------------------------------
 # env.credentials-variable
@@ -1077,28 +1281,22 @@ profile=${AWS_PROFILE:-${AWS_DEFAULT_PROFILE:-default}}
 home=${HOME:-/root}
 creds_file=${AWS_SHARED_CREDENTIALS_FILE:-$home/.aws/credentials}
 config_file=${AWS_CONFIG_FILE:-$home/.aws/config}
-ini_keys() {  # $1 file, $2 section (or two, |-separated) -> R: "key=value" lines of that section
+MAX_FILE=1048576  # the first MiB of a file is read, as the Python probe
+# The "key=value" lines (key lower case, both trimmed) of section $2 of the INI file $1 -> R,
+# at most 64; $2 may name two sections, |-separated. A regular file only, its first MiB, and
+# the work in sed and grep, not in a shell loop over every line.
+ini_keys() {
     R=''
     [ -f "$1" ] && [ -r "$1" ] || return 1
-    _want=$2
-    _in=0
-    _keys=''
-    while IFS= read -r _line || [ -n "$_line" ]; do
-        _line=${_line%"$CR"}
-        case $_line in
-            \[*\]*)
-                _sec=${_line#\[}; trim "${_sec%%\]*}"; _sec=$R
-                _in=0
-                case "|$_want|" in *"|$_sec|"*) _in=1 ;; esac ;;
-            [\#\;]*|'') ;;
-            *=*)
-                [ $_in = 1 ] || continue
-                trim "${_line%%=*}"; lower "$R"; _k=$R
-                trim "${_line#*=}"
-                _keys="$_keys$_k=$R$NL" ;;
-        esac
-    done < "$1"
-    R=$_keys
+    _sep=$STX
+    set -- "$1" "${2%%|*}" "${2#*|}"
+    R=$(head -c $MAX_FILE -- "$1" 2>/dev/null | sed -n -E \
+            -e "s/$CR\$//" \
+            -e '/^\[[^]]*\]/{' -e 's/^\[([^]]*)\].*/\1/' -e 's/^[[:space:]]+//' -e 's/[[:space:]]+$//' -e 'h' -e 'd' -e '}' \
+            -e '/^[#;]/d' -e '/=/!d' -e 'G' -e "s/^(.*)\n(.*)\$/$_sep\2$_sep\1/" -e 'p' |
+        grep -F -e "$_sep$2$_sep" -e "$_sep$3$_sep" | head -n 64 | sed -E \
+            -e "s/^$_sep[^$_sep]*$_sep//" -e 's/^[[:space:]]+//' -e 's/[[:space:]]+$//' -e 'h' -e 's/=.*//' -e 's/[[:space:]]+$//' \
+            -e 'y/ABCDEFGHIJKLMNOPQRSTUVWXYZ/abcdefghijklmnopqrstuvwxyz/' -e 'G' -e 's/\n[^=]*=[[:space:]]*/=/')
 }
 ini_keys "$creds_file" "$profile"; creds_keys=$R
 if [ "$profile" = default ]; then _sec='default|profile default'; else _sec="profile $profile"; fi
@@ -1243,7 +1441,6 @@ else
     UNREACH_FIX="Check that the endpoint at $target_url runs and is reachable from this container."
 fi
 cred_ok=0
-cred_body=''
 if [ -z "$target_source" ]; then
     skip endpoint.credentials "not requested: no credentials variable is set"
 elif [ -z "$target_raw" ]; then
@@ -1264,18 +1461,12 @@ elif [ -f "$T/cred.error" ] && [ ! -f "$T/cred.status" ]; then
         "GET $target_url: $(cat "$T/cred.error"). botocore raises CredentialRetrievalError here and does not fall back to the instance role." "$UNREACH_FIX"
 else
     rd "$T/cred.status"; _st=$R
-    # The body as one line; its size from the same read (an x keeps trailing blanks).
-    cred_body=$(tr '\n\r\t' '   ' < "$T/cred.body"; printf x); cred_body=${cred_body%x}
     _size=${#cred_body}
-    # The answer's secrets are masked wherever they might be quoted.
-    for _f in SecretAccessKey Token SessionToken; do
-        json_str "$cred_body" "$_f" && add_secret "$R"
-    done
     if [ "$_st" != 200 ]; then
         _code=''; _msg=''; _meaning=''; _fix=''; _inferred=''
-        if json_ok "$cred_body"; then
-            if json_str "$cred_body" code || json_str "$cred_body" Code; then _code=$R; fi
-            if json_str "$cred_body" message || json_str "$cred_body" Message; then _msg=$R; fi
+        if [ $cred_jok = 1 ]; then
+            efield "$c_code" 64; _code=$R
+            efield "$c_msg"; _msg=$R
         fi
         if [ -z "$_code" ] && [ "$CLIENT" = busybox-wget ] && [ "$_size" = 0 ]; then
             # busybox wget keeps no error body: the agent sends one code per status.
@@ -1306,12 +1497,13 @@ else
             3??) _meaning="a redirect, which the SDKs do not follow and probe.sh did not follow" ;;
         esac
         if [ -n "$_code" ]; then
-            scrub "$_msg"; _b="$_code: $R$_inferred"
+            _b="$_code: $_msg$_inferred"
         else
-            _b=$(head -c 200 "$T/cred.body" | tr -d '\000'; printf x); _b=${_b%x}
-            trim "$_b"; scrub "$R"; _b=$R
+            # The first 200 bytes, on one line (an XML or HTML error page too).
+            _b=$(head -c 200 "$T/cred.body" | tr '\000\n\r\t' '    '; printf x); _b=${_b%x}
+            trim "$_b"; efield "$R"; _b=$R
         fi
-        trim "GET $target_url -> $_st $_b"; _d=$R
+        _d="GET $target_url -> $_st${_b:+ $_b}"
         [ -n "$_meaning" ] && _d="$_d ($_meaning)"
         result endpoint.credentials fail "The credentials endpoint answered HTTP $_st${_code:+ $_code}" "$_d." "${_fix:-$UNREACH_FIX}"
     elif [ "$_size" -gt "$MAX_BODY" ]; then
@@ -1321,27 +1513,26 @@ else
     elif [ -f "$T/cred.error" ]; then
         result endpoint.credentials fail "The credentials endpoint is unreachable" \
             "GET $target_url: $(cat "$T/cred.error"). botocore raises CredentialRetrievalError here and does not fall back to the instance role." "$UNREACH_FIX"
-    elif ! json_ok "$cred_body"; then
+    elif [ $cred_jok = 0 ]; then
         _ct=$(grep -i '^ *content-type:' "$T/cred.hdr" "$T/cred.err" 2>/dev/null | head -n 1 | sed 's/^[^:]*:[^:]*: *//' | tr -d '\r')
+        efield "$_ct" 64; _ct=$R
         result endpoint.credentials fail "The credentials endpoint's answer is not usable JSON" \
             "GET $target_url -> 200 with content type ${_ct:-None}: not a complete JSON object." \
             "Something other than the ECS agent answers on this address (a proxy, a captive portal, a mock): $UNREACH_FIX"
     else
-        _missing=''
-        for _f in AccessKeyId SecretAccessKey Token Expiration; do
-            json_str "$cred_body" "$_f" && [ -n "$R" ] || _missing="$_missing${_missing:+, }$_f"
-        done
+        _missing=$c_missing
         if [ -n "$_missing" ]; then
             result endpoint.credentials fail "The credentials endpoint's answer lacks $_missing" \
                 "GET $target_url -> 200 but the JSON lacks $_missing; the SDKs reject it." \
                 "Something other than the ECS agent answers on this address: $UNREACH_FIX"
         else
             cred_ok=1
-            json_str "$cred_body" RoleArn; role_arn=$R
-            json_str "$cred_body" AccessKeyId; mask_key_id "$R"; _kid=$R
-            json_str "$cred_body" Expiration; cred_exp=$R
+            # Every field the endpoint sent is shown scrubbed: a RoleArn may quote the secrets.
+            efield "$c_role"; role_arn=$R
+            mask_key_id "$c_kid"; _kid=$R
+            cred_exp=$c_exp; efield "$c_exp" 64; cred_exp_shown=$R
             result endpoint.credentials pass "The credentials endpoint serves ${role_arn:-(no RoleArn in the answer)}" \
-                "GET $target_url -> 200, key $_kid, expires $cred_exp"
+                "GET $target_url -> 200, key $_kid, expires $cred_exp_shown"
         fi
     fi
 fi
@@ -1351,7 +1542,7 @@ if [ $cred_ok = 0 ]; then
     skip endpoint.credentials-expiry "no credentials were served (see endpoint.credentials)"
 elif ! iso_epoch "$cred_exp"; then
     result endpoint.credentials-expiry fail "The credentials' Expiration is unreadable" \
-        "Expiration '$cred_exp' is not an ISO 8601 time; the SDKs reject these credentials." \
+        "Expiration '$cred_exp_shown' is not an ISO 8601 time; the SDKs reject these credentials." \
         "Something other than the ECS agent answers on this address: $UNREACH_FIX"
 else
     _exp=$R
@@ -1359,14 +1550,14 @@ else
     human "$_left"
     if [ "$_left" -le 0 ]; then
         result endpoint.credentials-expiry fail "The served credentials are expired" \
-            "Expiration $cred_exp was $R before they arrived." \
+            "Expiration $cred_exp_shown was $R before they arrived." \
             "The agent refreshes task credentials well before they expire: check the clock of this host (see endpoint.clock-skew) and /var/log/ecs/ecs-agent.log, then $R_AGENT_RESTART."
     elif [ "$_left" -lt 300 ]; then
         result endpoint.credentials-expiry warn "The served credentials expire within 5 minutes" \
-            "Expiration $cred_exp, $R from now; the agent normally serves credentials valid for hours." \
+            "Expiration $cred_exp_shown, $R from now; the agent normally serves credentials valid for hours." \
             "Check the agent's credential refresh on the container instance (/var/log/ecs/ecs-agent.log)."
     else
-        result endpoint.credentials-expiry pass "Credentials valid for $R" "Expiration $cred_exp"
+        result endpoint.credentials-expiry pass "Credentials valid for $R" "Expiration $cred_exp_shown"
     fi
 fi
 
@@ -1381,17 +1572,30 @@ elif [ -z "$CLIENT" ]; then
 elif [ ! -f "$T/mt.at" ]; then
     result endpoint.task-metadata warn "Task metadata v4 did not answer in time" "the run's deadline ($deadline s) ended first" ""
 else
-    _problems=''; _tb=''; _cb=''
+    _problems=''
+    m_family=''; m_revision=''; m_cluster=''; m_arn=''; m_launch=''; m_az=''; m_name=''; m_netmode=''
     for _part in mc:container mt:task; do
         _f=$T/${_part%%:*}; _n=${_part#*:}
-        _body=''
         if [ -f "$_f.error" ] && [ ! -f "$_f.status" ]; then rd "$_f.error"; _problems="$_problems${_problems:+; }$_n: $R"
-        elif rd "$_f.status"; [ "$R" != 200 ]; then _problems="$_problems${_problems:+; }$_n: HTTP $R"
+        elif rd "$_f.status"; [ "$R" != 200 ]; then efield "$R" 16; _problems="$_problems${_problems:+; }$_n: HTTP $R"
         else
             _body=$(tr '\n\r\t' '   ' < "$_f.body"; printf x); _body=${_body%x}
-            if [ ${#_body} -gt "$MAX_BODY" ] || ! json_ok "$_body"; then _problems="$_problems${_problems:+; }$_n: not usable JSON"; fi
+            if [ "$_n" = task ]; then
+                json_load "$_body" Family Revision N:Revision Cluster TaskARN LaunchType AvailabilityZone; _ok=$?
+                # The fields are the endpoint's words: each shown scrubbed and capped.
+                jget Family; efield "$R"; m_family=$R
+                jget Revision; efield "$R"; m_revision=$R
+                jget Cluster; efield "$R"; m_cluster=$R
+                jget TaskARN; efield "$R"; m_arn=$R
+                jget LaunchType; efield "$R"; m_launch=$R
+                jget AvailabilityZone; efield "$R"; m_az=$R
+            else
+                json_load "$_body" Name NetworkMode; _ok=$?
+                jget Name; efield "$R"; m_name=$R
+                jget NetworkMode; efield "$R"; m_netmode=$R
+            fi
+            if [ ${#_body} -gt "$MAX_BODY" ] || [ $_ok != 0 ]; then _problems="$_problems${_problems:+; }$_n: not usable JSON"; fi
         fi
-        case $_n in task) _tb=$_body ;; *) _cb=$_body ;; esac
     done
     if [ -n "$_problems" ]; then
         mask_url "$ECS_CONTAINER_METADATA_URI_V4"; _mu=$R
@@ -1400,14 +1604,6 @@ else
             "$_mu: $R" \
             "The agent serves task metadata next to the credentials: $R_AGENT_FLAGS"
     else
-        json_str "$_tb" Family; m_family=$R
-        json_str "$_tb" Revision || json_scalar "$_tb" Revision || R=''; m_revision=$R
-        json_str "$_tb" Cluster; m_cluster=$R
-        json_str "$_tb" TaskARN; m_arn=$R
-        json_str "$_tb" LaunchType; m_launch=$R
-        json_str "$_tb" AvailabilityZone; m_az=$R
-        json_str "$_cb" Name; m_name=$R
-        json_str "$_cb" NetworkMode; m_netmode=$R
         result endpoint.task-metadata pass "Task ${m_family:-None}:${m_revision:-None} in cluster ${m_cluster:-None}" \
             "launch type ${m_launch:-None}, network mode ${m_netmode:-None}, container ${m_name:-None}"
         task_block=1
@@ -1427,17 +1623,13 @@ elif [ -f "$T/imds.error" ]; then
 elif [ ! -f "$T/ic.at" ]; then
     result imds.instance-role pass "IMDS did not answer in time" "the run's deadline ($deadline s) ended first"
 else
-    rd "$T/imds.role"; _role=$R
-    _cb=$(tr '\n\r\t' '   ' < "$T/ic.body")
-    if json_str "$_cb" Code; then _code=$R; else _code=Success; fi
-    for _f in SecretAccessKey Token; do json_str "$_cb" "$_f" && add_secret "$R"; done
+    rd "$T/imds.role"; efield "$R"; _role=$R
     rd "$T/ic.status"; _ics=$R
-    if [ "$_ics" = 200 ] && json_ok "$_cb" && json_str "$_cb" AccessKeyId && [ -n "$R" ] && [ "$_code" = Success ]; then
+    if [ "$_ics" = 200 ] && [ $ic_jok = 1 ] && [ -n "$i_kid" ] && [ "$i_code" = Success ]; then
         _inst=''
         # The instance id is short: the first line, at most 64 characters.
         if rd "$T/ii.status" && [ "$R" = 200 ]; then
-            rd "$T/ii.body"; _inst=${R%"$CR"}
-            [ ${#_inst} -le 64 ] || _inst=$(printf '%s' "$_inst" | head -c 64)
+            rd "$T/ii.body"; efield "${R%"$CR"}" 64; _inst=$R
         fi
         rd "$T/imds.version"
         result imds.instance-role warn "The instance role $_role is reachable from this container" \
@@ -1466,17 +1658,29 @@ if [ ! -d /proc/self ]; then
     skip processes.proxy "/proc is not mounted: the process survey cannot run"
 else
     set +f; set -- /proc/[0-9]*; set -f
-    n_procs=0; lacking=''; n_lacking=0; other=''; n_other=0; unread=0
+    n_procs=0; lacking=''; n_lacking=0; other=''; n_other=0; unread=0; unsurveyed=0
     px_bad=''; n_px_bad=0; px_ign=''; n_px_ign=0; px_with=0
+    env_pick "$pid1_env"; pid1_pick=$R
+    _left=$#
     for _pd in "$@"; do
         _pid=${_pd#/proc/}
-        _c=''; IFS= read -r _c 2>/dev/null < "/proc/$_pid/cmdline"
-        [ -n "$_c" ] || continue  # kernel threads and zombies (/proc sizes read as 0)
+        # Stopped at the deadline: what is left is counted, not read.
+        now_ms; [ "$NOW" -lt "$local_end" ] || { unsurveyed=$_left; break; }
+        _left=$((_left - 1))
+        # Kernel threads and zombies have no environment to judge: /proc/PID/stat says which
+        # (its state, and the PF_KTHREAD flag), one short line where the command line may be
+        # megabytes long (a Java class path).
+        _st=''; IFS= read -r _st 2>/dev/null < "/proc/$_pid/stat" || [ -n "$_st" ] || continue
+        _oldifs=$IFS; IFS=' '; set -- ${_st##*") "}; IFS=$_oldifs
+        _fl=${7-0}; case $_fl in ''|*[!0-9]*) _fl=0 ;; esac
+        case ${1-} in Z|X|x) continue ;; esac
+        [ $((_fl & 2097152)) = 0 ] || continue
         if [ "$_pid" = $$ ]; then _e=$self_env
-        elif [ "$_pid" = 1 ] && [ $pid1_readable = 1 ]; then _e=$pid1_env
-
+        elif [ "$_pid" = 1 ] && [ $pid1_readable = 1 ]; then _e=$pid1_pick
         elif ! can_open "/proc/$_pid/environ" || ! _e=$(read_environ "$_pid"); then
             [ "$_pid" = 1 ] || unread=$((unread + 1)); continue
+        else
+            env_pick "$_e"; _e=$R
         fi
         if [ "$_pid" != 1 ]; then
             n_procs=$((n_procs + 1))
@@ -1507,13 +1711,14 @@ else
         _line="$_who: $R, NO_PROXY=${_np:-(unset)}"
         case $_prog in
             node|node[0-9]*|nodejs)
-                n_px_ign=$((n_px_ign + 1)); px_ign="$px_ign${px_ign:+; }$_who (Node's http module reads no proxy variables)" ;;
+                n_px_ign=$((n_px_ign + 1)); [ $n_px_ign -le 8 ] && px_ign="$px_ign${px_ign:+; }$_who (Node's http module reads no proxy variables)" ;;
 
             curl|wget|busybox|python*|java|ruby*|php*|dotnet|go|perl*|aws|*.jar)
                 n_px_bad=$((n_px_bad + 1)); [ $n_px_bad -le 8 ] && px_bad="$px_bad${px_bad:+; }$_line ($_prog may honour it)" ;;
         esac
     done
     _note=''; [ $unread -gt 0 ] && { _note=" $unread process"; [ $unread -ne 1 ] && _note="${_note}es"; _note="$_note could not be read: permission denied."; }
+    [ $unsurveyed -gt 0 ] && _note="$_note $unsurveyed more were not read: the run's deadline ($deadline s) ended first."
     if [ $pid1_readable = 0 ] && [ $$ != 1 ]; then
         skip processes.credentials-variable "PID 1's environment cannot be read: $pid1_reason"
     elif [ $pid1_has_var = 0 ]; then
@@ -1554,36 +1759,42 @@ vlt() {  # $1 < $2 as dotted versions (numeric parts; a suffix such as -rc1 is d
     done
     return 1
 }
-sdk_entry() {  # path -> R: "key|title|version|min_relative|min_full"
-    R=$(sdk_entry_of "$1")
-}
-sdk_entry_of() {  # path -> stdout: "key|title|version|min_relative|min_full" (one fork per SDK found)
+# A path the scan found -> R: "key|title|version|min_relative|min_full", empty when it is
+# not an SDK. Names alone need no process; package.json and installed.json are read as
+# regular files only, capped, and parsed by sed in one pass.
+sdk_entry() {
+    R=''
     _p=$1; _b=${_p##*/}; _b=${_b%.dist-info}; _b=${_b%.egg-info}
     case $_b in
-        botocore-*) _v=${_b#botocore-}; printf 'botocore|botocore|%s|1.4.37|1.32.0' "${_v%%-*}" ;;
-        boto3-*) _v=${_b#boto3-}; printf 'boto3|boto3|%s|1.4.0|1.34.41' "${_v%%-*}" ;;
-        boto-*) _v=${_b#boto-}; printf 'boto|boto 2|%s|never|never' "${_v%%-*}" ;;
-        awscli-2*) _v=${_b#awscli-}; printf 'awscli-v2|AWS CLI v2|%s|0|2.15.0' "${_v%%-*}" ;;
-        awscli-*) _v=${_b#awscli-}; printf 'awscli-v1|AWS CLI v1|%s|1.10.47|1.30.0' "${_v%%-*}" ;;
-        aws-sdk-core-*.gemspec) _v=${_b#aws-sdk-core-}; printf 'ruby|AWS SDK for Ruby (aws-sdk-core)|%s|2.3.22|3.188.0' "${_v%.gemspec}" ;;
-        aws-java-sdk-core-*.jar) _v=${_b#aws-java-sdk-core-}; printf 'java-v1|AWS SDK for Java 1.x|%s|1.11.16|1.12.746' "${_v%.jar}" ;;
-        aws-java-sdk-bundle-*.jar) _v=${_b#aws-java-sdk-bundle-}; printf 'java-v1|AWS SDK for Java 1.x|%s|1.11.16|1.12.746' "${_v%.jar}" ;;
-        sdk-core-2.*.jar) _v=${_b#sdk-core-}; printf 'java-v2|AWS SDK for Java 2.x|%s|0|2.21.30' "${_v%.jar}" ;;
-        bundle-2.*.jar) _v=${_b#bundle-}; printf 'java-v2|AWS SDK for Java 2.x|%s|0|2.21.30' "${_v%.jar}" ;;
+        botocore-*) _v=${_b#botocore-}; R="botocore|botocore|${_v%%-*}|1.4.37|1.32.0" ;;
+        boto3-*) _v=${_b#boto3-}; R="boto3|boto3|${_v%%-*}|1.4.0|1.34.41" ;;
+        boto-*) _v=${_b#boto-}; R="boto|boto 2|${_v%%-*}|never|never" ;;
+        awscli-2*) _v=${_b#awscli-}; R="awscli-v2|AWS CLI v2|${_v%%-*}|0|2.15.0" ;;
+        awscli-*) _v=${_b#awscli-}; R="awscli-v1|AWS CLI v1|${_v%%-*}|1.10.47|1.30.0" ;;
+        aws-sdk-core-*.gemspec) _v=${_b#aws-sdk-core-}; R="ruby|AWS SDK for Ruby (aws-sdk-core)|${_v%.gemspec}|2.3.22|3.188.0" ;;
+        aws-java-sdk-core-*.jar) _v=${_b#aws-java-sdk-core-}; R="java-v1|AWS SDK for Java 1.x|${_v%.jar}|1.11.16|1.12.746" ;;
+        aws-java-sdk-bundle-*.jar) _v=${_b#aws-java-sdk-bundle-}; R="java-v1|AWS SDK for Java 1.x|${_v%.jar}|1.11.16|1.12.746" ;;
+        sdk-core-2.*.jar) _v=${_b#sdk-core-}; R="java-v2|AWS SDK for Java 2.x|${_v%.jar}|0|2.21.30" ;;
+        bundle-2.*.jar) _v=${_b#bundle-}; R="java-v2|AWS SDK for Java 2.x|${_v%.jar}|0|2.21.30" ;;
         package.json)
-            _j=$(head -c 65536 "$_p" 2>/dev/null | tr '\n\r\t' '   ')
-            json_str "$_j" version; _v=$R
+            [ -f "$_p" ] || return 0
+            _j=$(head -c 65536 -- "$_p" 2>/dev/null | tr '\n\r\t' '   ')
+            json_load "$_j" version; jget version; _v=$R
             case $_p in
-                */@aws-sdk/credential-provider-node/package.json) printf 'js-v3|AWS SDK for JavaScript v3|%s|0|3.503.1' "$_v" ;;
-                *) printf 'js-v2|AWS SDK for JavaScript v2 (aws-sdk)|%s|2.4.7|2.1550.0' "$_v" ;;
+                */@aws-sdk/credential-provider-node/package.json) R="js-v3|AWS SDK for JavaScript v3|$_v|0|3.503.1" ;;
+                *) R="js-v2|AWS SDK for JavaScript v2 (aws-sdk)|$_v|2.4.7|2.1550.0" ;;
             esac ;;
         installed.json)
-            _j=$(head -c 4000000 "$_p" 2>/dev/null | tr '\n\r\t' '   ')
-            case $_j in *'"aws/aws-sdk-php"'*) ;; *) return 1 ;; esac
-            _r=${_j#*'"aws/aws-sdk-php"'}
-            json_str "$_r" version; _v=$R
-            printf 'php|AWS SDK for PHP|%s|3.18.28|3.287.1' "${_v#v}" ;;
-        *) return 1 ;;
+            [ -f "$_p" ] || return 0
+            # The first "version" after the first "aws/aws-sdk-php": "=VERSION", or nothing
+            # when the package is not there.
+            _v=$(head -c 4000000 -- "$_p" 2>/dev/null | tr '\n\r\t' '   ' | sed -n -E \
+                -e "s/\"aws\\/aws-sdk-php\"/$SOH/" -e 't a' -e 'd' -e ':a' -e "s/^[^$SOH]*$SOH//" \
+                -e "s/\"version\"[[:space:]]*:[[:space:]]*\"([^\"]*)\".*/$SOH\\1/" -e 't b' -e 's/.*/=/' -e 'p' -e 'd' \
+                -e ':b' -e "s/^.*$SOH/=/" -e 'p')
+            [ -n "$_v" ] || return 0
+            _v=${_v#=}
+            R="php|AWS SDK for PHP|${_v#v}|3.18.28|3.287.1" ;;
     esac
 }
 if [ ! -f "$T/sdk.found" ] && [ ! -f "$T/sdk.stopped" ]; then
@@ -1594,23 +1805,26 @@ else
     sdk_fail=''; n_sdk_fail=0; sdk_warn=''; n_sdk_warn=0; sdk_fine=''; n_sdk_fine=0; first_fail=''
     if [ "$token_source_in_use" = full ]; then _what='AWS_CONTAINER_CREDENTIALS_FULL_URI with a token file'; else _what='the ECS task role (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)'; fi
     _list=$T/sdk.found; [ -f "$_list" ] || _list=$T/sdk.found.tmp
+    # At most 16 SDKs of each kind are named; reading them stops at the run's deadline.
     while IFS= read -r _p; do
         [ -n "$_p" ] || continue
+        now_ms; [ "$NOW" -lt "$local_end" ] || { true > "$T/sdk.stopped"; break; }
         sdk_entry "$_p"; _ent=$R
         [ -n "$_ent" ] || continue
         _oldifs=$IFS; IFS='|'; set -- $_ent; IFS=$_oldifs
         _key=$1; _title=$2; _v=$3; _minr=$4; _minf=$5
+        [ ${#_v} -le 64 ] || _v=''  # not a version
         _need=$_minr; [ "$token_source_in_use" = full ] && _need=$_minf
         scrub "$_p"; _ps=$R
         if [ "$_key" = boto ]; then
-            n_sdk_fail=$((n_sdk_fail + 1)); sdk_fail="$sdk_fail${sdk_fail:+; }$_title at $_ps never supports container credentials"
+            n_sdk_fail=$((n_sdk_fail + 1)); [ $n_sdk_fail -le 16 ] && sdk_fail="$sdk_fail${sdk_fail:+; }$_title at $_ps never supports container credentials"
         elif [ -z "$_v" ]; then
-            n_sdk_warn=$((n_sdk_warn + 1)); sdk_warn="$sdk_warn${sdk_warn:+; }$_title at $_ps: version unreadable"
+            n_sdk_warn=$((n_sdk_warn + 1)); [ $n_sdk_warn -le 16 ] && sdk_warn="$sdk_warn${sdk_warn:+; }$_title at $_ps: version unreadable"
         elif [ "$_need" != 0 ] && vlt "$_v" "$_need"; then
-            n_sdk_fail=$((n_sdk_fail + 1)); sdk_fail="$sdk_fail${sdk_fail:+; }$_title $_v at $_ps is older than $_need, the first to support $_what"
+            n_sdk_fail=$((n_sdk_fail + 1)); [ $n_sdk_fail -le 16 ] && sdk_fail="$sdk_fail${sdk_fail:+; }$_title $_v at $_ps is older than $_need, the first to support $_what"
             [ -n "$first_fail" ] || first_fail="$_title|$_need|${_p%/*}"
         else
-            n_sdk_fine=$((n_sdk_fine + 1)); sdk_fine="$sdk_fine${sdk_fine:+; }$_title $_v"
+            n_sdk_fine=$((n_sdk_fine + 1)); [ $n_sdk_fine -le 16 ] && sdk_fine="$sdk_fine${sdk_fine:+; }$_title $_v"
         fi
     done < "$_list"
     _partial=''; [ -f "$T/sdk.stopped" ] && _partial=" The scan stopped early (the run's deadline of $deadline s)."
@@ -1640,43 +1854,41 @@ skip sdk.identity "probe.sh has no per-SDK behaviour model and no STS answer (no
 SHIM_BEGIN='# >>> ecs-credential-probe shim >>>'
 SHIM_END='# <<< ecs-credential-probe shim <<<'
 SHIM_VARS='AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_CONTAINER_CREDENTIALS_FULL_URI AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE ECS_CONTAINER_METADATA_URI ECS_CONTAINER_METADATA_URI_V4 ECS_AGENT_URI AWS_REGION AWS_DEFAULT_REGION AWS_EXECUTION_ENV'
-sh_quote() {
-    _rest=$1
-    printf "'"
-    while :; do
-        case $_rest in
-            *\'*) printf '%s' "${_rest%%\'*}'\\''"; _rest=${_rest#*\'} ;;
-            *) printf '%s' "$_rest"; break ;;
-        esac
-    done
-    printf "'"
-}
-shim_files=''; n_shim=0; shim_problems=''; shim_names=''
+shim_files=''; n_shim=0; shim_problems=''; n_shim_problems=0; shim_names=''
+shim_problem() { n_shim_problems=$((n_shim_problems + 1)); [ $n_shim_problems -le 16 ] && shim_problems="$shim_problems${shim_problems:+; }$1"; }
 for _sf in /etc/profile.d/ecs-credentials.sh "$home/.profile" /etc/environment; do
     [ -f "$_sf" ] && [ ! -L "$_sf" ] && [ -r "$_sf" ] || continue
-    grep -qxF "$SHIM_BEGIN" "$_sf" 2>/dev/null || continue
-    _block=$(sed -n "\\|^$SHIM_BEGIN\$|,\\|^$SHIM_END\$|p" "$_sf"; printf x); _block="$NL${_block%x}"
-    n_shim=$((n_shim + 1)); shim_files="$shim_files${shim_files:+, }$_sf"
+    # The block between the markers, from the file's first MiB (a regular file only).
+    _block=$(head -c $MAX_FILE -- "$_sf" 2>/dev/null | sed -n "\\|^$SHIM_BEGIN\$|,\\|^$SHIM_END\$|p"; printf x); _block=${_block%x}
+    [ -n "$_block" ] || continue
+    _block="$NL$_block"
+    scrub "$_sf"; _sfs=$R
+    n_shim=$((n_shim + 1)); shim_files="$shim_files${shim_files:+, }$_sfs"
     [ $pid1_readable = 1 ] || continue
     _plain=0; [ "$_sf" = /etc/environment ] && _plain=1
     _names=$(printf '%s' "$_block" | sed -n -E 's/^(export )?([A-Za-z_][A-Za-z0-9_]*)=.*/\2/p')
+    _i=0
     for _n in $_names; do
+        _i=$((_i + 1)); [ $_i -le 64 ] || break  # the first 64 variables
         case " $shim_names " in *" $_n "*) ;; *) shim_names="$shim_names $_n" ;; esac
         if ! env_get "$pid1_env" "$_n"; then
-            shim_problems="$shim_problems${shim_problems:+; }$_sf: $_n is not in PID 1's environment"; continue
+            shim_problem "$_sfs: $_n is not in PID 1's environment"; continue
         fi
         _pv=$R
         case $_pv in *"$SOH"*) replace_all "$_pv" "$SOH" "$NL"; _pv=$R ;; esac
-        if [ $_plain = 1 ]; then _want="$NL$_n=$_pv$NL"; else _want="${NL}export $_n=$(sh_quote "$_pv")$NL"; fi
-        case $_block in *"$_want"*) ;; *) shim_problems="$shim_problems${shim_problems:+; }$_sf: $_n differs from PID 1's value" ;; esac
+        if [ $_plain = 1 ]; then _want="$NL$_n=$_pv$NL"
+        else
+            # As the shim writes it: single-quoted, a quote inside as '\''.
+            replace_all "$_pv" "'" "'\\''"; _want="${NL}export $_n='$R'$NL"
+        fi
+        case $_block in *"$_want"*) ;; *) shim_problem "$_sfs: $_n differs from PID 1's value" ;; esac
     done
     for _n in $SHIM_VARS; do
         env_get "$pid1_env" "$_n" || continue
         _pv=$R
-
         case "$NL$_names$NL" in *"$NL$_n$NL"*) continue ;; esac
         if [ $_plain = 1 ]; then case $_pv in *[!A-Za-z0-9_./:@%+,=~-]*) continue ;; esac; fi
-        shim_problems="$shim_problems${shim_problems:+; }$_sf: lacks $_n, which PID 1 has"
+        shim_problem "$_sfs: lacks $_n, which PID 1 has"
     done
 done
 if [ $n_shim = 0 ]; then

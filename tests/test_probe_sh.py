@@ -283,14 +283,67 @@ def test_bad_options_exit_2(host: NetnsHost, roots: dict[str, Path], home: str) 
 # Hostile answers: each ends within the deadline with a failing check.
 # ---------------------------------------------------------------------------------------
 
+# The secrets a hostile endpoint serves, and quotes (issue 19): fields that carry them whole or
+# in part must be masked in every output.
+HOSTILE_SECRET = "kq2Vd8Zp4Lx7Bn1Rt6Yw9Hc3Jm5Sf0Ga2Ue8Oi4"
+HOSTILE_TOKEN = "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQD7" + "".join(f"{(i * 7919) % 104729:05d}Zq" for i in range(35))
+
+
+def long_token(n: int, hexa: bool = False) -> str:
+    """A deterministic secret of n characters (base64, or hex for a URL path)."""
+    import base64
+    import hashlib
+    raw = b"".join(hashlib.sha256(str(i).encode()).digest() for i in range(n // 32 + 2))
+    return (raw.hex() if hexa else base64.b64encode(raw).decode())[:n]
+
+
 HOSTILE_SERVER = textwrap.dedent(
     """
-    import http.server, socketserver, sys, time
+    import base64, hashlib, http.server, json, socketserver, sys, time
+    SECRET, TOKEN = "@SECRET@", "@TOKEN@"
+    def long_token(n):
+        raw = b"".join(hashlib.sha256(str(i).encode()).digest() for i in range(n // 32 + 2))
+        return base64.b64encode(raw).decode()[:n]
+    def creds(role, token=TOKEN, expiration="2099-01-01T00:00:00Z"):
+        return json.dumps({"Code": "Success", "RoleArn": role, "AccessKeyId": "ASIAHOSTILE0000Q1W2", "SecretAccessKey": SECRET,
+                           "Token": token, "Expiration": expiration}).encode()
     class H(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.0"
         def log_message(self, *a): pass
+        def answer(self, code, body, ctype="application/json"):
+            self.send_response(code); self.send_header("Content-Type", ctype); self.send_header("Content-Length", str(len(body)))
+            self.end_headers(); self.wfile.write(body)
         def do_GET(self):
             kind = self.path.split("/")[1]
+            if kind == "xml500":  # an error page in XML that carries the secrets (a proxy's, an STS error's)
+                body = ("<?xml version=\\"1.0\\"?>\\n<Error>\\n  <Code>InternalError</Code>\\n  <SecretAccessKey>" + SECRET
+                        + "</SecretAccessKey>\\n  <Token>" + TOKEN + "</Token>\\n</Error>\\n").encode()
+                return self.answer(500, body, "text/xml")
+            if kind == "quote":  # a RoleArn that quotes the secrets whole
+                return self.answer(200, creds("arn:aws:iam::123456789012:role/" + SECRET + "/" + TOKEN))
+            if kind == "quotepart":  # ... and in part
+                return self.answer(200, creds("arn:aws:iam::123456789012:role/x" + SECRET[5:17] + "y" + TOKEN[40:70] + "z"))
+            if kind == "long":  # a long session token: /long/N/creds
+                return self.answer(200, creds("arn:aws:iam::123456789012:role/ecsTaskRole", long_token(int(self.path.split("/")[2]))))
+            if kind == "authquote":  # refuses the Authorization header, quoting a piece of it
+                auth = self.headers.get("Authorization") or ""
+                return self.answer(401, json.dumps({"code": "AccessDenied", "message": "token " + auth[2:18] + " refused"}).encode())
+            if kind == "meta":  # task metadata whose fields quote the secrets
+                if self.path.endswith("/task"):
+                    doc = {"Cluster": "c-" + SECRET[3:20], "TaskARN": "arn:aws:ecs:us-east-1:123456789012:task/c/" + TOKEN, "Family": "f",
+                           "Revision": "1", "LaunchType": "EC2", "AvailabilityZone": TOKEN[:12]}
+                else:
+                    doc = {"Name": "app-" + SECRET, "NetworkMode": TOKEN[10:40]}
+                return self.answer(200, json.dumps(doc).encode())
+            if kind == "flood-headers":  # headers without end, fast (busybox wget has no limit on them)
+                try:
+                    self.wfile.write(b"HTTP/1.0 200 OK\\r\\n")
+                    end = time.time() + 30
+                    while time.time() < end:
+                        self.wfile.write((b"X-Flood: " + b"a" * 1000 + b"\\r\\n") * 64)
+                except OSError:
+                    pass
+                return
             if kind == "drip-headers":
                 for ch in b"HTTP/1.0 200 OK\\r\\n":
                     self.wfile.write(bytes([ch])); self.wfile.flush(); time.sleep(0.3)
@@ -329,7 +382,7 @@ HOSTILE_SERVER = textwrap.dedent(
     print("READY", flush=True)
     srv.serve_forever()
     """
-)
+).replace("@SECRET@", HOSTILE_SECRET).replace("@TOKEN@", HOSTILE_TOKEN)
 
 
 @pytest.fixture(scope="module")
@@ -685,6 +738,156 @@ def test_unreadable_environment_still_gives_a_report(host: NetnsHost, roots: dic
         check = run.check("processes.credentials-variable")
         assert check["status"] == ("skip" if users.get("pid1_user") is None else "pass") and said in check["detail"], check
         assert run.check("env.credentials-variable")["status"] == "pass"
+
+
+# Item 2: every file is read as a regular file only, and capped. A FIFO never ends; a 4 GiB
+# sparse file took seconds to read whole.
+def _sparse(path: Path, size: int = 4 << 30) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        fh.truncate(size)
+
+
+def _fifo(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(path)
+
+
+def _big_installed_json(path: Path) -> None:
+    """A composer installed.json of 3.7 MB (under the 4 MB read), aws/aws-sdk-php at its end."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pad = [{"name": f"vendor/package-{i}", "version": "1.0.0", "description": "x" * 200} for i in range(13000)]
+    path.write_text(json.dumps({"packages": pad + [{"name": "aws/aws-sdk-php", "version": "3.100.0"}]}, indent=1))
+
+
+HOSTILE_FILES = [
+    pytest.param("srv/app/node_modules/aws-sdk/package.json", _fifo, {}, id="fifo-package.json"),
+    pytest.param("srv/app/node_modules/aws-sdk/package.json", _sparse, {}, id="sparse-package.json"),
+    pytest.param("srv/app/vendor/composer/installed.json", _big_installed_json, {}, id="big-installed.json"),
+    pytest.param("run/token", _sparse, {"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": "/run/token"}, id="sparse-token-file"),
+    pytest.param("run/token", _fifo, {"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": "/run/token"}, id="fifo-token-file"),
+    pytest.param("root/.aws/config", _sparse, {}, id="sparse-aws-config"),
+    pytest.param("root/.aws/credentials", _fifo, {}, id="fifo-aws-credentials"),
+    pytest.param("root/.profile", _sparse, {}, id="sparse-profile"),
+    pytest.param("etc/environment", _sparse, {}, id="sparse-etc-environment"),
+]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("rel, make, extra", HOSTILE_FILES)
+def test_hostile_files_end_within_the_deadline(host: NetnsHost, roots: dict[str, Path], home: str, variant: str, rel: str, make, extra: dict) -> None:
+    root = roots[variant]
+    env = host.task_env(home)
+    if extra:  # the token file is read for FULL_URI
+        del env["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"]
+        env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = f"http://169.254.170.23/v2/credentials/{host.state['credentials_id']}"
+        env.update(extra)
+    target = root / rel
+    make(target)
+    try:
+        run = run_sh(host, root, env, "--json", "--deadline", "2", timeout=30)
+    finally:
+        target.unlink()
+    assert run.wall < 2 + 1.5, f"took {run.wall:.1f} s"
+    assert_report(run, "json")
+    if make is _big_installed_json:
+        assert "AWS SDK for PHP 3.100.0" in run.check("sdk.versions")["detail"], run.check("sdk.versions")
+
+
+# Item 3: long secrets. Each took seconds (quadratic string handling in sh); the run must end
+# within --deadline + 1.5 s. (The scaling with the secret's size: bench/bench_probe_sh.py --long-secrets.)
+LONG_SECRETS = [
+    pytest.param("answer-token", id="60kB-session-token-in-the-answer"),
+    pytest.param("flood-headers", id="endless-headers"),
+    pytest.param("authorization-token", id="100kB-AWS_CONTAINER_AUTHORIZATION_TOKEN"),
+    pytest.param("credentials-id", id="100kB-credentials-id"),
+]
+
+
+def long_secret_env(host: NetnsHost, home: str, case: str, size: int) -> tuple[dict[str, str], str]:
+    """The task's environment for a long-secret case, and the secret (bench_probe_sh uses it too)."""
+    env = host.task_env(home)
+    if case == "flood-headers":  # not a secret, but the same guarantee: headers have no cap of their own
+        del env["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"]
+        env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = "http://169.254.170.2:8081/flood-headers/creds"
+        return env, ""
+    if case == "answer-token":
+        del env["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"]
+        env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = f"http://169.254.170.2:8081/long/{size}/creds"
+        return env, long_token(size)
+    if case == "authorization-token":
+        del env["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"]
+        env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = f"http://169.254.170.23/v2/credentials/{host.state['credentials_id']}"
+        env["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = secret = long_token(size)
+        return env, secret
+    secret = long_token(size, hexa=True)
+    env["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"] = f"/v2/credentials/{secret}"
+    return env, secret
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("case", LONG_SECRETS)
+def test_long_secrets_end_within_the_deadline(host: NetnsHost, roots: dict[str, Path], hostile: subprocess.Popen[str], home: str, variant: str, case: str) -> None:
+    env, secret = long_secret_env(host, home, case, 60_000 if case == "answer-token" else 100_000)
+    run = run_sh(host, roots[variant], env, "--json", "--deadline", "2", secrets=(secret,), timeout=60)
+    assert run.wall < 2 + 1.5, f"took {run.wall:.1f} s"
+    assert_report(run, "json")
+    if case == "flood-headers":
+        assert run.check("endpoint.credentials")["status"] == "fail"
+    if case == "answer-token":
+        cred = run.check("endpoint.credentials")
+        assert cred["status"] == "pass" and "role/ecsTaskRole" in cred["title"], cred
+
+
+# Item 4: the secrets rule for every field an endpoint sends: an XML error body (curl and GNU
+# wget keep it; busybox wget keeps no error body), a RoleArn quoting the served secrets whole
+# or in part, task metadata quoting them, an error message quoting a piece of the token.
+SECRET_QUOTES = [
+    pytest.param("xml500", id="xml-500-body"),
+    pytest.param("quote", id="rolearn-quotes-the-secrets"),
+    pytest.param("quotepart", id="rolearn-quotes-pieces-of-the-secrets"),
+    pytest.param("meta", id="metadata-quotes-the-secrets"),
+    pytest.param("authquote", id="401-message-quotes-a-piece-of-the-token"),
+]
+AUTH_TOKEN = "Hk4Jx8Qm2Wp6Rt0Zv3Nb7Lc1"
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("kind", SECRET_QUOTES)
+def test_endpoint_fields_never_print_secrets(host: NetnsHost, roots: dict[str, Path], hostile: subprocess.Popen[str], home: str, variant: str, kind: str) -> None:
+    env = host.task_env(home)
+    del env["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"]
+    env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = f"http://169.254.170.2:8081/{'quote' if kind == 'meta' else kind}/creds"
+    secrets = (HOSTILE_SECRET, HOSTILE_TOKEN)
+    if kind == "meta":
+        env["ECS_CONTAINER_METADATA_URI_V4"] = "http://169.254.170.2:8081/meta/c1"
+    if kind == "authquote":
+        env["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = AUTH_TOKEN
+        secrets += (AUTH_TOKEN,)
+    for fmt in ("json", "text"):
+        # run_sh scans stdout and stderr for every 8-character piece of each secret.
+        run = run_sh(host, roots[variant], env, *(("--json",) if fmt == "json" else ()), "--deadline", "3", secrets=secrets, timeout=30)
+        assert_report(run, fmt)
+        if fmt == "text":
+            continue
+        cred = run.check("endpoint.credentials")
+        if kind == "xml500":
+            assert cred["status"] == "fail" and "HTTP 500" in cred["title"], cred
+            if variant != "ash+busybox-wget":
+                assert "<SecretAccessKey>****</SecretAccessKey>" in cred["detail"], cred
+        elif kind == "authquote":
+            if variant == "ash+busybox-wget":
+                assert cred["status"] == "skip", cred
+            else:
+                assert cred["status"] == "fail" and "HTTP 401" in cred["title"], cred
+                if variant == "dash+curl":  # GNU wget keeps no body for a 401
+                    assert "AccessDenied: token **** refused" in cred["detail"], cred
+        else:
+            assert cred["status"] == "pass" and "role/" in cred["title"] and "****" in cred["title"], cred
+        if kind == "meta":
+            meta = run.check("endpoint.task-metadata")
+            assert meta["status"] == "pass" and "****" in meta["title"] and "****" in meta["detail"], meta
+            assert run.report["task"]["container_name"] == "app-****", run.report["task"]
 
 
 def test_zz_print_parity_table() -> None:
