@@ -7,7 +7,7 @@ from probe.facts import Facts
 
 STALE = (
     "Run the shim as the container's ENTRYPOINT so it rewrites the profiles at every start "
-    '(ENTRYPOINT ["shim", "--"] or ["/usr/local/bin/ecs-shim", "--"]); never bake '
+    '(ENTRYPOINT ["shim", "--environment-file", "--"] or ["/usr/local/bin/ecs-shim", "--environment-file", "--"]); never bake '
     "/etc/profile.d/ecs-credentials.sh or a ~/.profile block into the image, and do not edit between the markers."
 )
 
@@ -38,7 +38,7 @@ def profile(f: Facts) -> Outcome:
     if problems:
         return failed(
             "A shim profile disagrees with PID 1's environment",
-            "; ".join(problems) + ". Login shells, cron and su - would get stale or missing credentials.",
+            "; ".join(problems) + ". Login shells (su -, sudo -i, sshd sessions) and cron jobs (through /etc/environment) would get stale or missing credentials.",
             STALE,
             problems=problems,
         )

@@ -171,7 +171,9 @@ def multi_process(f: Facts) -> Outcome:
     if hits:
         return warned(
             "Process managers start processes that may lack the credentials variable",
-            "; ".join(hits) + ". Cron jobs, sshd sessions and programs with a clean environment never see PID 1's variables.",
+            "; ".join(hits) + ". What they start from a fresh environment (cron jobs, sshd sessions, s6 or runit services, "
+            "systemd units) never sees PID 1's variables; supervisord's own programs inherit them, but a cron or sshd it "
+            "runs does not.",
             'Start these containers through the shim: "entryPoint": ["shim", "--environment-file", "--"] (see Dockerfile.example).',
             locations=hits,
         )
