@@ -10,10 +10,11 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any, Iterator, Optional
 
 import pytest
 
-from helpers import clean_env, need
+from helpers import REPO, clean_env, need
 from probe.facts.processes import _cmdline, _container_of
 
 URI = "/v2/credentials/7a1c9e2b-1d3f-4e5a-8b6c-9d0e1f2a3b4c"
@@ -186,3 +187,229 @@ def test_sidecar_scans_other_containers_roots(tmp_path: Path) -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+# ---------------------------------------------------------------------------------------
+# pidMode task as ECS builds it (issue 20, item 1): PID 1 is the agent's pause process,
+# without the credentials variable; the containers' processes join the namespace later
+# (`nsenter`, as runc does: their parent is outside it, so their ppid reads 0), the
+# application's first.
+# ---------------------------------------------------------------------------------------
+
+PAUSE_INIT = "exec -a /pause cat"  # argv exactly ["/pause"], as amazon-ecs-pause's ENTRYPOINT; blocks on stdin
+
+
+class SharedPidNamespace:
+    """A PID (and empty network) namespace whose PID 1 is ``pid1_env``'s `/pause`-like
+    process, or, with ``layout="private"``, the application itself (a private namespace:
+    PID 1 is the container's main process). Processes join it with `nsenter`."""
+
+    def __init__(self, layout: str, app_env: dict[str, str]) -> None:
+        import psutil
+
+        need(os.geteuid() == 0 and shutil.which("unshare") is not None and shutil.which("nsenter") is not None, "needs root, unshare and nsenter")
+        self.layout = layout
+        self.joined: list[subprocess.Popen[bytes]] = []
+        pid1_env = {"PATH": "/usr/bin:/bin"} if layout == "pause" else dict(app_env)
+        init = PAUSE_INIT if layout == "pause" else "exec -a app-main cat"
+        self.init = subprocess.Popen(
+            ["unshare", "--pid", "--net", "--fork", "--mount-proc", "--kill-child", "bash", "-c", init],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=pid1_env,
+        )
+        self.host_pid = self._wait_child(self.init.pid, psutil)
+        want = ["/pause"] if layout == "pause" else ["app-main"]
+        self._until(lambda: psutil.Process(self.host_pid).cmdline() == want, "PID 1's exec")
+        self.app = 1 if layout == "private" else self.start(app_env, ["sleep", "600"])
+
+    @staticmethod
+    def _until(cond: Any, what: str, timeout: float = 20) -> None:
+        import time
+
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                if cond():
+                    return
+            except Exception:  # noqa: BLE001 - the process may not be there yet
+                pass
+            time.sleep(0.02)
+        raise AssertionError(f"{what}: not reached in {timeout} s")
+
+    def _wait_child(self, pid: int, psutil: Any) -> int:
+        found: list[int] = []
+        self._until(lambda: found.extend(c.pid for c in psutil.Process(pid).children()) or bool(found), "the namespace's first process")
+        return found[0]
+
+    @staticmethod
+    def inner_pid(host_pid: int) -> int:
+        with open(f"/proc/{host_pid}/status") as fh:
+            line = next(line for line in fh if line.startswith("NSpid:"))
+        return int(line.split()[-1])
+
+    def nsenter(self, cmd: list[str]) -> list[str]:
+        return ["nsenter", "--target", str(self.host_pid), "--pid", "--mount", "--net", "--", *cmd]
+
+    def start(self, env: dict[str, str], cmd: list[str], shows: Optional[list[str]] = None) -> int:
+        """A process that joins the namespace (its pid inside it), started after the ones
+        before; ``shows``: its command line once it runs (after a chroot's exec)."""
+        import psutil
+
+        proc = subprocess.Popen(self.nsenter(cmd), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.joined.append(proc)
+        child = self._wait_child(proc.pid, psutil)
+        self._until(lambda: psutil.Process(child).cmdline() == (shows or cmd), f"{cmd} started")
+        return self.inner_pid(child)
+
+    def probe(self, env: dict[str, str], args: list[str]) -> dict[str, Any]:
+        proc = subprocess.run(self.nsenter([sys.executable, "-m", "probe", "--json", *args]), env=env, capture_output=True, text=True, timeout=60, cwd=REPO)
+        assert "Traceback" not in proc.stderr, proc.stderr
+        assert proc.stdout, proc.stderr
+        return json.loads(proc.stdout)
+
+    def close(self) -> None:
+        # PID 1 ends (cat reads EOF), and the kernel ends the namespace's other processes.
+        if self.init.stdin is not None:
+            self.init.stdin.close()
+        for p in [self.init, *self.joined]:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+@pytest.fixture(params=["pause", "private"])
+def task_namespace(request: pytest.FixtureRequest, home: str) -> Iterator[SharedPidNamespace]:
+    ns = SharedPidNamespace(request.param, clean_env(home, {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": URI}))
+    try:
+        yield ns
+    finally:
+        ns.close()
+
+
+def _checks(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["id"]: c for c in report["checks"]}
+
+
+def test_pidmode_task_a_cron_like_probe_is_told_it_lost_the_variable(task_namespace: SharedPidNamespace, home: str) -> None:
+    """A cron-like `probe` (clean environment) beside the application: the container's main
+    process stands in for PID 1 whether PID 1 is ECS's pause process or the application, so
+    the verdict is the same: this process lost the variable (the shim), never "the task has
+    no task role"."""
+    ns = task_namespace
+    cron = ns.start(clean_env(home), ["sleep", "601"])
+    report = ns.probe(clean_env(home), ["--only", "env.credentials-variable,processes.credentials-variable"])
+    checks = _checks(report)
+    var = checks["env.credentials-variable"]
+    assert var["status"] == "fail", var
+    assert "no task role" not in var["title"], var
+    main = "PID 1" if ns.layout == "private" else f"its container's main process (pid {ns.app})"
+    assert var["title"] == f"This process is not {main} and lost the task's credentials variable: {main} has it", var["title"]
+    assert report["cause"]["check"] == "env.credentials-variable" and "shim" in report["cause"]["remedy"]
+    assert "taskRoleArn" not in report["cause"]["remedy"]
+    procs = checks["processes.credentials-variable"]
+    assert procs["status"] == "fail", procs
+    lacking = procs["data"]["lacking"]
+    assert cron in lacking and ns.app not in lacking and 1 not in lacking, procs
+
+
+def test_pidmode_task_a_probe_with_the_variable_surveys_the_task(task_namespace: SharedPidNamespace, home: str) -> None:
+    """The probe with the task's variable (an ECS Exec shell, a plain sidecar): the survey
+    judges every process against the container's main process; the pause process is ECS's,
+    not the application's, and is neither judged nor counted."""
+    ns = task_namespace
+    cron = ns.start(clean_env(home), ["sleep", "601"])
+    # runc's exec helper, for the moment of a `docker exec` (every health check): `runc init`
+    # with a bare environment. It is the runtime, not the application (a FIFO holds it here).
+    fifo = Path(home) / "fifo-dir"
+    fifo.mkdir()
+    os.mkfifo(fifo / "init")
+    helper = ns.start(clean_env(home), ["bash", "-c", f"cd {fifo} && exec -a runc cat init"], shows=["runc", "init"])
+    report = ns.probe(clean_env(home, {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": URI}), ["--only", "env.credentials-variable,processes.credentials-variable"])
+    checks = _checks(report)
+    assert checks["env.credentials-variable"]["status"] == "pass"
+    assert helper != cron
+    procs = checks["processes.credentials-variable"]
+    assert procs["status"] == "fail", procs
+    assert procs["data"]["lacking"] == [cron], procs
+    # Judged: the cron-like sleep and the probe itself; the main process is the reference.
+    assert procs["title"].startswith("1 of 2 processes"), procs["title"]
+
+
+def test_pidmode_task_pid_of_a_process_that_joined_later(task_namespace: SharedPidNamespace, home: str) -> None:
+    """`probe --pid` on a process that joined the namespace after the application (as ECS
+    Exec's and `docker exec`'s do: its parent is outside, ppid 0): its container's main
+    process is the application, not the process itself."""
+    ns = task_namespace
+    cron = ns.start(clean_env(home), ["sleep", "601"])
+    report = ns.probe(clean_env(home, {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": URI}), ["--pid", str(cron), "--only", "env.credentials-variable"])
+    assert report["target"]["pid"] == cron and report["target"]["main_pid"] == ns.app, report["target"]
+    var = _checks(report)["env.credentials-variable"]
+    main = "PID 1" if ns.layout == "private" else f"its container's main process (pid {ns.app})"
+    assert var["status"] == "fail" and var["title"].startswith(f"This process is not {main} and lost"), var
+
+
+# ---------------------------------------------------------------------------------------
+# What the survey cannot see (issue 20, item 2): a warning with the reason and the fix.
+# ---------------------------------------------------------------------------------------
+
+
+def _survey(*procs: dict[str, Any], unreadable: tuple[dict[str, Any], ...] = (), main: int = 7) -> dict[str, Any]:
+    return {
+        "available": True, "self_pid": 40, "main_pid": main, "pid1_readable": True, "pid1_has_variable": True,
+        "processes": [{"pid": main, "cmdline": "probe watch", "has_relative": True, "has_full": False, "same_as_pid1": True}, *procs],
+        "unreadable": list(unreadable),
+    }
+
+
+OTHER_USER = {
+    "pid": 12, "cmdline": "supervisord -n", "container": "app", "error": "AccessDenied",
+    "reason": 'it belongs to uid 0 and the probe runs as uid 10001: run the probe as that user or as root (in ECS: "user": "0" in the probe\'s container definition)',
+}
+
+
+@pytest.mark.parametrize(
+    "survey, status, words",
+    [
+        pytest.param(_survey({"pid": 40, "cmdline": "probe", "self": True, "has_relative": True, "same_as_pid1": True}), "pass", ("readable processes",), id="all-read"),
+        pytest.param(_survey(unreadable=(OTHER_USER,)), "warn", ("could not be read", "uid 0"), id="another-users-process"),
+        pytest.param(_survey(unreadable=(dict(OTHER_USER, error="NoSuchProcess", reason="it ended while the probe looked"),)), "pass", (), id="ended-is-not-blind"),
+        pytest.param(_survey({"pid": 13, "cmdline": "sleep 600", "has_relative": False, "has_full": False}, unreadable=(OTHER_USER,)), "fail", ("lack", "could not be read"), id="lacking-and-unread"),
+    ],
+)
+def test_unreadable_processes_make_the_survey_a_warning(tmp_path: Path, survey: dict[str, Any], status: str, words: tuple[str, ...]) -> None:
+    from probe.checks import REGISTRY, load
+    from test_checks import ECS_ENV, make_facts
+
+    load("task")
+    out = REGISTRY["processes.credentials-variable"].fn(make_facts(tmp_path, ECS_ENV, {"processes": survey}))
+    assert out.status.value == status, out
+    text = out.title + " " + out.detail
+    for word in words:
+        assert word in text, (word, out)
+    if status != "pass" and survey["unreadable"]:
+        # The exact fix: the task definition's settings, or the application's user.
+        assert '"user": "0"' in out.remedy and '"SYS_PTRACE"' in out.remedy and "uid 0" in out.remedy, out.remedy
+        assert out.data["blind"]["pids"] == [12]
+
+
+def test_pidmode_task_another_container_with_the_variable_says_the_task_has_a_role(home: str, tmp_path: Path) -> None:
+    """The app's start dropped the variable (its main process lacks it); a sidecar of the same
+    task (another root filesystem: another container) has it. The task has a role: the
+    cause is this container's start, not a missing taskRoleArn."""
+    busybox = shutil.which("busybox")
+    need(busybox is not None and b"ld-linux" not in Path(str(busybox)).read_bytes()[:1 << 16], "needs busybox-static")
+    root = tmp_path / "sidecar-root"
+    (root / "bin").mkdir(parents=True)
+    shutil.copy2(str(busybox), root / "bin" / "busybox")
+    ns = SharedPidNamespace("pause", clean_env(home))  # the app without the variable
+    try:
+        sidecar = ns.start({"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": URI}, ["chroot", str(root), "/bin/busybox", "sleep", "602"], shows=["/bin/busybox", "sleep", "602"])
+        report = ns.probe(clean_env(home), ["--only", "env.credentials-variable"])
+    finally:
+        ns.close()
+    var = _checks(report)["env.credentials-variable"]
+    assert var["status"] == "fail", var
+    assert var["title"] == f"The task has a role, but this container's main process (pid {ns.app}) started without the credentials variable", var["title"]
+    assert f"while pid {sidecar} in another container of the same task has it" in var["detail"], var["detail"]
+    assert report["cause"]["check"] == "env.credentials-variable" and "taskRoleArn" not in report["cause"]["remedy"], report["cause"]

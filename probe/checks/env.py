@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Optional
+
 from probe import predict
 from probe.checks import Outcome, check, failed, passed, skipped, warned
 from probe.checks import remedies
@@ -31,7 +33,10 @@ def credentials_variable(f: Facts) -> Outcome:
     """Guarantees: passes only if the container provider is active for this process
     (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI set and non-empty). When it is
     not, names the cause the facts support: PID 1 has it (this process lost it: the
-    shim), PID 1 lacks it too (the task has no role), or PID 1 could not be read."""
+    shim), PID 1 lacks it too while another container of the task has it (this container's
+    start dropped it), PID 1 lacks it too (the task has no role), or PID 1 could not be
+    read. "PID 1" is the container's main process: with pidMode task PID 1 is ECS's pause
+    process, which never has the variable."""
     env = f.get("environ")
     if env.get("relative_uri_set"):
         if env.get("relative_uri") == "":
@@ -74,6 +79,19 @@ def credentials_variable(f: Facts) -> Outcome:
             remedies.KEEP_ENVIRONMENT + " " + remedies.SHIM,
             cause="lost-environment",
         )
+    holder = _other_container_with_it(survey) if survey.get("pid1_readable") or remedies.is_main(f) else None
+    if holder is not None:
+        # pidMode task: another container of the task has it, so the task has a role; the
+        # agent gave it to this container too, and its start dropped it.
+        main = remedies.main_label(f)
+        where = f" in {holder['container']}" if holder.get("container") else (f" in container {holder['container_id']}" if holder.get("container_id") else " in another container")
+        return failed(
+            f"The task has a role, but {main} started without the credentials variable",
+            missing + f" {main[0].upper() + main[1:]} lacks it too, while pid {holder.get('pid')}{where} of the same task has it: "
+            "the agent gives it to every container of a task with a role; this container's entrypoint or start script dropped it.",
+            remedies.KEEP_ENVIRONMENT + " " + remedies.SHIM,
+            cause="lost-environment",
+        )
     if survey.get("pid1_readable") or remedies.is_main(f):
         main = _main(f)
         return failed(
@@ -88,6 +106,23 @@ def credentials_variable(f: Facts) -> Outcome:
         missing + f" Whether {_main(f)} has it is unknown ({why}).",
         " ".join((remedies.TASK_ROLE, remedies.NON_PID1, remedies.AGENT_FLAGS)),
     )
+
+
+def _other_container_with_it(survey: dict[str, Any]) -> Optional[dict[str, Any]]:
+    """A process of another container of the task (pidMode task) that has the credentials
+    variable: told apart from this one's by its container id, or by its root filesystem."""
+    procs = [p for p in survey.get("processes") or [] if isinstance(p, dict)]
+    me = next((p for p in procs if p.get("pid") == survey.get("self_pid")), None)
+    if me is None:
+        return None
+    for p in procs:
+        if not (p.get("has_relative") or p.get("has_full")) or p is me:
+            continue
+        if p.get("container_id") and me.get("container_id") and p["container_id"] != me["container_id"]:
+            return p
+        if p.get("root_id") and me.get("root_id") and p["root_id"] != me["root_id"] and not (p.get("container_id") and p.get("container_id") == me.get("container_id")):
+            return p
+    return None
 
 
 @check("env.credentials-uri-safe", mode="task", title="Credentials URI is safe to request")

@@ -25,21 +25,58 @@ def _unreadable_note(rec: dict[str, Any]) -> str:
     return f" {n} process{'es' if n != 1 else ''} could not be read: " + "; ".join(reasons[:3]) + "."
 
 
+def blind(rec: dict[str, Any]) -> Optional[dict[str, Any]]:
+    """The processes the survey could not read (not those that ended while it looked):
+    their pids, owners and the reasons, or None when it saw every one."""
+    denied = [p for p in rec.get("unreadable") or [] if isinstance(p, dict) and p.get("error") not in ("NoSuchProcess", "ZombieProcess")]
+    if not denied:
+        return None
+    return {
+        "pids": [p.get("pid") for p in denied][:50],
+        "uids": sorted({p["uid"] for p in denied if isinstance(p.get("uid"), int)}),
+        "reasons": sorted({str(p.get("reason") or p.get("error") or "unknown") for p in denied})[:3],
+    }
+
+
+def see_fix(seen: dict[str, Any]) -> str:
+    """The setting that lets the probe read the other processes, with the application's
+    user where the survey learned it."""
+    uids = list(seen.get("uids") or [])
+    user = f', or run the probe as the application\'s user ("user": "{uids[0]}")' if len(uids) == 1 and uids[0] != 0 else ""
+    return (
+        "Let the probe read the task's other processes: in the task definition give its container "
+        '"user": "0" and "linuxParameters": {"capabilities": {"add": ["SYS_PTRACE"]}}' + user + "; "
+        "a process it cannot read is never judged. " + " ".join(f"({r})" for r in seen.get("reasons") or [])
+    ).strip()
+
+
+def _lacking_title(f: Facts, n: int, of: int) -> str:
+    main = f.get("processes").get("main_pid")
+    if main in (None, 1):
+        return f"{n} of {of} processes lack PID 1's credentials variable"
+    return f"{n} of {of} processes lack the credentials variable that the container's main process (pid {main}) has"
+
+
 @check("processes.credentials-variable", mode="task", title="Every process has the credentials variable", needs=("processes",))
 def credentials_variable(f: Facts) -> Outcome:
-    """Guarantees: fails when PID 1 has the credentials variable and a readable process
-    lacks it or holds another value (its SDK would use the instance role or stale
-    credentials); unreadable processes are counted, never guessed."""
+    """Guarantees: fails when PID 1 (the container's main process, which stands in for it:
+    with pidMode task PID 1 is ECS's pause process) has the credentials variable and a
+    readable process lacks it or holds another value (its SDK would use the instance role or
+    stale credentials); warns when processes could not be read, naming why and the setting
+    that lets the probe read them; unreadable processes are never guessed."""
     rec = f.get("processes")
     title = "Every process has the credentials variable"
     if not rec.get("available", False):
         return skipped(title, rec.get("error") or rec.get("collector_error") or "the process survey did not run")
     main = remedies.main_label(f)
+    seen = blind(rec)
+    extra = {"blind": seen} if seen else {}
     if not rec.get("pid1_readable"):
-        return skipped(title, f"{main}'s environment cannot be read: {rec.get('pid1_reason') or 'permission denied'}")
+        return skipped(title, f"{main}'s environment cannot be read: {rec.get('pid1_reason') or 'permission denied'}", **extra)
     if not rec.get("pid1_has_variable"):
-        return skipped(title, f"{main} itself lacks the credentials variable: see env.credentials-variable")
-    # The probe's own process counts: it runs where the application's processes run.
+        return skipped(title, f"{main} itself lacks the credentials variable: see env.credentials-variable", **extra)
+    # The probe's own process counts: it runs where the application's processes run. ECS's
+    # pause process and runc's exec helper are not in the list (rec["not_application"]).
     procs = [p for p in rec.get("processes") or [] if p.get("pid") != rec.get("main_pid", 1)]
     lacking = [p for p in procs if not p.get("has_relative") and not p.get("has_full")]
     inherited = [p for p in procs if p.get("inherited")]
@@ -49,12 +86,21 @@ def credentials_variable(f: Facts) -> Outcome:
         lines = [f"{_who(p)}{' (this probe)' if p.get('self') else ''} lacks it" for p in lacking[:SHOWN]] + [f"{_who(p)} has another value" for p in other[:SHOWN]]
         more = len(lacking) + len(other) - len(lines)
         return failed(
-            f"{len(lacking) + len(other)} of {len(procs)} processes lack PID 1's credentials variable",
+            _lacking_title(f, len(lacking) + len(other), len(procs)),
             "; ".join(lines) + (f"; and {more} more" if more > 0 else "") + ". Their SDKs fall back to the instance role "
             "(or use stale credentials)." + note,
-            remedies.NON_PID1,
+            remedies.NON_PID1 + (" " + see_fix(seen) if seen else ""),
             lacking=[p["pid"] for p in lacking],
             other=[p["pid"] for p in other],
+            **extra,
+        )
+    if seen:
+        n = len(seen["pids"])
+        return warned(
+            f"{n} process{'es' if n != 1 else ''} could not be read: whether {'they have' if n != 1 else 'it has'} the credentials variable is unknown",
+            f"The {len(procs) + 1} readable processes have it; the survey is incomplete." + note,
+            see_fix(seen),
+            **extra,
         )
     via = (
         f" {len(inherited)} of them ({', '.join(str(p['pid']) for p in inherited[:SHOWN])}: this probe's "

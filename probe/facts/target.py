@@ -172,40 +172,6 @@ def _cmdline(pid: int, proc: str) -> str:
     return masked(parts)
 
 
-def _root_id(pid: int, proc: str) -> Optional[tuple[int, int]]:
-    try:
-        st = os.stat(os.path.join(proc, str(pid), "root", ""))
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
-
-
-def _container_main(pid: int, container_id: Optional[str], proc: str) -> Optional[int]:
-    """The first process of the target's container: its oldest ancestor still inside it.
-
-    Inside means the same container id in the cgroup; without one (no container runtime
-    named in the cgroup), the same root filesystem, which a container's processes share."""
-    from probe.facts.processes import _container_of
-
-    root = None if container_id else _root_id(pid, proc)
-    if not container_id and root is None:
-        return None
-    current = pid
-    for _ in range(64):
-        try:
-            with open(os.path.join(proc, str(current), "stat"), encoding="utf-8", errors="replace") as fh:
-                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            return current
-        if ppid <= 0:
-            return current
-        inside = _container_of(ppid, proc) == container_id if container_id else _root_id(ppid, proc) == root
-        if not inside:
-            return current
-        current = ppid
-    return current
-
-
 def _containers_by_name(containers: Optional[Mapping[str, str]], name: str) -> list[str]:
     return [cid for cid, cname in (containers or {}).items() if cname == name]
 
@@ -213,7 +179,7 @@ def _containers_by_name(containers: Optional[Mapping[str, str]], name: str) -> l
 def find_container(name: str, containers: Optional[Mapping[str, str]], proc: str = "/proc") -> int:
     """The main process of the container called ``name`` in task metadata (or whose id
     starts with ``name``), found through each process's cgroup."""
-    from probe.facts.processes import _container_of
+    from probe.facts.processes import _container_of, container_main
 
     ids = _containers_by_name(containers, name)
     if not ids and _HEX_ID.match(name):
@@ -241,12 +207,12 @@ def find_container(name: str, containers: Optional[Mapping[str, str]], proc: str
             "(and the container must be running)"
         )
     first = min(members)
-    return _container_main(first, _container_of(first, proc), proc) or first
+    return container_main(first, proc, containers) or first
 
 
 def resolve(spec: TargetSpec, containers: Optional[Mapping[str, str]] = None, proc: str = "/proc") -> Target:
     """Read the target's view, or raise TargetError with the fix."""
-    from probe.facts.processes import _container_of, container_name
+    from probe.facts.processes import _container_of, container_main, container_name
 
     if spec.pid is not None:
         pid = spec.pid
@@ -277,7 +243,10 @@ def resolve(spec: TargetSpec, containers: Optional[Mapping[str, str]] = None, pr
         container=name,
         container_id=cid[:12] if cid else None,
     )
-    target.main_pid = _container_main(pid, cid, proc)
+    # Its container's main process plays PID 1's part (with pidMode task PID 1 is ECS's
+    # pause process): the first process its runtime started, not merely its oldest ancestor
+    # in the container (a process `docker exec` or ECS Exec started has none).
+    target.main_pid = container_main(pid, proc, containers)
     if target.main_pid is None:
         target.notes.append("its container's first process is unknown: its own environment stands for it")
         target.main_pid = pid
