@@ -79,6 +79,8 @@ class Report:
     cause: Optional[Mapping[str, Any]] = None
     # `--pid` / `--container`: whose view the run took ({pid, container, cmdline, ...}).
     target: Optional[Mapping[str, Any]] = None
+    # `probe audit`: what was audited (regions, account, counts, API calls, what was denied).
+    audit: Optional[Mapping[str, Any]] = None
 
     @property
     def verdict(self) -> Status:
@@ -103,4 +105,6 @@ class Report:
         if self.target is not None:
             # Only with --pid/--container: a plain run's report keeps the contract's shape.
             doc["target"] = dict(self.target)
+        if self.audit is not None:
+            doc["audit"] = dict(self.audit)
         return doc

@@ -121,6 +121,23 @@ ORDER = {
         "taskdef.probe-sidecar",
     ),
     "trust": ("trust.ecs-tasks-principal", "trust.conditions"),
+    # `probe audit` (probe/checks/audit.py): instances, task definitions in use, task roles, stopped tasks.
+    "audit": (
+        "audit.instance.agent-connected",
+        "audit.instance.agent-version",
+        "audit.instance.task-iam-role",
+        "audit.instance.task-iam-role-network-host",
+        "audit.taskdef.task-role",
+        "audit.taskdef.network-mode",
+        "audit.taskdef.static-credentials",
+        "audit.taskdef.proxy",
+        "audit.taskdef.multi-process",
+        "audit.taskdef.probe-sidecar",
+        "audit.task-role.exists",
+        "audit.trust.ecs-tasks-principal",
+        "audit.trust.conditions",
+        "audit.stopped.access-denied",
+    ),
 }
 
 
@@ -134,6 +151,8 @@ def load(mode: str) -> list[Check]:
         from probe.checks import taskdef  # noqa: F401
     if mode == "trust":
         from probe.checks import trust  # noqa: F401
+    if mode == "audit":
+        from probe.checks import audit  # noqa: F401
     if mode == "task":
         from probe.checks import endpoint, env, identity, imds, processes, proxy, sdk, shim  # noqa: F401  (registers)
     order = ORDER.get(mode, ())
