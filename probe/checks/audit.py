@@ -429,7 +429,7 @@ def agent_connected(f: Facts) -> Outcome:
     return _judge(
         f, "Container instance agents are connected", NEEDS_INSTANCES, occ, len(insts),
         title=_count_title("with a disconnected agent", "", "container instance"),
-        pass_title=f"The agents of all {_plural(len(insts), 'container instance')} are connected",
+        pass_title=f"Every agent is connected ({_plural(len(insts), 'container instance')})",
         pass_detail="", empty="no ACTIVE or DRAINING container instance in the audited clusters (Fargate only, or none)",
         remedy=(
             "On each instance: look at the agent (`sudo systemctl status ecs`, /var/log/ecs/ecs-agent.log), check that the "
