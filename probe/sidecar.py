@@ -4,10 +4,18 @@ Requests are answered from bodies prepared at the end of each run, so they cost 
 and a write, and never add traffic to the agent's rate-limited endpoint: the credentials
 endpoint sees one request per run, however often /healthz is polled.
 
-- GET /healthz: 200 when the last verdict is not fail, else 503 (also 503 before the first run)
-- GET /report:  the last JSON report
+- GET /healthz: 200 when the last verdict is not fail, else 503 (also 503 before the first
+  run, after a run that raised, and while the survey cannot read the task's processes:
+  a sidecar that cannot see is not watching)
+- GET /report:  the last run: its JSON report, or what made it end in an error
 - GET /metrics: Prometheus text format (probe/metrics.py); 503 with only the build info
   before the first run
+
+Each run logs one short JSON line on stdout (verdict, identity, the ids of failing and
+warning checks: ``run_line``); the whole report stays on /report and in --output. Docker
+splits a line over 16 KiB into partial messages, which FireLens and fluentd pass on as
+pieces: every line stays under ``MAX_LINE`` bytes. With --emf the line is a CloudWatch
+Embedded Metric Format record whose ``report`` property is that short summary.
 """
 
 from __future__ import annotations
@@ -32,6 +40,12 @@ from probe.model import Report, Status
 
 DEFAULT_LISTEN = "127.0.0.1:9471"
 MAX_BACKOFF = 8
+RUN_SCHEMA = "ecs-credential-probe/run/v1"
+# Docker's log drivers take at most 16 KiB per message: longer lines reach FireLens, fluentd
+# and CloudWatch as partial pieces. Every line the sidecar prints stays under this.
+MAX_LINE = 16000
+SUMMARY_MAX = 500
+NOT_YET = "no run has finished yet"
 
 
 @dataclass
@@ -39,10 +53,77 @@ class Snapshot:
     """What the HTTP server serves: bodies prepared once per run."""
 
     health_status: int = 503
-    health: bytes = b'{"verdict": null, "status": "starting"}\n'
+    health: bytes = b'{"verdict": null, "status": "starting", "summary": "no run has finished yet"}\n'
     report: bytes = b'{"error": "no run has finished yet"}\n'
     metrics: bytes = b""
     ran: bool = False  # a run has finished: /report and /metrics answer 200
+
+
+def _short(text: Any, limit: int = SUMMARY_MAX) -> Any:
+    if isinstance(text, str) and len(text) > limit:
+        return text[: limit - 3].rstrip() + "..."
+    return text
+
+
+def run_line(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """One run, in a line: the verdict, the identity, the task, which checks fail and warn,
+    the cause. From the scrubbed report (``doc``), so it holds nothing the report does not;
+    the keys it shares with the report are the report's (a log query on ``verdict``,
+    ``identity.kind``, ``task.cluster`` or ``cause.check`` reads both alike)."""
+    checks = [c for c in doc.get("checks") or [] if isinstance(c, dict)]
+    ident = doc.get("identity") if isinstance(doc.get("identity"), dict) else None
+    task = doc.get("task") if isinstance(doc.get("task"), dict) else None
+    cause = doc.get("cause") if isinstance(doc.get("cause"), dict) else None
+    line: dict[str, Any] = {
+        "schema": RUN_SCHEMA,
+        "started_at": doc.get("started_at"),
+        "duration_ms": doc.get("duration_ms"),
+        "verdict": doc.get("verdict"),
+        "summary": _short(doc.get("summary")),
+        "cause": {"check": cause.get("check")} if cause else None,
+        "identity": {k: _short(ident.get(k), 2048) for k in ("arn", "kind", "role_name")} if ident else None,
+        "task": {k: _short(v, 300) for k, v in task.items()} if task else None,
+        "failing": [c.get("id") for c in checks if c.get("status") in ("fail", "error")],
+        "warnings": [c.get("id") for c in checks if c.get("status") == "warn"],
+    }
+    target = doc.get("target")
+    if isinstance(target, dict):
+        line["target"] = {k: _short(target.get(k), 200) for k in ("pid", "container", "main_pid")}
+    return line
+
+
+def fit(record: dict[str, Any], drop: tuple[str, ...]) -> str:
+    """The record as one line under MAX_LINE bytes: the keys in ``drop`` are left out, in
+    that order, until it fits, and a ``note`` says so (the report is on /report)."""
+    text = json.dumps(record, separators=(",", ":"))
+    left: list[str] = []
+    for key in drop:
+        if len(text.encode()) < MAX_LINE:
+            break
+        if key in record:
+            record = {k: v for k, v in record.items() if k != key}
+            left.append(key)
+            record["note"] = f"left out to keep the line under {MAX_LINE} bytes: {', '.join(left)} (the whole report is on /report)"
+            text = json.dumps(record, separators=(",", ":"))
+    return text + "\n"
+
+
+def health_of(report: Report, doc: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+    """/healthz for a finished run: 503 when it failed, or when the process survey could
+    not read the task's processes (the sidecar cannot watch what it cannot see)."""
+    verdict = report.verdict
+    body: dict[str, Any] = {"verdict": verdict.value, "at": report.started_at, "summary": doc.get("summary")}
+    if verdict is Status.FAIL:
+        return 503, body
+    for r in report.results:
+        seen = r.data.get("blind") if r.id == "processes.credentials-variable" and isinstance(r.data, dict) else None
+        if isinstance(seen, dict) and seen.get("pids"):
+            reasons = "; ".join(str(x) for x in seen.get("reasons") or [])
+            body["summary"] = redact.scrub(f"The sidecar cannot see the task: {r.title}" + (f" ({reasons})" if reasons else ""))
+            body["blind"] = True
+            body["fix"] = redact.scrub(r.remedy)
+            return 503, body
+    return 200, body
 
 
 @dataclass
@@ -66,8 +147,14 @@ class Watcher:
         max_runs: Optional[int] = None,
         sdk_roots: Optional[list[str]] = None,
         target: Optional[Any] = None,
+        output: Optional[str] = None,
+        err: Optional[TextIO] = None,
     ) -> None:
         self.environ = dict(environ)
+        # --output FILE: each run's whole report (or its error), replaced atomically.
+        self.output = output if output not in (None, "", "-") else None
+        self.err = err
+        self.output_error: Optional[str] = None
         # The process to diagnose as it sees things (`--pid`, `--container`); None: this one.
         self.target = target
         self.sdk_roots = sdk_roots
@@ -97,7 +184,7 @@ class Watcher:
         doc = redact.scrub_obj(report.to_dict())
         report_body = (json.dumps(doc, indent=2) + "\n").encode()
         verdict = report.verdict
-        health = {"verdict": verdict.value, "at": report.started_at, "summary": doc["summary"]}
+        status, health = health_of(report, doc)
         metrics = self.metrics.record(report, facts)
         with self.lock:
             self.counters.runs += 1
@@ -105,20 +192,54 @@ class Watcher:
                 self.counters.failures += 1
             self.counters.backoff = self._next_backoff(report)
             self.snapshot = Snapshot(
-                health_status=503 if verdict is Status.FAIL else 200,
+                health_status=status,
                 health=(json.dumps(health) + "\n").encode(),
                 report=report_body,
                 metrics=metrics,
                 ran=True,
             )
-        line = emf_line(report, facts, doc) if self.emf else doc
-        try:
-            self.lines.put_nowait(json.dumps(line, separators=(",", ":")) + "\n")
-        except queue.Full:
-            self.dropped_lines += 1
+        self._write_output(report_body)
+        summary = run_line(doc)
+        if self.emf:
+            # The record's "report" property is the run's summary, not the whole report (that
+            # is /report's): 146 KB on a large image, far over what a log line may be.
+            self._log(fit(emf_line(report, facts, summary), ("report",)))
+        else:
+            self._log(fit(summary, ("warnings", "task", "identity", "summary", "target")))
         with self.lock:
             self.last_finished = time.monotonic()
         return report
+
+    def _log(self, line: str) -> None:
+        try:
+            self.lines.put_nowait(line)
+        except queue.Full:
+            self.dropped_lines += 1
+
+    def _write_output(self, body: bytes) -> None:
+        """The run's report to --output: written beside it, then renamed over it, so a
+        reader never sees half a report. A failure is said once on stderr, not per run."""
+        if self.output is None:
+            return
+        tmp = f"{self.output}.{os.getpid()}.tmp"
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(body)
+            os.replace(tmp, self.output)
+            self.output_error = None
+        except OSError as exc:
+            why = f"probe: cannot write --output {self.output}: {exc.strerror or exc}\n"
+            if why != self.output_error and self.err is not None:
+                try:
+                    self.err.write(why)
+                    self.err.flush()
+                except (OSError, ValueError):
+                    pass
+            self.output_error = why
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
 
     def _write_lines(self) -> None:
         while True:
@@ -180,16 +301,24 @@ class Watcher:
             self.run_once()
         except Exception as exc:  # the sidecar keeps going; the failure is visible
             metrics = self.metrics.record_error()
+            # The run is over, in an error (a --container it cannot read, ...): /healthz,
+            # /report and the log say so, with the reason and its fix.
+            error = {"verdict": "error", "at": utc_now(), "summary": redact.scrub(f"{type(exc).__name__}: {exc}")}
             with self.lock:
                 self.counters.runs += 1
                 self.counters.failures += 1
                 self.snapshot = Snapshot(
                     health_status=503,
-                    health=(json.dumps({"verdict": "error", "at": utc_now(), "summary": redact.scrub(f"{type(exc).__name__}: {exc}")}) + "\n").encode(),
-                    report=self.snapshot.report,
+                    health=(json.dumps(error) + "\n").encode(),
+                    report=(json.dumps(dict(error, error=error["summary"]), indent=2) + "\n").encode(),
                     metrics=metrics,
                     ran=True,
                 )
+                self.last_finished = time.monotonic()
+                body = self.snapshot.report
+            self._write_output(body)
+            line = {"schema": RUN_SCHEMA, "started_at": error["at"], "verdict": "error", "summary": _short(error["summary"], 4000), "failing": []}
+            self._log(fit(line, ("summary",)))
 
 
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
@@ -511,8 +640,9 @@ def watch(
     max_runs: Optional[int] = None,
     sdk_roots: Optional[list[str]] = None,
     target: Optional[Any] = None,
+    output: Optional[str] = None,
 ) -> int:
-    watcher = Watcher(environ, interval, deadline, selection, emf, out, max_runs, sdk_roots, target=target)
+    watcher = Watcher(environ, interval, deadline, selection, emf, out, max_runs, sdk_roots, target=target, output=output, err=err)
     server = HttpServer(watcher, listen).start()
     bound = server.server_address
 
@@ -547,8 +677,17 @@ def health(url: str, timeout: float) -> tuple[int, str]:
         return 1, f"unhealthy: {url}: the answer is larger than {http.MAX_BODY // 1024} KiB (not a probe sidecar's /healthz)"
     body = answer.body.decode("utf-8", "replace").strip()
     doc, _why = parse_json(answer.body)
-    what = f"{doc.get('verdict')} at {doc.get('at')}: {doc.get('summary')}" if isinstance(doc, dict) else body[:200]
+    what = _health_words(doc) if isinstance(doc, dict) else body[:200]
     return (0, f"healthy: {what}") if answer.status == 200 else (1, f"unhealthy (HTTP {answer.status}): {what}")
+
+
+def _health_words(doc: Mapping[str, Any]) -> str:
+    """'pass at T: summary'; before the first run (no verdict yet) what the sidecar is doing."""
+    verdict, at, summary = doc.get("verdict"), doc.get("at"), doc.get("summary")
+    if verdict is None:
+        return str(summary or (NOT_YET if doc.get("status") == "starting" else "no verdict"))
+    head = f"{verdict} at {at}" if at else str(verdict)
+    return f"{head}: {summary}" if summary else head
 
 
 # What `probe wait` needs to see pass: usable credentials, and STS confirming the task role.

@@ -219,8 +219,8 @@ def test_watch_in_a_network_namespace(home: str) -> None:
         finally:
             rc, elapsed, err = watch.stop()
         assert rc == 0, err
-        for line in watch.lines:
-            assert json.loads(line)["schema"] == "ecs-credential-probe/report/v1"
+        for line in watch.lines:  # one short line per run; the report is /report's
+            assert json.loads(line)["schema"] == "ecs-credential-probe/run/v1" and len(line.encode()) < 16000
         assert_no_secrets(watch.lines + [err], host.secrets())
         # One request to the credentials endpoint per run, however often /healthz was asked:
         # each printed line is a run; SIGTERM may have cut one more short after its request.
@@ -361,7 +361,9 @@ def test_emf_lines(emu: Emulator, home: str) -> None:
             assert isinstance(doc[metric["Name"]], (int, float))
         assert doc["Cluster"] == "demo-cluster" and doc["TaskFamily"] == "demo-app"
         assert doc["TaskRoleOk"] == 1 and doc["ProbeFailed"] == 0
-        assert doc["report"]["schema"] == "ecs-credential-probe/report/v1"
+        # The "report" property is the run's short summary (the whole report is /report's).
+        assert doc["report"]["schema"] == "ecs-credential-probe/run/v1" and doc["report"]["verdict"] == "pass"
+        assert "checks" not in doc["report"] and doc["report"]["task"]["cluster"] == "demo-cluster"
 
 
 # ---------------------------------------------------------------------------------------
@@ -434,6 +436,8 @@ def test_example_task_definitions_are_valid_register_input(name: str) -> None:
         assert probe["command"][:2] == ["probe", "watch"] and probe["healthCheck"]["command"] == ["CMD", "probe", "health"]
         assert containers["app"]["dependsOn"] == [{"containerName": "credential-probe", "condition": "HEALTHY"}]
         assert probe["logConfiguration"]["logDriver"] == "awslogs"
+        # Deployed so that it can see a root application's processes (issue 20, item 2).
+        assert probe["user"] == "0" and probe["linuxParameters"]["capabilities"]["add"] == ["SYS_PTRACE"], probe
     else:
         assert containers["credential-gate"]["command"][:2] == ["probe", "wait"]
         assert containers["worker"]["dependsOn"] == [{"containerName": "credential-gate", "condition": "SUCCESS"}]
@@ -478,7 +482,7 @@ def test_http_details(emu: Emulator, home: str, bystander: int) -> None:
     try:
         watch.wait_runs(1)
         first = json.loads(watch.lines[0])
-        assert first["verdict"] == "pass", [(c["id"], c["status"], c["title"]) for c in first["checks"] if c["status"] != "pass"]
+        assert first["verdict"] == "pass", (first["failing"], first["warnings"])
 
         def raw(data: bytes) -> bytes:
             with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
@@ -703,3 +707,135 @@ def test_flush_lines_waits_for_the_line_being_written() -> None:
     time.sleep(0.05)  # the writer has taken it and is writing
     watcher.flush_lines(5.0)
     assert out.text == "last line\n"
+
+
+# ---------------------------------------------------------------------------------------
+# Issue 20: what the sidecar says before its first run, after a run that raised, and in its
+# log (one short line per run; the report stays on /report)
+# ---------------------------------------------------------------------------------------
+
+
+def test_health_before_the_first_run_says_so(emu: Emulator, home: str) -> None:
+    """The first run waits on a hanging endpoint: `probe health` says what the sidecar is
+    doing, not "None at None: None"."""
+    emu.update({"behaviour": "hang", "hang_seconds": 10})
+    port = free_port()
+    watch = Watch(["--interval", "60", "--listen", f"127.0.0.1:{port}", "--deadline", "8"], clean_env(home, emu.task_env()))
+    try:
+        watch.wait_serving()
+        proc = subprocess.run([sys.executable, "-m", "probe", "health", "--url", f"http://127.0.0.1:{port}/healthz"],
+                              env=clean_env(home), capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 1 and proc.stdout == "unhealthy (HTTP 503): no run has finished yet\n", proc.stdout
+        status, body = http_get(f"http://127.0.0.1:{port}/report")
+        assert status == 503 and json.loads(body)["error"] == "no run has finished yet"
+    finally:
+        assert watch.stop()[0] == 0
+
+
+def test_report_shows_a_run_that_ended_in_error(emu: Emulator, home: str) -> None:
+    """PROBE_CONTAINER names a container the sidecar cannot see: every run ends in an error,
+    and /report shows that run (its time and reason), not "no run has finished yet"."""
+    port = free_port()
+    env = clean_env(home, {**emu.task_env(), "PROBE_CONTAINER": "0123456789ab"})
+    watch = Watch(["--interval", "0.2", "--listen", f"127.0.0.1:{port}"], env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        watch.wait_serving()
+        deadline = time.monotonic() + 30
+        while json.loads(http_get(base + "/healthz")[1]).get("verdict") != "error":
+            assert time.monotonic() < deadline, "no run ended in an error"
+            time.sleep(0.05)
+        status, body = http_get(base + "/report")
+        doc = json.loads(body)
+        assert status == 200 and doc["verdict"] == "error", doc
+        assert doc["at"] and "no process of container '0123456789ab'" in doc["summary"], doc
+        health = subprocess.run([sys.executable, "-m", "probe", "health", "--url", base + "/healthz"], env=clean_env(home), capture_output=True, text=True, timeout=30)
+        assert health.returncode == 1 and "HTTP 503): error at " in health.stdout and "TargetError" in health.stdout, health.stdout
+        # Each run that raised logs its line too.
+        watch.wait_runs(1)
+        line = json.loads(watch.lines[0])
+        assert line["verdict"] == "error" and "no process of container" in line["summary"], line
+    finally:
+        assert watch.stop()[0] == 0
+
+
+def _many_old_sdks(root: Path, n: int = 40) -> None:
+    for i in range(n):
+        meta = root / f"lib{i}" / f"botocore-1.4.{i}.dist-info" / "METADATA"
+        meta.parent.mkdir(parents=True)
+        meta.write_text(f"Metadata-Version: 2.1\nName: botocore\nVersion: 1.4.{i}\n")
+
+
+LOG_LINE_MAX = 16000  # Docker splits a line over 16 KiB into partial messages (FireLens, fluentd)
+
+
+@pytest.mark.parametrize("emf", [False, True], ids=["json", "emf"])
+def test_each_run_logs_one_short_line(emu: Emulator, home: str, tmp_path: Path, emf: bool) -> None:
+    """A report of forty SDKs is far over 16 KB; each run's log line stays short (verdict,
+    identity, failing checks) and the whole report is on /report. With --emf the line keeps
+    its metrics for CloudWatch."""
+    root = tmp_path / "image"
+    _many_old_sdks(root)
+    port = free_port()
+    watch = Watch(["--interval", "0.2", "--listen", f"127.0.0.1:{port}", "--sdk-root", str(root)] + (["--emf"] if emf else []), clean_env(home, emu.task_env()))
+    try:
+        watch.wait_runs(2)
+        status, body = http_get(f"http://127.0.0.1:{port}/report")
+    finally:
+        assert watch.stop()[0] == 0
+    report = json.loads(body)
+    assert status == 200 and len(report["sdks"]) == 40 and len(body) > 3 * LOG_LINE_MAX
+    for text in watch.lines:
+        assert len(text.encode()) <= LOG_LINE_MAX, len(text.encode())
+        doc = json.loads(text)
+        run = doc["report"] if emf else doc
+        assert "checks" not in run and "sdks" not in run
+        assert run["verdict"] == "fail" and "sdk.versions" in run["failing"], run
+        assert run["identity"]["kind"] == "task-role" and run["identity"]["arn"].endswith("/sidecar-role/" + run["identity"]["arn"].rsplit("/", 1)[1])
+        if emf:
+            spec = doc["_aws"]["CloudWatchMetrics"][0]
+            assert spec["Namespace"] == "ECSCredentialProbe" and doc["ProbeFailed"] == 1 and doc["TaskRoleOk"] == 1
+
+
+def test_a_sidecar_that_cannot_read_the_task_is_unhealthy(tmp_path: Path) -> None:
+    """Issue 20, item 2: the survey could not read the app's processes (the image's own user
+    beside a root application): /healthz is 503 and says why and what fixes it, though no
+    check failed; the same run with every process read is healthy."""
+    from probe import redact, runner
+    from probe.sidecar import health_of
+    from test_checks import ECS_ENV, make_facts
+
+    reason = 'it belongs to uid 0 and the probe runs as uid 10001: run the probe as that user or as root'
+    survey = {
+        "available": True, "self_pid": 7, "main_pid": 7, "pid1_readable": True, "pid1_has_variable": True,
+        "processes": [{"pid": 7, "cmdline": "probe watch", "self": True, "has_relative": True, "has_full": False, "same_as_pid1": True}],
+        "unreadable": [{"pid": 12, "cmdline": "supervisord -n", "error": "AccessDenied", "reason": reason, "uid": 0}],
+    }
+    for unreadable, want in ((survey["unreadable"], 503), ([], 200)):
+        facts = make_facts(tmp_path, ECS_ENV, {"processes": dict(survey, unreadable=unreadable)})
+        report = runner.judge(facts, runner.Selection(only=frozenset({"processes.credentials-variable"})), "task")
+        status, body = health_of(report, redact.scrub_obj(report.to_dict()))
+        assert status == want, body
+        if want == 503:
+            assert body["blind"] is True and body["verdict"] == "warn"
+            assert body["summary"].startswith("The sidecar cannot see the task: 1 process could not be read") and "uid 10001" in body["summary"], body
+            assert '"user": "0"' in body["fix"] and "SYS_PTRACE" in body["fix"], body
+
+
+def test_output_file_holds_each_runs_whole_report(emu: Emulator, home: str, tmp_path: Path) -> None:
+    """The log line is short; the whole report of the last run is on /report and in the
+    --output file (sidecar.watch's output; the command line passes --output to it)."""
+    out = tmp_path / "report.json"
+    code = (
+        "import os, sys\n"
+        "from probe import runner, sidecar\n"
+        "sys.exit(sidecar.watch(dict(os.environ), 0.1, 5, runner.Selection(), sys.argv[1], False, sys.stdout, sys.stderr, 2, output=sys.argv[2]))\n"
+    )
+    cmd = in_own_pid_namespace([sys.executable, "-c", code, f"127.0.0.1:{free_port()}", str(out)])
+    proc = subprocess.run(cmd, env=clean_env(home, emu.task_env()), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 2 and all(json.loads(line)["schema"] == "ecs-credential-probe/run/v1" for line in lines)
+    doc = json.loads(out.read_text())
+    assert doc["schema"] == "ecs-credential-probe/report/v1" and [c["id"] for c in doc["checks"]] == IMPLEMENTED_TASK_IDS
+    assert not list(tmp_path.glob("report.json.*.tmp"))
