@@ -11,7 +11,7 @@ from typing import Any, Callable, Optional, Sequence, TextIO
 from probe import __version__, redact
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-COMMANDS = ("task", "sdk", "host", "taskdef", "trust", "watch", "health", "wait", "demo", "explain")
+COMMANDS = ("task", "sdk", "host", "taskdef", "trust", "watch", "health", "wait", "demo", "explain", "audit")
 DEFAULT_DEADLINE = 5.0
 
 
@@ -88,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(td, top=False)
     # Parsed by probe/explain.py itself (see run_explain); listed here for --help.
     sub.add_parser("explain", help="explain AccessDenied messages in a log: who was denied, by which policy, what to change", add_help=False)
+    # Parsed by probe/audit.py itself (see main); listed here for --help.
+    sub.add_parser("audit", help="audit every ECS cluster of an account, read-only: instances, task definitions in use, task roles, stopped tasks", add_help=False)
     tr = sub.add_parser("trust", help="check a role's trust policy")
     which = tr.add_mutually_exclusive_group(required=True)
     which.add_argument("--role", metavar="NAME_OR_ARN", help="read the policy with IAM GetRole")
@@ -426,7 +428,7 @@ def run_sdk(args: argparse.Namespace, opts: dict[str, Any], stdout: TextIO) -> i
 # Options that take a value: the word after them is no command.
 _VALUED = {"--format", "--output", "--deadline", "--only", "--skip", "--expect-role", "--sdk-root", "--save-facts", "--facts",
            "--interval", "--listen", "--runs", "--url", "--timeout", "--ecs-config", "--iptables-save", "--role", "--policy-file",
-           "--account", "--cluster", "--task-role", "--pid", "--container"}
+           "--account", "--cluster", "--task-role", "--pid", "--container", "--region", "--since", "--concurrency"}
 
 
 def _bare_words(argv: list[str]) -> list[str]:
@@ -502,6 +504,10 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, 
     positional = [a for a in argv if not a.startswith("-")]
     if positional and positional[0] == "explain":
         return run_explain([a for a in argv if a != "explain"] if argv.count("explain") == 1 else argv[argv.index("explain") + 1 :], stdout, stderr)
+    if positional and positional[0] == "audit":
+        from probe import audit
+
+        return audit.main([a for a in argv if a != "audit"] if argv.count("audit") == 1 else argv[argv.index("audit") + 1 :], stdout, stderr)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

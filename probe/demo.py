@@ -8,6 +8,7 @@ no real credentials or link-local addresses of the machine are touched.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -116,14 +117,18 @@ def _base_env(emu: Emulator, home: str) -> dict[str, str]:
 def run(args: Any, opts: dict[str, Any], stdout: TextIO, stderr: TextIO) -> int:
     from probe.cli import UsageError, write_report
 
+    from probe import audit
+
     by_name = {s.name: s for s in SCENARIOS}
     if getattr(args, "list", False):
         stdout.write("".join(f"{s.name:<24} {s.story}\n" for s in SCENARIOS))
+        stdout.write(f"{'audit':<24} {audit.DEMO_STORY} (needs moto[server]: pip install 'ecs-credential-probe[demo]')\n")
         return 0
-    unknown = [n for n in args.scenarios if n not in by_name]
+    unknown = [n for n in args.scenarios if n not in by_name and n != "audit"]
     if unknown:
-        raise UsageError(f"unknown scenario {', '.join(unknown)} (known: {', '.join(by_name)})")
-    chosen = [by_name[n] for n in args.scenarios] or list(SCENARIOS)
+        raise UsageError(f"unknown scenario {', '.join(unknown)} (known: {', '.join([*by_name, 'audit'])})")
+    with_audit = not args.scenarios or "audit" in args.scenarios
+    chosen = [by_name[n] for n in args.scenarios if n != "audit"] if args.scenarios else list(SCENARIOS)
     fmt = opts["format"]
     outputs: list[str] = []
     documents: list[dict[str, Any]] = []
@@ -159,12 +164,33 @@ def run(args: Any, opts: dict[str, Any], stdout: TextIO, stderr: TextIO) -> int:
             )
         if got != scenario.expect:
             mismatches.append(f"{scenario.name}: expected verdict {scenario.expect}, got {got}")
+    ran = len(chosen)
+    if with_audit:
+        import importlib.util
+
+        if importlib.util.find_spec("moto") is None:
+            if fmt == "text":
+                outputs.append(
+                    "Scenario audit: not run: it serves an account from moto, which is not installed "
+                    "(pip install 'ecs-credential-probe[demo]').\n\n"
+                )
+        else:
+            buf = io.StringIO()
+            got_code = audit.run_demo(buf, stderr, fmt=fmt, color=color, verbose=opts["verbose"])
+            ran += 1
+            if fmt == "json":
+                documents.append({"scenario": "audit", "story": audit.DEMO_STORY, "expect": "fail", "report": json.loads(buf.getvalue())})
+            else:
+                rule = "=" * 100
+                outputs.append(f"{rule}\nScenario audit (probe audit)\n{rule}\n{buf.getvalue()}\n")
+            if got_code != 1:
+                mismatches.append(f"audit: expected verdict fail, got exit {got_code}")
     if fmt == "json":
         text = json.dumps({"demo": documents, "mismatches": mismatches}, indent=2) + "\n"
     else:
         text = "".join(outputs)
         text += (
-            f"Demo: {len(chosen)} scenario{'s' if len(chosen) != 1 else ''}, each diagnosed as expected.\n"
+            f"Demo: {ran} scenario{'s' if ran != 1 else ''}, each diagnosed as expected.\n"
             if not mismatches
             else "Demo: some scenarios were not diagnosed as expected:\n" + "".join(f"  {m}\n" for m in mismatches)
         )

@@ -39,7 +39,7 @@ def pytest_configure(config: pytest.Config) -> None:
 # `netns` marker, so `pytest -m "not netns"` is the quick subset (the judgement, redaction,
 # prediction and parsing tests; under a minute).
 PROCESS_SUITES = frozenset({
-    "test_cli", "test_containers", "test_demo", "test_emulator_probe", "test_explain", "test_hostile_endpoints",
+    "test_audit", "test_cli", "test_containers", "test_demo", "test_emulator_probe", "test_explain", "test_hostile_endpoints",
     "test_hostile_output", "test_netns", "test_probe_sh", "test_sdk", "test_sdk_matrix", "test_shim",
     "test_shim_hostile", "test_sidecar", "test_target", "test_taskdef_trust",
 })
