@@ -61,6 +61,7 @@ PACKAGE = {
     "rust": "aws-config",
 }
 _PROC_ROOT = re.compile(r"^/proc/\d+/root(?=/)")
+_PROC_PID = re.compile(r"^/proc/(\d+)/root(?=/)")
 
 
 @dataclass(frozen=True)
@@ -376,42 +377,223 @@ def sdk_home(entry: Mapping[str, Any]) -> str:
     return outer
 
 
-def _runtime_matches(runtime: str, p: Mapping[str, Any]) -> bool:
-    names = {os.path.basename(str(x)).lower() for x in (p.get("exe"), p.get("argv0"), p.get("name")) if x}
+_PY_SITE = re.compile(r"^(.*?)/lib(?:64)?/python(\d+(?:\.\d+)?)/(site|dist)-packages/")
+_PY_VERSION = re.compile(r"^(?:python|pypy)(\d+\.\d+)")
+_JS_SUFFIXES = (".js", ".mjs", ".cjs", ".ts")
+_JAR_SUFFIXES = (".jar", ".war", ".ear", ".zip")
+# Where a system Ruby and PowerShell find gems and modules besides their prefix (Debian's
+# rubygems-integration and GEM_HOME for the system ruby; PowerShell's shared module folders).
+_RUBY_SYSTEM = ("/var/lib/gems", "/usr/share/rubygems-integration", "/usr/lib/x86_64-linux-gnu/rubygems-integration", "/usr/lib/aarch64-linux-gnu/rubygems-integration")
+_PS_MODULES = ("/usr/local/share/powershell/Modules", "/usr/share/powershell/Modules", "/opt/microsoft/powershell")
+
+
+def _strs(value: Any) -> list[str]:
+    return [str(v) for v in value if isinstance(v, str) and v.startswith("/")] if isinstance(value, list) else []
+
+
+@dataclass(frozen=True)
+class _Process:
+    """What a surveyed process loads code from (the survey's ``loads``; for facts recorded
+    before it, the same read from its program, working folder and path arguments)."""
+
+    pid: int
+    names: frozenset[str]
+    exe: str
+    argv0: str
+    cwd: str
+    root: Optional[str]
+    prefixes: tuple[str, ...]
+    version: Optional[str]
+    module_paths: tuple[str, ...]
+    script: Optional[str]
+    resolve_from: Optional[str]
+    classpath: tuple[str, ...]
+    tomcat: tuple[str, ...]
+    search: Mapping[str, tuple[str, ...]]
+
+
+def _process(p: Mapping[str, Any]) -> Optional[_Process]:
+    pid = p.get("pid")
+    if not isinstance(pid, int) or isinstance(pid, bool) or p.get("self"):
+        return None  # the probe is not the application
+    exe = str(p.get("exe") or "")
+    argv0 = str(p.get("argv0") or "")
+    cwd = str(p.get("cwd") or "")
+    loads = p.get("loads") if isinstance(p.get("loads"), dict) else None
+    paths = _strs(p.get("paths"))
+    search_rec = p.get("search") if isinstance(p.get("search"), dict) else {}
+    search = {k: tuple(_strs(v)) for k, v in search_rec.items() if isinstance(k, str)}
+    if loads is not None:
+        prefixes = tuple(_strs(loads.get("prefixes")))
+        version = loads.get("version") if isinstance(loads.get("version"), str) else None
+        module_paths = tuple(_strs(loads.get("module_paths")))
+        script = loads.get("script") if isinstance(loads.get("script"), str) else None
+        resolve_from = loads.get("resolve_from") if isinstance(loads.get("resolve_from"), str) else None
+        classpath = tuple(_strs(loads.get("classpath")))
+        tomcat = tuple(_strs(loads.get("tomcat")))
+    else:
+        # Facts from before the survey recorded ``loads`` (a saved --facts file).
+        execs = [x for x in (argv0, exe) if x.startswith("/")]
+        prefixes = tuple(dict.fromkeys(os.path.dirname(os.path.dirname(x)) for x in execs if os.path.basename(os.path.dirname(x)) in ("bin", "sbin")))
+        version = next((m.group(1) for m in (_PY_VERSION.match(os.path.basename(x)) for x in (exe, argv0)) if m), None)
+        script = next((a for a in paths if not a.endswith(_JAR_SUFFIXES) and "*" not in a), None)
+        module_paths = tuple(_strs(p.get("search_paths"))) + ((os.path.dirname(script),) if script else ((cwd,) if cwd.startswith("/") else ()))
+        js = next((a for a in paths if a.endswith(_JS_SUFFIXES)), None)
+        resolve_from = os.path.dirname(js) if js else (cwd or None)
+        classpath = tuple(a for a in paths if a.endswith(_JAR_SUFFIXES) or a.endswith("*"))
+        tomcat = ()
+        if not search:
+            search = {ANY_SEARCH: tuple(_strs(p.get("search_paths")))}
+    names = frozenset(os.path.basename(str(x)).lower() for x in (exe, argv0, p.get("name")) if x)
+    root = p.get("root_id") if isinstance(p.get("root_id"), str) else None
+    return _Process(pid, names, exe, argv0, cwd, root, prefixes, version, module_paths, script, resolve_from, classpath, tomcat, search)
+
+
+def _is(runtime: str, q: _Process) -> bool:
     programs = sdkmodel.RUNTIME_PROGRAMS.get(runtime, ())
-    return any(n.startswith(prog) for n in names for prog in programs)
+    return any(n.startswith(prog) for n in q.names for prog in programs)
 
 
-def used_by(entry: Mapping[str, Any], runtime: str, processes: Iterable[Mapping[str, Any]]) -> list[int]:
-    """Pids of running processes that use this SDK (a judgement from paths, see README)."""
-    path = _strip_root(str(entry.get("path") or ""))
-    outer = path.split("!/", 1)[0]
-    home = sdk_home(entry)
-    pids: list[int] = []
-    for p in processes:
-        pid = p.get("pid")
-        if not isinstance(pid, int) or p.get("self"):
-            continue  # the probe is not the application
-        exe = str(p.get("exe") or "")
-        cwd = str(p.get("cwd") or "")
-        args = [str(a) for a in p.get("paths") or []]
-        if runtime in ("go", "rust", "cpp"):
-            if outer and (exe == outer or outer in args):
-                pids.append(pid)
-            continue
-        if not _runtime_matches(runtime, p):
-            continue
-        anchors = [a for a in [exe, str(p.get("argv0") or ""), cwd, *args] if a.startswith("/")]
-        search = [str(s) for s in p.get("search_paths") or [] if str(s) not in ("", "/")]
-        if any(_under(outer, s) for s in search):
-            pids.append(pid)  # on its PYTHONPATH / NODE_PATH / GEM_PATH
-        elif home not in ("", "/") and any(_under(a, home) for a in anchors):
-            pids.append(pid)
-        elif cwd not in ("", "/") and _under(outer, cwd):
-            pids.append(pid)
-        elif runtime == "java" and any(_under(outer, a.rstrip("*").rstrip("/")) for a in args if a not in ("/", "/*")):
-            pids.append(pid)
-    return pids
+ANY_SEARCH = "*"  # older facts: the search variables' folders, not told apart
+
+
+def _searched(q: _Process, *names: str) -> list[str]:
+    """The folders the process's variables (PYTHONPATH, NODE_PATH, ...) name."""
+    return [d for name in (*names, ANY_SEARCH) for d in q.search.get(name, ())]
+
+
+def _python_entry(outer: str) -> str:
+    """The folder on sys.path that holds the distribution (what a PYTHONPATH entry names)."""
+    name = os.path.basename(outer)
+    if name in ("__init__.py", "PKG-INFO") or outer.endswith(".egg-info/PKG-INFO"):
+        return os.path.dirname(os.path.dirname(outer))
+    return os.path.dirname(outer)
+
+
+def _same_version(found: Optional[str], running: Optional[str]) -> bool:
+    if not found or not running:
+        return True
+    return running == found if "." in found else running.split(".")[0] == found
+
+
+def _python_uses(outer: str, q: _Process) -> bool:
+    site = _PY_SITE.match(outer)
+    if site:
+        prefix, version, kind = site.group(1) or "/", site.group(2), site.group(3)
+        if _same_version(version, q.version):
+            if prefix in q.prefixes:
+                return True
+            # Debian's python3 also reads /usr/local/lib/python3.X/dist-packages (its site.py).
+            if prefix == "/usr/local" and kind == "dist" and "/usr" in q.prefixes:
+                return True
+    entry = _python_entry(outer)
+    return entry in q.module_paths or entry in _searched(q, "PYTHONPATH")
+
+
+def _node_uses(outer: str, q: _Process) -> bool:
+    if any(_under(outer, d) for d in _searched(q, "NODE_PATH")):
+        return True
+    if "/node_modules/" not in outer:
+        return False
+    project = outer.split("/node_modules/", 1)[0] or "/"
+    base = q.resolve_from
+    # require() looks in node_modules of the script's folder and of each parent.
+    return bool(base) and (project == "/" or _under(str(base), project))
+
+
+def _java_uses(outer: str, q: _Process) -> bool:
+    for entry in q.classpath:
+        if entry == outer:
+            return True
+        if entry.endswith("/*"):
+            if os.path.dirname(outer) == entry[:-2] and outer.endswith(".jar"):
+                return True
+        elif not entry.endswith(_JAR_SUFFIXES) and any(_under(outer, f"{entry}/{inner}") for inner in ("BOOT-INF/lib", "WEB-INF/lib")):
+            return True  # an exploded Spring Boot or web application launched from its folder
+    return any(_under(outer, f"{base}/webapps") or _under(outer, f"{base}/lib") for base in q.tomcat)
+
+
+def _project_uses(outer: str, q: _Process, markers: tuple[str, ...]) -> bool:
+    """Ruby's Bundler and PHP's Composer: the project holds vendor/ (or the lock file); the
+    application runs a script in it, or from its folder (Bundler looks for the Gemfile from
+    the working folder up)."""
+    project = next((outer.split(m, 1)[0] or "/" for m in markers if m in outer), None)
+    if project is None and os.path.basename(outer) in ("Gemfile.lock", "composer.lock"):
+        project = os.path.dirname(outer)
+    if project is None:
+        return False
+    bases = [b for b in (os.path.dirname(q.script) if q.script else None, q.cwd) if b]
+    return any(b == project or _under(b, project) for b in bases)
+
+
+def _ruby_uses(outer: str, q: _Process) -> bool:
+    if any(_under(outer, d) for d in _searched(q, "GEM_HOME", "GEM_PATH", "RUBYLIB")):
+        return True
+    prefixes = [os.path.dirname(os.path.dirname(x)) for x in (q.exe, q.argv0) if x.startswith("/") and os.path.basename(os.path.dirname(x)) == "bin"]
+    if any(_under(outer, f"{p}/lib/ruby") for p in prefixes):
+        return True
+    if "/usr" in prefixes and any(_under(outer, d) for d in _RUBY_SYSTEM):
+        return True
+    return _project_uses(outer, q, ("/vendor/",))
+
+
+def _php_uses(outer: str, q: _Process) -> bool:
+    # php-fpm runs whatever scripts its pools serve: every PHP project of its image.
+    return any(n.startswith("php-fpm") for n in q.names) or _project_uses(outer, q, ("/vendor/",))
+
+
+def _dotnet_uses(outer: str, q: _Process) -> bool:
+    folders = [os.path.dirname(x) for x in (q.script, q.exe) if x]
+    if os.path.dirname(outer) in folders:
+        return True  # `dotnet app.dll` or the app's own host: its folder holds its assemblies
+    if any(n.startswith("pwsh") for n in q.names):
+        modules = [*_searched(q, "PSModulePath"), *_PS_MODULES] + ([f"{os.path.dirname(q.exe)}/Modules"] if q.exe else [])
+        return any(_under(outer, d) for d in modules)
+    return False
+
+
+_RUNTIME_RULES = {
+    "python": _python_uses,
+    "node": _node_uses,
+    "java": _java_uses,
+    "ruby": _ruby_uses,
+    "php": _php_uses,
+    "dotnet": _dotnet_uses,
+    "powershell": _dotnet_uses,
+}
+
+
+def _uses(outer: str, runtime: str, q: _Process) -> bool:
+    """Does this process load the SDK at ``outer``: from what its runtime really reads (a
+    Python prefix and sys.path, Node's resolution from its script, a JVM's class path, a
+    project it runs a script in), or is it that program (a Go, Rust or C++ binary, an
+    installed tool's folder)? Never "somewhere under its working folder"."""
+    if outer and (q.exe == outer or q.argv0 == outer or (q.exe and _under(q.exe, outer))):  # the program itself
+        return True
+    rule = _RUNTIME_RULES.get(runtime)
+    return rule is not None and _is(runtime, q) and rule(outer, q)
+
+
+def _root_of(path: str, roots: Mapping[int, Optional[str]], subject_root: Optional[str]) -> Optional[str]:
+    m = _PROC_PID.match(path)
+    return roots.get(int(m.group(1))) if m else subject_root
+
+
+def used_by(entry: Mapping[str, Any], runtime: str, processes: Iterable[Mapping[str, Any]], self_pid: Any = None) -> list[int]:
+    """Pids of running processes that use this SDK (a judgement from what each runtime
+    loads, see README "In use"). Only processes whose root filesystem is the one the SDK was
+    found in count (another container's /usr/local is another folder)."""
+    procs = list(processes)
+    roots = {p["pid"]: p.get("root_id") for p in procs if isinstance(p.get("pid"), int)}
+    subject_root = roots.get(self_pid) if isinstance(self_pid, int) else next((p.get("root_id") for p in procs if p.get("self")), None)
+    return _used_by(entry, runtime, [q for q in (_process(p) for p in procs) if q is not None], roots, subject_root)
+
+
+def _used_by(entry: Mapping[str, Any], runtime: str, procs: list[_Process], roots: Mapping[int, Optional[str]], subject_root: Optional[str]) -> list[int]:
+    raw = str(entry.get("path") or "")
+    where = _root_of(raw, roots, subject_root)
+    outer = _strip_root(raw).split("!/", 1)[0]
+    return [q.pid for q in procs if (where is None or q.root is None or q.root == where) and _uses(outer, runtime, q)]
 
 
 # ---------------------------------------------------------------------------------------
@@ -438,14 +620,19 @@ def _family_entries(found: list[Mapping[str, Any]]) -> list[tuple[Mapping[str, A
     return out
 
 
-def _with_target(pids: list[int], target_pid: Any) -> list[int]:
-    if isinstance(target_pid, int) and not isinstance(target_pid, bool) and target_pid not in pids:
-        return sorted([*pids, target_pid])
-    return pids
-
-
 def in_use(record: Mapping[str, Any], named_roots: bool, survey: bool) -> bool:
     return named_roots or not survey or bool(record.get("used_by"))
+
+
+def in_use_reason(record: Mapping[str, Any], named_roots: bool, survey: bool) -> Optional[str]:
+    """Why an SDK counts as the application's (CONTRACT.md "In use"), or None."""
+    if record.get("used_by"):
+        return "process"
+    if named_roots:
+        return "named root"
+    if not survey:
+        return "no process information"
+    return None
 
 
 def sdks_in_use(f: Facts) -> list[dict[str, Any]]:
@@ -490,9 +677,15 @@ def _predict_all(f: Facts) -> list[dict[str, Any]]:
     found = [e for e in rec.get("found") or [] if isinstance(e, dict) and isinstance(e.get("sdk"), str)]
     view = _View(f)
     survey = f.get("processes")
-    processes = survey.get("processes") or [] if survey.get("available") else []
-    # `--pid`: the scan was of that process's image, and every SDK there counts as its.
-    target_pid = f.get("target").get("pid")
+    raw_processes = [p for p in (survey.get("processes") or [] if survey.get("available") else []) if isinstance(p, dict)]
+    # Each process's evidence once (SDKs x processes pairs are many on a big image). An SDK
+    # without a /proc/PID/root prefix is in the subject's root: the probe's own, or with
+    # `--pid` the target's (its scan's paths are as the target sees them).
+    processes = [q for q in (_process(p) for p in raw_processes) if q is not None]
+    roots = {p["pid"]: p.get("root_id") for p in raw_processes if isinstance(p.get("pid"), int)}
+    subject = survey.get("self_pid")
+    subject_root = roots.get(subject) if isinstance(subject, int) else None
+    named, surveyed = bool(rec.get("named_roots")), bool(survey.get("available"))
     out: list[dict[str, Any]] = []
     for entry, beside in _family_entries(found):
         key = str(entry["sdk"])
@@ -527,7 +720,7 @@ def _predict_all(f: Facts) -> list[dict[str, Any]]:
                 "gets": prediction.gets,
                 "source": prediction.source,
                 "via_proxy": via,
-                "used_by": _with_target(used_by(entry, runtime, processes), target_pid),
+                "used_by": _used_by(entry, runtime, processes, roots, subject_root),
                 "why": prediction.why,
                 "runtime": runtime,
                 "evidence": row.evidence if row else None,
@@ -539,6 +732,9 @@ def _predict_all(f: Facts) -> list[dict[str, Any]]:
                 "chained_from_task_role": prediction.chained,
             }
         )
+        reason = in_use_reason(out[-1], named, surveyed)
+        out[-1]["in_use"] = reason is not None
+        out[-1]["in_use_reason"] = reason
     return out
 
 

@@ -268,3 +268,140 @@ def test_rust_binary_built_from_aws_config_sources(tmp_path: Path) -> None:
 
     found = scan([str(bin_dir)])["found"]
     assert [(e["sdk"], e["version"], e["path"]) for e in found] == [("rust", "1.5.4", str(built["rust-app"]))]
+
+
+# ---------------------------------------------------------------------------------------
+# Issue 20, item 3: "in use" from what a runtime really loads, never "somewhere under its
+# working folder".
+# ---------------------------------------------------------------------------------------
+
+
+def _fake_dist(folder: Path, name: str, version: str) -> Path:
+    """A distribution's metadata as pip leaves it (the scanner reads only this)."""
+    meta = folder / f"{name}-{version}.dist-info" / "METADATA"
+    meta.parent.mkdir(parents=True)
+    meta.write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    return meta.parent
+
+
+def _botocore_and_deps() -> tuple[Path, str, list[str]]:
+    site = Path(sys.prefix) / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+    import botocore
+
+    version = botocore.__version__
+    packages = ["botocore", f"botocore-{version}.dist-info", "jmespath", "dateutil", "urllib3", "six.py"]
+    need(all((site / p).exists() for p in packages), f"needs botocore and its dependencies in {site}")
+    return site, version, packages
+
+
+def _make_venv(venv: Path) -> tuple[Path, str]:
+    """A throwaway venv holding botocore and its dependencies (copied from the project's)."""
+    site, version, packages = _botocore_and_deps()
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True, timeout=60)
+    target = venv / "lib" / site.parent.name / "site-packages"
+    for p in packages:
+        if (site / p).is_dir():
+            _linked_copy(str(site / p), str(target / p))
+        else:
+            shutil.copy2(site / p, target / p)
+    return target, version
+
+
+def test_python_does_not_use_a_venv_under_its_working_folder(tmp_path: Path) -> None:
+    """A worker runs from its project folder, which also holds an old Python 2.7 venv nobody
+    runs: Python imports from its prefix, its script's folder and PYTHONPATH, never from
+    subfolders of its working folder."""
+    apps = tmp_path / "apps"
+    app = apps / "worker"
+    app.mkdir(parents=True)
+    (app / "app.py").write_text(APP_PY)
+    _fake_dist(app / "venv27" / "lib" / "python2.7" / "site-packages", "botocore", "1.4.36")
+
+    ran = run_in_namespace(tmp_path, [Started("py", str(app), [sys.executable, "app.py"], unset=("PYTHONPATH",))], [str(apps)])
+
+    old = ran.sdk("botocore", "1.4.36")
+    assert old["used_by"] == [], old
+
+
+def test_python_from_a_venv_found_through_path(tmp_path: Path) -> None:
+    """`python app.py` with the venv's bin first on PATH (a Dockerfile's ENV PATH): argv0 is
+    the bare name and /proc/PID/exe the base interpreter, yet the venv is what it imports."""
+    apps = tmp_path / "apps"
+    app = apps / "worker"
+    app.mkdir(parents=True)
+    target, version = _make_venv(apps / "venv")
+    (app / "app.py").write_text(APP_PY)
+
+    path = f"{apps / 'venv' / 'bin'}:/usr/bin:/bin"
+    ran = run_in_namespace(tmp_path, [Started("venv", str(app), ["python", "app.py"], {"PATH": path}, unset=("PYTHONPATH",))], [str(apps)])
+
+    assert ran.loaded["venv"] == version
+    entry = ran.sdk("botocore", version)
+    assert entry["path"] == f"{target}/botocore-{version}.dist-info"
+    assert entry["used_by"] == [ran.pids["venv"]], entry
+
+
+def test_pythonpath_names_folders_not_trees(tmp_path: Path) -> None:
+    """PYTHONPATH=pylib: botocore in pylib is imported; a copy in a folder below it is not."""
+    site, version, _packages = _botocore_and_deps()
+    apps = tmp_path / "apps"
+    app = apps / "worker"
+    lib = apps / "pylib"
+    app.mkdir(parents=True)
+    _linked_copy(str(site / "botocore"), str(lib / "botocore"))
+    _linked_copy(str(site / f"botocore-{version}.dist-info"), str(lib / f"botocore-{version}.dist-info"))
+    _fake_dist(lib / "old", "botocore", "1.4.36")
+    (app / "app.py").write_text(APP_PY)
+
+    ran = run_in_namespace(tmp_path, [Started("py", str(app), [sys.executable, "app.py"], {"PYTHONPATH": str(lib)})], [str(apps)])
+
+    assert ran.loaded["py"] == version
+    assert ran.sdk("botocore", version)["used_by"] == [ran.pids["py"]]
+    assert ran.sdk("botocore", "1.4.36")["used_by"] == []
+
+
+@pytest.mark.sdkmatrix
+def test_node_resolves_from_its_script_not_its_working_folder(tmp_path: Path) -> None:
+    """`node /apps/web/server.js` started from another project's folder: it loads the SDK of
+    the script's project (node_modules in the script's folder and its parents); the working
+    folder's project is not used."""
+    need(os.access(NODE, os.X_OK), f"needs Node at {NODE}")
+    need(os.path.isdir(os.path.join(JS_OLD, "aws-sdk")), f"needs {JS_OLD}/aws-sdk (run tests/sdk_matrix/setup.sh)")
+    need(os.path.isdir(JS_LATEST), f"needs {JS_LATEST} (run tests/sdk_matrix/setup.sh)")
+    apps = tmp_path / "apps"
+    web = apps / "web"
+    idle = apps / "idle"
+    (web / "src").mkdir(parents=True)
+    idle.mkdir()
+    _linked_copy(JS_OLD, str(web / "node_modules"))
+    (web / "src" / "server.js").write_text(SERVER_JS)
+    _linked_copy(JS_LATEST, str(idle / "node_modules" / "aws-sdk"))
+    latest = json.loads((idle / "node_modules" / "aws-sdk" / "package.json").read_text())["version"]
+
+    ran = run_in_namespace(tmp_path, [Started("node", str(idle), ["node", str(web / "src" / "server.js")], {"PATH": "/usr/bin:/bin"})], [str(apps)])
+
+    assert ran.loaded["node"] == "2.4.6"
+    assert ran.sdk("js-v2", "2.4.6")["used_by"] == [ran.pids["node"]]
+    assert ran.sdk("js-v2", latest)["used_by"] == []
+
+
+@pytest.mark.parametrize("how", ["probe-sdk", "sdk-root"])
+def test_a_named_root_is_judged_as_in_use_in_every_line(tmp_path: Path, how: str) -> None:
+    """`probe sdk ROOT` and `--sdk-root ROOT`: naming a root says "this is my application";
+    the SDK block and sdk.versions say the same about an SDK there."""
+    need(os.geteuid() == 0 and shutil.which("unshare") is not None, "needs root and unshare for a network namespace")
+    root = tmp_path / "image"
+    _fake_dist(root / "srv" / "lib", "botocore", "1.4.36")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = clean_env(str(home))
+    env.pop("PROBE_SDK_ROOT")
+    args = ["sdk", str(root)] if how == "probe-sdk" else ["--sdk-root", str(root), "--only", "sdk.versions,sdk.identity"]
+    # Its own network namespace: nothing can reach a link-local address.
+    proc = subprocess.run(["unshare", "--net", sys.executable, "-m", "probe", "--no-color", *args], env=env, capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    out = proc.stdout
+    line = next(line for line in out.splitlines() if "botocore-1.4.36.dist-info" in line and line.startswith("  "))
+    assert line.endswith("(named root: judged as in use)"), out
+    assert "no running process uses it" not in out, out
+    assert "1 AWS SDK in use is too old" in out, out

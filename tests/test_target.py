@@ -136,12 +136,13 @@ def test_target_without_variable_is_judged_not_the_probe(host: NetnsHost, home: 
     var = run.check("env.credentials-variable")
     assert var["status"] == "fail"
     assert f"(pid {target['pid']})" in var["detail"], var["detail"]
-    # The target's own SDK, from its root, counted as in use, predicted to get the instance role.
+    # The target's own SDK, from its root, predicted with its variables: the instance role. No
+    # process runs it (the target is `sleep`), so it only warns (issue 20: "in use" is evidence).
     js = sdk_line(run, "js-v2")
     assert js is not None, rep.get("sdks")
     assert js["version"] == "2.4.6" and js["path"] == "/srv/web/node_modules/aws-sdk/package.json", js
-    assert js["gets"] == "instance-role", js
-    assert run.status("sdk.identity") == "fail"
+    assert js["gets"] == "instance-role" and js["used_by"] == [], js
+    assert run.status("sdk.identity") == "warn"
     # botocore, run with the target's variables, falls through to IMDS: the instance role.
     assert rep["identity"]["kind"] == "instance-role", rep["identity"]
     assert run.status("identity.task-role") == "fail"
@@ -332,3 +333,18 @@ def test_watch_with_an_unreadable_pid_stops_at_start(host: NetnsHost, home: str,
         ["watch", "--runs", "1", "--listen", "127.0.0.1:0"], pick="99999",
     )
     assert run.rc == 2 and "no process 99999" in run.stderr, run.stderr
+
+
+def test_an_sdk_no_process_uses_is_not_the_targets(host: NetnsHost, home: str, tmp_path: "os.PathLike[str]") -> None:
+    """Issue 20, item 3: the target's image holds an old Node SDK that no process runs (the
+    target is a shell's `sleep`): it is not in use, so it warns instead of failing the run
+    (a `--container` sidecar stayed unhealthy for an SDK nobody runs)."""
+    root = make_root(str(tmp_path))
+    app_env = {k: v for k, v in host.task_env(home).items() if k.startswith(("AWS_", "ECS_"))}
+    app_env["HOME"] = "/root"
+    run = run_as_target(host, home, root, app_env, "/bin/busybox sleep 600", host.task_env(home), ["--json"])
+    js = sdk_line(run, "js-v2")
+    assert js is not None and js["version"] == "2.4.6" and js["used_by"] == [], js
+    assert run.status("sdk.versions") == "warn", run.check("sdk.versions")
+    assert run.status("sdk.identity") == "warn", run.check("sdk.identity")
+    assert run.rc == 0, [(c["id"], c["status"]) for c in run.report["checks"] if c["status"] in ("fail", "error")]

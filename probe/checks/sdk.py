@@ -119,6 +119,7 @@ def versions(f: Facts) -> Outcome:
     in_use = lambda e: used is None or str(e.get("path")) in used  # noqa: E731
     fails = [why for e, v, why in judged if v == "fail" and in_use(e)]
     idle = [why + " (no running process uses it)" for e, v, why in judged if v == "fail" and not in_use(e)]
+    why_used = "" if used is not None else (" Named root: judged as in use." if _usage(f)[0] else " No process information: every SDK found is judged as in use.")
     warns = [why for _e, v, why in judged if v == "warn"]
     fine = [why for _e, v, why in judged if v == "pass"]
     data = {
@@ -142,7 +143,7 @@ def versions(f: Facts) -> Outcome:
     if fails:
         return failed(
             f"{len(fails)} AWS SDK{'s' if len(fails) != 1 else ''} in use {'are' if len(fails) != 1 else 'is'} too old for the credentials source",
-            _join(fails) + (" Also: " + _join(idle + warns) if idle or warns else "") + partial,
+            _join(fails) + why_used + (" Also: " + _join(idle + warns) if idle or warns else "") + partial,
             upgrade,
             **data,
         )
@@ -170,7 +171,9 @@ def _join(items: list[str]) -> str:
 
 def _line(s: dict[str, Any]) -> str:
     version = f" {s['version']}" if s.get("version") else ""
-    users = f", used by pid {', '.join(str(p) for p in s['used_by'][:5])}" if s.get("used_by") else ""
+    users = f", used by pid {', '.join(str(p) for p in s['used_by'][:5])}" if s.get("used_by") else (
+        f" ({s['in_use_reason']}: judged as in use)" if s.get("in_use_reason") in ("named root", "no process information") else ""
+    )
     return f"{s['title']}{version} at {s['path']}{users} gets {predict.SAY_GETS.get(s['gets'], s['gets'])}: {s['why']}"
 
 
@@ -206,7 +209,9 @@ def identity(f: Facts) -> Outcome:
     idle_bad = [s for s in idle if not _expected(f, s) and s["gets"] != "unknown"]
     data = {"sdks": [{k: s[k] for k in ("sdk", "version", "path", "gets", "source", "used_by")} for s in sdks]}
     why_in_use = (
-        "" if survey and not named else (" (the folder was named with --sdk-root or PROBE_SDK_ROOT)" if named else " (no process information: every SDK found counts)")
+        ""
+        if survey and not named
+        else (" (named root: judged as in use; `probe sdk ROOT`, --sdk-root or PROBE_SDK_ROOT named the folder)" if named else " (no process information: every SDK found counts)")
     )
     if bad:
         first = bad[0]

@@ -88,13 +88,21 @@ def _sdk_block(report: Report, color: bool) -> list[str]:
     sdks = list(report.sdks or ())
     if not sdks:
         return []
-    sdks.sort(key=lambda s: (not s.get("used_by"), s.get("gets") == "task-role"))
+    sdks.sort(key=lambda s: (not s.get("used_by"), not s.get("in_use"), s.get("gets") == "task-role"))
     out = ["SDKs in this image (what each would get here):"]
     for s in sdks[:SDKS_SHOWN]:
         gets = str(s.get("gets"))
         paint = COLORS[Status.PASS] if gets == "task-role" else (COLORS[Status.WARN] if gets == "unknown" else COLORS[Status.FAIL])
         users = s.get("used_by") or []
-        use = f"in use by pid {', '.join(str(p) for p in users[:4])}" if users else "no running process uses it"
+        # The same "in use" the checks judge by (CONTRACT.md): a running process, a root the
+        # user named, or no process information at all.
+        reason = s.get("in_use_reason")
+        if users:
+            use = f"in use by pid {', '.join(str(p) for p in users[:4])}"
+        elif reason in ("named root", "no process information"):
+            use = f"{reason}: judged as in use"
+        else:
+            use = "no running process uses it"
         name = f"{s.get('sdk')} {s.get('version') or '?'}"
         out.append(f"  {name:<22} {_paint(f'{gets:<13}', paint, color)} {s.get('path')} ({use})")
     if len(sdks) > SDKS_SHOWN:
