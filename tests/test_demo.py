@@ -31,6 +31,6 @@ def test_demo_json_and_selection(home: str) -> None:
 
 def test_demo_list_and_unknown(home: str) -> None:
     run = run_probe(["demo", "--list"], clean_env(home))
-    assert [line.split()[0] for line in run.stdout.splitlines()] == [s.name for s in SCENARIOS]
+    assert [line.split()[0] for line in run.stdout.splitlines()] == [s.name for s in SCENARIOS] + ["audit"]
     run = run_probe(["demo", "nope"], clean_env(home))
     assert run.rc == 2 and "unknown scenario nope" in run.stderr
