@@ -11,7 +11,12 @@
   with -e, supervisord PID 1. ECS Exec's clean session is `podman exec C env -i sh -l`: plain
   `podman exec` would hand every exec the container's -e variables.
 - The `probe` stage is the sidecar: `--pid container:APP` shares the application's PID
-  namespace, which is ECS's "pidMode": "task".
+  namespace (the app's supervisord is PID 1 there).
+- "pidMode": "task" as ECS builds it (issue 20): a static /pause (amazon-ecs-pause's layout,
+  built here with gcc) holds the PID namespace as PID 1 without the credentials variable, and
+  the app and the sidecars join it (`--pid container:PAUSE`): a cron-like `probe` in the app,
+  ECS Exec's login shell, the sidecar as root with SYS_PTRACE (as examples/task-definition.json
+  deploys it) and as the image's own user.
 - probe.sh runs in a container whose root holds only Debian's busybox-static.
 
 Podman here needs tests/containers/containers.conf (runc, cgroupfs, ulimits). Needs root,
@@ -486,6 +491,10 @@ def test_sidecar_judges_a_cron_like_process_of_the_app(host: NetnsHost, app: App
         rep = run.report
         assert rep["target"]["pid"] == int(pid) and "sleep" in rep["target"]["cmdline"]
         assert run.status("env.credentials-variable") == "fail"
+        # Started by `podman exec` (its parent is outside the namespace): its container's
+        # main process is still supervisord, PID 1 here, which has the variable.
+        var = next(c for c in rep["checks"] if c["id"] == "env.credentials-variable")
+        assert rep["target"]["main_pid"] == 1 and var["title"].startswith("This process is not PID 1 and lost"), (rep["target"], var["title"])
         assert rep["identity"]["kind"] == "instance-role" and rep["identity"]["arn"] == host.info["instance"]["arn"]
         assert run.status("identity.task-role") == "fail"
     finally:
@@ -541,6 +550,168 @@ def test_sidecar_watch_serves_the_podman_health_check(host: NetnsHost, app: App,
     assert answer.rc == 0 and json.loads(answer.stdout)["healthy"] is True, answer.stdout
     logs = podman("logs", sidecar, check=False)
     assert_no_secrets([logs.stdout, logs.stderr], host.secrets())
+
+
+# ---- pidMode task as ECS builds it (issue 20) ----------------------------------------------
+# The agent adds a namespace pause container for "pidMode": "task" after it gave the task's
+# containers the credentials variable: PID 1 of the shared namespace is /pause, without it.
+# Here: a static /pause in a scratch-like image holds the namespace, and the app and the
+# sidecars join it (`--pid container:PAUSE`), their main processes with ppid 0.
+PAUSE_C = "#include <unistd.h>\nint main(void) { for (;;) pause(); return 0; }\n"
+
+
+@pytest.fixture(scope="module")
+def pause_image(images: Images, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """amazon/amazon-ecs-pause's layout: a static binary at /pause, ENTRYPOINT ["/pause"]."""
+    gcc = shutil.which("gcc")
+    need(gcc is not None, "needs gcc (and the static C library: libc6-dev) for the pause binary")
+    assert gcc is not None
+    work = tmp_path_factory.mktemp("pause")
+    (work / "pause.c").write_text(PAUSE_C)
+    subprocess.run([gcc, "-Os", "-static", "-o", str(work / "pause"), str(work / "pause.c")], check=True, capture_output=True, timeout=120)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        tar.add(str(work / "pause"), arcname="pause")
+    (work / "root.tar").write_bytes(buf.getvalue())
+    ref = f"localhost/{LABEL}-pause:{TAG}"
+    podman("import", "--change", 'ENTRYPOINT ["/pause"]', str(work / "root.tar"), ref)
+    try:
+        yield ref
+    finally:
+        podman("rmi", "-f", ref, check=False)
+
+
+@dataclass
+class EcsTask:
+    pause: str
+    app: str
+    box: Containers
+
+
+@pytest.fixture(scope="module")
+def ecs_task(images: Images, host: NetnsHost, pause_image: str) -> Iterator[EcsTask]:
+    """The namespace pause container (no credentials variable) and the app joined to it."""
+    box = Containers(host)
+    try:
+        pause = box.run(pause_image)
+        app = box.run(images.app, env=task_vars(host), opts=["--pid", f"container:{pause}"])
+
+        def ready() -> bool:
+            pid1 = podman("exec", app, "cat", "/proc/1/cmdline", check=False).stdout
+            web = podman("exec", app, "env", "-i", "/opt/venv/bin/python", "-c",
+                         "import urllib.request as u; print(u.urlopen('http://127.0.0.1:8080/whoami', timeout=5).status)", check=False)
+            return pid1 == "/pause\0" and web.stdout.strip() == "200"
+
+        wait_until("the app's gunicorn answering beside /pause as PID 1", ready)
+        yield EcsTask(pause, app, box)
+    finally:
+        box.remove_all()
+
+
+def _ecs_sidecar(task: EcsTask, images: Images, host: NetnsHost, port: int, opts: Sequence[str]) -> str:
+    """A plain `probe watch` in the task's PID namespace. The containers share the test's
+    network namespace (the other sidecar holds 9471): each listens on its own port, which
+    `probe health` reads from PROBE_URL as the health command runs it."""
+    env = dict(task_vars(host), PROBE_LISTEN=f"127.0.0.1:{port}", PROBE_URL=f"http://127.0.0.1:{port}/healthz")
+    return task.box.run(
+        images.probe, "probe", "watch", "--interval", "2",
+        env=env,
+        opts=["--pid", f"container:{task.pause}", *opts,
+              "--health-cmd", "probe health", "--health-interval", "disable", "--health-retries", "1"],
+    )
+
+
+def _health(container: str) -> str:
+    proc = podman("healthcheck", "run", container, check=False, timeout=60)
+    return "healthy" if proc.returncode == 0 else "unhealthy"
+
+
+def _last_report(host: NetnsHost, sidecar: str, port: int) -> dict[str, Any]:
+    got = exec_in(host, sidecar, "python3", "-c",
+                  f"import urllib.request as u; print(u.urlopen('http://127.0.0.1:{port}/report', timeout=5).read().decode())")
+    return json.loads(got.stdout)
+
+
+def _check(report: dict[str, Any], cid: str) -> dict[str, Any]:
+    return next(c for c in report["checks"] if c["id"] == cid)
+
+
+CRON_LIKE = ("env", "-i", "AWS_DEFAULT_REGION=us-east-1", f"AWS_ENDPOINT_URL_STS={STS}", "/opt/venv/bin/probe", "--json")
+
+
+def test_ecs_pidmode_pid_1_is_the_pause_process_without_the_variable(host: NetnsHost, ecs_task: EcsTask) -> None:
+    run = exec_in(host, ecs_task.app, "sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline; echo; grep -c AWS_CONTAINER_CREDENTIALS /proc/1/environ; true")
+    cmdline, count = run.stdout.splitlines()[:2]
+    assert cmdline.strip() == "/pause" and count == "0", run.stdout
+    # The app's own main process (supervisord, not PID 1) has it.
+    main = exec_in(host, ecs_task.app, "sh", "-c", "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline | grep -q 'supervisord -n' && grep -c AWS_CONTAINER_CREDENTIALS_RELATIVE_URI $p/environ; done; true")
+    assert main.stdout.split()[:1] == ["1"], main.stdout
+
+
+def test_ecs_pidmode_cron_like_probe_gets_the_private_namespace_verdict(host: NetnsHost, ecs_task: EcsTask, app: App) -> None:
+    """A cron-like process of the app runs `probe`: it lost the variable its container's main
+    process has (the shim's fix), never "the task has no task role"; the same verdict, check
+    by check, as in the app with a private PID namespace (supervisord PID 1)."""
+    shared = exec_in(host, ecs_task.app, *CRON_LIKE)
+    private = exec_in(host, app.name, *CRON_LIKE)
+    assert shared.rc == 1 and private.rc == 1, shared.stdout + shared.stderr
+    rep = shared.report
+    var = _check(rep, "env.credentials-variable")
+    assert var["status"] == "fail" and "no task role" not in var["title"], var
+    assert var["title"].startswith("This process is not its container's main process (pid "), var["title"]
+    assert rep["cause"]["check"] == "env.credentials-variable" and "shim" in rep["cause"]["remedy"]
+    assert "taskRoleArn" not in rep["cause"]["remedy"], rep["cause"]
+    assert shared.status("processes.credentials-variable") == "fail"
+    assert rep["identity"]["kind"] == "instance-role"
+    # shim.profile compares the shim's profiles with PID 1's environment itself (its own
+    # collector, probe/facts/shim.py): with /pause as PID 1 it is the one check left out here.
+    statuses = {c["id"]: c["status"] for c in rep["checks"] if c["id"] != "shim.profile"}
+    assert statuses == {c["id"]: c["status"] for c in private.report["checks"] if c["id"] != "shim.profile"}
+    assert rep["cause"]["check"] == private.report["cause"]["check"]
+
+
+def test_ecs_pidmode_login_shell_probe_surveys_the_task(host: NetnsHost, ecs_task: EcsTask) -> None:
+    """ECS Exec's clean login shell in the app: the variable from the shim's profile, and a
+    survey in which every process has the variable (/pause is ECS's, not judged)."""
+    run = exec_in(host, ecs_task.app, "env", "-i", "sh", "-l", "-c", f"AWS_ENDPOINT_URL_STS={STS} exec probe --json")
+    assert run.stdout, run.stderr
+    for cid in ("env.credentials-variable", "processes.credentials-variable", "identity.task-role"):
+        assert run.status(cid) == "pass", _check(run.report, cid)
+
+
+def test_ecs_pidmode_sidecar_as_root_sees_a_cron_like_process(host: NetnsHost, images: Images, ecs_task: EcsTask) -> None:
+    """The sidecar deployed as the example task definition says ("user": "0", SYS_PTRACE),
+    plain `probe watch`: healthy; a cron-like process of the app without the variable makes it
+    unhealthy, named in /report; healthy again once it is gone."""
+    sidecar = _ecs_sidecar(ecs_task, images, host, 9472, ["--user", "0", "--cap-add", "SYS_PTRACE"])
+    explain = lambda: json.dumps(_check(_last_report(host, sidecar, 9472), "processes.credentials-variable"))  # noqa: E731
+    wait_until("the sidecar healthy", lambda: _health(sidecar) == "healthy", explain=explain)
+    exec_in(host, ecs_task.app, "sh", "-c", "echo $$ > /tmp/cron-like.pid; exec env -i sleep 600", opts=["-d"])
+    pid = wait_until("the cron-like process", lambda: exec_in(host, ecs_task.app, "cat", "/tmp/cron-like.pid").stdout.strip())
+    try:
+        wait_until("the sidecar unhealthy", lambda: _health(sidecar) == "unhealthy", explain=explain)
+        check = _check(_last_report(host, sidecar, 9472), "processes.credentials-variable")
+        assert check["status"] == "fail" and check["data"]["lacking"] == [int(pid)], check
+        assert "sleep 600" in check["detail"] and "pause" not in check["detail"], check["detail"]
+    finally:
+        assert exec_in(host, ecs_task.app, "sh", "-c", f"kill {pid}").rc == 0
+    wait_until("the sidecar healthy again", lambda: _health(sidecar) == "healthy", explain=explain)
+    podman("rm", "-f", "-t", "0", sidecar, check=False)
+
+
+def test_ecs_pidmode_sidecar_as_its_own_user_is_unhealthy_with_the_reason(host: NetnsHost, images: Images, ecs_task: EcsTask) -> None:
+    """The image's own user (10001) cannot read the root app's processes: the sidecar says so
+    and is unhealthy, with the task definition's fix, instead of passing a survey it skipped."""
+    sidecar = _ecs_sidecar(ecs_task, images, host, 9473, [])
+    said = lambda: exec_in(host, sidecar, "probe", "health").stdout  # noqa: E731
+    wait_until("the sidecar unhealthy", lambda: _health(sidecar) == "unhealthy", explain=said)
+    line = said()
+    assert line.startswith("unhealthy (HTTP 503): "), line
+    assert "uid 0" in line and "10001" in line, line
+    check = _check(_last_report(host, sidecar, 9473), "processes.credentials-variable")
+    assert check["status"] == "warn" and check["data"]["blind"]["pids"], check
+    assert '"user": "0"' in check["remedy"] and "SYS_PTRACE" in check["remedy"], check["remedy"]
+    podman("rm", "-f", "-t", "0", sidecar, check=False)
 
 
 # ---- probe.sh where there is no Python -----------------------------------------------------
