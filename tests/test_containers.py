@@ -704,9 +704,10 @@ def test_ecs_pidmode_sidecar_as_its_own_user_is_unhealthy_with_the_reason(host: 
     and is unhealthy, with the task definition's fix, instead of passing a survey it skipped."""
     sidecar = _ecs_sidecar(ecs_task, images, host, 9473, [])
     said = lambda: exec_in(host, sidecar, "probe", "health").stdout  # noqa: E731
-    wait_until("the sidecar unhealthy", lambda: _health(sidecar) == "unhealthy", explain=said)
-    line = said()
-    assert line.startswith("unhealthy (HTTP 503): "), line
+    # Before its first run finishes a sidecar is unhealthy too: wait for a run's verdict.
+    line = wait_until("a run's verdict", lambda: (lambda text: text if " at " in text else "")(said()))
+    assert line.startswith("unhealthy (HTTP 503): warn at "), line
+    assert _health(sidecar) == "unhealthy"
     assert "uid 0" in line and "10001" in line, line
     check = _check(_last_report(host, sidecar, 9473), "processes.credentials-variable")
     assert check["status"] == "warn" and check["data"]["blind"]["pids"], check
