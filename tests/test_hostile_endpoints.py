@@ -139,10 +139,12 @@ class Hostile:
             path = parts[1] if len(parts) > 1 else "/"
             behaviour = self.behaviour(path)
             if isinstance(behaviour, (list, tuple)):
-                _, status, body = behaviour
+                # ("answer", status, body[, {extra headers}])
+                status, body = behaviour[1], behaviour[2]
+                extra = "".join(f"{k}: {v}\r\n" for k, v in (behaviour[3] if len(behaviour) > 3 else {}).items())
                 body = body if isinstance(body, bytes) else json.dumps(body).encode()
-                head = f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-                conn.sendall(head.encode() + body)
+                head = f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n{extra}Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+                conn.sendall(head.encode("latin-1") + body)
                 self._hold(conn)
             elif behaviour == "silent":
                 self._hold(conn)
@@ -220,6 +222,9 @@ def loopback_env(home: str, **extra: str) -> dict[str, str]:
         home,
         {
             "AWS_EC2_METADATA_DISABLED": "true",
+            # The probe asks IMDS even when it is disabled (some SDKs ignore the variable):
+            # nothing listens here.
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:9/",
             "AWS_REGION": "us-east-1",
             # Nothing listens here: STS is refused at once, never the real one.
             "AWS_ENDPOINT_URL_STS": "http://127.0.0.1:9",
@@ -334,6 +339,46 @@ def test_credentials_answer_that_is_not_credentials_fails(home: str, body: bytes
         assert check["status"] == "fail", check
         assert "in time" not in check["title"] and "restart" not in check["remedy"], check
         assert "not usable" in check["title"] or "lacks" in check["title"], check
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_read_as_a_redirect(home: str, status: int) -> None:
+    """Issue 22: no SDK follows a redirect from the credentials endpoint; the probe says so,
+    names where it points with any id in it masked, and does not follow it either."""
+    secret_id = "9f8e7d6c-5b4a-4321-9876-0123456789ab"
+    with Hostile({"/creds": ("answer", status, b"", {"Location": f"http://127.0.0.1:1/v2/credentials/{secret_id}?token={secret_id}"})}) as server:
+        env = loopback_env(home, AWS_CONTAINER_CREDENTIALS_FULL_URI=server.url + "/creds")
+        run = run_probe(["--json", "--deadline", "3", "--only", "endpoint.credentials"], env, timeout=30, secrets=[secret_id])
+        check = run.check("endpoint.credentials")
+        assert check["status"] == "fail" and f"HTTP {status}" in check["title"], check
+        assert "redirect" in check["detail"] and "/v2/credentials/****" in check["detail"], check
+        assert "follows a redirect" in check["detail"], check
+        assert server.served == 1
+
+
+ODD_LIMIT_HEADERS = [
+    pytest.param({"X-Rate-Limit-Limit": "many", "X-Rate-Limit-Duration": "forever"}, id="not-numbers"),
+    pytest.param({"X-Rate-Limit-Limit": "1e400", "X-Rate-Limit-Duration": "-1"}, id="infinite"),
+    pytest.param({"X-Rate-Limit-Limit": "nan", "X-Rate-Limit-Request-Remote-Addr": "\x1b[31mred"}, id="nan-and-escape"),
+    pytest.param({"X-Rate-Limit-Limit": "4" * 5000, "X-Rate-Limit-Request-Remote-Addr": "a" * 5000}, id="long"),
+]
+
+
+@pytest.mark.parametrize("headers", ODD_LIMIT_HEADERS)
+@pytest.mark.parametrize("status", [200, 429])
+def test_odd_rate_limit_headers_never_break_the_report(home: str, headers: dict[str, str], status: int) -> None:
+    body = {"AccessKeyId": "ASIAEXAMPLE", "SecretAccessKey": "s" * 30, "Token": "t" * 40, "Expiration": "2099-01-01T00:00:00Z"}
+    with Hostile({"/creds": ("answer", status, body if status == 200 else b"You have reached maximum request limit.", headers)}) as server:
+        env = loopback_env(home, AWS_CONTAINER_CREDENTIALS_FULL_URI=server.url + "/creds")
+        run = run_probe(["--json", "--deadline", "3", "--only", "endpoint.credentials"], env, timeout=30)
+        check = run.check("endpoint.credentials")
+        assert check["status"] == ("pass" if status == 200 else "fail"), check
+        limits = check["data"].get("rate_limit") or {}
+        rate = limits.get("limit_per_second")
+        assert rate is None or (isinstance(rate, float) and rate == rate and rate not in (float("inf"),)), limits
+        assert len(json.dumps(limits)) < 400, limits
+        text = run_probe(["--no-color", "--deadline", "3", "--only", "endpoint.credentials", "--verbose"], env, timeout=30)
+        assert "\x1b[31m" not in text.stdout
 
 
 @pytest.mark.parametrize("status", [200, 500])

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 
 from probe.checks import Outcome, check, failed, passed, remedies, skipped, warned
-from probe.facts import Facts
+from probe.facts import Facts, endpoints
 
 CREDENTIAL_FIELDS = ("AccessKeyId", "SecretAccessKey", "Token", "Expiration")
 EXPIRY_WARN_S = 5 * 60
@@ -38,16 +38,215 @@ ERROR_CODES = {
 }
 
 
+POD_IDENTITY_HOSTS = ("169.254.170.23", "fd00:ec2::23")
+# What the agent does with each malformed form (measured against its own server:
+# tests/test_real_agent.py), and the words for it.
+URI_PROBLEM_ANSWERS = {
+    "bad-escape": "the agent's HTTP server refuses a '%' that starts no %XX escape with a bare 400 Bad Request",
+    "double-slash": "the agent cleans the path first and answers 301 Moved Permanently with an empty body",
+    "dot-segment": "the agent cleans the path first and answers 301 Moved Permanently with an empty body",
+    "no-slash": "'/v2/credentials' without '/<id>' matches none of the agent's routes: 404 page not found",
+    "no-id": "without an id the agent answers 400 NoIdInRequest",
+    "trailing-slash": "the agent takes everything after /v2/credentials/ as the id, the slash included, and answers "
+    "400 InvalidIdInRequest",
+    "extra-segment": "the agent takes everything after /v2/credentials/ as the id and answers 400 InvalidIdInRequest",
+    "not-credentials-path": "the agent serves credentials only at /v2/credentials/<id> (and /v1/credentials?id=<id>): 404",
+    "percent-encoded": "the agent decodes %-escapes before it routes",
+    "query": "the agent ignores a query string on /v2/credentials/<id>",
+    "not-pod-identity-path": "the EKS Pod Identity Agent serves only /v1/credentials (404 for any other path)",
+}
+# The status each form gets from the agent (the Pod Identity Agent for its path).
+URI_PROBLEM_STATUS = {
+    "bad-escape": (400,),
+    "double-slash": (301,),
+    "dot-segment": (301,),
+    "no-slash": (404,),
+    "no-id": (400,),
+    "trailing-slash": (400,),
+    "extra-segment": (400,),
+    "not-credentials-path": (404,),
+    "not-pod-identity-path": (301, 404),
+}
+REDIRECT_NOTE = (
+    "no SDK's container provider follows a redirect: botocore raises CredentialRetrievalError after its retries"
+)
+
+
+def _in_ecs(f: Facts) -> bool:
+    shown = f.get("environ").get("shown") or {}
+    return str(shown.get("AWS_EXECUTION_ENV") or "").startswith("AWS_ECS") or bool(shown.get("ECS_CONTAINER_METADATA_URI_V4"))
+
+
+def _metadata_refused(f: Facts) -> bool:
+    """Task metadata on the agent's address refuses connections too: nothing listens there."""
+    meta = f.get("metadata")
+    return any(
+        isinstance(meta.get(part), dict) and "refused" in str(meta[part].get("error") or "") for part in ("container", "task")
+    )
+
+
 def _unreachable_remedy(f: Facts) -> str:
     target = f.get("environ").get("credentials_target") or {}
-    if target.get("host") == "169.254.170.2":
+    host = target.get("host")
+    if host == "169.254.170.2":
+        stopped = ""
+        if _metadata_refused(f):
+            stopped = (
+                "Task metadata on the same address refuses connections too: the ECS agent is not running, or the "
+                "redirect to it is missing (on the instance: `sudo systemctl status ecs`, `probe host`). "
+            )
         return (
-            "On Fargate this should not happen: report it. On EC2: "
+            stopped
+            + "On Fargate this should not happen: report it. On EC2: "
             + remedies.AGENT_FLAGS
             + " "
             + remedies.IPTABLES
         )
+    if host in POD_IDENTITY_HOSTS:
+        where = (
+            "This task runs on ECS (AWS_EXECUTION_ENV / ECS_CONTAINER_METADATA_URI_V4), where nothing serves it: the ECS "
+            "agent serves neither 169.254.170.23 nor IPv6. Remove AWS_CONTAINER_CREDENTIALS_FULL_URI (and the token "
+            "file variable) so the SDKs use the AWS_CONTAINER_CREDENTIALS_RELATIVE_URI the agent injects; "
+            + remedies.TASK_ROLE
+            if _in_ecs(f)
+            else "On EKS, check that the eks-pod-identity-agent DaemonSet runs on this node and the pod's service account "
+            "has a Pod Identity association."
+        )
+        return f"{host} is the EKS Pod Identity Agent's address. " + where
     return f"Check that the endpoint at {target.get('url')} runs and is reachable from this container."
+
+
+def _rate_limit(rec: dict[str, Any]) -> Optional[dict[str, Any]]:
+    """The agent's limiter as its headers tell it: the steady rate, the window, and the caller
+    address it counts this container's requests under (per path). Not the budget left."""
+    headers = rec.get("rate_limit")
+    if not isinstance(headers, dict) or not headers:
+        return None
+    out: dict[str, Any] = {}
+    try:
+        rate = float(str(headers.get("x-rate-limit-limit"))[:40])
+        if rate == rate and 0 <= rate < 1e9:  # NaN, infinity and nonsense are no limit
+            out["limit_per_second"] = rate
+    except ValueError:
+        pass
+    try:
+        duration = int(str(headers.get("x-rate-limit-duration"))[:40])
+        if 0 < duration < 1e9:
+            out["duration_seconds"] = duration
+    except ValueError:
+        pass
+    caller = headers.get("x-rate-limit-request-remote-addr")
+    if isinstance(caller, str) and caller:
+        out["caller"] = caller[:100]
+    return out or None
+
+
+def _rate_limit_text(limits: Optional[dict[str, Any]], hit: bool = False) -> str:
+    if not limits or "limit_per_second" not in limits:
+        return ""
+    rate = limits["limit_per_second"]
+    text = f"the agent allows {rate:g} requests/s per caller address and path after a burst (60 by default)"
+    if rate < 40:
+        text += ", lowered from the default 40 (ECS_TASK_METADATA_RPS_LIMIT on the instance)"
+    if limits.get("caller"):
+        text += f", counting this container's requests as {limits['caller'].rsplit(':', 1)[0]}"
+    if hit:
+        text += "; this request found the bucket empty"
+    else:
+        text += "; its headers do not say how much of the burst is left (this run used one request)"
+    return text
+
+
+def _variable_name(f: Facts) -> str:
+    target = f.get("environ").get("credentials_target") or {}
+    return "AWS_CONTAINER_CREDENTIALS_FULL_URI" if target.get("source") == "full" else "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"
+
+
+def _where_changed(f: Facts, name: str) -> str:
+    """Where the variable got its value, as far as the facts tell: a shim profile that
+    disagrees with PID 1, this process against PID 1, or PID 1 itself."""
+    shim = f.get("shim")
+    for entry in shim.get("files") or []:
+        if not isinstance(entry, dict):
+            continue
+        var = (entry.get("vars") or {}).get(name) if isinstance(entry.get("vars"), dict) else None
+        if isinstance(var, dict) and var.get("in_pid1") and var.get("equal") is False:
+            return (
+                f"The shim's profile {entry.get('path')} holds another value than PID 1's: a stale or edited profile. "
+                "Rewrite it at every container start (`shim` does), never by hand."
+            )
+    survey = f.get("processes")
+    procs = [p for p in survey.get("processes") or [] if isinstance(p, dict)]
+    me = next((p for p in procs if p.get("pid") == survey.get("self_pid")), None)
+    main = remedies.main_label(f)
+    if remedies.is_main(f) and survey.get("available"):
+        return (
+            f"This process is {main}: the value was set before it started, in the task definition's environment (or an "
+            "environment file or the image's ENV: with a task role the agent overwrites those, so there it is an "
+            "entrypoint that rewrote the variable and then exec'd the application); remove the override there."
+        )
+    if me is not None and survey.get("pid1_has_variable") and me.get("same_as_pid1") is False:
+        return (
+            f"This process's value differs from {main}'s: it was rewritten after the container started, by an entrypoint "
+            "or start script, a shell profile or a template (envsubst, sed) that builds the path; remove that."
+        )
+    if me is not None and me.get("same_as_pid1") is True:
+        return (
+            f"{main[0].upper() + main[1:]} has the same value: it was set before the application started, in the task "
+            "definition's environment (or an environment file or the image's ENV: with a task role the agent overwrites "
+            "those, so there it is an entrypoint that rewrote the variable and then exec'd the application); remove the "
+            "override there."
+        )
+    return (
+        "Look for it in the task definition's environment, the entrypoint or start script, and profile files "
+        "(/etc/profile.d, ~/.profile, the shim's included)."
+    )
+
+
+def _malformed(f: Facts, rec: dict[str, Any]) -> Optional[Outcome]:
+    """A non-200 answer to a credentials URI that is not in the agent's form: the variable is
+    wrong, not the agent. None when the URI has no problem that explains the answer."""
+    problems = [p for p in rec.get("uri_problems") or [] if isinstance(p, str) and p in URI_PROBLEM_ANSWERS]
+    breaking = [p for p in problems if p not in endpoints.HARMLESS_URI_PROBLEMS]
+    status = rec.get("status")
+    if not breaking or not any(status in URI_PROBLEM_STATUS.get(p, ()) for p in breaking):
+        return None
+    name = _variable_name(f)
+    url = rec.get("url")
+    what = ", ".join(endpoints.URI_PROBLEMS[p] for p in breaking)
+    answers = "; ".join(dict.fromkeys(URI_PROBLEM_ANSWERS[p] for p in problems))
+    code = rec.get("error_code")
+    got = f"GET {url} -> {status}" + (f" {code}" if code else "")
+    if rec.get("location"):
+        got += f" to {rec['location']}"
+    if isinstance(status, int) and 300 <= status < 400:
+        answers += f"; {REDIRECT_NOTE}"
+    pod = "not-pod-identity-path" in breaking
+    form = "/v1/credentials (with the token file)" if pod else "/v2/credentials/<id>: one slash between the parts, no slash after the id, no %-escapes"
+    if name == "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI":
+        fix = (
+            f"Set {name} back to what the agent gave ({form}): PID 1 of the container has it "
+            f"(`tr '\\0' '\\n' < /proc/1/environ | grep ^{name}`) unless it was changed before PID 1 started. "
+        )
+    else:
+        fix = f"Set {name} back to the endpoint's own URL ({form})" + (
+            "; in an ECS task remove it and let the SDKs use the AWS_CONTAINER_CREDENTIALS_RELATIVE_URI the agent injects. "
+            if _in_ecs(f)
+            else ". "
+        )
+    fix += _where_changed(f, name) + " Restarting the task or the agent does not fix this: the agent is fine."
+    writer = "the Pod Identity webhook writes it as http://169.254.170.23/v1/credentials" if pod else "the agent writes the variable as /v2/credentials/<id>"
+    data: dict[str, Any] = {"status": status, "code": code, "cause": "malformed-uri", "uri_problems": problems}
+    limits = _rate_limit(rec)
+    if limits:
+        data["rate_limit"] = limits
+    return failed(
+        f"{name} is malformed ({what}): the endpoint answered HTTP {status}",
+        f"{got}. {answers[0].upper() + answers[1:]}. {writer[0].upper() + writer[1:]} and never in this form: it was changed "
+        "by hand or by a template.",
+        fix,
+        **data,
+    )
 
 
 @check("endpoint.credentials", mode="task", title="Credentials endpoint answers", needs=("credentials",))
@@ -75,6 +274,9 @@ def credentials(f: Facts) -> Outcome:
             "Run the probe again with --save-facts FILE and report the file with this message.",
         )
     url = rec.get("url")
+    malformed = _malformed(f, rec) if not rec.get("error") and rec.get("status") != 200 else None
+    if malformed is not None:
+        return malformed
     if rec.get("error"):
         return failed(
             "The credentials endpoint is unreachable",
@@ -101,13 +303,21 @@ def credentials(f: Facts) -> Outcome:
         elif status == 404 and not code:
             meaning = "the agent does not serve this path"
             fix = "Let the agent set AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (/v2/credentials/<id>); do not build it yourself."
+        elif isinstance(status, int) and 300 <= status < 400:
+            meaning = f"a redirect{' to ' + rec['location'] if rec.get('location') else ''}; {REDIRECT_NOTE}"
+            fix = f"Point {_variable_name(f)} at the URL that answers with the credentials itself. " + _unreachable_remedy(f)
+        limits = _rate_limit(rec)
+        if status == 429 and limits:
+            meaning = f"{meaning}: {_rate_limit_text(limits, hit=True)}"
         body = f"{code}: {rec.get('error_message')}" if code else (rec.get("body_text") or "")
+        data: dict[str, Any] = {"status": status, "code": code}
+        if limits:
+            data["rate_limit"] = limits
         return failed(
             f"The credentials endpoint answered HTTP {status}" + (f" {code}" if code else ""),
             f"GET {url} -> {status} {body}".rstrip() + (f" ({meaning})" if meaning else "") + ".",
             fix or _unreachable_remedy(f),
-            status=status,
-            code=code,
+            **data,
         )
     if rec.get("oversized"):
         return failed(
@@ -137,11 +347,25 @@ def credentials(f: Facts) -> Outcome:
             "Something other than the ECS agent answers on this address: " + _unreachable_remedy(f),
         )
     role = rec.get("role_arn") or "(no RoleArn in the answer)"
-    return passed(
-        f"The credentials endpoint serves {role}",
-        f"GET {url} -> 200 in {rec.get('elapsed_ms')} ms, key {rec.get('access_key_id')}, expires {rec.get('expiration')}",
-        role_arn=rec.get("role_arn"),
-    )
+    detail = f"GET {url} -> 200 in {rec.get('elapsed_ms')} ms, key {rec.get('access_key_id')}, expires {rec.get('expiration')}"
+    limits = _rate_limit(rec)
+    if limits:
+        detail += f"; {_rate_limit_text(limits)}"
+    odd = [p for p in rec.get("uri_problems") or [] if isinstance(p, str) and p in URI_PROBLEM_ANSWERS]
+    if odd:
+        # It works, but no agent wrote it so: something rewrites the variable.
+        detail += (
+            f". The URI is not in the agent's form ({', '.join(endpoints.URI_PROBLEMS[p] for p in odd)}): "
+            + "; ".join(URI_PROBLEM_ANSWERS[p] for p in odd)
+            + ", so it works, but something rewrote the variable. "
+            + _where_changed(f, _variable_name(f))
+        )
+    data: dict[str, Any] = {"role_arn": rec.get("role_arn")}
+    if limits:
+        data["rate_limit"] = limits
+    if odd:
+        data["uri_problems"] = odd
+    return passed(f"The credentials endpoint serves {role}", detail, **data)
 
 
 def parse_time(value: Any) -> Optional[float]:

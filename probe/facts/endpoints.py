@@ -8,8 +8,10 @@ redactor and dropped; the record keeps shapes, the role ARN and masked key ids o
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any, Mapping, Optional
+from urllib.parse import urlsplit
 
 from probe import redact
 from probe.facts import http
@@ -31,6 +33,128 @@ class Observed:
     def __init__(self, record: dict[str, Any], payload: Optional[dict[str, Any]] = None) -> None:
         self.record = record
         self.payload = payload
+
+
+AGENT_HOST = "169.254.170.2"
+POD_IDENTITY_HOSTS = ("169.254.170.23", "fd00:ec2::23")
+# Sent by the agent's limiter on every answer past its path cleaning (tollbooth).
+RATE_LIMIT_HEADERS = (
+    "x-rate-limit-limit",
+    "x-rate-limit-duration",
+    "x-rate-limit-request-remote-addr",
+    "x-rate-limit-request-forwarded-for",
+)
+# How a credentials URI on the agent's address can differ from the one the agent writes
+# (/v2/credentials/<id>); each code with what the agent does with it (tests/test_real_agent.py).
+URI_PROBLEMS = {
+    "bad-escape": "a '%' that does not start a %XX escape",
+    "double-slash": "a doubled slash",
+    "dot-segment": "a '.' or '..' segment",
+    "no-slash": "no '/<id>' after /v2/credentials",
+    "no-id": "no credentials id",
+    "trailing-slash": "a slash after the id",
+    "extra-segment": "more path after the id",
+    "not-credentials-path": "not a credentials path of the agent",
+    "percent-encoded": "%-escapes in the path",
+    "query": "a query string",
+    "not-pod-identity-path": "not the Pod Identity Agent's /v1/credentials",
+}
+# The ones the agent answers as if nothing were wrong (it decodes escapes, ignores a query).
+HARMLESS_URI_PROBLEMS = ("percent-encoded", "query")
+_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def _unescape_path(raw: str) -> Optional[str]:
+    """Go's path unescaping: None when a '%' starts no valid escape (the agent's server
+    then refuses the whole request line)."""
+    if _ESCAPE.search(raw):
+        return None
+    return re.sub(rb"%([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), raw.encode("utf-8", "surrogateescape")).decode(
+        "utf-8", "surrogateescape"
+    )
+
+
+def _clean_path(path: str) -> str:
+    """The agent's path cleaning (gorilla/mux cleanPath: Go's path.Clean, trailing slash kept)."""
+    parts: list[str] = []
+    for seg in path.split("/"):
+        if seg in ("", "."):
+            continue
+        if seg == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(seg)
+    clean = "/" + "/".join(parts)
+    return clean + "/" if path.endswith("/") and clean != "/" else clean
+
+
+def credentials_uri_problems(url: Optional[str]) -> list[str]:
+    """How a credentials URL on the ECS agent's address (or the Pod Identity Agent's) differs
+    from the form that agent serves, as codes of URI_PROBLEMS; [] when it is the agent's own
+    form or another host. Works on the raw URL; returns nothing that quotes it."""
+    if not url:
+        return []
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return []
+    if port not in (None, 80):
+        return []
+    raw_path, query = parts.path or "/", parts.query
+    problems: list[str] = []
+    path = _unescape_path(raw_path)
+    if path is None:
+        return ["bad-escape"]
+    if path != raw_path:
+        problems.append("percent-encoded")
+    clean = _clean_path(path)
+    if clean != path:
+        segments = path.split("/")
+        if "//" in path:
+            problems.append("double-slash")
+        if "." in segments or ".." in segments:
+            problems.append("dot-segment")
+    if host in POD_IDENTITY_HOSTS:
+        if clean != "/v1/credentials":
+            problems.append("not-pod-identity-path")
+        return problems
+    if host != AGENT_HOST:
+        return []
+    prefix = "/v2/credentials/"
+    if clean == "/v2/credentials":
+        problems.append("no-slash")
+    elif clean.startswith(prefix):
+        rest = clean[len(prefix):]
+        if rest == "":
+            problems.append("no-id")
+        elif rest.endswith("/") and "/" not in rest.rstrip("/"):
+            problems.append("trailing-slash")
+        elif "/" in rest:
+            problems.append("extra-segment")
+        if query:
+            problems.append("query")
+    elif clean == "/v1/credentials":
+        if not re.search(r"(^|&)id=[^&]", query):
+            problems.append("no-id")
+    else:
+        problems.append("not-credentials-path")
+    return problems
+
+
+def _mask_location(location: str) -> Optional[str]:
+    """A redirect's target with every path segment that could be an id masked."""
+    if location.startswith("/"):
+        return redact.mask_relative_uri(location)
+    try:
+        parts = urlsplit(location)
+    except ValueError:
+        return redact.MASK
+    if not parts.scheme or not parts.netloc:
+        return redact.mask_relative_uri("/" + location)
+    tail = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+    return (redact.mask_url(f"{parts.scheme}://{parts.netloc}") or "") + (redact.mask_relative_uri(tail) or "")
 
 
 def _budget(deadline: Optional[float], default: float) -> float:
@@ -125,12 +249,20 @@ def fetch_credentials(
             record["token_problem"] = "the authorization token contains a line break, which is not a legal header value"
             return Observed(record)
         headers["Authorization"] = token
+    problems = credentials_uri_problems(raw_url)
+    if problems:
+        record["uri_problems"] = problems
     record["requested"] = True
     answer = http.request(raw_url, headers=headers, timeout=_budget(deadline, CREDENTIALS_TIMEOUT), deadline=deadline)
     record.update(_answer_record(answer))
-    record["rate_limit"] = {
-        k: answer.headers[k] for k in ("x-rate-limit-limit", "x-rate-limit-duration") if k in answer.headers
-    }
+    # The agent's limiter: its rate, and the caller address it counts this task's requests
+    # under (its remaining budget is not sent).
+    record["rate_limit"] = {k: redact.scrub(answer.headers[k])[:100] for k in RATE_LIMIT_HEADERS if k in answer.headers}
+    if answer.status is not None and 300 <= answer.status < 400:
+        location = answer.headers.get("location")
+        # The agent's redirect names the cleaned path, id included: masked as the variable is.
+        if location is not None:
+            record["location"] = _mask_location(location)
     if answer.error is not None:
         return Observed(record)
     doc = _parse_json(answer, record)

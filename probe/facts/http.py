@@ -217,7 +217,9 @@ def request(
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: scheme {parts.scheme!r}")
-        port = parts.port
+        # Always explicit: without a port http.client splits an IPv6 literal such as the Pod
+        # Identity Agent's fd00:ec2::23 at its last colon (host "fd00:ec2:", port 23).
+        port = parts.port or (443 if parts.scheme == "https" else 80)
         if parts.scheme == "https":
             import ssl  # only for an https FULL_URI: ssl is the costliest import here
 
