@@ -17,6 +17,18 @@ Issue 21: a second, independent probe.emulator.Emulator on 127.0.0.1:18081 (agen
 own state, never changed) serves a third minted role, `leftoverRole`, as a leftover
 AWS_CONTAINER_CREDENTIALS_FULL_URI would (aws-vault's --ecs-server, a sidecar's local
 endpoint); its URL, credentials id and keys are the ready line's "leftover".
+
+Issue 22: the emulated agent answers as the real one (path cleaning, the rate limiter and its
+headers, a stopped agent refusing metadata too: see probe/emulator.py). Two things here are
+NOT what a task sees, kept because suites rely on them: the agent also answers on
+169.254.170.23:80 (the sdk-matrix, test_probe_sh and test_netns send FULL_URI
+http://169.254.170.23/v2/credentials/<id> there; a real ECS task refuses that address, and the
+real EKS Pod Identity Agent there serves only /v1/credentials), and DockerId is the endpoint id
+(``docker_id=""``: test_target, test_hostile_target and test_containers name the container by
+that one id). The EKS Pod Identity Agent stand-in, with its own contract, is on
+[fd00:ec2::23]:80 (where the namespace has IPv6), serving a fourth minted role,
+`podIdentityRole`, for the service account token in the ready line's "pod_identity"
+(`service_account_token`; `token` is the role's session token, as for the others).
 """
 
 from __future__ import annotations
@@ -24,12 +36,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
 import sys
 
 import boto3
 from moto.server import ThreadedMotoServer
 
-from probe.emulator import Emulator, Identity
+from probe.emulator import Emulator, Identity, State, service_account_token
 
 MOTO = "http://127.0.0.1:5000"
 TRUST = {
@@ -47,6 +60,7 @@ OIDC_URL = "https://oidc.eks.us-east-1.amazonaws.com/id/ECSCREDENTIALPROBETEST"
 
 MARK = "NSHOST "
 LEFTOVER_AGENT = "127.0.0.1:18081"
+POD_IDENTITY_V6 = "fd00:ec2::23"
 
 
 def say(line: str) -> None:
@@ -101,10 +115,16 @@ def main() -> int:
     kw = dict(endpoint_url=MOTO, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
     iam = boto3.client("iam", **kw)
     sts = boto3.client("sts", **kw)
+    # The Pod Identity Agent's IPv6 address, where the namespace can have it.
+    pod_identity = None
+    if subprocess.run(["ip", "addr", "add", f"{POD_IDENTITY_V6}/128", "dev", "lo"], capture_output=True).returncode == 0:
+        pod_identity = f"[{POD_IDENTITY_V6}]:80"
     emu = Emulator(
         agent="169.254.170.2:80,169.254.170.23:80,127.0.0.1:18080",
         imds="169.254.169.254:80",
         sts=None,
+        state=State(docker_id=""),
+        pod_identity=pod_identity,
     )
     task = mint(iam, sts, "ecsTaskRole", emu.state.task_id)
     instance = mint(iam, sts, "ecsInstanceRole", emu.state.instance_id)
@@ -113,6 +133,13 @@ def main() -> int:
     extra = roles(iam)
     emu.give_task_role("ecsTaskRole", task)
     emu.give_instance_role("ecsInstanceRole", instance)
+    pod_info = None
+    if pod_identity:
+        pod = mint(iam, sts, "podIdentityRole", "eks-demo-cluster-app-0001")
+        emu.give_pod_role("podIdentityRole", pod)
+        token = service_account_token()
+        emu.update({"pod_identity_token": token})
+        pod_info = {"url": f"http://[{POD_IDENTITY_V6}]/v1/credentials", "service_account_token": token, **pod.__dict__}
     emu.start()
     leftover_emu = Emulator(agent=LEFTOVER_AGENT, imds=None, sts=None)
     left = mint(iam, sts, "leftoverRole", "leftover-session")
@@ -134,6 +161,7 @@ def main() -> int:
                 "user": {"arn": "arn:aws:iam::123456789012:user/ci-deploy", "access_key_id": key["AccessKeyId"], "secret_access_key": key["SecretAccessKey"]},
                 **extra,
                 "leftover": leftover,
+                "pod_identity": pod_info,
                 "sts_tls": {"port": 443, "ca": os.path.join(tls_dir, "ca.pem")} if tls_dir else None,
             }
         )

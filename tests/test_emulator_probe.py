@@ -462,3 +462,269 @@ def test_the_emulator_command_refuses_an_unknown_behaviour(tmp_path) -> None:  #
     finally:
         proc.kill()
         proc.wait()
+
+
+# ---------------------------------------------------------------------------------------
+# Issue 22: the emulator answers as the real agent does (tests/test_real_agent.py compares
+# the two where the agent's own server is at hand; these hold without it).
+# ---------------------------------------------------------------------------------------
+
+
+def _ask(emu: Emulator, target: str, method: str = "GET", headers: dict[str, str] | None = None, role: str = "agent"):  # noqa: ANN202
+    import http.client
+
+    host, port = emu.servers[role].server_address[:2]
+    conn = http.client.HTTPConnection(host, port, timeout=5)
+    try:
+        conn.request(method, target, headers=headers or {})
+        answer = conn.getresponse()
+        return answer.status, dict(answer.getheaders()), answer.read()
+    finally:
+        conn.close()
+
+
+def test_every_agent_answer_carries_the_limiters_headers(emu: Emulator) -> None:
+    cid = emu.state.credentials_id
+    for target in (f"/v2/credentials/{cid}", "/v2/credentials/nope", "/v2/credentials", f"/v4/{emu.state.container_id}", "/v4/nope", "/"):
+        status, headers, _ = _ask(emu, target)
+        assert headers["X-Rate-Limit-Limit"] == "40.00" and headers["X-Rate-Limit-Duration"] == "1", (target, headers)
+        assert headers["X-Rate-Limit-Request-Forwarded-For"] == "" and headers["X-Rate-Limit-Request-Remote-Addr"].startswith("127.0.0.1:")
+        assert "Server" not in headers
+    status, headers, body = _ask(emu, f"/v2/credentials//{cid}")
+    assert status == 301 and body == b"" and headers["Location"] == f"/v2/credentials/{cid}" and "X-Rate-Limit-Limit" not in headers
+
+
+def test_the_limiter_counts_per_path_with_the_agents_arithmetic(emu: Emulator) -> None:
+    from probe.emulator import TokenBucket
+
+    # The bucket itself, on a clock of our own: 60 at once, then 40 a second.
+    bucket = TokenBucket(40, 60)
+    assert sum(bucket.allow(now=100.0) for _ in range(100)) == 60
+    assert sum(bucket.allow(now=100.5) for _ in range(100)) == 20
+    assert not bucket.allow(now=100.5) and bucket.allow(now=100.525)
+    # The emulator: a path's bucket runs dry, another path's does not; a lower limit is sent.
+    target = f"/v2/credentials/{emu.state.credentials_id}"
+    statuses = [_ask(emu, target)[0] for _ in range(90)]
+    assert 60 <= statuses.index(429) <= 70 and statuses.count(200) >= 60, statuses
+    status, headers, body = _ask(emu, target)
+    assert (status, headers["Content-Type"], body) == (429, "text/plain; charset=utf-8", b"You have reached maximum request limit.")
+    assert _ask(emu, f"/v4/{emu.state.container_id}")[0] == 200
+    emu.update({"rps_limit": 10.0, "rps_burst": 15})
+    assert _ask(emu, target)[1]["X-Rate-Limit-Limit"] == "10.00"
+    emu.update({"rps_limit": None})
+    assert "X-Rate-Limit-Limit" not in _ask(emu, target)[1]
+
+
+def test_the_probe_shows_the_rate_limit(emu: Emulator, home: str) -> None:
+    emu.update({"rps_limit": 10.0})
+    cred = probe_json(emu, home).check("endpoint.credentials")
+    assert cred["status"] == "pass" and cred["data"]["rate_limit"] == {"limit_per_second": 10.0, "duration_seconds": 1, "caller": cred["data"]["rate_limit"]["caller"]}
+    assert "the agent allows 10 requests/s per caller address and path" in cred["detail"] and "lowered from the default 40" in cred["detail"]
+    emu.update({"behaviour": "rate-limited"})
+    cred = probe_json(emu, home).check("endpoint.credentials")
+    assert cred["status"] == "fail" and "this request found the bucket empty" in cred["detail"], cred
+
+
+def test_a_stopped_agent_refuses_credentials_and_metadata(emu: Emulator, home: str) -> None:
+    emu.update({"behaviour": "down"})
+    import socket
+
+    host, port = emu.servers["agent"].server_address[:2]
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((host, port), timeout=2).close()
+    run = probe_json(emu, home)
+    cred = run.check("endpoint.credentials")
+    assert cred["status"] == "fail" and "refused" in cred["detail"]
+    assert run.status("endpoint.task-metadata") == "warn" and run.report["task"] is None
+    assert emu.state.requests.get("credentials", 0) == 0
+    # Started again, on the same address.
+    emu.update({"behaviour": "ok"})
+    assert _ask(emu, f"/v4/{emu.state.container_id}")[0] == 200
+    # The old "down": credentials connections dropped, metadata up.
+    emu.update({"behaviour": "drop"})
+    run = probe_json(emu, home)
+    assert run.status("endpoint.credentials") == "fail" and run.status("endpoint.task-metadata") == "pass"
+
+
+def test_the_agents_error_bodies(emu: Emulator) -> None:
+    cid = emu.state.credentials_id
+    assert _ask(emu, "/v2/credentials")[2] == b"404 page not found\n"
+    assert json.loads(_ask(emu, "/v2/credentials/")[2])["code"] == "NoIdInRequest"
+    assert json.loads(_ask(emu, f"/v2/credentials/{cid}/")[2])["code"] == "InvalidIdInRequest"
+    encoded = cid[:-1] + f"%{ord(cid[-1]):02x}"
+    assert _ask(emu, f"/v2/credentials/{encoded}")[0] == 200
+    emu.update({"behaviour": "internal"})
+    assert _ask(emu, f"/v2/credentials/{cid}")[2] == b'{"code":"InternalServerError","message":"Internal server error","HTTPErrorCode":500}'
+    status, headers, body = _ask(emu, "/v4/nope/task")
+    assert status == 404 and headers["Content-Type"] == "application/json"
+    assert json.loads(body) == "V4 task metadata handler: unable to get task arn from request: unable to get task Arn from v3 endpoint ID: nope"
+
+
+@pytest.mark.parametrize(
+    "launch_type, mode, networks",
+    [
+        ("EC2", "bridge", [{"NetworkMode": "bridge", "IPv4Addresses": ["172.17.0.2"]}]),
+        ("EC2", "host", [{"NetworkMode": "host", "IPv4Addresses": [""]}]),
+        ("EC2", "awsvpc", None),
+        ("FARGATE", "awsvpc", None),
+    ],
+    ids=["bridge", "host", "awsvpc", "fargate"],
+)
+def test_task_metadata_documents(emu: Emulator, home: str, launch_type: str, mode: str, networks: list | None) -> None:
+    emu.update({"launch_type": launch_type, "network_mode": mode})
+    cid = emu.state.container_id
+    container = json.loads(_ask(emu, f"/v4/{cid}")[2])
+    task = json.loads(_ask(emu, f"/v4/{cid}/task")[2])
+    assert container["DockerId"] == emu.state.docker_id != cid
+    for key in ("ImageID", "Limits", "CreatedAt", "StartedAt", "LogDriver", "LogOptions", "ContainerARN", "Networks"):
+        assert key in container, key
+    for key in ("PullStartedAt", "AvailabilityZone", "AvailabilityZoneID", "VPCID", "ServiceName", "LaunchType"):
+        assert key in task, key
+    if networks is not None:
+        assert container["Networks"] == networks
+    else:
+        assert {"IPv4SubnetCIDRBlock", "PrivateDNSName", "SubnetGatewayIpv4Address", "MACAddress"} <= set(container["Networks"][0])
+    assert ({"ClockDrift", "EphemeralStorageMetrics", "Limits"} <= set(task)) == (launch_type == "FARGATE")
+    assert json.loads(_ask(emu, f"/v4/{cid}/stats")[2])["id"] == emu.state.docker_id
+    assert list(json.loads(_ask(emu, f"/v4/{cid}/task/stats")[2])) == [emu.state.docker_id]
+    assert json.loads(_ask(emu, f"/v4/{cid}/taskWithTags")[2])["TaskARN"] == task["TaskARN"]
+    run = probe_json(emu, home)
+    assert run.report["task"]["network_mode"] == mode and run.report["task"]["launch_type"] == launch_type
+    assert run.status("endpoint.task-metadata") == "pass"
+
+
+def test_pod_identity_stand_in_serves_the_probe(home: str) -> None:
+    """FULL_URI to the Pod Identity Agent stand-in with the token file: the probe passes and
+    the identity is the pod's role; the stand-in is a server of its own."""
+    from probe.emulator import service_account_token
+
+    with Emulator(pod_identity="127.0.0.1:0") as e:
+        e.update({"imds_enabled": False})
+        e.give_task_role("app-task-role")
+        pod = e.give_pod_role("app-pod-role")
+        token = service_account_token()
+        e.update({"pod_identity_token": token})
+        path = os.path.join(home, "eks-pod-identity-token")
+        with open(path, "w") as fh:
+            fh.write(token)
+        env = clean_env(home, {**e.task_env(), **e.pod_identity_env(path)})
+        assert e.url("pod_identity") != e.url("agent")
+        st = e.state
+        run = run_probe(["--json"], env, secrets=[st.credentials_id, token, pod.secret_access_key, pod.token])
+        assert run.check("endpoint.credentials")["status"] == "pass", run.check("endpoint.credentials")
+        assert run.report["identity"]["arn"].startswith("arn:aws:sts::123456789012:assumed-role/app-pod-role/")
+        assert e.state.requests["pod_identity"] == 1 and e.state.requests.get("credentials", 0) == 0
+        # Without the token: the Pod Identity Agent's own plain-text 400.
+        status, headers, body = _ask(e, "/v1/credentials", role="pod_identity")
+        assert (status, body) == (400, b"Service account token cannot be empty\n")
+
+
+def test_the_emulator_command_serves_pod_identity(home: str) -> None:
+    proc = _emulator_command("--pod-identity", "127.0.0.1:0", "--network-mode", "bridge")
+    try:
+        assert proc.stdout is not None
+        ready = json.loads(proc.stdout.readline())
+        pod = ready["pod_identity"]
+        with open(pod["token_file"]) as fh:
+            token = fh.read()
+        env = clean_env(home, {**ready["env"], **pod["env"]})
+        del env["AWS_CONTAINER_CREDENTIALS_FULL_URI"]
+        env.update(pod["env"])
+        run = run_probe(["--json", "--only", "endpoint.credentials,endpoint.task-metadata"], env, secrets=[token, ready["credentials_id"]])
+        assert run.status("endpoint.credentials") == "pass", run.stdout
+        assert run.report["task"]["network_mode"] == "bridge"
+        assert proc.stdin is not None
+        proc.stdin.close()
+        assert proc.wait(timeout=10) == 0
+        assert not os.path.exists(pod["token_file"]), "the token file goes with the emulator"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+# ---------------------------------------------------------------------------------------
+# Issue 22, in a network namespace (tests/nshost.py): the real addresses, moto's STS.
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def nshost():  # noqa: ANN201
+    from helpers import NetnsHost, need, netns_available
+
+    why = netns_available()
+    need(why is None, why or "")
+    with NetnsHost() as h:
+        yield h
+
+
+# PID 1 of the probe's PID namespace keeps the agent's value; the probe, its child, gets the
+# one in PROBE_TEST_CHILD_VALUE: an entrypoint that rewrote the variable after start.
+REWRITING_INIT = (
+    "import os, subprocess, sys\n"
+    "env = dict(os.environ)\n"
+    "env['AWS_CONTAINER_CREDENTIALS_RELATIVE_URI'] = env.pop('PROBE_TEST_CHILD_VALUE')\n"
+    "sys.exit(subprocess.run(sys.argv[1:], env=env).returncode)\n"
+)
+
+
+def _probe_rewritten(nshost, home: str, value: str):  # noqa: ANN001, ANN202
+    import subprocess
+    import sys
+
+    from helpers import ProbeRun, assert_no_secrets
+
+    env = nshost.task_env(home, PROBE_TEST_CHILD_VALUE=value)
+    cmd = ["ip", "netns", "exec", nshost.name, "unshare", "--pid", "--fork", "--mount-proc", "--kill-child",
+           sys.executable, "-c", REWRITING_INIT, sys.executable, "-m", "probe", "--json", "--deadline", "4"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert_no_secrets([proc.stdout, proc.stderr], nshost.secrets())
+    return ProbeRun(proc.returncode, proc.stdout, proc.stderr, 0.0)
+
+
+@pytest.mark.parametrize(
+    "form, words",
+    [
+        pytest.param("/v2/credentials//{id}", "a doubled slash", id="double-slash"),
+        pytest.param("/v2/credentials/{id}/", "a slash after the id", id="trailing-slash"),
+        pytest.param("/v2/credentials", "no '/<id>' after /v2/credentials", id="no-slash"),
+    ],
+)
+def test_a_malformed_uri_and_where_it_was_changed(nshost, home: str, form: str, words: str) -> None:  # noqa: ANN001
+    cid = nshost.state["credentials_id"]
+    value = form.format(id=cid)
+    nshost.set(reset_counters=True)
+    # Rewritten after start: PID 1 still has the agent's value.
+    run = _probe_rewritten(nshost, home, value)
+    cred = run.check("endpoint.credentials")
+    assert cred["status"] == "fail" and words in cred["title"], cred
+    assert "differs from PID 1's: it was rewritten after the container started" in cred["remedy"], cred["remedy"]
+    assert "Restart the task" not in cred["remedy"] and "ECS_ENABLE_TASK_IAM_ROLE" not in cred["remedy"]
+    assert run.report["cause"]["check"] in ("endpoint.credentials", "processes.credentials-variable"), run.report["cause"]
+    assert nshost.set()["requests"]["credentials"] == 1, "one request per run"
+    # Given to PID 1 already: set before the application started.
+    run = run_probe(["--json", "--deadline", "4"], nshost.task_env(home, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=value),
+                    netns=nshost.name, secrets=nshost.secrets())
+    cred = run.check("endpoint.credentials")
+    assert cred["status"] == "fail" and "PID 1 has the same value: it was set before the application started" in cred["remedy"], cred
+    assert "task definition's environment" in cred["remedy"]
+
+
+def test_pod_identity_stand_in_on_its_ipv6_address(nshost, home: str) -> None:  # noqa: ANN001
+    pod = nshost.info.get("pod_identity")
+    if not pod:
+        pytest.skip("the namespace has no IPv6 for fd00:ec2::23")
+    path = os.path.join(home, "eks-pod-identity-token")
+    with open(path, "w") as fh:
+        fh.write(pod["service_account_token"])
+    env = nshost.task_env(home, AWS_CONTAINER_CREDENTIALS_FULL_URI=pod["url"], AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=path)
+    del env["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"]
+    run = run_probe(["--json", "--deadline", "4"], env, netns=nshost.name,
+                    secrets=nshost.secrets() + [pod["service_account_token"], pod["secret_access_key"], pod["token"]])
+    assert run.check("endpoint.credentials")["status"] == "pass", run.check("endpoint.credentials")
+    assert run.report["identity"]["arn"] == pod["arn"], run.report["identity"]
+    # The ECS path at the Pod Identity Agent: its 404, named as the wrong path for that agent.
+    env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = pod["url"].replace("/v1/credentials", "/v2/credentials/x")
+    cred = run_probe(["--json", "--deadline", "4", "--only", "endpoint.credentials"], env, netns=nshost.name,
+                     secrets=nshost.secrets() + [pod["service_account_token"]]).check("endpoint.credentials")
+    assert cred["status"] == "fail" and "not the Pod Identity Agent's /v1/credentials" in cred["title"], cred
