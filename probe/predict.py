@@ -109,6 +109,8 @@ class _View:
         self.cred = f.get("credentials")
         self.imds = f.get("imds")
         self.has_credentials = f.has("credentials")
+        self.cred_full = f.get("credentials_full")
+        self.has_credentials_full = f.has("credentials_full")
         self.has_imds = f.has("imds")
         self.ident = f.get("identity")
         self.imds_disabled_value = str(shown.get("AWS_EC2_METADATA_DISABLED", ""))
@@ -167,19 +169,42 @@ def _host_allowed(row: SdkBehaviour, url: Optional[str]) -> bool:
 # One SDK through its row.
 
 
-def _container(row: SdkBehaviour, version: Optional[str], features: Optional[Mapping[str, bool]], view: _View) -> tuple[Optional[Prediction], str]:
+def full_uri_first(row: SdkBehaviour, parts: Mapping[str, str]) -> bool:
+    """Does this SDK use AWS_CONTAINER_CREDENTIALS_FULL_URI when both variables are set?
+    By its row, or by the version of a part found beside it (JavaScript v3's
+    credential-provider-http prefers FULL_URI until 3.972.57)."""
+    if row.full_uri_first:
+        return True
+    if row.full_uri_first_part:
+        part, first_relative = row.full_uri_first_part
+        return at_least(parts.get(part), first_relative) is False
+    return False
+
+
+def _container(
+    row: SdkBehaviour,
+    version: Optional[str],
+    features: Optional[Mapping[str, bool]],
+    view: _View,
+    parts: Optional[Mapping[str, str]] = None,
+) -> tuple[Optional[Prediction], str]:
     """The container provider's outcome: a final prediction, or None and why the chain goes on."""
     target = view.target
     source = target.get("source")
     if not source:
         return None, "no container credentials variable is set"
     url = target.get("url")
-    if target.get("both_set") and row.full_uri_first:
-        full_url = view.env.get("full_uri")
-        if not _host_allowed(row, full_url):
-            if row.full_uri_refused == "error":
-                return Prediction("none", "container", False, "with both variables set it uses AWS_CONTAINER_CREDENTIALS_FULL_URI, refuses its host and ends in an error"), ""
-        return Prediction("unknown", "container", False, "with both variables set it uses AWS_CONTAINER_CREDENTIALS_FULL_URI, which the probe did not request (botocore uses the relative URI)"), ""
+    host = target.get("host")
+    cred, has_cred = view.cred, view.has_credentials
+    prefix = ""
+    if target.get("both_set") and full_uri_first(row, parts or {}):
+        # It asks the full URI; the probe asked that endpoint too (credentials_full).
+        source, url, prefix = "full", view.env.get("full_uri"), "with both variables set it uses AWS_CONTAINER_CREDENTIALS_FULL_URI: "
+        try:
+            host = urlsplit(url or "").hostname
+        except ValueError:
+            host = None
+        cred, has_cred = view.cred_full, view.has_credentials_full
     if features is not None:
         supports = bool(features.get("relative"))
         reads_token_file = bool(features.get("token_file"))
@@ -198,7 +223,7 @@ def _container(row: SdkBehaviour, version: Optional[str], features: Optional[Map
         return Prediction("unknown", "container", False, "it would request a credentials URI the probe refuses to send (see env.credentials-uri-safe)"), ""
     if source == "full" and not _host_allowed(row, url):
         hosts = ", ".join(row.full_uri_hosts) or "none"
-        why = f"it refuses the FULL_URI host {target.get('host')!r} (it accepts https or http to {hosts})"
+        why = prefix + f"it refuses the FULL_URI host {host!r} (it accepts https or http to {hosts})"
         if row.full_uri_refused == "error":
             return Prediction("none", "container", False, why + " and ends in an error"), ""
         return None, why + " and passes over the container provider"
@@ -210,6 +235,12 @@ def _container(row: SdkBehaviour, version: Optional[str], features: Optional[Map
         elif token.get("error"):
             failure = f"it cannot read the token file ({token['error']})"
         elif token.get("illegal"):
+            if row.token_newline == "crash":
+                return Prediction(
+                    "none", "container", False,
+                    "the token contains a line break: setting it as the Authorization header throws ERR_INVALID_CHAR, "
+                    "which nothing catches: the process ends",
+                ), ""
             if row.token_newline == "unknown" or (token.get("trailing_newline_only") is False and row.token_newline == "trimmed"):
                 return Prediction("unknown", "container", False, "the token contains a line break; how this SDK sends it is not known"), ""
             if row.token_newline == "error":
@@ -223,16 +254,18 @@ def _container(row: SdkBehaviour, version: Optional[str], features: Optional[Map
         if via:
             failure = f"it sends the credentials request through the proxy {via}, which cannot reach the task's endpoint"
     if failure is None:
-        cred = view.cred
-        if not view.has_credentials or cred.get("deadline_exceeded") or cred.get("collector_error"):
-            return Prediction("unknown", "container", False, "the credentials endpoint was not observed in this run"), ""
+        if not has_cred or cred.get("deadline_exceeded") or cred.get("collector_error"):
+            return Prediction("unknown", "container", False, prefix + "the credentials endpoint was not observed in this run"), ""
         usable = cred.get("status") == 200 and cred.get("fields_missing") == [] and not cred.get("error") and not cred.get("json_error")
         if usable:
-            return Prediction("task-role", "container", False, f"its container provider gets the task role from {url}"), ""
+            served = cred.get("role_arn")
+            if prefix and served and arns.role_name(served) != arns.role_name(view.task_role_arn):
+                return Prediction("other-role", "container", False, prefix + f"{url} serves {served}, not the task role", role=served), ""
+            return Prediction("task-role", "container", False, prefix + f"its container provider gets the task role from {url}"), ""
         if not cred.get("requested"):
-            return Prediction("unknown", "container", False, "the probe did not request the credentials endpoint: " + str(cred.get("not_requested") or cred.get("token_problem") or "")), ""
+            return Prediction("unknown", "container", False, prefix + "the probe did not request the credentials endpoint: " + str(cred.get("not_requested") or cred.get("token_problem") or "")), ""
         what = cred.get("error") or (f"HTTP {cred.get('status')}" + (f" {cred.get('error_code')}" if cred.get("error_code") else "")) if cred.get("status") != 200 else "an unusable answer"
-        failure = f"the credentials endpoint fails ({what})"
+        failure = prefix + f"the credentials endpoint fails ({what})"
     if row.container_failure == "error":
         return Prediction("none", "container", bool(via), failure + "; its chain ends in an error there (no fallback to the instance role)"), ""
     return None, failure + "; its chain goes on to the EC2 instance role"
@@ -241,12 +274,13 @@ def _container(row: SdkBehaviour, version: Optional[str], features: Optional[Map
 def _imds(row: SdkBehaviour, version: Optional[str], view: _View, reason: str) -> Prediction:
     lead = (reason + "; ") if reason else ""
     value = view.imds_disabled_value
-    if row.honours_imds_disabled and (value.lower() == "true" or (row.imds_disabled_any_value and value)):
+    honours = row.honours_imds_disabled and chain.supports(row, version, "imds-disabled")
+    if honours and (value.lower() == "true" or (row.imds_disabled_any_value and value)):
         return Prediction("none", None, False, lead + "AWS_EC2_METADATA_DISABLED=true stops its IMDS provider, so it finds no credentials")
     imds = view.imds
     if not view.has_imds or imds.get("deadline_exceeded") or imds.get("collector_error"):
         return Prediction("unknown", "imds", False, lead + "IMDS was not observed in this run")
-    if imds.get("disabled"):
+    if imds.get("disabled") and not imds.get("requested"):
         return Prediction("unknown", "imds", False, lead + "it ignores AWS_EC2_METADATA_DISABLED, and the probe did not query IMDS")
     url = "http://169.254.169.254/"
     try:
@@ -257,7 +291,7 @@ def _imds(row: SdkBehaviour, version: Optional[str], view: _View, reason: str) -
         return Prediction(
             "none",
             "imds",
-            False,
+            True,
             lead + f"it asks IMDS through the proxy {via}, which cannot reach the task's IMDS, so it ends in an error "
             "(a proxy that runs on EC2 itself would hand out its own instance's role instead)",
         )
@@ -328,7 +362,13 @@ def _from_pick(pick: chain.Pick, row: SdkBehaviour, version: Optional[str], view
     return Prediction(kind, pick.source, False, pick.why, role=pick.role_arn, chained=chained)
 
 
-def predict(row: SdkBehaviour, version: Optional[str], view: _View, features: Optional[Mapping[str, bool]] = None) -> Prediction:
+def predict(
+    row: SdkBehaviour,
+    version: Optional[str],
+    view: _View,
+    features: Optional[Mapping[str, bool]] = None,
+    parts: Optional[Mapping[str, str]] = None,
+) -> Prediction:
     """Walk the SDK's chain over the facts; the first source that decides wins."""
     early = chain.before_chain(row, view.inputs)
     if early is not None:
@@ -338,7 +378,7 @@ def predict(row: SdkBehaviour, version: Optional[str], view: _View, features: Op
     passed_over = ""
     for source in row.chain:
         if source == "container":
-            decided, passed_over = _container(row, version, features, view)
+            decided, passed_over = _container(row, version, features, view, parts)
             if decided is not None:
                 return decided
         elif source == "imds":
@@ -600,6 +640,36 @@ def _used_by(entry: Mapping[str, Any], runtime: str, procs: list[_Process], root
 # The report's `sdks` list.
 
 
+# An unknown provider's runtime, by its source file's extension.
+_RUNTIME_OF_SOURCE = {".py": "python", ".js": "node", ".mjs": "node", ".cjs": "node", ".ts": "node", ".rb": "ruby", ".php": "php"}
+
+
+def _asks_container(row: SdkBehaviour, version: Optional[str], entry: Mapping[str, Any], view: _View) -> bool:
+    """Would this SDK request the credentials URL at all? One that predates the container
+    provider (botocore 1.4.36) never does: no proxy can be blamed for it."""
+    features = entry.get("features")
+    if isinstance(features, dict):
+        return bool(features.get("relative"))
+    source = view.target.get("source")
+    minimum = (row.min_full_uri or row.min_relative) if source == "full" else row.min_relative
+    return at_least(version, minimum) is not False
+
+
+def _parts(entry: Mapping[str, Any], found: list[Mapping[str, Any]]) -> dict[str, str]:
+    """Versions of the parts beside an SDK that its row consults (JavaScript v3's
+    credential-provider-http in the same project's node_modules)."""
+    if entry.get("sdk") != "js-v3-credential-provider-node":
+        return {}
+    home = sdk_home(entry)
+    near = [e for e in found if e.get("sdk") == "js-v3-credential-provider-http" and sdk_home(e) == home and isinstance(e.get("version"), str)]
+    if not near:
+        return {}
+    # The copy node resolves first: the one nested under credential-provider-node, else the hoisted one.
+    own = os.path.dirname(os.path.dirname(str(entry.get("path"))))
+    near.sort(key=lambda e: (not str(e.get("path")).startswith(own + "/"), len(str(e.get("path")))))
+    return {"js-v3-credential-provider-http": str(near[0]["version"])}
+
+
 def _family_entries(found: list[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], Optional[Mapping[str, Any]]]]:
     """(entry, the botocore beside it) for each SDK worth a prediction.
 
@@ -694,23 +764,35 @@ def _predict_all(f: Facts) -> list[dict[str, Any]]:
         row, reason = sdkmodel.row_for(decide_key, decide_version)
         family = sdkmodel.rows_for(key)[0] if sdkmodel.rows_for(key) else None
         title = family.title if family else key
-        if row is None:
+        if key == "unknown-container-provider":
+            prediction = Prediction(
+                "unknown", "container", False,
+                "it fetches container credentials (it names AWS_CONTAINER_CREDENTIALS_*), but it is no SDK the model "
+                "knows: what it gets is unknown (the other SDKs' answers do not cover it)",
+            )
+        elif row is None:
             prediction = Prediction("unknown", None, False, f"no prediction: {reason}")
         else:
             try:
                 features = entry.get("features") if isinstance(entry.get("features"), dict) else None
-                prediction = predict(row, decide_version, view, features)
+                prediction = predict(row, decide_version, view, features, _parts(entry, found))
             except (TypeError, ValueError, KeyError, AttributeError) as exc:
                 prediction = Prediction("unknown", None, False, f"no prediction: the facts are inconsistent ({type(exc).__name__})")
             if beside:
                 prediction = replace(prediction, why=f"(with botocore {decide_version} beside it) " + prediction.why)
-        runtime = family.runtime if family else ""
-        via = prediction.via_proxy
-        if row is not None and view.target.get("source"):
+        runtime = family.runtime if family else _RUNTIME_OF_SOURCE.get(os.path.splitext(str(entry.get("path")))[1], "")
+        # Which of its credentials requests go through a proxy: the credentials endpoint's
+        # (when it asks it at all) and, on the way it ends, IMDS's.
+        proxied = []
+        if row is not None and view.target.get("source") and _asks_container(row, decide_version, entry, view):
             try:
-                via = bool(proxy_for(row.proxy_container, view.target.get("url"), view.proxy_vars, view.no_proxy))
+                if proxy_for(row.proxy_container, view.target.get("url"), view.proxy_vars, view.no_proxy):
+                    proxied.append("credentials-endpoint")
             except LookupError:
-                via = False
+                pass
+        if prediction.source == "imds" and prediction.via_proxy:
+            proxied.append("imds")
+        via = bool(proxied)
         out.append(
             {
                 "sdk": family.family if family else key,
@@ -720,6 +802,7 @@ def _predict_all(f: Facts) -> list[dict[str, Any]]:
                 "gets": prediction.gets,
                 "source": prediction.source,
                 "via_proxy": via,
+                "proxied": proxied,
                 "used_by": _used_by(entry, runtime, processes, roots, subject_root),
                 "why": prediction.why,
                 "runtime": runtime,

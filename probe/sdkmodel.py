@@ -1130,6 +1130,18 @@ def row_for(scanner_key: str, version: Optional[str]) -> tuple[Optional[SdkBehav
     return None, f"no row of the model covers version {version}"
 
 
+def ignores_imds_disabled(scanner_key: str, version: Optional[str]) -> bool:
+    """Does this SDK ask IMDS even with AWS_EC2_METADATA_DISABLED=true (it never reads the
+    variable, or predates it)? An SDK the model does not know counts as one that may."""
+    row, _ = row_for(scanner_key, version)
+    if row is None:
+        return scanner_key not in ("js-v3-credential-provider-http", "go-v2-credentials")
+    if not row.honours_imds_disabled:
+        return row.min_relative is not None or row.family == "boto"
+    first = dict(row.since).get("imds-disabled")
+    return first is not None and at_least(version, first) is False
+
+
 def at_least(version: Optional[str], minimum: Optional[str]) -> Optional[bool]:
     """version >= minimum; None when either cannot be compared."""
     if minimum is None:

@@ -195,3 +195,22 @@ def test_role_chained_from_the_task_role(host: NetnsHost, home: str) -> None:
     assert tr["status"] == "pass" and tr["title"] == "The application assumes app-data-role with the task role", tr
     assert probe(host, env, "--expect-role", "app-data-role").status("identity.task-role") == "pass"
     assert probe(host, env, "--expect-role", "another-role").status("identity.task-role") == "fail"
+
+
+def test_imds_disabled_is_asked_only_for_an_sdk_that_ignores_the_variable(host: NetnsHost, home: str) -> None:
+    """AWS_EC2_METADATA_DISABLED=true keeps the probe off IMDS (issue 21), unless an SDK in the
+    image never reads the variable (botocore 1.4.36): then IMDS's answer is what that SDK gets."""
+    env = host.task_env(home, AWS_EC2_METADATA_DISABLED="true")
+    host.set(reset_counters=True)
+    run = probe(host, env)
+    assert host.set()["requests"].get("imds", 0) == 0
+    assert run.status("imds.instance-role") == "skip"
+    meta = os.path.join(home, "site-packages", "botocore-1.4.36.dist-info")
+    os.makedirs(meta)
+    with open(os.path.join(meta, "METADATA"), "w") as fh:
+        fh.write("Name: botocore\nVersion: 1.4.36\n")
+    host.set(reset_counters=True)
+    run = probe(host, env)
+    assert host.set()["requests"].get("imds", 0) > 0
+    entry = next(s for s in run.report["sdks"] if s["sdk"] == "botocore")
+    assert entry["gets"] == "instance-role", entry

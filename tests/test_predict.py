@@ -397,3 +397,14 @@ def test_the_model_document_is_current() -> None:
 
 def test_task_role_arn_constant_is_the_served_role() -> None:
     assert TASK_ROLE_ARN.endswith("role/app-task-role")
+
+
+def test_an_sdk_without_the_container_provider_is_not_blamed_on_the_proxy(tmp_path: Path) -> None:
+    """botocore 1.4.36 never asks the credentials endpoint (issue 21): its requests through a
+    proxy are IMDS's, and proxy.credentials-endpoint does not fail for it."""
+    env = env_with(HTTP_PROXY=PROXY, http_proxy=PROXY)
+    facts = make_facts(tmp_path, env, {"sdk": sdk_record(BOTOCORE_OLD), "imds": imds_v1(True)})
+    entry = predict.predict_all(facts)[0]
+    assert entry["proxied"] == ["imds"] and entry["via_proxy"] is True, entry
+    result = REGISTRY["proxy.credentials-endpoint"].fn(facts)
+    assert result.status is not Status.FAIL, result

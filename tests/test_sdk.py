@@ -72,8 +72,8 @@ def test_python_versions_found_exactly(pypi_root: Path) -> None:
     [
         pytest.param("botocore", "1.4.36", "relative", "fail", id="botocore-1.4.36-too-old"),
         pytest.param("botocore", "1.4.37", "relative", "pass", id="botocore-1.4.37-ok"),
-        pytest.param("botocore", "1.31.85", "full", "fail", id="botocore-1.31.85-no-token-file"),
-        pytest.param("botocore", "1.32.0", "full", "pass", id="botocore-1.32.0-token-file"),
+        pytest.param("botocore", "1.31.85", "full-token-file", "fail", id="botocore-1.31.85-no-token-file"),
+        pytest.param("botocore", "1.32.0", "full-token-file", "pass", id="botocore-1.32.0-token-file"),
         pytest.param("awscli-v1", "1.10.46", "relative", "fail", id="awscli-1.10.46-too-old"),
         pytest.param("awscli-v1", "1.10.47", "relative", "pass", id="awscli-1.10.47-ok"),
         pytest.param("boto", "2.49.0", "relative", "fail", id="boto2-never"),
@@ -146,8 +146,8 @@ def test_node_versions_found_exactly(npm_root: Path) -> None:
     [
         pytest.param("js-v2", "2.4.6", "relative", "fail", id="aws-sdk-2.4.6"),
         pytest.param("js-v2", "2.4.7", "relative", "pass", id="aws-sdk-2.4.7"),
-        pytest.param("js-v3-credential-provider-node", "3.503.0", "full", "fail", id="provider-node-3.503.0"),
-        pytest.param("js-v3-credential-provider-node", "3.503.1", "full", "pass", id="provider-node-3.503.1"),
+        pytest.param("js-v3-credential-provider-node", "3.503.0", "full-token-file", "fail", id="provider-node-3.503.0"),
+        pytest.param("js-v3-credential-provider-node", "3.503.1", "full-token-file", "pass", id="provider-node-3.503.1"),
     ],
 )
 def test_node_verdicts_at_both_sides(npm_root: Path, sdk: str, version: str, source: str, verdict: str) -> None:
@@ -209,7 +209,7 @@ def test_debian_verdicts_depend_on_the_source_in_use(debian_root: tuple[Path, di
     env = clean_env(home, {"AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:9/creds", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": str(token)})
     run = run_probe(["sdk", str(root), "--json"], env)
     check = run.check("sdk.versions")
-    assert check["status"] == "fail" and check["data"]["source"] == "full"
+    assert check["status"] == "fail" and check["data"]["source"] == "full-token-file"
     verdicts = {e["sdk"]: e["verdict"] for e in check["data"]["sdks"]}
     # aws-sdk-go-v2 1.17 (2022), botocore 1.29, AWS CLI 2.9, Ruby 3.168: all before the token file.
     assert verdicts == {"go-unversioned": "fail", "botocore": "fail", "awscli-v2": "fail", "ruby": "fail"}
@@ -270,8 +270,8 @@ def test_java_layouts(tmp_path: Path) -> None:
     assert "app.ear!/web.war!/WEB-INF/lib/sdk-core-2.21.30.jar" in by_version["2.21.30"]["path"]
     assert verdict_for(by_version["1.11.15"], "relative")[0] == "fail"
     assert verdict_for(by_version["1.11.16"], "relative")[0] == "pass"
-    assert verdict_for(by_version["2.21.29"], "full")[0] == "fail"
-    assert verdict_for(by_version["2.21.30"], "full")[0] == "pass"
+    assert verdict_for(by_version["2.21.29"], "full-token-file")[0] == "fail"
+    assert verdict_for(by_version["2.21.30"], "full-token-file")[0] == "pass"
 
 
 def test_php_ruby_lock_dotnet_cpp_powershell(tmp_path: Path) -> None:
@@ -313,9 +313,9 @@ def test_php_ruby_lock_dotnet_cpp_powershell(tmp_path: Path) -> None:
     assert verdict_for(judge[("php", "3.18.28")], "relative")[0] == "pass"
     assert verdict_for(judge[("ruby", "2.3.21")], "relative")[0] == "fail"
     assert verdict_for(judge[("dotnet", "3.1.5.0")], "relative")[0] == "fail"
-    assert verdict_for(judge[("dotnet", "3.7.302")], "full")[0] == "pass"
-    assert verdict_for(judge[("powershell", "4.1.501")], "full")[0] == "fail"
-    assert verdict_for(judge[("cpp", "1.11.263")], "full")[0] == "pass"
+    assert verdict_for(judge[("dotnet", "3.7.302")], "full-token-file")[0] == "pass"
+    assert verdict_for(judge[("powershell", "4.1.501")], "full-token-file")[0] == "fail"
+    assert verdict_for(judge[("cpp", "1.11.263")], "full-token-file")[0] == "pass"
 
 
 def write_pe(path: Path, version: tuple[int, int, int, int]) -> None:
@@ -406,8 +406,8 @@ def test_go_build_info_both_formats(tmp_path: Path, build: Any) -> None:
     # A replace directive (=>) wins over the version it replaces.
     assert got == {("go-v1", "1.47.10"), ("go-v2-config", "1.25.0"), ("go-v2-credentials", "1.16.0")}
     entries = {e["sdk"]: e for e in scan([str(tmp_path)])["found"]}
-    assert verdict_for(entries["go-v1"], "full")[0] == "fail"
-    assert verdict_for(entries["go-v2-config"], "full")[0] == "pass"
+    assert verdict_for(entries["go-v1"], "full-token-file")[0] == "fail"
+    assert verdict_for(entries["go-v2-config"], "full-token-file")[0] == "pass"
 
 
 # ---------------------------------------------------------------------------------------

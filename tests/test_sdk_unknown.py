@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from probe.facts.sdk import scan
 
 
@@ -61,3 +63,22 @@ def test_an_unknown_container_credentials_provider_is_found(tmp_path: Path) -> N
         ("unknown-container-provider", None, "srv/app/lib/RemoteCredentialProvider.rb"),
         ("unknown-container-provider", None, "srv/app/lib/ecs_credentials.py"),
     ]
+
+
+@pytest.mark.parametrize(
+    "sdk, version, source, verdict",
+    [
+        # aws-vault's --ecs-server: FULL_URI on loopback, the token in the variable (measured).
+        pytest.param("botocore", "1.31.85", "full", "pass", id="botocore-1.31-token-variable"),
+        pytest.param("botocore", "1.10.25", "full", "pass", id="botocore-1.10-token-variable"),
+        pytest.param("botocore", "1.31.85", "full-token-file", "fail", id="botocore-1.31-token-file"),
+        pytest.param("js-v2", "2.62.0", "full", "fail", id="aws-sdk-2.62-ignores-full-uri"),
+        pytest.param("js-v2", "2.63.0", "full", "pass", id="aws-sdk-2.63-reads-full-uri"),
+        pytest.param("js-v3-credential-provider-node", "3.186.0", "full", "pass", id="v3-3.186-token-variable"),
+        pytest.param("js-v3-credential-provider-node", "3.186.0", "full-token-file", "fail", id="v3-3.186-no-token-file"),
+    ],
+)
+def test_versions_by_token_variable_or_file(sdk: str, version: str, source: str, verdict: str) -> None:
+    from probe.checks.sdk import verdict_for
+
+    assert verdict_for({"sdk": sdk, "version": version, "path": "/srv/app"}, source)[0] == verdict

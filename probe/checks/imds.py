@@ -13,7 +13,7 @@ def instance_role(f: Facts) -> Outcome:
     included: some SDKs never read it)."""
     rec = f.get("imds")
     if rec.get("disabled") and not rec.get("requested"):
-        return skipped("Instance role is out of reach", "AWS_EC2_METADATA_DISABLED=true and IMDS was not asked")
+        return skipped("Instance role is out of reach", "AWS_EC2_METADATA_DISABLED=true, and no SDK found here ignores it: IMDS was not asked")
     if rec.get("deadline_exceeded"):
         return passed("IMDS did not answer in time", rec.get("error") or "")
     if rec.get("collector_error"):

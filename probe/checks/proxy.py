@@ -48,7 +48,9 @@ def credentials_endpoint(f: Facts) -> Outcome:
     remedy = remedies.NO_PROXY + ("" if host in ("169.254.170.2", "169.254.169.254") else f" Add {host} too.")
     sdks = _sdks(f)
     if sdks is not None:
-        via = [s for s in sdks if s["via_proxy"]]
+        # Only the SDKs that ask the credentials endpoint itself: one that predates the
+        # container provider (botocore 1.4.36) never does, whatever the proxy does to its IMDS.
+        via = [s for s in sdks if "credentials-endpoint" in (s.get("proxied") or [])]
         clients = predict.clients_via_proxy(url, f)
         if via:
             return failed(

@@ -20,12 +20,27 @@ def _title(key: str) -> str:
 
 
 def source_in_use(f: Facts) -> str:
+    """"relative", "full" (the full URI, the token in the variable or none) or "full-token-file"."""
     env = f.get("environ")
     target = env.get("credentials_target") or {}
     token = env.get("authorization_token") or {}
-    if target.get("source") == "full" and token.get("source"):
-        return "full"
+    if target.get("source") == "full":
+        return "full-token-file" if token.get("source") == "file" else "full"
     return "relative"
+
+
+# What each source needs of an SDK, and how to name it.
+NEEDS = {
+    "relative": ("min_relative", "the ECS task role (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)"),
+    "full": ("min_full_uri", "AWS_CONTAINER_CREDENTIALS_FULL_URI (and the token variable)"),
+    "full-token-file": ("min_token_file", "AWS_CONTAINER_CREDENTIALS_FULL_URI with a token file"),
+}
+
+
+def first_supporting(row: sdkmodel.SdkBehaviour, source: str) -> Optional[str]:
+    """The first version of this row's SDK that supports the source (the token variable
+    comes with the full URI; the token file later)."""
+    return getattr(row, NEEDS[source][0]) or row.min_relative
 
 
 def verdict_for(entry: dict[str, Any], source: str) -> tuple[str, str]:
@@ -38,7 +53,7 @@ def verdict_for(entry: dict[str, Any], source: str) -> tuple[str, str]:
         return "fail", f"{name} at {entry['path']} never supports container credentials"
     features = entry.get("features")
     if isinstance(features, dict):  # judged by the variable names the binary reads
-        if source == "full" and not features.get("token_file"):
+        if source == "full-token-file" and not features.get("token_file"):
             return "fail", f"{name} at {entry['path']} never reads AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (too old for it)"
         return "pass", f"{name} at {entry['path']} (reads the container credentials variables)"
     if not version:
@@ -50,8 +65,10 @@ def verdict_for(entry: dict[str, Any], source: str) -> tuple[str, str]:
     if not rows:
         return "warn", f"{name} {version} at {entry['path']}: no behaviour model for it"
     row = rows[0]
-    need = row.min_token_file if source == "full" else row.min_relative
-    what = "AWS_CONTAINER_CREDENTIALS_FULL_URI with a token file" if source == "full" else "the ECS task role (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)"
+    need = first_supporting(row, source) if source != "full-token-file" or row.min_token_file else None
+    if source == "full-token-file" and row.min_token_file is None:
+        return "fail", f"{name} {version} at {entry['path']} never reads AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
+    what = NEEDS[source][1]
     if need is not None and have < Version(need):
         return "fail", f"{name} {version} at {entry['path']} is older than {need}, the first to support {what}"
     return "pass", f"{name} {version}"
@@ -134,7 +151,7 @@ def versions(f: Facts) -> Outcome:
     first = next((e for e, v, _w in judged if v == "fail" and in_use(e)), None)
     if first is not None and first.get("sdk") != "boto":
         rows = sdkmodel.rows_for(str(first.get("sdk")))
-        need = (rows[0].min_token_file if source == "full" else rows[0].min_relative) if rows else None
+        need = first_supporting(rows[0], source) if rows else None
         if need:
             upgrade = (
                 f"Upgrade {predict.PACKAGE.get(str(first.get('sdk')), _title(str(first.get('sdk'))))} in "

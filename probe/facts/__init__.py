@@ -395,6 +395,7 @@ def collect_task(
     replaces ``environ``; its files are read in its root as its user would (RootFS); its
     root is the SDK scan's and every SDK there counts as its. Nothing it names is run.
     """
+    from probe import sdkmodel
     from probe.facts import awsconfig, endpoints, environ as env_facts, http, proxy
     from probe.facts.rootfs import RootFS
 
@@ -517,7 +518,20 @@ def collect_task(
             return record
 
         jobs["sdk"] = _Job("sdk", sdk_scan, scope)
-    imds_job = _Job("imds", lambda: endpoints.fetch_imds(environ, deadline), scope)
+    def imds() -> endpoints.Observed:
+        ask = False
+        if environ.get("AWS_EC2_METADATA_DISABLED", "").lower() == "true" and "sdk" in jobs:
+            # Asked only for an SDK that ignores the variable: the scan says whether there is one.
+            scan_job = jobs["sdk"]
+            scan_job.join(max(0.0, deadline - 0.5 - time.monotonic()))
+            found = scan_job.result.get("found") if isinstance(scan_job.result, dict) else None
+            ask = any(sdkmodel.ignores_imds_disabled(str(e.get("sdk")), e.get("version")) for e in found or [] if isinstance(e, dict))
+        elif environ.get("AWS_EC2_METADATA_DISABLED", "").lower() == "true" and isinstance(data.get("sdk"), dict):
+            found = data["sdk"].get("found")  # the sidecar's cached scan
+            ask = any(sdkmodel.ignores_imds_disabled(str(e.get("sdk")), e.get("version")) for e in found or [] if isinstance(e, dict))
+        return endpoints.fetch_imds(environ, deadline, ask_if_disabled=ask)
+
+    imds_job = _Job("imds", imds, scope)
     if "imds" in wanted:
         jobs["imds"] = imds_job
 

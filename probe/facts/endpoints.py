@@ -327,14 +327,18 @@ def fetch_task_metadata(uri: Optional[str], deadline: Optional[float] = None) ->
     return record
 
 
-def fetch_imds(environ: Mapping[str, str], deadline: Optional[float] = None) -> Observed:
+def fetch_imds(environ: Mapping[str, str], deadline: Optional[float] = None, ask_if_disabled: bool = False) -> Observed:
     """Can this container reach the EC2 instance role through IMDS (v2, then v1)? The
-    instance role's credentials stay in memory (``payload``) for the identity collector."""
-    # AWS_EC2_METADATA_DISABLED stops most SDKs, not all (botocore before 1.9.12, aws-sdk
-    # before 2.187.0, AsyncAws read nothing of it): IMDS is asked either way.
+    instance role's credentials stay in memory (``payload``) for the identity collector.
+
+    With AWS_EC2_METADATA_DISABLED=true IMDS is not asked, unless ``ask_if_disabled``: an
+    SDK in the image ignores the variable (botocore before 1.9.12, aws-sdk before 2.187.0,
+    AsyncAws read nothing of it), and what it would get is IMDS's answer."""
     disabled = environ.get("AWS_EC2_METADATA_DISABLED", "").lower() == "true"
     base = environ.get("AWS_EC2_METADATA_SERVICE_ENDPOINT") or IMDS_DEFAULT
     record: dict[str, Any] = {"disabled": disabled, "endpoint": redact.mask_url(base), "requested": False}
+    if disabled and not ask_if_disabled:
+        return Observed(record)
     base = base.rstrip("/")
     record["requested"] = True
     timeout = _budget(deadline, IMDS_TIMEOUT)
