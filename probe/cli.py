@@ -310,7 +310,10 @@ def run_watch(args: argparse.Namespace, opts: dict[str, Any], stdout: TextIO, st
     runs = int(_number("runs", args.runs, 0, 0, 10**9)) or None
     selection = runner.Selection(opts["only"], opts["skip"], opts["expect_role"])
     try:
-        return sidecar.watch(dict(os.environ), interval, opts["deadline"], selection, listen, emf, stdout, stderr, runs, _sdk_roots(args), **_watch_target(args))
+        return sidecar.watch(
+            dict(os.environ), interval, opts["deadline"], selection, listen, emf, stdout, stderr, runs, _sdk_roots(args),
+            output=opts.get("output"), **_watch_target(args),
+        )
     except OSError as exc:
         raise UsageError(f"cannot listen on {listen}: {exc.strerror or exc}") from None
 

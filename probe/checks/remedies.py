@@ -43,7 +43,8 @@ SHIM = (
     "(make it `env -i sh -l -c`); under s6-overlay, start services with with-contenv."
 )
 COPY_FROM_PID1 = (
-    "To see them by hand (as root): `tr '\\0' '\\n' < /proc/1/environ | grep ^AWS_CONTAINER`; copy the "
+    "To see them by hand (as root): `tr '\\0' '\\n' < /proc/1/environ | grep ^AWS_CONTAINER` (under pidMode task "
+    "PID 1 is ECS's pause process: read /proc/PID/environ of the container's main process named above); copy the "
     "printed line into ~/.profile as `export NAME=value` with the literal value (in the affected shell "
     "the variable is empty: a reference to it writes nothing)."
 )

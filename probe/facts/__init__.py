@@ -92,6 +92,7 @@ _PROCESS = dict(
     pid=_Need(int), ppid=_INT, name=_STR, cmdline=_Opt((str, _ListOf(str))), container_id=_STR, container=_STR,
     self=_BOOL, target=_BOOL, error=_STR, reason=_STR, exe=_STR, search_paths=_STRS, paths=_STRS, has_relative=_BOOL, has_full=_BOOL,
     same_as_pid1=_BOOL, inherited=_BOOL, proxy=_ROUTE, no_proxy=_STR, proxy_vars=_Opt(_MapOf(_STR)),
+    root_id=_STR, uid=_INT, search=_Opt(_MapOf(_STRS)),
     no_proxy_vars=_Opt(_MapOf(_STR)), capabilities=_Opt(_MapOf(_SCALAR)),
 )
 _AWS_FILE = _rec(
@@ -127,12 +128,12 @@ FACTS_SHAPE: dict[str, Any] = {
     "credentials": _rec(
         **_COMMON, **_ANSWER, requested=_BOOL, url=_STR, not_requested=_STR, token_problem=_STR,
         rate_limit=_Opt(_MapOf(_SCALAR)), fields_missing=_STRS, role_arn=_STR, account_id=_STR,
-        access_key_id=_STR, expiration=_STR,
+        access_key_id=_STR, expiration=_STR, uri_problems=_STRS, location=_STR,
     ),
     "credentials_full": _rec(
         **_COMMON, **_ANSWER, requested=_BOOL, url=_STR, not_requested=_STR, token_problem=_STR,
         rate_limit=_Opt(_MapOf(_SCALAR)), fields_missing=_STRS, role_arn=_STR, account_id=_STR,
-        access_key_id=_STR, expiration=_STR,
+        access_key_id=_STR, expiration=_STR, uri_problems=_STRS, location=_STR,
     ),
     "metadata": _rec(
         **_COMMON, uri=_STR, requested=_BOOL, container=_rec(**_ANSWER, error=_STR), task=_rec(**_ANSWER, error=_STR),
@@ -557,7 +558,12 @@ def collect_task(
             main = target.main_pid or target.pid
             jobs["shim"] = _Job("shim", lambda: collect_shim(home, main_pid=main, fs=fs, self_pid=target.pid), scope)
         else:
-            jobs["shim"] = _Job("shim", lambda: collect_shim(environ.get("HOME")), scope)
+            from probe.facts.processes import container_main
+
+            # PID 1 is ECS's pause process under pidMode task: the container's main process
+            # holds what the shim copied.
+            main_pid = container_main(os.getpid()) or 1
+            jobs["shim"] = _Job("shim", lambda: collect_shim(environ.get("HOME"), main_pid=main_pid), scope)
     for job in jobs.values():
         job.start()
     for job in jobs.values():
