@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
-from typing import Any, Callable, TextIO
+from typing import Any, Callable, Optional, TextIO
 
 from probe.emulator import Emulator
 
@@ -28,6 +28,7 @@ class Scenario:
     story: str
     expect: str  # the verdict the probe must reach
     setup: Callable[[Emulator, dict[str, str]], None]
+    cause: Optional[str] = None  # the check the probe must name as the cause
 
 
 def _healthy(emu: Emulator, env: dict[str, str]) -> None:
@@ -62,9 +63,13 @@ SCENARIOS = (
     Scenario("healthy", "A task with a task role; IMDS blocked. Everything as it should be.", "pass", _healthy),
     Scenario(
         "instance-role-fallback",
-        "The process lacks AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (say, started by cron), so the SDK silently uses the EC2 instance role.",
+        "No AWS_CONTAINER_CREDENTIALS_* variable reaches the application, so its SDK silently uses the EC2 "
+        "instance role. Either the task has no task role, or the process started without PID 1's "
+        "environment (a cron job, `su -`); here the container's main process lacks it too, so the probe "
+        "names the task definition.",
         "fail",
         _fallback,
+        "env.credentials-variable",
     ),
     Scenario(
         "proxy-without-no-proxy",
@@ -79,12 +84,14 @@ SCENARIOS = (
         "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in the task definition shadow the task role.",
         "fail",
         _static_keys,
+        "env.shadowing-credentials",
     ),
     Scenario(
         "endpoint-error",
         "The agent no longer knows the task's credentials id (task stopped, or the variable was copied from another task).",
         "fail",
         _endpoint_error,
+        "endpoint.credentials",
     ),
 )
 
@@ -134,41 +141,51 @@ def run(args: Any, opts: dict[str, Any], stdout: TextIO, stderr: TextIO) -> int:
     documents: list[dict[str, Any]] = []
     mismatches = []
     color = fmt == "text" and not opts["no_color"] and not opts.get("output") and stdout.isatty() and os.environ.get("TERM") != "dumb"
+    import importlib.util
+
+    audit_runs = with_audit and importlib.util.find_spec("moto") is not None
+    total = len(chosen) + (1 if audit_runs else 0)
     for i, scenario in enumerate(chosen, 1):
         with tempfile.TemporaryDirectory(prefix="probe-demo-") as home, Emulator() as emu:
             emu.give_task_role("demo-task-role")
             emu.give_instance_role("ecsInstanceRole")
             env = _base_env(emu, home)
             scenario.setup(emu, env)
-            cmd = [sys.executable, "-m", "probe", "task", "--format", fmt, "--deadline", str(opts["deadline"])]
+            # The probe runs on this machine, whose processes are not the emulated task's: the
+            # check that compares them with PID 1 would only say that this machine's PID 1
+            # lacks the variable. (The survey still runs: the SDK check uses it.)
+            cmd = [sys.executable, "-m", "probe", "task", "--format", fmt, "--deadline", str(opts["deadline"]), "--skip", "processes.credentials-variable"]
             if opts["verbose"]:
                 cmd.append("--verbose")
             if not color:
                 env["NO_COLOR"] = "1"
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=opts["deadline"] + 30)
         got = None
+        named: Optional[str] = None
         if fmt == "json":
             try:
                 doc = json.loads(proc.stdout)
                 got = doc.get("verdict")
+                named = (doc.get("cause") or {}).get("check")
                 documents.append({"scenario": scenario.name, "story": scenario.story, "expect": scenario.expect, "report": doc})
             except ValueError:
                 documents.append({"scenario": scenario.name, "error": (proc.stderr or proc.stdout)[-500:]})
         else:
             got = next((line.split()[1].lower() for line in proc.stdout.splitlines() if line.startswith("Verdict:")), None)
+            named = next((line.rstrip(")").rsplit("(", 1)[-1] for line in proc.stdout.splitlines() if line.startswith("Cause:")), None)
             rule = "=" * 100
             outputs.append(
-                f"{rule}\nScenario {i}/{len(chosen)}: {scenario.name}\n{scenario.story}\n{rule}\n{proc.stdout}"
+                f"{rule}\nScenario {i}/{total}: {scenario.name}\n{scenario.story}\n{rule}\n{proc.stdout}"
                 + (f"(stderr) {proc.stderr}\n" if proc.stderr.strip() else "")
                 + "\n"
             )
         if got != scenario.expect:
             mismatches.append(f"{scenario.name}: expected verdict {scenario.expect}, got {got}")
+        elif named != scenario.cause:
+            mismatches.append(f"{scenario.name}: expected the cause {scenario.cause or '(none)'}, got {named or '(none)'}")
     ran = len(chosen)
     if with_audit:
-        import importlib.util
-
-        if importlib.util.find_spec("moto") is None:
+        if not audit_runs:
             if fmt == "text":
                 outputs.append(
                     "Scenario audit: not run: it serves an account from moto, which is not installed "
@@ -182,7 +199,7 @@ def run(args: Any, opts: dict[str, Any], stdout: TextIO, stderr: TextIO) -> int:
                 documents.append({"scenario": "audit", "story": audit.DEMO_STORY, "expect": "fail", "report": json.loads(buf.getvalue())})
             else:
                 rule = "=" * 100
-                outputs.append(f"{rule}\nScenario audit (probe audit)\n{rule}\n{buf.getvalue()}\n")
+                outputs.append(f"{rule}\nScenario {total}/{total}: audit (probe audit)\n{rule}\n{buf.getvalue()}\n")
             if got_code != 1:
                 mismatches.append(f"audit: expected verdict fail, got exit {got_code}")
     if fmt == "json":

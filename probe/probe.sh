@@ -2008,7 +2008,7 @@ render_text() {
         [ -n "$_de" ] && [ $_said = 0 ] && [ "$_s" != pass ] && { tsafe "$_de"; wrap '' "$R" 8; }
         case $_s in fail|error|warn) [ -n "$_re" ] && { tsafe "$_re"; wrap 'fix: ' "$R" 8; } ;; esac
     done
-    [ $n_notsel -gt 0 ] && printf '       (%s checks not selected)\n' "$n_notsel"
+    if [ $n_notsel -eq 1 ]; then printf '       (1 check not selected)\n'; elif [ $n_notsel -gt 1 ]; then printf '       (%s checks not selected)\n' "$n_notsel"; fi
     _tally=''
     for _s in pass warn fail skip error; do
         eval "_n=\$n_$_s"

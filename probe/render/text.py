@@ -8,6 +8,7 @@ import textwrap
 from typing import Any
 
 from probe import redact
+from probe.checks import remedies
 from probe.model import Report, Status
 
 MARKS = {
@@ -110,6 +111,55 @@ def _sdk_block(report: Report, color: bool) -> list[str]:
     return out
 
 
+# The fixes several checks share, longest first so that one holding another is matched
+# whole (NON_PID1 holds SHIM and COPY_FROM_PID1).
+SHARED_FIXES = sorted(
+    (
+        remedies.NON_PID1,
+        remedies.SHIM,
+        remedies.COPY_FROM_PID1,
+        remedies.TASK_ROLE,
+        remedies.AGENT_FLAGS,
+        remedies.NO_PROXY,
+        remedies.IPTABLES,
+        remedies.SDK,
+        remedies.BLOCK_IMDS,
+    ),
+    key=len,
+    reverse=True,
+)
+
+
+class _Fixes:
+    """Says each fix once per report: a remedy already printed whole, or a shared paragraph
+    of one, becomes a pointer to where it was said (the JSON report keeps every text whole)."""
+
+    def __init__(self) -> None:
+        self.whole: dict[str, str] = {}
+        self.paragraphs: dict[str, str] = {}
+
+    def say(self, remedy: str, where: str) -> str:
+        if remedy in self.whole:
+            return f"As for {self.whole[remedy]} above."
+        text = remedy
+        said: list[str] = []
+        for paragraph in SHARED_FIXES:
+            if paragraph not in text:
+                continue
+            if paragraph in self.paragraphs:
+                text = text.replace(paragraph, f"As for {self.paragraphs[paragraph]} above.")
+            else:
+                said.append(paragraph)
+        self.whole.setdefault(remedy, where)
+        for paragraph in said:
+            self.paragraphs.setdefault(paragraph, where)
+            # Its parts were said with it.
+            for part in SHARED_FIXES:
+                if part in paragraph:
+                    self.paragraphs.setdefault(part, where)
+        return text
+
+
 def render(report: Report, color: bool = False, verbose: bool = False) -> str:
     report = _sanitized(report)
     lines: list[str] = []
@@ -148,13 +198,14 @@ def render(report: Report, color: bool = False, verbose: bool = False) -> str:
         ]
         lines.append("Task:     " + " · ".join(b for b in bits if b))
     lines.extend(_sdk_block(report, color))
+    fixes = _Fixes()
     cause = report.cause
     if cause:
         # What is really wrong, and its fix, before the list: the most upstream failure.
         lines.append("")
         lines.append("Cause:    " + _paint(str(cause.get("summary")), COLORS[Status.FAIL], color) + f" ({cause.get('check')})")
         if cause.get("remedy"):
-            lines.extend(_wrap("fix: ", str(cause["remedy"]), indent=10))
+            lines.extend(_wrap("fix: ", fixes.say(str(cause["remedy"]), "the cause"), indent=10))
     lines.append("")
     not_selected = 0
     for r in report.results:
@@ -168,11 +219,12 @@ def render(report: Report, color: bool = False, verbose: bool = False) -> str:
         if r.detail and not said and (verbose or r.status is not Status.PASS):
             lines.extend(_wrap("", r.detail))
         if r.remedy and r.status in (Status.FAIL, Status.ERROR, Status.WARN):
-            lines.extend(_wrap("fix: ", r.remedy))
+            lines.extend(_wrap("fix: ", fixes.say(r.remedy, r.id)))
     if not_selected:
-        lines.append(f"       ({not_selected} checks not selected)")
+        lines.append(f"       ({not_selected} check{'s' if not_selected != 1 else ''} not selected)")
     counts = {s: sum(1 for r in report.results if r.status is s) for s in Status}
-    tally = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
+    counts[Status.SKIP] -= not_selected
+    tally = ", ".join([f"{n} {s.value}" for s, n in counts.items() if n] + ([f"{not_selected} not selected"] if not_selected else []))
     lines.append("")
     lines.append(_paint(f"Verdict: {verdict.value.upper()}", COLORS[verdict], color) + f" ({tally})")
     lines.append(report.summary)
