@@ -97,7 +97,7 @@ def test_the_cause_the_facts_support_is_named_first(tmp_path: Path, env: dict[st
     by_id = {r.id: r for r in report.results}
     # The downstream symptoms point back to the cause instead of repeating generic advice.
     if pid1 is ECS_ENV:
-        assert "see env.credentials-variable" in by_id["identity.task-role"].remedy
+        assert "The cause is upstream (env.credentials-variable)" in by_id["identity.task-role"].remedy
         assert "ECS_ENABLE_TASK_IAM_ROLE" not in by_id["identity.task-role"].remedy
     if env is NO_VAR_NO_REGION:
         region = by_id["env.region"]

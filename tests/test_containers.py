@@ -204,9 +204,11 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Images]:
     finally:
         for ref in (made.probe, made.app, made.busybox):
             podman("rmi", "-f", ref, check=False)
-        # The build's intermediate images (a cache this run made), newest first; never the base.
-        after = podman("images", "-a", "-q", "--no-trunc", check=False).stdout.split()
-        for image_id in [i for i in after if i not in before]:
+        # The build's intermediate images (untagged layers this run made). A tagged image is
+        # never ours to remove unless named above: another run (or the user) may have made the
+        # base, or its own images, while this one ran.
+        after = podman("images", "-a", "--no-trunc", "--format", "{{.ID}} {{.Repository}}", check=False).stdout.splitlines()
+        for image_id in [line.split()[0] for line in after if line.split()[1:] == ["<none>"] and line.split()[0] not in before]:
             podman("rmi", "-f", image_id, check=False)
 
 

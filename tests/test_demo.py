@@ -26,7 +26,7 @@ def test_demo_text_runs_every_scenario(home: str) -> None:
         prose = re.sub(r"\s+", " ", block)
         for paragraph in SHARED_FIXES:
             assert prose.count(paragraph) <= 1, paragraph[:60]
-    assert "fix: As for the cause above." in run.stdout
+    assert "fix: See the fix under Cause above." in run.stdout
     assert run.stdout.count("Verdict: FAIL") == 4 and run.stdout.count("Verdict: PASS") == 1 and run.stdout.count("Verdict: WARN") == 1
     assert "each diagnosed as expected" in run.stdout
     assert "The SDK uses the EC2 instance role, not the task role" in run.stdout

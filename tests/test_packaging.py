@@ -6,6 +6,7 @@ of the checkout, so nothing is written into the tree."""
 from __future__ import annotations
 
 import os
+import stat
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,20 @@ from helpers import need
 REPO = Path(__file__).resolve().parent.parent
 
 
+def _not_sources(folder: str, names: list[str]) -> set[str]:
+    """What a build from a clean checkout would not see: virtual environments (.venv,
+    .venv-lowest, ...), VCS and build output, caches, and anything that is not a plain file or
+    folder (a FIFO or socket a test or a tool left would block or fail the copy)."""
+    skip = set()
+    for name in names:
+        path = os.path.join(folder, name)
+        if name.startswith((".venv", ".git", ".pytest_cache", ".mypy_cache", ".ruff_cache")) or name in ("__pycache__", "build", "dist"):
+            skip.add(name)
+        elif name.endswith(".egg-info") or not (stat.S_ISREG(os.lstat(path).st_mode) or stat.S_ISDIR(os.lstat(path).st_mode) or os.path.islink(path)):
+            skip.add(name)
+    return skip
+
+
 def _build(kind: str, tmp: Path) -> Path:
     try:
         import setuptools
@@ -28,7 +43,7 @@ def _build(kind: str, tmp: Path) -> Path:
         need(False, "needs setuptools")
     need(Version(setuptools.__version__) >= Version("77"), "needs setuptools >= 77 (the test extra installs it)")
     src = tmp / "src"
-    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.egg-info", "build", "dist"))
+    shutil.copytree(REPO, src, ignore=_not_sources, symlinks=True)
     out = tmp / "dist"
     code = f"from setuptools import build_meta as b; print(b.build_{kind}({str(out)!r}))"
     proc = subprocess.run([sys.executable, "-c", code], cwd=src, capture_output=True, text=True, timeout=300)
@@ -54,6 +69,11 @@ def test_sdist_is_complete_and_its_tests_run(tmp_path: Path) -> None:
         "docs/SDK_MODEL.md", "tests/sdk_matrix/setup.sh", ".ci/run",
     ):
         assert needed in names, f"{needed} missing from the sdist"
+    # Every file the repository tracks is in it (the container suite's containers.conf was not).
+    if (REPO / ".git").exists() and shutil.which("git"):
+        tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+        missing = [f for f in tracked if f not in names and f != ".gitignore"]
+        assert not missing, f"tracked but missing from the sdist: {missing}"
     root = next((tmp_path / "unpacked").iterdir())
     # The unpacked sdist's own tests run (the pure ones: the namespace suites need root and time).
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}

@@ -340,12 +340,12 @@ def _task_role_of(f: Facts, ident: dict[str, Any], expect: Optional[str], source
             detail += " The container credentials variable is missing in this process, so the SDK fell back to IMDS."
             if lost:
                 detail += " " + lost
-                remedy = "The cause is upstream, see env.credentials-variable: " + remedies.SHIM
+                remedy = "The cause is upstream (env.credentials-variable): " + remedies.SHIM
             elif dropped:
                 detail += " " + dropped
-                remedy = "The cause is upstream, see env.credentials-variable: " + remedies.KEEP_ENVIRONMENT
+                remedy = "The cause is upstream (env.credentials-variable): " + remedies.KEEP_ENVIRONMENT
             elif f.get("processes").get("pid1_readable"):
-                remedy = "The cause is upstream, see env.credentials-variable: the task has no task role. " + remedies.TASK_ROLE
+                remedy = "The cause is upstream (env.credentials-variable): the task has no task role. " + remedies.TASK_ROLE
             else:
                 remedy = (
                     'See env.credentials-variable: give the task a "taskRoleArn" (with ECS_ENABLE_TASK_IAM_ROLE=true '

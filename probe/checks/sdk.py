@@ -286,7 +286,7 @@ def _remedy(f: Facts, bad: list[dict[str, Any]]) -> str:
         return remedies.SDK + " IMDSv2-only instances refuse SDKs that predate IMDSv2 (late 2019)."
     if "no container credentials variable" in why or not f.get("environ").get("credentials_target", {}).get("source"):
         if remedies.lost_environment(f):
-            return "The cause is upstream, see env.credentials-variable: " + remedies.SHIM
+            return "The cause is upstream (env.credentials-variable): " + remedies.SHIM
         return " ".join((remedies.TASK_ROLE, remedies.NON_PID1))
     if "credentials endpoint fails" in why:
         return "Fix the credentials endpoint first (see endpoint.credentials); " + (

@@ -136,21 +136,36 @@ class _Fixes:
 
     def __init__(self) -> None:
         self.whole: dict[str, str] = {}
+        self.shown: dict[str, str] = {}
         self.paragraphs: dict[str, str] = {}
+
+    @staticmethod
+    def _pointer(where: str, text: str, at: int) -> str:
+        place = "under Cause" if where == "the cause" else f"of {where}"
+        # Inside a sentence ("...: see the fix ...") the pointer goes on in lower case.
+        lead = "see" if at > 0 and not text[:at].rstrip().endswith(".") else "See"
+        return f"{lead} the fix {place} above."
 
     def say(self, remedy: str, where: str) -> str:
         if remedy in self.whole:
-            return f"As for {self.whole[remedy]} above."
+            # Already only a pointer: repeat it rather than point at a pointer.
+            short = self.shown[remedy]
+            return short if len(short) <= 120 else self._pointer(self.whole[remedy], remedy, 0)
         text = remedy
         said: list[str] = []
+        origin = where
         for paragraph in SHARED_FIXES:
-            if paragraph not in text:
+            at = text.find(paragraph)
+            if at < 0:
                 continue
             if paragraph in self.paragraphs:
-                text = text.replace(paragraph, f"As for {self.paragraphs[paragraph]} above.")
+                text = text[:at] + self._pointer(self.paragraphs[paragraph], text, at) + text[at + len(paragraph):]
+                if at == 0 and len(text) == len(self._pointer(self.paragraphs[paragraph], text, 0)):
+                    origin = self.paragraphs[paragraph]  # nothing of its own: point where it was said
             else:
                 said.append(paragraph)
-        self.whole.setdefault(remedy, where)
+        self.whole.setdefault(remedy, origin)
+        self.shown.setdefault(remedy, text)
         for paragraph in said:
             self.paragraphs.setdefault(paragraph, where)
             # Its parts were said with it.
