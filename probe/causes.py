@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from probe.model import Result, Status
+from probe.model import Result
 
 # (layer, check ids in that layer, upstream first).
 CAUSAL_ORDER: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {

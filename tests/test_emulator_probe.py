@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import subprocess
 from typing import Iterator
 
 import pytest
@@ -271,7 +272,6 @@ def test_verdict_does_not_depend_on_the_machines_processes(emu: Emulator, home: 
     process of the machine, and another suite's probe there (a Python interpreter with the
     credentials variable and HTTP_PROXY) made processes.proxy fail. In its own PID
     namespace, as in a task, it sees only its own."""
-    import subprocess
     import sys
 
     if os.geteuid() != 0:
@@ -380,8 +380,7 @@ def test_expired_credentials_summary_points_at_expiry(emu: Emulator, home: str) 
 # ---------------------------------------------------------------------------------------
 
 
-def _emulator_command(*args: str) -> "subprocess.Popen[str]":
-    import subprocess
+def _emulator_command(*args: str) -> subprocess.Popen[str]:
     import sys
 
     from helpers import GUARD_DIR, REPO
@@ -668,7 +667,6 @@ REWRITING_INIT = (
 
 
 def _probe_rewritten(nshost, home: str, value: str):  # noqa: ANN001, ANN202
-    import subprocess
     import sys
 
     from helpers import ProbeRun, assert_no_secrets

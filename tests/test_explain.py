@@ -23,7 +23,7 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from helpers import REPO, clean_env, netns_available, need
+from helpers import clean_env, netns_available, need
 from probe import explain as ex
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -1032,7 +1032,7 @@ def test_line_numbers_are_counted_forward_across_chunks(monkeypatch: pytest.Monk
             lines.append(f"2024-05-01T10:00:00Z INFO request {i} ok")
         elif len(starts) % 2:
             starts.append(len(lines) + 1)
-            lines.append(f"2024-05-01T10:00:00Z ERROR An error occurred (AccessDenied) when calling the GetObject operation: " + ENRICHED_S3.replace("object-name", f"k{len(lines) + 1}"))
+            lines.append("2024-05-01T10:00:00Z ERROR An error occurred (AccessDenied) when calling the GetObject operation: " + ENRICHED_S3.replace("object-name", f"k{len(lines) + 1}"))
         else:
             starts.append(len(lines) + 1)
             lines.append("AccessDenied: " + ENRICHED_S3.replace("object-name", f"k{len(lines) + 1}"))

@@ -15,14 +15,13 @@ from __future__ import annotations
 import json
 import os
 import select
-import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 # A 64 KiB answer of nested arrays: deeper than any JSON parser's recursion limit.
 DEEP = b"[" * (32 * 1024) + b"]" * (32 * 1024)

@@ -14,7 +14,6 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-import pytest
 
 from helpers import need
 

@@ -15,7 +15,6 @@ before a fix (`git show REV:probe/probe.sh > /tmp/old.sh`), to see its tests fai
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import shutil

@@ -7,7 +7,7 @@ cannot make a test pass (or fail) by accident.
 from __future__ import annotations
 
 import json
-from typing import Optional
+from typing import Any, Optional
 
 import pytest
 

@@ -83,7 +83,7 @@ def summary_text(text: str) -> str:
     lines = text.splitlines()
     for i in range(len(lines) - 1, -1, -1):
         if lines[i].startswith("Verdict:"):
-            return " ".join(l.strip() for l in lines[i + 1 :] if l.strip())
+            return " ".join(line.strip() for line in lines[i + 1 :] if line.strip())
     return text
 
 

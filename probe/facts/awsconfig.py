@@ -16,7 +16,6 @@ with the redactor.
 from __future__ import annotations
 
 import configparser
-import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 

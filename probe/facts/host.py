@@ -8,7 +8,6 @@ registered as secrets and never kept.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
