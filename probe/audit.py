@@ -188,7 +188,7 @@ def judge(record: Mapping[str, Any], plan: Sequence[tuple[Any, bool]] = (), only
 
     audit_checks.clear_cache()
     plan = list(plan) or checks.select(checks.load(MODE), None, None)
-    facts = Facts(data={"audit": record}, collected_at=started_at or utc_now(), mode=MODE)  # type: ignore[dict-item]
+    facts = Facts(data={"audit": record}, collected_at=started_at or utc_now(), mode=MODE)
     results = checks.run(plan, facts, only)
     return Report(
         mode=MODE,

@@ -17,7 +17,7 @@ identity with STS; predict reads every SDK's pick to say what that SDK gets.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional, TypedDict
 
 if TYPE_CHECKING:
     from probe.sdkmodel import SdkBehaviour
@@ -301,6 +301,17 @@ def _web_identity(row: "SdkBehaviour", version: Optional[str], inputs: Inputs, n
                 key=_key("web-identity", role_arn), role_arn=role_arn, token_file=token_file, session_name=session)
 
 
+class _RoleFields(TypedDict):
+    """The fields every Pick of one assume-role profile carries, whatever it ends in."""
+
+    profile: str
+    role_arn: str
+    session_name: Optional[str]
+    mfa: bool
+    external_id: bool
+    duration: Optional[int]
+
+
 def _assume_role(row: "SdkBehaviour", version: Optional[str], inputs: Inputs, name: str, visited: list[str]) -> Optional[Pick]:
     """role_arn in a profile: its source credentials from credential_source or
     source_profile (botocore's rules, which the other SDKs share for what they support)."""
@@ -308,7 +319,7 @@ def _assume_role(row: "SdkBehaviour", version: Optional[str], inputs: Inputs, na
     role_arn = settings.get("role_arn")
     if not role_arn or settings.get("web_identity_token_file"):
         return None
-    common = dict(
+    common = _RoleFields(
         profile=name, role_arn=role_arn, session_name=settings.get("role_session_name"),
         mfa=bool(settings.get("mfa_serial")), external_id=bool(settings.get("external_id")),
         duration=_int(settings.get("duration_seconds")),
@@ -325,9 +336,9 @@ def _assume_role(row: "SdkBehaviour", version: Optional[str], inputs: Inputs, na
         if base_source is None:
             return Pick("assume-role", "none", f"profile '{name}' names credential_source = {credential_source}, which it does not accept ({', '.join(row.credential_sources)})",
                         error=f'InvalidConfigError: The credential source "{credential_source}" referenced in profile "{name}" is not valid.', **common)
-        base = Pick(base_source, "base", f"credential_source = {credential_source}", key=base_source)
+        source_base = Pick(base_source, "base", f"credential_source = {credential_source}", key=base_source)
         why = f"profile '{name}' assumes {role_arn} with the credentials of credential_source = {credential_source}"
-        return Pick("assume-role", "other-role", why, key=_key("assume-role", role_arn), base=base, **common)
+        return Pick("assume-role", "other-role", why, key=_key("assume-role", role_arn), base=source_base, **common)
     if not source_profile:
         if row.partial_keys == "error":
             return Pick("assume-role", "none", f"profile '{name}' has role_arn without source_profile or credential_source",

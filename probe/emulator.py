@@ -479,7 +479,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._not_found(headers)
         if st.auth_token is not None and self.headers.get("Authorization") != st.auth_token:
             # Not the ECS agent's (it reads no Authorization header): a token-checking endpoint.
-            body = {"code": "AccessDenied", "message": "Authorization header missing or invalid"}
+            body: dict[str, Any] = {"code": "AccessDenied", "message": "Authorization header missing or invalid"}
             return self._go_write(401, headers + [_JSON], _go_json(body))
         if cred_id != st.credentials_id or b == "invalid-id" or st.task_role is None:
             return self._error(400, "InvalidIdInRequest", version, "Credentials not found", headers)

@@ -41,7 +41,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import IO, Any, Callable, Iterable, Optional, Sequence, Union
+from typing import IO, Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 
 from probe import __version__
 from probe.arns import ASSUMED as _ASSUMED, IAM_ROLE as _IAM_ROLE, INSTANCE_ID as _INSTANCE_ID, TASK_ID as _TASK_ID, role_name
@@ -160,7 +160,7 @@ _S3_BARE = re.compile(r"\bAccess Denied\b")
 
 # (format, literal marker, pattern matched at the marker): the first marker found names the SDK's
 # wrapper; its groups give code, operation and service. Every pattern starts with its marker.
-_FORMATS: tuple[tuple[str, str, "re.Pattern[str]"], ...] = (
+_FORMATS: tuple[tuple[str, str, Optional["re.Pattern[str]"]], ...] = (
     ("aws-cli", "fatal error: An error occurred (", re.compile(r"fatal error: An error occurred \((?P<code>[\w.]{1,64})\) when calling the (?P<op>\w{1,64}) operation")),
     ("botocore", "An error occurred (", re.compile(r"An error occurred \((?P<code>[\w.]{1,64})\) when calling the (?P<op>\w{1,64}) operation")),
     ("go-v2", "operation error ", re.compile(r"operation error (?P<svc>[^:,]{1,60}): (?P<op>\w{1,64}), https? response error StatusCode: (?P<status>\d{3})")),
@@ -953,11 +953,11 @@ class Reader:
                 g = groups.get((nl, norm[i + 1]))
                 if g is not None:
                     lines, results = g
-                    k = len(lines)
-                    if i + k < stop and tuple(norm[i : i + k]) == lines and not _continues(norm[i + k]):
+                    span = len(lines)
+                    if i + span < stop and tuple(norm[i : i + span]) == lines and not _continues(norm[i + span]):
                         for d, key, core in results:
                             occurrence(d, key, core, line0 + i, nl)
-                        i += k
+                        i += span
                         continue
             if b"Denied" in nl or b"authorized" in nl or b"Forbidden" in nl:
                 if entry is None and prev_fin and near and nl.translate(None, _DIGITS) in near:
@@ -1135,7 +1135,7 @@ def _echo_of(wire: Denial, d: Denial) -> bool:
     return all(getattr(wire, k) is None or getattr(wire, k) == getattr(d, k) for k in _CORE)
 
 
-def _chunks(stream: Any) -> Iterable[bytes]:
+def _chunks(stream: Any) -> Iterator[bytes]:
     """Bytes from a binary stream, a text stream or an iterable of str/bytes, in bounded pieces."""
     raw = getattr(stream, "buffer", None)
     src = raw if raw is not None else stream
@@ -1185,10 +1185,12 @@ def principal_kind(principal: Optional[str], task_role: Optional[str] = None) ->
         return "user", info
     m = _ASSUMED.match(principal)
     r = _IAM_ROLE.match(principal)
-    if not (m or r):
+    if m:
+        name, session = m.group(2).rsplit("/", 1)[-1], m.group(3)
+    elif r:
+        name, session = r.group(2), None
+    else:
         return "unknown", info
-    name = m.group(2).rsplit("/", 1)[-1] if m else r.group(2)
-    session = m.group(3) if m else None
     info["role_name"], info["session_name"] = name, session
     if task_role:
         tm = _IAM_ROLE.match(task_role) or _ASSUMED.match(task_role)
@@ -1541,8 +1543,12 @@ def decode_messages(denials: Sequence[Denial], environ: Optional[dict[str, str]]
 def _apply_decoded(d: Denial, decoded: Any) -> Denial:
     if not isinstance(decoded, dict):
         return d
-    ctx = decoded.get("context") if isinstance(decoded.get("context"), dict) else {}
-    principal = ctx.get("principal") if isinstance(ctx.get("principal"), dict) else {}
+    ctx = decoded.get("context")
+    if not isinstance(ctx, dict):
+        ctx = {}
+    principal = ctx.get("principal")
+    if not isinstance(principal, dict):
+        principal = {}
     explicit = decoded.get("explicitDeny")
     changes: dict[str, Any] = {"decoded": {k: decoded.get(k) for k in ("allowed", "explicitDeny")}}
     if isinstance(principal.get("arn"), str):

@@ -150,8 +150,8 @@ class Metrics:
                     checks.add_metric([redact.scrub(check), state.value], 1 if status == state.value else 0)
             yield checks
         verdict = GaugeMetricFamily(PREFIX + "verdict", HELP["verdict"], labels=["verdict"])
-        for state in VERDICT_STATES:
-            verdict.add_metric([state], 1 if last.verdict == state else 0)
+        for verdict_state in VERDICT_STATES:
+            verdict.add_metric([verdict_state], 1 if last.verdict == verdict_state else 0)
         yield verdict
         if last.identity is not None:
             yield InfoMetricFamily(PREFIX + "identity", HELP["identity_info"], value={"kind": redact.scrub(last.identity[0]), "role": redact.scrub(last.identity[1])})

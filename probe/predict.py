@@ -13,7 +13,7 @@ import ipaddress
 import os
 import re
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional, Sequence
 from urllib.parse import urlsplit
 
 from probe import arns, chain, sdkmodel
@@ -461,7 +461,9 @@ def _process(p: Mapping[str, Any]) -> Optional[_Process]:
     cwd = str(p.get("cwd") or "")
     loads = p.get("loads") if isinstance(p.get("loads"), dict) else None
     paths = _strs(p.get("paths"))
-    search_rec = p.get("search") if isinstance(p.get("search"), dict) else {}
+    search_rec = p.get("search")
+    if not isinstance(search_rec, dict):
+        search_rec = {}
     search = {k: tuple(_strs(v)) for k, v in search_rec.items() if isinstance(k, str)}
     if loads is not None:
         prefixes = tuple(_strs(loads.get("prefixes")))
@@ -655,7 +657,7 @@ def _asks_container(row: SdkBehaviour, version: Optional[str], entry: Mapping[st
     return at_least(version, minimum) is not False
 
 
-def _parts(entry: Mapping[str, Any], found: list[Mapping[str, Any]]) -> dict[str, str]:
+def _parts(entry: Mapping[str, Any], found: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """Versions of the parts beside an SDK that its row consults (JavaScript v3's
     credential-provider-http in the same project's node_modules)."""
     if entry.get("sdk") != "js-v3-credential-provider-node":
@@ -670,7 +672,7 @@ def _parts(entry: Mapping[str, Any], found: list[Mapping[str, Any]]) -> dict[str
     return {"js-v3-credential-provider-http": str(near[0]["version"])}
 
 
-def _family_entries(found: list[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], Optional[Mapping[str, Any]]]]:
+def _family_entries(found: Sequence[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], Optional[Mapping[str, Any]]]]:
     """(entry, the botocore beside it) for each SDK worth a prediction.
 
     credential-provider-http is a part of JavaScript v3 whose default chain is
@@ -815,9 +817,9 @@ def _predict_all(f: Facts) -> list[dict[str, Any]]:
                 "chained_from_task_role": prediction.chained,
             }
         )
-        reason = in_use_reason(out[-1], named, surveyed)
-        out[-1]["in_use"] = reason is not None
-        out[-1]["in_use_reason"] = reason
+        use_reason = in_use_reason(out[-1], named, surveyed)
+        out[-1]["in_use"] = use_reason is not None
+        out[-1]["in_use_reason"] = use_reason
     return out
 
 

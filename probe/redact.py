@@ -146,7 +146,8 @@ def _mask_url_passwords(text: str) -> str:
             while j >= start and text[j] in _SCHEME_TAIL:
                 j -= 1
             if j >= start and text[j].isascii() and text[j].isalpha():
-                user_end = _URL_USER.match(text, k + 3, at).end()
+                user = _URL_USER.match(text, k + 3, at)
+                user_end = user.end() if user else k + 3  # "*" matches, if only the empty string
                 if user_end < at - 1 and text[user_end] == ":":
                     out.append(text[done : user_end + 1])
                     out.append(MASK)

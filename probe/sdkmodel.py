@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence
+from typing import Mapping, Optional, Sequence, Union
 from urllib.parse import urlsplit
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -283,7 +283,7 @@ class SdkBehaviour:
     full_uri_first: bool = False  # FULL_URI wins when both variables are set (Go), else RELATIVE does
     # FULL_URI wins when a part found beside it (scanner key) is older than a version:
     # (part, first version where RELATIVE_URI wins again). JavaScript v3's credential-provider-http.
-    full_uri_first_part: tuple[str, str] = ()
+    full_uri_first_part: Union[tuple[()], tuple[str, str]] = ()
     https_any_host: bool = True  # an https FULL_URI may name any host
     imds_disabled_any_value: bool = False  # any non-empty AWS_EC2_METADATA_DISABLED disables IMDS
     # The shared files and profiles (probe/chain.py walks the sources before the container

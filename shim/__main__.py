@@ -19,7 +19,7 @@ from shim import ENVIRONMENT, PROFILE_D, VARS, profile
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only (typing, argparse, re cost the start milliseconds)
     import argparse
-    from typing import Mapping, NoReturn, Optional, Sequence
+    from typing import Mapping, NoReturn, Optional, Sequence, Union
 
 # A --var whose name holds one of these (or ends in _KEY) makes the files private (0600).
 SECRET_WORDS = ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL", "PRIVATE")
@@ -177,7 +177,7 @@ def read_token(environ: Mapping[str, str]) -> tuple[Optional[str], Optional[str]
     return token or None, None
 
 
-def _fetch_once(url: str, headers: Mapping[str, object], timeout: float, out: dict) -> None:
+def _fetch_once(url: str, headers: Mapping[str, Union[str, bytes]], timeout: float, out: dict) -> None:
     """One GET, no proxy, no redirect followed (http.client never follows one), at most
     MAX_ANSWER bytes read. Runs in a worker thread: ``out`` gets "status" and "body", or
     "error"; "conn" lets the caller close the socket under it."""
@@ -199,9 +199,9 @@ def _fetch_once(url: str, headers: Mapping[str, object], timeout: float, out: di
     except Exception as exc:  # whatever the endpoint does, the app must still start
         out["error"] = type(exc).__name__
     finally:
-        conn = out.get("conn")
-        if conn is not None:
-            conn.close()
+        opened = out.get("conn")
+        if opened is not None:
+            opened.close()
 
 
 def _abandon(out: dict) -> None:
@@ -259,7 +259,7 @@ def wait_for_credentials(environ: Mapping[str, str], seconds: float) -> bool:
     if refused:
         say(f"--wait: {refused}; not waiting")
         return False
-    headers: dict = {"Accept": "application/json"}
+    headers: dict[str, Union[str, bytes]] = {"Accept": "application/json"}
     if token:
         headers["Authorization"] = token.encode("utf-8", "surrogateescape")
     deadline = time.monotonic() + seconds

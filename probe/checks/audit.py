@@ -205,11 +205,11 @@ def index(rec: Mapping[str, Any]) -> Index:
     for td_arn, use in ix.in_use.items():
         td = ix.td(td_arn)
         if td and td.get("taskRoleArn"):
-            role = ix.roles.setdefault(str(td["taskRoleArn"]), {"task_definitions": [], "services": [], "clusters": {}, "tasks": 0})
-            role["task_definitions"].append(_td_label(td_arn))
+            record = ix.roles.setdefault(str(td["taskRoleArn"]), {"task_definitions": [], "services": [], "clusters": {}, "tasks": 0})
+            record["task_definitions"].append(_td_label(td_arn))
             for s in use["services"]:
-                if s not in role["services"]:
-                    role["services"].append(s)
+                if s not in record["services"]:
+                    record["services"].append(s)
     for svc in (rec.get("services") or {}).values():
         if not isinstance(svc, dict):
             continue

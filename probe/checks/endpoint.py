@@ -360,7 +360,7 @@ def credentials(f: Facts) -> Outcome:
             + ", so it works, but something rewrote the variable. "
             + _where_changed(f, _variable_name(f))
         )
-    data: dict[str, Any] = {"role_arn": rec.get("role_arn")}
+    data = {"role_arn": rec.get("role_arn")}
     if limits:
         data["rate_limit"] = limits
     if odd:

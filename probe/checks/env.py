@@ -204,15 +204,15 @@ def _shadowing_of_sdks(f: Facts, env: dict, used: list, found: list[str]) -> Out
             provider="assume-role",
         )
     ident = f.get("identity")
-    winner = ident.get("provider") or (ident.get("chain_error_provider") if ident.get("chain_error_provider") in EARLIER_METHODS else None)
-    if winner in EARLIER_METHODS and not ident.get("from_task_role") and not any(s["sdk"] == "botocore" for s in used):
-        where = EARLIER_METHODS[winner]
+    botocore_winner = ident.get("provider") or (ident.get("chain_error_provider") if ident.get("chain_error_provider") in EARLIER_METHODS else None)
+    if botocore_winner in EARLIER_METHODS and not ident.get("from_task_role") and not any(s["sdk"] == "botocore" for s in used):
+        where = EARLIER_METHODS[botocore_winner]
         return warned(
             f"{where[0].upper()}{where[1:]} would win over the task role for botocore (boto3, the AWS CLI), which no process here uses",
-            "botocore's chain would stop at '" + winner + "' before 'container-role'; the SDKs in use ("
+            "botocore's chain would stop at '" + botocore_winner + "' before 'container-role'; the SDKs in use ("
             + ", ".join(sorted({s['title'] for s in used})) + ") do not use it." + (f" Found: {'; '.join(found)}." if found else ""),
-            _shadow_remedy(winner, env),
-            provider=winner,
+            _shadow_remedy(botocore_winner, env),
+            provider=botocore_winner,
             found=found,
         )
     return passed(

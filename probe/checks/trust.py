@@ -76,7 +76,9 @@ def matching(policy: Any, effect: str) -> list[tuple[int, dict[str, Any], bool]]
     return out
 
 
-def _policy(f: Facts) -> tuple[Optional[Any], Optional[Outcome]]:
+def _policy(f: Facts) -> tuple[Any, Optional[Outcome]]:
+    # The policy as read, unchecked JSON (None when absent): statements() raises
+    # PolicyShapeError for anything but an object, before any statement is judged.
     rec = f.get("trust")
     if rec.get("denied_permission"):
         return None, skipped("The trust policy allows ECS tasks", f"IAM refused GetRole; the probe needs the permission {rec['denied_permission']}")

@@ -554,9 +554,9 @@ def collect_task(
         from probe.facts.shim import collect_shim
 
         if target is not None:
-            home = target.home()
+            target_home = target.home()
             main = target.main_pid or target.pid
-            jobs["shim"] = _Job("shim", lambda: collect_shim(home, main_pid=main, fs=fs, self_pid=target.pid), scope)
+            jobs["shim"] = _Job("shim", lambda: collect_shim(target_home, main_pid=main, fs=fs, self_pid=target.pid), scope)
         else:
             from probe.facts.processes import container_main
 

@@ -223,7 +223,9 @@ def trim_task_definition(td: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _task(t: Mapping[str, Any], region: str) -> dict[str, Any]:
-    overrides = t.get("overrides") if isinstance(t.get("overrides"), dict) else {}
+    overrides = t.get("overrides")
+    if not isinstance(overrides, dict):
+        overrides = {}
     group = str(t.get("group") or "")
     rec: dict[str, Any] = {
         "arn": t.get("taskArn"),
@@ -252,7 +254,9 @@ def _task(t: Mapping[str, Any], region: str) -> dict[str, Any]:
 
 
 def _instance(ci: Mapping[str, Any], cluster: str, region: str) -> dict[str, Any]:
-    version = ci.get("versionInfo") if isinstance(ci.get("versionInfo"), dict) else {}
+    version = ci.get("versionInfo")
+    if not isinstance(version, dict):
+        version = {}
     return {
         "arn": ci.get("containerInstanceArn"),
         "region": region,
@@ -699,7 +703,7 @@ def parse_duration(text: str) -> float:
     return total
 
 
-def permissions_of(items: Iterable[str]) -> list[str]:
-    """The permissions named, in the policy's order."""
+def permissions_of(items: Iterable[object]) -> list[str]:
+    """The permissions named, in the policy's order (anything not a permission is ignored)."""
     wanted = set(items)
     return [p for p, _why in PERMISSIONS if p in wanted]

@@ -23,7 +23,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, cast
 from urllib.parse import urlsplit
 
 MAX_BODY = 64 * 1024
@@ -129,8 +129,10 @@ class _DeadlineSocket:
         return getattr(self._sock, name)
 
 
-class _Bounded:
-    """Mixin for HTTP(S)Connection: connect within the deadline, then wrap the socket."""
+class _Bounded(http.client.HTTPConnection):
+    """HTTPConnection that connects within the deadline, then wraps the socket. _HTTPS puts
+    HTTPSConnection between this class and HTTPConnection, so there ``super().connect()``
+    is HTTPS's (TLS handshake included)."""
 
     deadline: float
     raw_sock: Optional[socket.socket] = None
@@ -140,23 +142,23 @@ class _Bounded:
         left = self.deadline - time.monotonic()
         if left <= 0:
             raise _Expired("timed out")
-        self.timeout = left  # type: ignore[attr-defined]
-        super().connect()  # type: ignore[misc]  # for https this includes the TLS handshake
-        self.raw_sock = self.sock  # type: ignore[has-type]
+        self.timeout = left
+        super().connect()
+        self.raw_sock = self.sock
         if self.scope is not None and not self.scope.add(self.raw_sock):
             raise ConnectionAbortedError("the run ended")
-        self.sock = _DeadlineSocket(self.raw_sock, self.deadline)
+        # Not a socket: it bounds sendall and makefile by the deadline and hands the rest to
+        # the real one, which is all http.client asks of its socket.
+        self.sock = cast(socket.socket, _DeadlineSocket(self.raw_sock, self.deadline))
 
 
-class _HTTP(_Bounded, http.client.HTTPConnection):
-    pass
+def _https(host: str, port: int, timeout: float) -> _Bounded:
+    import ssl  # only for an https FULL_URI: ssl is the costliest import here
 
-
-def _https_class() -> type:
     class _HTTPS(_Bounded, http.client.HTTPSConnection):
         pass
 
-    return _HTTPS
+    return _HTTPS(host, port, timeout=timeout, context=ssl.create_default_context())
 
 
 @dataclass
@@ -221,11 +223,9 @@ def request(
         # Identity Agent's fd00:ec2::23 at its last colon (host "fd00:ec2:", port 23).
         port = parts.port or (443 if parts.scheme == "https" else 80)
         if parts.scheme == "https":
-            import ssl  # only for an https FULL_URI: ssl is the costliest import here
-
-            conn = _https_class()(parts.hostname, port, timeout=timeout, context=ssl.create_default_context())
+            conn = _https(parts.hostname, port, timeout)
         else:
-            conn = _HTTP(parts.hostname, port, timeout=timeout)
+            conn = _Bounded(parts.hostname, port, timeout=timeout)
         conn.deadline = ends
         conn.scope = scope
         target = parts.path or "/"
