@@ -379,8 +379,8 @@ def _refuse(record: Mapping[str, Any], walk_options: walk_facts.Options) -> Opti
 
 def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, stderr: Optional[TextIO] = None) -> int:
     """`probe audit [--region R ...] [--cluster NAME_OR_ARN ...] [--since DURATION] [--format text|json] ...`"""
-    stdout = stdout or sys.stdout
-    stderr = stderr or sys.stderr
+    out: TextIO = stdout or sys.stdout
+    err: TextIO = stderr or sys.stderr
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         try:
@@ -388,12 +388,12 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, 
         except SystemExit as exc:  # --help
             return int(exc.code or 0)
         if args.print_policy:
-            stdout.write(json.dumps(walk_facts.policy_document(), indent=2) + "\n")
-            stdout.flush()
+            out.write(json.dumps(walk_facts.policy_document(), indent=2) + "\n")
+            out.flush()
             return EXIT_OK
         settings, walk_options = options_from(args)
         redact.register_env(os.environ)
-        progress = Progress(stderr) if hasattr(stderr, "isatty") and stderr.isatty() else None
+        progress = Progress(err) if hasattr(err, "isatty") and err.isatty() else None
         try:
             record, report = run(walk_options, settings, progress)
         finally:
@@ -402,7 +402,7 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, 
         why = _refuse(record, walk_options)
         if why:
             raise UsageError(why)
-        text = render(report, settings["format"], _color(settings, stdout), settings["verbose"])
+        text = render(report, settings["format"], _color(settings, out), settings["verbose"])
         if settings.get("output"):
             try:
                 with open(settings["output"], "w", encoding="utf-8") as fh:
@@ -410,17 +410,17 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, 
             except OSError as exc:
                 raise UsageError(f"cannot write --output {settings['output']}: {exc.strerror or exc}") from None
         else:
-            stdout.write(text)
-            stdout.flush()
+            out.write(text)
+            out.flush()
         return exit_code(report.results, strict=settings["strict"])
     except UsageError as exc:
-        stderr.write(redact.scrub(f"probe audit: {exc}\n"))
+        err.write(redact.scrub(f"probe audit: {exc}\n"))
         return EXIT_USAGE
     except KeyboardInterrupt:
-        stderr.write("probe audit: interrupted\n")
+        err.write("probe audit: interrupted\n")
         return 130
     except Exception as exc:  # the contract: never a traceback
-        stderr.write(redact.scrub(f"probe audit: internal error: {type(exc).__name__}: {exc}\n"))
+        err.write(redact.scrub(f"probe audit: internal error: {type(exc).__name__}: {exc}\n"))
         return EXIT_USAGE
 
 

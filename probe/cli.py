@@ -270,7 +270,8 @@ def run_task(args: argparse.Namespace, opts: dict[str, Any], stdout: TextIO) -> 
         try:
             facts, report = runner.diagnose_task(dict(os.environ), opts["deadline"], selection, sdk_roots=roots, target=target)
         except TargetError as exc:
-            raise UsageError(f"{target.describe()}: {exc}") from None
+            # Only a --pid or --container run raises it: there is a target to name.
+            raise UsageError(f"{target.describe()}: {exc}" if target is not None else str(exc)) from None
     save = getattr(args, "save_facts", None)
     if save:
         try:
@@ -481,8 +482,8 @@ def run_explain(argv: list[str], stdout: TextIO, stderr: TextIO) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, stderr: Optional[TextIO] = None) -> int:
-    stdout = stdout or sys.stdout
-    stderr = stderr or sys.stderr
+    out: TextIO = stdout or sys.stdout
+    err: TextIO = stderr or sys.stderr
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv == ["--print-sh"]:
         # The POSIX sh twin, shipped in the package: `probe --print-sh > /usr/local/bin/probe.sh`.
@@ -497,7 +498,7 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, 
         import difflib
 
         near = difflib.get_close_matches(words[0], COMMANDS, n=1)
-        stderr.write(
+        err.write(
             f"probe: unknown command {words[0]!r}" + (f" (did you mean {near[0]!r}?)" if near else "")
             + f"; the commands are: {', '.join(COMMANDS)}\n"
         )
@@ -506,11 +507,11 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, 
         argv = ["task"] + argv
     positional = [a for a in argv if not a.startswith("-")]
     if positional and positional[0] == "explain":
-        return run_explain([a for a in argv if a != "explain"] if argv.count("explain") == 1 else argv[argv.index("explain") + 1 :], stdout, stderr)
+        return run_explain([a for a in argv if a != "explain"] if argv.count("explain") == 1 else argv[argv.index("explain") + 1 :], out, err)
     if positional and positional[0] == "audit":
         from probe import audit
 
-        return audit.main([a for a in argv if a != "audit"] if argv.count("audit") == 1 else argv[argv.index("audit") + 1 :], stdout, stderr)
+        return audit.main([a for a in argv if a != "audit"] if argv.count("audit") == 1 else argv[argv.index("audit") + 1 :], out, err)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -520,15 +521,15 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, 
     try:
         opts = _resolve(args)
         if command == "task":
-            return run_task(args, opts, stdout)
+            return run_task(args, opts, out)
         if command == "sdk":
-            return run_sdk(args, opts, stdout)
+            return run_sdk(args, opts, out)
         if command == "watch":
-            return run_watch(args, opts, stdout, stderr)
+            return run_watch(args, opts, out, err)
         if command == "health":
-            return run_health(args, opts, stdout)
+            return run_health(args, opts, out)
         if command == "wait":
-            return run_wait(args, opts, stdout, stderr)
+            return run_wait(args, opts, out, err)
         if command == "demo":
             from probe import demo
 
@@ -536,17 +537,17 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, 
             for key, flag in (("only", "--only"), ("skip", "--skip"), ("expect_role", "--expect-role")):
                 if opts.get(key):
                     raise UsageError(f"probe demo runs whole scenarios; {flag} does not apply (name scenarios instead: probe demo --list)")
-            return demo.run(args, opts, stdout, stderr)
-        return run_other_mode(command, args, opts, stdout)
+            return demo.run(args, opts, out, err)
+        return run_other_mode(command, args, opts, out)
     except UsageError as exc:
-        stderr.write(redact.scrub(f"probe: {exc}\n"))
+        err.write(redact.scrub(f"probe: {exc}\n"))
         return EXIT_USAGE
     except KeyboardInterrupt:
-        stderr.write("probe: interrupted\n")
+        err.write("probe: interrupted\n")
         return 130
     except Exception as exc:  # the contract: never a traceback
         # The probe itself broke: it could not run as asked (2), which is not "a check failed" (1).
-        stderr.write(redact.scrub(f"probe: internal error: {type(exc).__name__}: {exc}\n"))
+        err.write(redact.scrub(f"probe: internal error: {type(exc).__name__}: {exc}\n"))
         return EXIT_USAGE
 
 

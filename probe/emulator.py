@@ -1129,7 +1129,7 @@ def _behaviour_error(value: Any) -> Optional[str]:
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m probe.emulator",
-        description=__doc__.split("\n\n")[0],
+        description=(__doc__ or "").split("\n\n")[0],
         epilog="The first stdout line is JSON: the URLs, the credentials id served and the variables to point an SDK "
         "or a container at it (env). Then each stdin line is a JSON object of state changes, answered with one JSON line.",
     )

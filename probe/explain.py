@@ -1627,7 +1627,7 @@ def main(argv: Optional[Sequence[str]] = None, in_task_summary: Optional[str] = 
     if not args.task_role and task_role_default:
         args.task_role = task_role_default
     stderr = sys.stderr
-    progress = None
+    progress: Optional[Callable[[int, int], None]] = None
     try:
         if args.file == "-":
             stream: Any = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else sys.stdin
@@ -1635,9 +1635,11 @@ def main(argv: Optional[Sequence[str]] = None, in_task_summary: Optional[str] = 
                 stderr.write("probe explain: reading stdin: paste the log, then Ctrl-D\n")
                 stderr.flush()
             elif stderr.isatty():
-                def progress(n: int, found: int) -> None:
+                def show_progress(n: int, found: int) -> None:
                     stderr.write(f"\rprobe explain: {n >> 20} MiB read, {found} denial{'s' if found != 1 else ''} so far")
                     stderr.flush()
+
+                progress = show_progress
             report = run(stream, args.task_role, in_task_summary, decode=not args.no_decode, progress=progress)
         else:
             try:

@@ -919,7 +919,8 @@ def stopped_access_denied(f: Facts) -> Outcome:
     denied (the execution role when its name matches, or when the agent made the call: image
     pulls, logs, secrets; the task role when its name matches), action and resource."""
     ix = index(_rec(f))
-    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+    # (region, cluster, family, who, role, action, resource) -> what those stops share
+    groups: dict[tuple[Any, str, str, str, Optional[str], Optional[str], Optional[str]], dict[str, Any]] = {}
     checked = 0
     for task in ix.stopped:
         checked += 1

@@ -188,7 +188,7 @@ def _shadowing_of_sdks(f: Facts, env: dict, used: list, found: list[str]) -> Out
     if shadowed:
         first = shadowed[0]
         winner = SOURCE_METHOD[first["source"]]
-        where = EARLIER_METHODS.get(winner, first["source"])
+        where = EARLIER_METHODS.get(winner, str(first["source"]))
         return failed(
             f"{where[0].upper()}{where[1:]} {'win' if winner == 'env' else 'wins'} over the task role",
             f"{predict.describe(first)}: {first['why']}." + (f" Found: {'; '.join(found)}." if found else ""),

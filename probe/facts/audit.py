@@ -342,7 +342,7 @@ class Walker:
             # An explicit endpoint (the demo, the tests) is reached directly, never through a proxy.
             **({"proxies": {}} if self.options.endpoint_url else {}),
         )
-        extra = {"endpoint_url": self.options.endpoint_url} if self.options.endpoint_url else {}
+        extra: dict[str, Any] = {"endpoint_url": self.options.endpoint_url} if self.options.endpoint_url else {}
         ecs = {r: session.create_client("ecs", region_name=r, config=config, **extra) for r in self.options.regions}
         home = self.options.regions[0]
         iam = session.create_client("iam", region_name=home, config=config, **extra)

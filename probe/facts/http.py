@@ -144,12 +144,12 @@ class _Bounded(http.client.HTTPConnection):
             raise _Expired("timed out")
         self.timeout = left
         super().connect()
-        self.raw_sock = self.sock
-        if self.scope is not None and not self.scope.add(self.raw_sock):
+        raw = self.raw_sock = self.sock
+        if self.scope is not None and not self.scope.add(raw):
             raise ConnectionAbortedError("the run ended")
         # Not a socket: it bounds sendall and makefile by the deadline and hands the rest to
         # the real one, which is all http.client asks of its socket.
-        self.sock = cast(socket.socket, _DeadlineSocket(self.raw_sock, self.deadline))
+        self.sock = cast(socket.socket, _DeadlineSocket(raw, self.deadline))
 
 
 def _https(host: str, port: int, timeout: float) -> _Bounded:

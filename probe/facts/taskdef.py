@@ -97,9 +97,10 @@ def _walk(value: Any, shape: Any, path: str, out: list[str]) -> None:
         shown = json.dumps(value)[:60] if not isinstance(value, (dict, list)) else type(value).__name__
         out.append(f"{path or 'the task definition'} is {shown} ({type(value).__name__ if not isinstance(value, bool) else 'a boolean'}); ECS wants {_SAY.get(kind, kind)}")
         return
+    # The isinstance tests below repeat what `wrong` made sure of, for the type checkers.
     if kind == "string" and getattr(shape, "enum", None) and value not in shape.enum:
         out.append(f"{path} is {json.dumps(value)[:60]}, not one of {', '.join(shape.enum)}")
-    elif kind == "structure":
+    elif kind == "structure" and isinstance(value, dict):
         for name in shape.required_members:
             if name not in value:
                 out.append(f"{path + '.' if path else ''}{name} is required and missing")
@@ -110,10 +111,10 @@ def _walk(value: Any, shape: Any, path: str, out: list[str]) -> None:
                 out.append(f"{where} is not a field ECS knows (RegisterTaskDefinition would refuse it)")
             else:
                 _walk(item, member, where, out)
-    elif kind == "list":
+    elif kind == "list" and isinstance(value, list):
         for i, item in enumerate(value[:1000]):
             _walk(item, shape.member, _index(path, i, item), out)
-    elif kind == "map":
+    elif kind == "map" and isinstance(value, dict):
         for key, item in list(value.items())[:1000]:
             _walk(item, shape.value, f"{path}[{key!r}]", out)
 
