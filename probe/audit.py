@@ -30,8 +30,8 @@ from probe import __version__, checks, redact
 from probe.facts import Facts, utc_now
 from probe.facts import audit as walk_facts
 from probe.model import Report, Result, Status, exit_code
+from probe.output import EXIT_OK, EXIT_USAGE, UsageError, write_report
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 MODE = "audit"
 # A fleet takes longer than one task: 300 s by default (--deadline, or PROBE_AUDIT_DEADLINE; not
 # PROBE_DEADLINE, which sidecars set to a few seconds for the task diagnosis).
@@ -39,10 +39,6 @@ DEFAULT_DEADLINE = 300.0
 MAX_DEADLINE = 3600.0
 DEFAULT_SINCE = "1h"  # ECS lists a stopped task for about an hour after it stops
 DEFAULT_CONCURRENCY = 8
-
-
-class UsageError(Exception):
-    """`probe audit` cannot run as asked (exit 2)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -403,15 +399,7 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, 
         if why:
             raise UsageError(why)
         text = render(report, settings["format"], _color(settings, out), settings["verbose"])
-        if settings.get("output"):
-            try:
-                with open(settings["output"], "w", encoding="utf-8") as fh:
-                    fh.write(text)
-            except OSError as exc:
-                raise UsageError(f"cannot write --output {settings['output']}: {exc.strerror or exc}") from None
-        else:
-            out.write(text)
-            out.flush()
+        write_report(text, settings.get("output"), out)
         return exit_code(report.results, strict=settings["strict"])
     except UsageError as exc:
         err.write(redact.scrub(f"probe audit: {exc}\n"))

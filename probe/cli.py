@@ -9,14 +9,11 @@ import threading
 from typing import Any, Callable, Optional, Sequence, TextIO
 
 from probe import __version__, redact
+from probe.output import EXIT_FAIL, EXIT_OK, EXIT_USAGE, UsageError, write_report
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+__all__ = ["EXIT_FAIL", "EXIT_OK", "EXIT_USAGE", "UsageError", "build_parser", "entry", "main", "write_report"]
 COMMANDS = ("task", "sdk", "host", "taskdef", "trust", "watch", "health", "wait", "demo", "explain", "audit")
 DEFAULT_DEADLINE = 5.0
-
-
-class UsageError(Exception):
-    """The probe cannot run as asked (exit 2)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -86,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     td = sub.add_parser("taskdef", help="lint a task definition (register JSON or describe-task-definition output)")
     td.add_argument("file", metavar="FILE|-")
     _common(td, top=False)
-    # Parsed by probe/explain.py itself (see run_explain); listed here for --help.
+    # Parsed by probe/explain_command.py itself (see run_explain); listed here for --help.
     sub.add_parser("explain", help="explain AccessDenied messages in a log: who was denied, by which policy, what to change", add_help=False)
     # Parsed by probe/audit.py itself (see main); listed here for --help.
     sub.add_parser("audit", help="audit every ECS cluster of an account, read-only: instances, task definitions in use, task roles, stopped tasks", add_help=False)
@@ -205,19 +202,6 @@ def _check_ids(opts: dict[str, Any], mode: str) -> None:
             raise UsageError(f"--{key}: unknown check id {', '.join(unknown)} (known: {', '.join(sorted(known))})")
 
 
-def write_report(text: str, opts: dict[str, Any], stdout: TextIO) -> None:
-    """Write a rendered (and so already scrubbed) report to --output or stdout."""
-    if opts.get("output"):
-        try:
-            with open(opts["output"], "w", encoding="utf-8") as fh:
-                fh.write(text)
-        except OSError as exc:
-            raise UsageError(f"cannot write --output {opts['output']}: {exc.strerror or exc}") from None
-    else:
-        stdout.write(text)
-        stdout.flush()
-
-
 def use_color(opts: dict[str, Any], stdout: TextIO) -> bool:
     """Colour on a terminal, never with --no-color / NO_COLOR, always with FORCE_COLOR or
     CLICOLOR_FORCE (the conventions of no-color.org and bixense.com/clicolors)."""
@@ -279,7 +263,7 @@ def run_task(args: argparse.Namespace, opts: dict[str, Any], stdout: TextIO) -> 
                 fh.write(facts.dumps())
         except OSError as exc:
             raise UsageError(f"cannot write --save-facts {save}: {exc.strerror or exc}") from None
-    write_report(render(report, opts, stdout), opts, stdout)
+    write_report(render(report, opts, stdout), opts.get("output"), stdout)
     return model.exit_code(report.results, strict=opts["strict"])
 
 
@@ -356,7 +340,7 @@ def run_wait(args: argparse.Namespace, opts: dict[str, Any], stdout: TextIO, std
     _check_ids(opts, "task")
     timeout = _number("timeout", args.timeout, 60, 0, 86400)
     ok, report = sidecar.wait(dict(os.environ), timeout, opts["deadline"], opts["expect_role"], stderr)
-    write_report(render(report, opts, stdout), opts, stdout)
+    write_report(render(report, opts, stdout), opts.get("output"), stdout)
     return 0 if ok else 1
 
 
@@ -411,7 +395,7 @@ def run_other_mode(mode: str, args: argparse.Namespace, opts: dict[str, Any], st
     facts = Facts(data=data, collected_at=utc_now(), mode=mode, deadline=opts["deadline"], options=options)
     facts.duration_ms = int((time.monotonic() - started) * 1000)
     report = runner.judge(facts, runner.Selection(opts["only"], opts["skip"], opts["expect_role"]), mode)
-    write_report(render(report, opts, stdout), opts, stdout)
+    write_report(render(report, opts, stdout), opts.get("output"), stdout)
     return model.exit_code(report.results, strict=opts["strict"])
 
 
@@ -425,7 +409,7 @@ def run_sdk(args: argparse.Namespace, opts: dict[str, Any], stdout: TextIO) -> i
             raise UsageError(f"not a folder: {root}")
     selection = runner.Selection(opts["only"], opts["skip"], opts["expect_role"])
     _facts, report = runner.diagnose_task(dict(os.environ), opts["deadline"], selection, sdk_roots=roots, mode="sdk")
-    write_report(render(report, opts, stdout), opts, stdout)
+    write_report(render(report, opts, stdout), opts.get("output"), stdout)
     return model.exit_code(report.results, strict=opts["strict"])
 
 
@@ -458,7 +442,7 @@ def run_explain(argv: list[str], stdout: TextIO, stderr: TextIO) -> int:
     ``--in-task`` runs the task diagnosis first: its summary is attached to every denial
     that is not the task role's, and the task role the credentials endpoint serves names
     the task role unless --task-role does."""
-    from probe import explain
+    from probe import explain_command as explain
 
     if "--in-task" not in argv:
         return explain.main(argv)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, TextIO
 
 from probe.emulator import Emulator
+from probe.output import UsageError, write_report
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -122,7 +123,6 @@ def _base_env(emu: Emulator, home: str) -> dict[str, str]:
 
 
 def run(args: Any, opts: dict[str, Any], stdout: TextIO, stderr: TextIO) -> int:
-    from probe.cli import UsageError, write_report
 
     from probe import audit
 
@@ -211,5 +211,5 @@ def run(args: Any, opts: dict[str, Any], stdout: TextIO, stderr: TextIO) -> int:
             if not mismatches
             else "Demo: some scenarios were not diagnosed as expected:\n" + "".join(f"  {m}\n" for m in mismatches)
         )
-    write_report(text, opts, stdout)
+    write_report(text, opts.get("output"), stdout)
     return 0 if not mismatches else 1

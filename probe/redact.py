@@ -30,6 +30,8 @@ import threading
 from typing import Any, Iterable, Mapping, Optional
 from urllib.parse import urlsplit, urlunsplit
 
+from probe.ids import ORDER
+
 MASK = "****"
 # Shorter windows would start to match ordinary words of the report.
 _WINDOW = 8
@@ -210,7 +212,7 @@ def _apply_spans(text: str, spans: list[tuple[int, int]]) -> str:
 _LINE_SPLIT = re.compile("([" + _NL + "])|[^" + _NL + "]+")
 
 
-# The report's fixed vocabulary besides the check ids (those come from probe.checks.ORDER).
+# The report's fixed vocabulary besides the check ids (those come from probe.ids.ORDER).
 # Only whole tokens are listed: any part of one (a word of a check id, a piece of a path)
 # counts as vocabulary too.
 _FIXED_VOCABULARY = (
@@ -382,11 +384,6 @@ def _vocabulary() -> str:
     if _vocabulary_text is None:
         tokens = list(_FIXED_VOCABULARY) + list(SECRET_ENV_VARS) + list(PROXY_ENV_VARS)
         tokens += sorted(_PLAIN_SEGMENTS)
-        try:
-            # Imported late: probe.checks imports probe.facts, which imports this module.
-            from probe.checks import ORDER
-        except ImportError:  # pragma: no cover - mid-import: try again next time
-            return "\0".join(t.lower() for t in tokens if t)
         for ids in ORDER.values():
             tokens += list(ids)
         words = [t.lower() for t in tokens if t]

@@ -782,6 +782,6 @@ def test_image_sizes(images: Images) -> None:
         sizes[ref] = int(podman("image", "inspect", "--format", "{{.Size}}", ref).stdout.strip())
     print("\nimage sizes (MB):", {k.split("/")[-1]: round(v / 1e6, 1) for k, v in sizes.items()})
     print("build seconds:", {k: round(v, 1) for k, v in images.build_seconds.items()})
-    # The virtualenv (the probe, boto3, botocore, psutil, prometheus-client) is what the
+    # The virtualenv (the probe, botocore, psutil, prometheus-client, packaging) is what the
     # probe image adds to its base; a stray build tree or pip cache would be far more.
     assert sizes[images.probe] - sizes[images.base] < 80e6, sizes

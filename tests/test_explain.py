@@ -553,9 +553,9 @@ out.flush()
 
 MEASURE = r"""
 import resource, sys
-from probe import explain
+from probe import explain_command
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-rc = explain.main(["-", "--json"])
+rc = explain_command.main(["-", "--json"])
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 sys.stderr.write("RSS-KB %d %d\n" % (base, peak))
 raise SystemExit(rc)

@@ -93,9 +93,12 @@ def test_wheel_metadata_floors_and_license(tmp_path: Path) -> None:
         names = zf.namelist()
     assert "License-Expression: Apache-2.0" in meta
     assert any(n.endswith("licenses/LICENSE") for n in names)
-    for floor in ("boto3>=1.33.0", "botocore>=1.33.0", "psutil>=5.8"):
+    for floor in ("botocore>=1.33.0", "psutil>=5.8"):
         assert f"Requires-Dist: {floor}" in meta, floor
-    # Declared means used: the probe's HTTP is http.client (bounded, no proxy variables).
+    # Declared means used: the probe imports botocore, never boto3 (the tests' apps do).
+    assert "Requires-Dist: boto3>=1.33.0; extra == \"test\"" in meta
+    assert not [line for line in meta.splitlines() if line.startswith("Requires-Dist: boto3") and "extra ==" not in line]
+    # Likewise the probe's HTTP is http.client (bounded, no proxy variables).
     assert "Requires-Dist: requests" not in meta
     constraints = (REPO / "tests" / "constraints-lowest.txt").read_text()
     for pin in ("boto3==1.33.0", "botocore==1.33.0", "psutil==5.8.0"):

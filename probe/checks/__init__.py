@@ -8,137 +8,16 @@ The registry times each check, turns an exception into an ``error`` result, and 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
+from typing import Iterable, Optional, Sequence
 
+from probe.checks.base import REGISTRY, Check, CheckFn, Outcome, check, failed, not_checked, passed, skipped, warned
 from probe.facts import Facts
+from probe.ids import ORDER
 from probe.model import Result, Status
 
-
-@dataclass(frozen=True)
-class Outcome:
-    status: Status
-    title: str
-    detail: str = ""
-    remedy: str = ""
-    data: Mapping[str, Any] = field(default_factory=dict)
+__all__ = ["ORDER", "REGISTRY", "Check", "CheckFn", "Outcome", "check", "failed", "load", "needs_of", "not_checked", "passed", "run", "select", "skipped", "warned"]
 
 
-def passed(title: str, detail: str = "", **data: Any) -> Outcome:
-    return Outcome(Status.PASS, title, detail, "", data)
-
-
-def warned(title: str, detail: str = "", remedy: str = "", **data: Any) -> Outcome:
-    return Outcome(Status.WARN, title, detail, remedy, data)
-
-
-def failed(title: str, detail: str = "", remedy: str = "", **data: Any) -> Outcome:
-    return Outcome(Status.FAIL, title, detail, remedy, data)
-
-
-def skipped(title: str, why: str, **data: Any) -> Outcome:
-    """A check that did not run. Its title says so ("Not checked: <why>"): a skip line must
-    never read like the passing sentence; ``title`` (the neutral name) stays in ``data``."""
-    return Outcome(Status.SKIP, not_checked(why), why, "", {"check": title, **data})
-
-
-def not_checked(why: str) -> str:
-    head = why.split("; ")[0].split(". ")[0].strip().rstrip(".")
-    if len(head) > 90:
-        head = head[:87].rstrip() + "..."
-    return f"Not checked: {head}" if head else "Not checked"
-
-
-CheckFn = Callable[[Facts], Outcome]
-
-
-@dataclass(frozen=True)
-class Check:
-    id: str
-    mode: str
-    title: str
-    needs: tuple[str, ...]
-    fn: CheckFn
-
-
-REGISTRY: dict[str, Check] = {}
-
-
-def check(id: str, *, mode: str, title: str, needs: Sequence[str] = ()) -> Callable[[CheckFn], CheckFn]:
-    """Register a check. ``title`` is its neutral name, used when it errors or is not selected."""
-
-    def register(fn: CheckFn) -> CheckFn:
-        if id in REGISTRY:
-            raise ValueError(f"duplicate check id {id}")
-        REGISTRY[id] = Check(id, mode, title, tuple(needs), fn)
-        return fn
-
-    return register
-
-
-# The contract's order of the task-mode ids: reports list checks in this order, whatever
-# order their modules happened to be imported in.
-ORDER = {
-    "task": (
-        "env.credentials-variable",
-        "env.credentials-uri-safe",
-        "env.shadowing-credentials",
-        "env.region",
-        "proxy.credentials-endpoint",
-        "proxy.metadata-endpoints",
-        "endpoint.credentials",
-        "endpoint.credentials-expiry",
-        "endpoint.clock-skew",
-        "endpoint.task-metadata",
-        "imds.instance-role",
-        "identity.caller",
-        "identity.task-role",
-        "processes.credentials-variable",
-        "processes.proxy",
-        "sdk.versions",
-        "sdk.identity",
-        "shim.profile",
-    ),
-    "host": (
-        "host.agent-running",
-        "host.config.task-iam-role",
-        "host.config.task-iam-role-network-host",
-        "host.config.syntax",
-        "host.config.proxy",
-        "host.config.applied",
-        "host.iptables.credentials-redirect",
-        "host.sysctl.route-localnet",
-        "host.iptables.persisted",
-        "host.imds-block",
-    ),
-    "taskdef": (
-        "taskdef.schema",
-        "taskdef.task-role",
-        "taskdef.network-mode",
-        "taskdef.static-credentials",
-        "taskdef.proxy",
-        "taskdef.multi-process",
-        "taskdef.probe-sidecar",
-    ),
-    "trust": ("trust.ecs-tasks-principal", "trust.conditions"),
-    # `probe audit` (probe/checks/audit.py): instances, task definitions in use, task roles, stopped tasks.
-    "audit": (
-        "audit.instance.agent-connected",
-        "audit.instance.agent-version",
-        "audit.instance.task-iam-role",
-        "audit.instance.task-iam-role-network-host",
-        "audit.taskdef.task-role",
-        "audit.taskdef.network-mode",
-        "audit.taskdef.static-credentials",
-        "audit.taskdef.proxy",
-        "audit.taskdef.multi-process",
-        "audit.taskdef.probe-sidecar",
-        "audit.task-role.exists",
-        "audit.trust.ecs-tasks-principal",
-        "audit.trust.conditions",
-        "audit.stopped.access-denied",
-    ),
-}
 
 
 def load(mode: str) -> list[Check]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from probe import predict
-from probe.checks import Outcome, check, failed, passed, skipped, warned
+from probe.checks.base import Outcome, check, failed, passed, skipped, warned
 from probe.checks import remedies
 from probe.facts import Facts
 

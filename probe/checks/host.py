@@ -8,7 +8,8 @@ import shlex
 from typing import Any, Optional
 
 from probe import redact
-from probe.checks import Outcome, check, failed, passed, remedies, skipped, warned
+from probe.checks import remedies
+from probe.checks.base import Outcome, check, failed, passed, skipped, warned
 from probe.facts import Facts
 
 KNOWN_KEYS = (

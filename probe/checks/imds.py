@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from probe.checks import Outcome, check, passed, remedies, skipped, warned
+from probe.checks import remedies
+from probe.checks.base import Outcome, check, passed, skipped, warned
 from probe.facts import Facts
 
 

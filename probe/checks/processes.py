@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any, Optional
 
-from probe.checks import Outcome, check, failed, passed, remedies, skipped, warned
+from probe.checks import remedies
+from probe.checks.base import Outcome, check, failed, passed, skipped, warned
 from probe.facts import Facts
 
 SHOWN = 8

@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from probe import predict
-from probe.checks import Outcome, check, failed, passed, remedies, skipped, warned
+from probe.checks import remedies
+from probe.checks.base import Outcome, check, failed, passed, skipped, warned
 from probe.facts import Facts
 
 # With no SDK found: who honours proxy variables for the credentials endpoint (measured

@@ -8,7 +8,8 @@ from typing import Any, Optional
 from packaging.version import InvalidVersion, Version
 
 from probe import predict, sdkmodel
-from probe.checks import Outcome, check, failed, passed, remedies, skipped, warned
+from probe.checks import remedies
+from probe.checks.base import Outcome, check, failed, passed, skipped, warned
 from probe.facts import Facts
 
 SHOWN = 10

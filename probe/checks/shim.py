@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from probe.checks import Outcome, check, failed, passed, skipped
+from probe.checks.base import Outcome, check, failed, passed, skipped
 from probe.facts import Facts
 
 STALE = (

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Optional
 
-from probe.checks import Outcome, check, failed, passed, remedies, skipped, warned
+from probe.checks import remedies
+from probe.checks.base import Outcome, check, failed, passed, skipped, warned
 from probe.facts import Facts
 
 STATIC = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")

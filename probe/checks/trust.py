@@ -6,7 +6,7 @@ import fnmatch
 import json
 from typing import Any, Iterator, NamedTuple, Optional
 
-from probe.checks import Outcome, check, failed, passed, skipped, warned
+from probe.checks.base import Outcome, check, failed, passed, skipped, warned
 from probe.facts import Facts
 
 SERVICE = "ecs-tasks.amazonaws.com"
