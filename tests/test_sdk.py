@@ -21,6 +21,7 @@ import tarfile
 import time
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Iterator
 
 import pytest
@@ -811,3 +812,55 @@ def test_the_child_interpreter_never_outlives_its_deadline_or_parent(tmp_path: P
     finally:
         for pid in _processes_mentioning(marker):
             os.kill(pid, 9)
+
+
+# ---------------------------------------------------------------------------------------
+# Issue 24: the walk sorts a directory's entries a chunk at a time with C-level passes
+# ---------------------------------------------------------------------------------------
+
+
+def test_the_chunk_screen_passes_every_name_the_dispatch_takes() -> None:
+    """_maybe_ours may say yes too often, never too rarely: a chunk it passes over is not
+    looked at name by name."""
+    from probe.facts import sdk as sdk_facts
+
+    assert all(s.startswith(".") for s in sdk_facts._SUFFIXES), "_SUFFIX_AT_END starts with the dot"
+    taken: list[str] = []
+    s = sdk_facts.Scan(["/nonexistent"])
+    s._file = lambda path, parent, name: taken.append(name)  # type: ignore[method-assign]
+    s._provider = lambda path, parent, name: taken.append(name)  # type: ignore[method-assign]
+    pool = [
+        *sdk_facts._NAMES, *("app" + x for x in sdk_facts._SUFFIXES), *("a.b" + x for x in sdk_facts._SUFFIXES),
+        "server", "python3.11", ".hidden", "libaws-cpp-sdk-core.so", "libaws-cpp-sdk-core.so.1.11.0",
+        "ContainerProvider.php", "ecs_credentials.js", "container_provider.py", "remote-credentials.ts",
+        "ECSCredentials.rb", "ecs-creds.mjs", "EcsProvider.cjs", "containercredentials.py",
+        "main.py", "index.js", "README.md", "shared.so", "credits.txt", "app.jar.orig", "x.json",
+    ]
+    for name in pool:
+        del taken[:]
+        s._dispatch(SimpleNamespace(path="/p/" + name), "/p", name)  # type: ignore[arg-type]
+        if taken:
+            assert sdk_facts._maybe_ours(["main.py", name, "index.js"]), name
+    assert not sdk_facts._maybe_ours(["main.py", "index.js", "README.md", "app.jar.orig", "x.json"])
+
+
+def test_the_walk_across_chunk_boundaries_counts_and_skips_like_one_entry_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from probe.facts import sdk as sdk_facts
+
+    monkeypatch.setattr(sdk_facts, "_CHUNK", 7)  # many chunks from a few entries
+    outside = tmp_path / "outside"
+    (outside / "node_modules" / "aws-sdk").mkdir(parents=True)
+    (outside / "node_modules" / "aws-sdk" / "package.json").write_text('{"version": "9.9.9"}')
+    root = tmp_path / "root"
+    (root / "app" / "node_modules" / "aws-sdk").mkdir(parents=True)
+    (root / "app" / "node_modules" / "aws-sdk" / "package.json").write_text('{"version": "2.1.0"}')
+    for i in range(40):
+        (root / "app" / f"f{i}.py").write_text("x = 1\n")
+        if i % 5 == 0:
+            os.symlink(outside, root / "app" / f"link{i}")
+            os.symlink(outside / "node_modules" / "aws-sdk" / "package.json", root / "app" / f"l{i}.jar")
+    os.mkfifo(root / "app" / "pipe")
+    rec = scan([str(root)])
+    assert rec["partial"] is None
+    assert rec["files"] == 41  # 40 sources and one package.json; no symlink, no FIFO
+    assert [(e["sdk"], e["version"]) for e in rec["found"]] == [("js-v2", "2.1.0")]

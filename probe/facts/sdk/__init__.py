@@ -33,6 +33,8 @@ import sys
 import threading
 import time
 import zipfile
+from itertools import compress, islice, repeat
+from operator import contains, not_
 from typing import Any, BinaryIO, Iterable, Optional
 
 from probe.facts.sdk import binaries
@@ -84,6 +86,28 @@ _NODE = {
     ("@aws-sdk", "credential-provider-node"): "js-v3-credential-provider-node",
     ("@aws-sdk", "credential-provider-http"): "js-v3-credential-provider-http",
 }
+
+# The walk's fast passes (see Scan._walk). Unbound DirEntry methods called through map
+# run without a Python frame per entry.
+_CHUNK = 4096
+_IS_SYMLINK = os.DirEntry.is_symlink
+_IS_DIR = os.DirEntry.is_dir
+_IS_FILE = os.DirEntry.is_file
+# A name in a chunk ends one of _SUFFIXES: the names joined, each followed by a NUL (the
+# one character no file name holds). Every suffix starts with a dot (tests/test_sdk.py
+# holds them to it), so the expression starts with a literal: the search jumps from dot to dot.
+_SUFFIX_AT_END = re.compile(r"\.(?:" + "|".join(re.escape(s[1:]) for s in _SUFFIXES) + ")\x00")
+
+
+def _maybe_ours(names: list[str]) -> bool:
+    """Might one of these names be one _dispatch takes? A superset of its rule (a chunk
+    this passes over holds nothing of ours), cheaper than _dispatch name by name because
+    every test runs in C over the whole chunk."""
+    if not _NAMES.isdisjoint(names) or not all(map(contains, names, repeat("."))):
+        return True  # a name of ours, or one without a dot (a Go executable?)
+    joined = "\x00".join(names) + "\x00"
+    # The C++ library's name and provider-like names ("...cred...", "...provider...").
+    return _SUFFIX_AT_END.search(joined) is not None or "libaws-cpp-sdk-core" in joined or "red" in joined or "rovider" in joined
 
 
 _OPEN_FLAGS = (
@@ -154,6 +178,25 @@ def pseudo_mounts(mountinfo: str = "/proc/self/mountinfo") -> set[str]:
     return out
 
 
+def _sort(chunk: list[os.DirEntry[str]]) -> tuple[list[os.DirEntry[str]], list[os.DirEntry[str]], list[bool]]:
+    """A chunk's directories, its other entries and which of those are regular files,
+    symlinks left out (never followed, never counted). Raises OSError when an entry's type
+    is not in its directory record and its lstat fails; nothing has been acted on then."""
+    if True in map(_IS_SYMLINK, chunk):
+        # Dropping symlinks first is what makes the argument-less is_dir/is_file below
+        # safe: on anything else they answer as with follow_symlinks=False (from the
+        # record's type, or from the lstat is_symlink made and cached), and without a
+        # keyword argument they cost a fifth as much.
+        chunk = list(compress(chunk, map(not_, map(_IS_SYMLINK, chunk))))
+    flags = list(map(_IS_DIR, chunk))
+    if True in flags:
+        dirs = list(compress(chunk, flags))
+        others = list(compress(chunk, map(not_, flags)))
+    else:
+        dirs, others = [], chunk
+    return dirs, others, list(map(_IS_FILE, others))
+
+
 class Scan:
     """One scan over several roots; call ``run`` once, then read ``record()``."""
 
@@ -208,10 +251,12 @@ class Scan:
         self.dpkg_versions()
 
     def _walk(self, root: str, skip: set[str]) -> None:
+        # Directories are read a chunk at a time and each chunk is sorted with C-level
+        # passes (map over DirEntry's own methods, one regular expression over the names
+        # joined): a per-entry Python loop cost more than the directory reads themselves
+        # (issue 24). Only a chunk whose names might be ours is looked at name by name.
         stack = [root]
         deadline = self.deadline
-        check_every = 2048
-        counter = 0
         while stack:
             path = stack.pop()
             try:
@@ -221,44 +266,70 @@ class Scan:
                 continue
             self.dirs += 1
             with it:
-                for entry in it:
-                    counter += 1
-                    if counter >= check_every:
-                        counter = 0
-                        if deadline is not None and time.monotonic() > deadline:
-                            self.partial = f"stopped at the deadline after {self.files} files"
-                            return
-                    name = entry.name
+                while True:
+                    if deadline is not None and time.monotonic() > deadline:
+                        self.partial = f"stopped at the deadline after {self.files} files"
+                        return
                     try:
-                        is_dir = entry.is_dir(follow_symlinks=False)
-                    except OSError:
+                        chunk = list(islice(it, _CHUNK))
+                    except OSError:  # the directory went away or failed while being read
                         self.unreadable += 1
-                        continue
-                    if is_dir:
-                        full = entry.path
-                        if full in skip:
-                            continue
-                        if name.endswith("-info"):
-                            self._python_meta(full, name, is_dir=True)
-                            continue
-                        # awscli v2 carries its own botocore fork: the awscli entry covers it.
-                        if name in _VENDOR_MARKERS and not path.endswith("awscli") and is_regular(os.path.join(full, _VENDOR_MARKERS[name])):
-                            self._bare_python.append((path, name))
-                        stack.append(full)
-                        continue
+                        break
+                    if not chunk:
+                        break
                     try:
-                        is_file = entry.is_file(follow_symlinks=False)
+                        dirs, others, regular = _sort(chunk)
                     except OSError:
+                        # An entry without a type in its directory record whose lstat
+                        # failed: this chunk entry by entry, counting that one unreadable.
+                        self._chunk_slowly(path, chunk, skip, stack)
                         continue
-                    if not is_file:
+                    for entry in dirs:
+                        self._dir(entry, path, skip, stack)
+                    if not others:
                         continue
-                    self.files += 1
-                    # Most files are none of ours: reject them with one set lookup and one
-                    # suffix test before any other work.
-                    if name in _NAMES or name.endswith(_SUFFIXES) or "." not in name or name.startswith("libaws-cpp-sdk-core"):
-                        self._file(entry.path, path, name)
-                    elif name[:1] in _PROVIDER_FIRST and _PROVIDER_FILE.match(name) and ("red" in name or "rovider" in name):
-                        self._provider(entry.path, path, name)
+                    self.files += regular.count(True)
+                    names = [entry.name for entry in others]
+                    if not _maybe_ours(names):
+                        continue  # nearly every chunk
+                    for entry, name, is_file in zip(others, names, regular):
+                        if is_file:
+                            self._dispatch(entry, path, name)
+
+    def _chunk_slowly(self, path: str, chunk: list[os.DirEntry[str]], skip: set[str], stack: list[str]) -> None:
+        """The chunk entry by entry: an entry whose type cannot be read counts as unreadable."""
+        for entry in chunk:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    self._dir(entry, path, skip, stack)
+                    continue
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+            except OSError:
+                self.unreadable += 1
+                continue
+            self.files += 1
+            self._dispatch(entry, path, entry.name)
+
+    def _dir(self, entry: os.DirEntry[str], path: str, skip: set[str], stack: list[str]) -> None:
+        name = entry.name
+        full = entry.path
+        if full in skip:
+            return
+        if name.endswith("-info"):
+            self._python_meta(full, name, is_dir=True)
+            return
+        # awscli v2 carries its own botocore fork: the awscli entry covers it.
+        if name in _VENDOR_MARKERS and not path.endswith("awscli") and is_regular(os.path.join(full, _VENDOR_MARKERS[name])):
+            self._bare_python.append((path, name))
+        stack.append(full)
+
+    def _dispatch(self, entry: os.DirEntry[str], path: str, name: str) -> None:
+        """A regular file: read it if its name is one of ours (the exact rule _maybe_ours widens)."""
+        if name in _NAMES or name.endswith(_SUFFIXES) or "." not in name or name.startswith("libaws-cpp-sdk-core"):
+            self._file(entry.path, path, name)
+        elif name[:1] in _PROVIDER_FIRST and _PROVIDER_FILE.match(name) and ("red" in name or "rovider" in name):
+            self._provider(entry.path, path, name)
 
     def _file(self, path: str, parent: str, name: str) -> None:
         dot = name.rfind(".")
