@@ -28,16 +28,20 @@ import json
 import os
 import re
 import stat
-import subprocess
 import sys
 import threading
 import time
-import zipfile
 from itertools import compress, islice, repeat
 from operator import contains, not_
-from typing import Any, BinaryIO, Iterable, Optional
+from typing import TYPE_CHECKING, Any, BinaryIO, Iterable, Optional
 
 from probe.facts.sdk import binaries
+
+if TYPE_CHECKING:
+    # Imported where used: `probe sdk` starts a fresh interpreter each run and most
+    # scans open no jar and start no child (issue 24: about 3 ms of its start).
+    import subprocess
+    import zipfile
 
 PSEUDO_FS = {
     "proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "securityfs", "debugfs", "tracefs",
@@ -537,6 +541,8 @@ class Scan:
         except OSError:
             self.unreadable += 1
             return
+        import zipfile
+
         with fh:
             if not name.endswith((".war", ".ear")) and not _JAVA_V2.search(name) and not _mentions_aws(fh):
                 return  # most jars on a system: one look at the central directory is enough
@@ -548,6 +554,8 @@ class Scan:
                 pass
 
     def _java_zip(self, zf: zipfile.ZipFile, path: str, depth: int) -> None:
+        import zipfile
+
         for info in zf.infolist()[:200_000]:
             n = info.filename
             pom = _POM.match(n)
@@ -721,6 +729,8 @@ def run_child(code: str, args: list[str], deadline: Optional[float], grace: floa
     process (Linux's parent-death signal, and an atexit kill elsewhere): a child blocked
     on a file or a hung filesystem must not stay behind after the probe exits.
     """
+    import subprocess
+
     budget = None if deadline is None else max(0.1, deadline - time.monotonic())
     limit = None if budget is None else budget + grace
     argv = [sys.executable, "-S", "-c", _CHILD_GUARD + code, str(os.getpid()), repr(limit or 0.0), *args]
