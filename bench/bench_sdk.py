@@ -1,9 +1,13 @@
 """`probe sdk ROOT` against `find ROOT -type f | wc -l` on the same synthetic tree, both warm.
 
-The tree (default 120,000 files) looks like an application image: many small source
-files in nested folders, a few Python site-packages with dist-info folders, node_modules
-with package.json files, some jars and executables. Both commands run several times
-after a warm-up run; the figures are medians, the ratio is probe / find (target < 2).
+The tree (default 120,000 files; ``--files 100000 1000000`` for several sizes, one row
+each) looks like an application image: many small source files in nested folders, a few
+Python site-packages with dist-info folders, node_modules with package.json files, some
+jars and executables. After a warm-up run of each, the two commands alternate ``--runs``
+times (a burst of other work on the machine falls on both); the figures are medians, the
+ratio is probe / find (target <= 2, issue 24). ``--busy`` measures with
+``stress-ng --cpu 2`` running beside them (started and stopped here, restarted if
+something ends it). ``--keep DIR`` builds the trees under DIR once and reuses them.
 """
 
 from __future__ import annotations
@@ -12,13 +16,14 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import zipfile
-from typing import Optional
+from typing import Any, Optional
 
 from _common import emit  # noqa: E402
 
@@ -60,50 +65,122 @@ def build_tree(root: str, files: int) -> int:
     return made
 
 
-def median_time(cmd: str, runs: int, env: dict[str, str]) -> float:
-    subprocess.run(cmd, shell=True, env=env, check=True, stdout=subprocess.DEVNULL)  # warm
-    samples = []
+def timed(cmd: str, env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(cmd, shell=True, env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+class Stress:
+    """``stress-ng --cpu N`` in its own process group: stopping it stops its workers and
+    nothing else. ``ensure`` starts it again if it ended (another bench on a shared machine
+    may stop every stress-ng), so that no sample called busy is taken without the load."""
+
+    def __init__(self, cpus: int) -> None:
+        self.cpus = cpus
+        self.proc: Optional["subprocess.Popen[bytes]"] = None
+        self.restarts = 0
+
+    def ensure(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            return
+        stress = shutil.which("stress-ng")
+        if stress is None:
+            raise SystemExit("--busy needs stress-ng (apt-get install stress-ng)")
+        self.restarts += self.proc is not None
+        self.proc = subprocess.Popen([stress, "--cpu", str(self.cpus), "--quiet"], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(1.0)  # the workers spinning before the first sample
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+        self.proc = None
+
+
+def tree_for(files: int, keep: Optional[str]) -> tuple[str, bool]:
+    """A tree of about ``files`` files, and whether to remove it afterwards."""
+    if keep is None:
+        root = tempfile.mkdtemp(prefix="bench-sdk-")
+        build_tree(root, files)
+        return root, True
+    root = os.path.join(keep, f"tree-{files}")
+    marker = root + ".made"  # written last: a tree cut short is built again
+    if not os.path.exists(marker):
+        shutil.rmtree(root, ignore_errors=True)
+        os.makedirs(root)
+        build_tree(root, files)
+        with open(marker, "w") as fh:
+            fh.write("made\n")
+    return root, False
+
+
+def measure(root: str, runs: int, stress: Optional[Stress]) -> dict[str, Any]:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": root, "PYTHONPATH": REPO, "AWS_EC2_METADATA_DISABLED": "true"}
+    probe_cmd = f"{sys.executable} -m probe sdk {root} --json --deadline 300"
+    find_cmd = f"find {root} -type f | wc -l"
+    if stress is not None:
+        stress.ensure()
+    # Warm-up of each; the probe's answer is checked against find's count.
+    report = json.loads(subprocess.run(probe_cmd, shell=True, env=env, capture_output=True, text=True).stdout)
+    check = report["checks"][0]
+    counted = int(subprocess.run(find_cmd, shell=True, env=env, capture_output=True, text=True).stdout)
+    probe_s: list[float] = []
+    find_s: list[float] = []
     for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run(cmd, shell=True, env=env, check=True, stdout=subprocess.DEVNULL)
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
+        if stress is not None:
+            stress.ensure()
+        find_s.append(timed(find_cmd, env))
+        probe_s.append(timed(probe_cmd, env))
+    probe_med, find_med = statistics.median(probe_s), statistics.median(find_s)
+    return {
+        "files": counted,
+        "load": "busy" if stress is not None else "quiet",
+        "find_s": find_med,
+        "probe_sdk_s": probe_med,
+        "ratio": probe_med / find_med,
+        "find_samples": find_s,
+        "probe_samples": probe_s,
+        "sdks_found": len(check["data"].get("sdks", [])),
+        "verdict": check["status"],
+    }
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--files", type=int, default=120_000)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--files", type=int, nargs="+", default=[120_000], help="tree sizes, one row each")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--busy", action="store_true", help="measure beside stress-ng --cpu 2")
+    parser.add_argument("--keep", metavar="DIR", help="build the trees under DIR once and reuse them")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    tmp = tempfile.mkdtemp(prefix="bench-sdk-")
+    rows: list[dict[str, Any]] = []
+    stress = Stress(2) if args.busy else None
     try:
-        made = build_tree(tmp, args.files)
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp, "PYTHONPATH": REPO, "AWS_EC2_METADATA_DISABLED": "true"}
-        probe_cmd = f"{sys.executable} -m probe sdk {tmp} --json --deadline 120"
-        find_cmd = f"find {tmp} -type f | wc -l"
-        out = subprocess.run(probe_cmd, shell=True, env=env, capture_output=True, text=True)
-        report = json.loads(out.stdout)
-        check = report["checks"][0]
-        probe_s = median_time(probe_cmd, args.runs, env)
-        find_s = median_time(find_cmd, args.runs, env)
-        counted = int(subprocess.run(find_cmd, shell=True, capture_output=True, text=True).stdout)
-        figures = {
-            "files": counted,
-            "probe_sdk_s": probe_s,
-            "find_s": find_s,
-            "ratio": probe_s / find_s,
-            "sdks_found": len(check["data"].get("sdks", [])),
-            "verdict": check["status"],
-        }
+        for files in args.files:
+            root, remove = tree_for(files, args.keep)
+            try:
+                rows.append(measure(root, args.runs, stress))
+            finally:
+                if remove:
+                    shutil.rmtree(root, ignore_errors=True)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    text = (
-        f"probe sdk over {figures['files']} files (built {made})  median {probe_s:.3f} s | "
-        f"find -type f | wc -l  median {find_s:.3f} s | ratio {figures['ratio']:.2f} (target < 2: "
-        f"{'met' if figures['ratio'] < 2 else 'MISSED'}); found {figures['sdks_found']} SDKs, {figures['verdict']}"
-    )
-    return emit(figures, text, args.json)
+        if stress is not None:
+            stress.stop()
+    lines = [f"{'files':>9}  {'load':5}  {'find s':>7}  {'probe s':>7}  {'ratio':>5}  target <= 2  SDKs  verdict"]
+    for r in rows:
+        lines.append(
+            f"{r['files']:>9}  {r['load']:5}  {r['find_s']:7.3f}  {r['probe_sdk_s']:7.3f}  {r['ratio']:5.2f}  "
+            f"{'met' if r['ratio'] <= 2 else 'MISSED':11}  {r['sdks_found']:>4}  {r['verdict']}"
+        )
+    lines.append(f"medians of {args.runs} alternating runs after a warm-up of each"
+                 + (f"; stress-ng --cpu 2 beside them (restarted {stress.restarts} times)" if stress is not None else ""))
+    return emit(rows, "\n".join(lines), args.json)
 
 
 if __name__ == "__main__":
