@@ -13,6 +13,11 @@
 # Plain POSIX sh: no bash-isms, no binutils. Needs mv and ls (chown and chmod to keep an
 # existing profile's owner and mode); --wait needs curl or wget (and cat, wc, tr, sleep,
 # mktemp or mkdir).
+#
+# Laid out for the start's cost: the code a usual start runs comes first and the command is
+# exec'd before the shell has read (parsed) the --dry-run and --wait code below it. Every
+# fork and exec is counted: no subshell for the umask, one mv per changed file (each run in
+# the background while the next file is prepared), ls only for a file whose mode must be known.
 
 BEGIN='# >>> ecs-credential-probe shim >>>'
 END='# <<< ecs-credential-probe shim <<<'
@@ -21,7 +26,13 @@ PROFILE_D=/etc/profile.d/ecs-credentials.sh
 NL='
 '
 
-say() { printf 'shim: %s\n' "$*" >&2; }
+# Messages keep the order of the files even though renames finish in the background.
+say() {
+    [ "$_ps" = "$_pn" ] || settle
+    printf 'shim: %s\n' "$*" >&2
+}
+_pn=0  # renames started in the background
+_ps=0  # ... of which settled (waited for, and said how they went)
 set -f  # no pathname expansion of anything below
 
 usage() {
@@ -142,8 +153,10 @@ render_env_block() {
             *[!A-Za-z0-9_./:@%+,=~-]*) say "not writing $name to $env_file: pam_env cannot hold its value" ;;
             *)
                 _eblk="$_eblk$name=$value$NL"
-                shown_value "$name" "$value"
-                _emasked="$_emasked$name=$_m$NL"
+                if [ $dry_run = 1 ]; then  # shown_value is defined (read) only on that path
+                    shown_value "$name" "$value"
+                    _emasked="$_emasked$name=$_m$NL"
+                fi
                 _enames="$_enames $name" ;;
         esac
     done
@@ -152,6 +165,370 @@ render_env_block() {
 }
 
 HEADER="# Written by the ecs-credential-probe shim at container start from PID 1's environment,$NL# so login shells started from a fresh environment (su -, sudo -i, sshd sessions) get the$NL# task's credentials. Cron jobs read no profile: shim --environment-file writes them into$NL# /etc/environment (pam_env). Rewritten at every start: do not edit between the markers.$NL"
+
+
+# --- files ---------------------------------------------------------------------------
+# Each file is written to a temporary file in the same folder, created with noclobber (never
+# opened through something planted there) under a umask that gives it its final mode, then
+# renamed over the target: a reader sees the old file or the new one. No sync: the profiles
+# are rewritten at every start, and a global sync at container start flushes every
+# filesystem the container sees (seconds on a busy host). A file that already holds what
+# would be written, with the mode and owner it would get, is left as it is: start-up cost is
+# what matters here, and each mv is a fork and an exec.
+
+# $1 file, $2 the block: one pass over the file. Sets _has_end (a BEGIN line with an END line
+# after it: the block is replaced in place) and _same (1: merging would not change a byte).
+scan_merge() {
+    _has_end=0
+    _same=1
+    _nb=0
+    _inside=0
+    _rest=''
+    while :; do
+        if ! IFS= read -r _line; then
+            [ -n "$_line" ] || break
+            _same=0  # the last line has no newline: it gets one
+        fi
+        if [ $_inside = 1 ]; then
+            if [ "$_line" = "$END" ]; then
+                _inside=0
+                _has_end=1
+                [ "$_rest" = "$END$NL" ] || _same=0
+            else
+                case $_rest in
+                    "$_line$NL"*) _rest=${_rest#"$_line$NL"} ;;
+                    *) _same=0; _rest='' ;;
+                esac
+            fi
+        elif [ "$_line" = "$BEGIN" ]; then
+            _nb=$((_nb + 1))
+            if [ $_nb = 1 ]; then
+                _inside=1
+                _rest=${2#"$BEGIN$NL"}
+            else
+                _same=0  # a later block is dropped
+            fi
+        fi
+        [ $_same = 0 ] && [ $_has_end = 1 ] && break
+    done < "$1"
+    [ $_has_end = 1 ] || _same=0
+}
+
+# The mode string and owner (uid:gid) of an existing file, from `ls -ldn` (POSIX, one exec);
+# sets _perm and _own. Asked once per file.
+file_perm() {  # $1 path
+    [ "$_perm_of" = "$1" ] && return 0
+    _asked=$1
+    if [ "$_pre_of" = "$1" ]; then
+        _pre_of=''
+        wait "$_pre_pid" || return 1
+        IFS= read -r _meta < "$_pre_tmp" || return 1
+    else
+        _meta=$(ls -ldn -- "$1" 2>/dev/null) || return 1
+    fi
+    # shellcheck disable=SC2086  # split the ls line into its fields (set -f is on)
+    set -- $_meta
+    [ $# -ge 4 ] || return 1
+    _perm=$1
+    _own="$3:$4"
+    _perm_of=$_asked
+}
+
+# The octal mode to keep (sets _keep) from _perm. With private=1 the mode loses its group
+# and other bits, never gains any.
+file_keep() {
+    _p=$_perm
+    _oct=0
+    for _shift in 1 2 3; do
+        _p=${_p#?}
+        _t=${_p%"${_p#???}"}
+        _d=0
+        case $_t in r??) _d=4 ;; esac
+        case $_t in ?w?) _d=$((_d + 2)) ;; esac
+        case $_t in ??[xst]) _d=$((_d + 1)) ;; esac
+        case $_shift:$_t in 1:??[sS]) _oct=$((_oct + 4000)) ;; 2:??[sS]) _oct=$((_oct + 2000)) ;; 3:??[tT]) _oct=$((_oct + 1000)) ;; esac
+        [ $private = 1 ] && [ $_shift != 1 ] && _d=0
+        case $_shift in 1) _oct=$((_oct + _d * 100)) ;; 2) _oct=$((_oct + _d * 10)) ;; 3) _oct=$((_oct + _d)) ;; esac
+        _p=${_p#??}
+    done
+    _keep=$_oct
+}
+
+ours() {  # $1 path: owned by this process's user and group (test -O/-G; unknown: no)
+    { [ -O "$1" ] && [ -G "$1" ]; } 2>/dev/null
+}
+
+# $1 file: whether it already is exactly $HEADER$_blk, a regular file (not a symlink) of mode
+# $mode owned by this process's user and group, as writing it whole would make it.
+whole_same() {
+    [ ! -L "$1" ] && [ -f "$1" ] && ours "$1" || return 1
+    _rest="$HEADER$_blk"
+    _line=''
+    while IFS= read -r _line; do
+        case $_rest in
+            "$_line$NL"*) _rest=${_rest#"$_line$NL"} ;;
+            *) return 1 ;;
+        esac
+    done < "$1"
+    [ -z "$_line" ] && [ -z "$_rest" ] || return 1
+    file_perm "$1" || return 1
+    case $mode:$_perm in 644:-rw-r--r--*|600:-rw-------*) return 0 ;; esac
+    return 1
+}
+
+# What writing $1 comes to (as shim/profile.py plan_file): sets _action to unchanged, whole,
+# new, replace or append, _b to its block and _n to the names in it. $2 whole|merge|env.
+plan_one() {
+    if [ "$2" = env ]; then _b=$_eblk; _n=$_enames; else _b=$_blk; _n=$names; fi
+    _perm_of=''
+    if [ "$2" = whole ]; then
+        if whole_same "$1"; then _action=unchanged; else _action=whole; fi
+        return
+    fi
+    if [ -L "$1" ] || [ ! -f "$1" ]; then
+        _action=new
+        return
+    fi
+    if [ "$2" = merge ] && [ "$_scan_of" = "$1" ]; then
+        _scan_of=''  # scanned by prefetch_perm
+    else
+        scan_merge "$1" "$_b"
+    fi
+    if [ $_same = 1 ]; then
+        # unchanged unless a private file must lose group or other access
+        [ $private = 0 ] && { _action=unchanged; return; }
+        if file_perm "$1"; then
+            case $_perm in ????--[-S]--[-T]*) _action=unchanged; return ;; esac
+        fi
+    fi
+    if [ $_has_end = 1 ]; then _action=replace; else _action=append; fi
+}
+
+# $1 file: its lines with our block ($_b) in place of the first one (or appended once); a
+# BEGIN with no END after it is a stray line: only the marker goes. Needs _has_end (scan_merge).
+emit_merged() {
+    _inside=0
+    _placed=0
+    if [ "$_action" != new ]; then
+        while IFS= read -r _line || [ -n "$_line" ]; do
+            if [ $_inside = 1 ]; then
+                [ "$_line" = "$END" ] && _inside=0
+                continue
+            fi
+            if [ "$_line" = "$BEGIN" ]; then
+                _inside=$_has_end
+                if [ $_placed = 0 ] && [ $_has_end = 1 ]; then printf '%s' "$_b"; _placed=1; fi
+                continue
+            fi
+            printf '%s\n' "$_line"
+        done < "$1"
+    fi
+    [ $_placed = 1 ] || printf '%s' "$_b"
+}
+
+# A new, empty temporary file in $1's folder, created with noclobber (never opened through
+# something planted there) under the umask; sets _tmp.
+new_tmp() {  # $1 path
+    case $1 in */*) _dir=${1%/*} ;; *) _dir=. ;; esac
+    [ -n "$_dir" ] || _dir=/
+    # A fresh name: noclobber still opens an existing FIFO, which would block the start.
+    _tries=0
+    while :; do
+        _seq=$((_seq + 1))
+        _tmp="$_dir/.ecs-shim-$$-$_seq"
+        [ -e "$_tmp" ] || [ -L "$_tmp" ] || break
+        _tries=$((_tries + 1))
+        [ $_tries -lt 100 ] || return 1
+    done
+    set -C
+    true 2>/dev/null > "$_tmp" || { set +C; return 1; }
+    set +C
+    [ -f "$_tmp" ] && [ ! -L "$_tmp" ]
+}
+
+write_tmp() {  # $1 path, $2 whole|merge|env; sets _tmp
+    if [ "$_pre_of" = "$1" ]; then
+        _tmp=$_pre_tmp  # prefetch_perm's (ls writes its line there first)
+    else
+        new_tmp "$1" || return 1
+    fi
+    if [ "$2" = whole ]; then
+        printf '%s' "$HEADER$_b" > "$_tmp" || { rm -f "$_tmp"; return 1; }
+        return 0
+    fi
+    # An existing file keeps its owner and mode (never made wider); if it cannot keep its
+    # owner, it is not replaced. chown and chmod run only when they would change something.
+    if [ "$_action" != new ]; then
+        file_perm "$1" || { rm -f "$_tmp"; return 1; }
+        file_keep
+    fi
+    emit_merged "$1" > "$_tmp" || { rm -f "$_tmp"; return 1; }
+    if [ "$_action" != new ]; then
+        if ! ours "$1"; then
+            chown "$_own" "$_tmp" 2>/dev/null || { rm -f "$_tmp"; return 1; }
+            _chmod=1  # chown clears the set-id bits
+        else
+            _chmod=0
+        fi
+        if [ $_chmod = 1 ] || [ "$_keep" != $mode ]; then
+            chmod "$_keep" "$_tmp" 2>/dev/null || { rm -f "$_tmp"; return 1; }
+        fi
+    fi
+}
+
+write_one() {  # $1 path, $2 whole|merge|env
+    plan_one "$1" "$2"
+    if [ $_action = unchanged ]; then
+        [ $report = 1 ] && say "unchanged $1:${_n:- no variables}"
+        return 0
+    fi
+    if ! write_tmp "$1" "$2"; then
+        say "cannot write $1"
+        _fail=1
+        return 1
+    fi
+    # mv would move the file INTO a directory and call it success.
+    if [ -d "$1" ] && [ ! -L "$1" ]; then
+        rm -f "$_tmp"; say "cannot write $1: Is a directory"; _fail=1; return 1
+    fi
+    # The rename runs in the background while the next file is prepared (each mv is a fork
+    # and an exec, a millisecond or two of the start); settle waits for it and tells how it went.
+    mv -f "$_tmp" "$1" 2>/dev/null &
+    _pn=$((_pn + 1))
+    eval "_pp$_pn=\$! _pt$_pn=\$_tmp _pf$_pn=\$1 _pm$_pn=\$_n"
+    return 0
+}
+
+# Wait for the renames started in the background, in the order they were started, and say
+# how each went (as write_one said it when it waited for each mv). Sets _fail on a failure.
+settle() {
+    while [ "$_ps" -lt "$_pn" ]; do
+        _ps=$((_ps + 1))
+        eval "_sp=\$_pp$_ps _st=\$_pt$_ps _sf=\$_pf$_ps _sn=\$_pm$_ps"
+        if wait "$_sp"; then
+            [ $report = 1 ] && printf 'shim: %s\n' "wrote $_sf:${_sn:- no variables}" >&2
+        else
+            rm -f "$_st"
+            printf 'shim: %s\n' "cannot write $_sf" >&2
+            _fail=1
+        fi
+    done
+}
+
+# Every file the command line asks for, in order (as shim/__main__.py targets); $1 is the
+# function to run on each: write_one or show_one (--dry-run).
+each_target() {
+    if [ $default_profiles = 1 ]; then
+        if [ -d /etc/profile.d ]; then
+            "$1" "$PROFILE_D" whole
+        else
+            [ "$1" = show_one ] && printf '%s\n' "would not write $PROFILE_D: /etc/profile.d does not exist"
+        fi
+        if [ -n "${HOME-}" ]; then
+            "$1" "$HOME/.profile" merge
+        else
+            say "HOME is not set: ~/.profile not written"
+            _fail=1
+        fi
+    fi
+    _old_ifs=$IFS
+    IFS=$NL
+    for _path in $profiles; do
+        IFS=$_old_ifs
+        [ -n "$_path" ] && "$1" "$_path" merge
+    done
+    IFS=$_old_ifs
+    if [ -n "$env_file" ]; then
+        render_env_block
+        "$1" "$env_file" env
+    fi
+}
+
+# ~/.profile keeps its mode and owner, and the shell has no stat: ls (an exec) reads them.
+# Started in the background before /etc/profile.d's file is written, it runs while the shell
+# works; its line goes to the temporary file, which file_perm reads before the merged text
+# replaces it. Only for a file that will change (a file left as it is needs no mode).
+prefetch_perm() {  # $1 a merge target
+    [ ! -L "$1" ] && [ -f "$1" ] || return 0
+    scan_merge "$1" "$_blk"
+    _scan_of=$1
+    [ $_same = 0 ] || return 0
+    new_tmp "$1" || return 0
+    ls -ldn -- "$1" > "$_tmp" 2>/dev/null &
+    _pre_pid=$! _pre_of=$1 _pre_tmp=$_tmp
+}
+_pre_of=''
+_scan_of=''
+
+# The umask this shell was started with, to give back to COMMAND: from /proc (the shell
+# reads it itself: no fork), else from `umask` (a command substitution: a fork).
+saved_umask() {  # sets _umask_was
+    _umask_was=''
+    while IFS=': 	' read -r _k _v; do
+        case $_k in
+            Umask) _umask_was=$_v; break ;;
+            State) break ;;  # the line after Umask: this kernel does not show it
+        esac
+    done < /proc/self/status 2>/dev/null
+    case $_umask_was in
+        0[0-7][0-7][0-7]) ;;
+        *) _umask_was=$(umask) ;;
+    esac
+}
+
+# Every file, under the umask that gives a new file its mode ($1); sets _fail (1: a file
+# could not be written). The umask is given back before COMMAND starts.
+write_all() {
+    saved_umask
+    umask "$1"
+    _fail=0
+    _seq=0
+    [ $default_profiles = 1 ] && [ -n "${HOME-}" ] && prefetch_perm "$HOME/.profile"
+    each_target write_one
+    settle
+    if [ -n "$_pre_of" ]; then  # not used after all (the file changed under us): no zombie left
+        wait "$_pre_pid"
+        rm -f "$_pre_tmp"
+    fi
+    umask "$_umask_was"
+}
+
+# --- exec ----------------------------------------------------------------------------
+start_command() {  # "$@": COMMAND; exec'd, keeping this process's PID
+    [ $# -gt 0 ] || exit 0
+    case $1 in
+        '') say "'': command not found (the command name is empty)"; exit 127 ;;
+        */*)
+            if [ ! -e "$1" ]; then say "$1: command not found"; exit 127; fi
+            if [ -d "$1" ] || [ ! -x "$1" ]; then say "$1: permission denied (not executable)"; exit 126; fi ;;
+        *)
+            if ! command -v -- "$1" >/dev/null 2>&1; then
+                # A file of that name on PATH that cannot be run is 126, as in bash and the Python shim.
+                _old_ifs=$IFS; IFS=:
+                for _d in $PATH; do
+                    IFS=$_old_ifs
+                    if [ -f "${_d:-.}/$1" ]; then say "$1: permission denied (not executable)"; exit 126; fi
+                done
+                IFS=$_old_ifs
+                say "$1: command not found"; exit 127
+            fi ;;
+    esac
+    exec "$@"
+}
+
+render_block plain
+_blk=$_out
+report=0
+[ $# -gt 0 ] || report=1
+
+if [ $dry_run = 0 ]; then
+    umask_for=022
+    [ $mode = 600 ] && umask_for=077
+    write_all $umask_for
+    [ $_fail = 1 ] && [ $strict = 1 ] && exit 1
+    # Without --wait the start ends here: the shell never reads the rest of this file.
+    [ -n "$wait_s" ] || start_command "$@"
+fi
 
 # --- masking (--dry-run): as the probe masks (probe/redact.py, probe.sh), as shim/mask.py --
 MASK='****'
@@ -237,252 +614,6 @@ shown_value() {  # $1 name, $2 value; sets _m to what --dry-run shows
     esac
 }
 
-# --- files ---------------------------------------------------------------------------
-# Each file is written to a temporary file in the same folder, created with noclobber (never
-# opened through something planted there) under a umask that gives it its final mode, then
-# renamed over the target: a reader sees the old file or the new one. No sync: the profiles
-# are rewritten at every start, and a global sync at container start flushes every
-# filesystem the container sees (seconds on a busy host). A file that already holds what
-# would be written, with the mode and owner it would get, is left as it is: start-up cost is
-# what matters here, and each mv is a fork and an exec.
-
-# $1 file, $2 the block: one pass over the file. Sets _has_end (a BEGIN line with an END line
-# after it: the block is replaced in place) and _same (1: merging would not change a byte).
-scan_merge() {
-    _has_end=0
-    _same=1
-    _nb=0
-    _inside=0
-    _rest=''
-    while :; do
-        if ! IFS= read -r _line; then
-            [ -n "$_line" ] || break
-            _same=0  # the last line has no newline: it gets one
-        fi
-        if [ $_inside = 1 ]; then
-            if [ "$_line" = "$END" ]; then
-                _inside=0
-                _has_end=1
-                [ "$_rest" = "$END$NL" ] || _same=0
-            else
-                case $_rest in
-                    "$_line$NL"*) _rest=${_rest#"$_line$NL"} ;;
-                    *) _same=0; _rest='' ;;
-                esac
-            fi
-        elif [ "$_line" = "$BEGIN" ]; then
-            _nb=$((_nb + 1))
-            if [ $_nb = 1 ]; then
-                _inside=1
-                _rest=${2#"$BEGIN$NL"}
-            else
-                _same=0  # a later block is dropped
-            fi
-        fi
-        [ $_same = 0 ] && [ $_has_end = 1 ] && break
-    done < "$1"
-    [ $_has_end = 1 ] || _same=0
-}
-
-# The mode string and owner (uid:gid) of an existing file, from `ls -ldn` (POSIX, one exec);
-# sets _perm and _own. Asked once per file.
-file_perm() {  # $1 path
-    [ "$_perm_of" = "$1" ] && return 0
-    _asked=$1
-    _meta=$(ls -ldn -- "$1" 2>/dev/null) || return 1
-    # shellcheck disable=SC2086  # split the ls line into its fields (set -f is on)
-    set -- $_meta
-    [ $# -ge 4 ] || return 1
-    _perm=$1
-    _own="$3:$4"
-    _perm_of=$_asked
-}
-
-# The octal mode to keep (sets _keep) from _perm. With private=1 the mode loses its group
-# and other bits, never gains any.
-file_keep() {
-    _p=$_perm
-    _oct=0
-    for _shift in 1 2 3; do
-        _p=${_p#?}
-        _t=${_p%"${_p#???}"}
-        _d=0
-        case $_t in r??) _d=4 ;; esac
-        case $_t in ?w?) _d=$((_d + 2)) ;; esac
-        case $_t in ??[xst]) _d=$((_d + 1)) ;; esac
-        case $_shift:$_t in 1:??[sS]) _oct=$((_oct + 4000)) ;; 2:??[sS]) _oct=$((_oct + 2000)) ;; 3:??[tT]) _oct=$((_oct + 1000)) ;; esac
-        [ $private = 1 ] && [ $_shift != 1 ] && _d=0
-        case $_shift in 1) _oct=$((_oct + _d * 100)) ;; 2) _oct=$((_oct + _d * 10)) ;; 3) _oct=$((_oct + _d)) ;; esac
-        _p=${_p#??}
-    done
-    _keep=$_oct
-}
-
-ours() {  # $1 path: owned by this process's user and group (test -O/-G; unknown: no)
-    { [ -O "$1" ] && [ -G "$1" ]; } 2>/dev/null
-}
-
-# $1 file: whether it already is exactly $HEADER$_blk, a regular file (not a symlink) of mode
-# $mode owned by this process's user and group, as writing it whole would make it.
-whole_same() {
-    [ ! -L "$1" ] && [ -f "$1" ] && ours "$1" || return 1
-    _rest="$HEADER$_blk"
-    _line=''
-    while IFS= read -r _line; do
-        case $_rest in
-            "$_line$NL"*) _rest=${_rest#"$_line$NL"} ;;
-            *) return 1 ;;
-        esac
-    done < "$1"
-    [ -z "$_line" ] && [ -z "$_rest" ] || return 1
-    file_perm "$1" || return 1
-    case $mode:$_perm in 644:-rw-r--r--*|600:-rw-------*) return 0 ;; esac
-    return 1
-}
-
-# What writing $1 comes to (as shim/profile.py plan_file): sets _action to unchanged, whole,
-# new, replace or append, _b to its block and _n to the names in it. $2 whole|merge|env.
-plan_one() {
-    if [ "$2" = env ]; then _b=$_eblk; _n=$_enames; else _b=$_blk; _n=$names; fi
-    _perm_of=''
-    if [ "$2" = whole ]; then
-        if whole_same "$1"; then _action=unchanged; else _action=whole; fi
-        return
-    fi
-    if [ -L "$1" ] || [ ! -f "$1" ]; then
-        _action=new
-        return
-    fi
-    scan_merge "$1" "$_b"
-    if [ $_same = 1 ]; then
-        # unchanged unless a private file must lose group or other access
-        [ $private = 0 ] && { _action=unchanged; return; }
-        if file_perm "$1"; then
-            case $_perm in ????--[-S]--[-T]*) _action=unchanged; return ;; esac
-        fi
-    fi
-    if [ $_has_end = 1 ]; then _action=replace; else _action=append; fi
-}
-
-# $1 file: its lines with our block ($_b) in place of the first one (or appended once); a
-# BEGIN with no END after it is a stray line: only the marker goes. Needs _has_end (scan_merge).
-emit_merged() {
-    _inside=0
-    _placed=0
-    if [ "$_action" != new ]; then
-        while IFS= read -r _line || [ -n "$_line" ]; do
-            if [ $_inside = 1 ]; then
-                [ "$_line" = "$END" ] && _inside=0
-                continue
-            fi
-            if [ "$_line" = "$BEGIN" ]; then
-                _inside=$_has_end
-                if [ $_placed = 0 ] && [ $_has_end = 1 ]; then printf '%s' "$_b"; _placed=1; fi
-                continue
-            fi
-            printf '%s\n' "$_line"
-        done < "$1"
-    fi
-    [ $_placed = 1 ] || printf '%s' "$_b"
-}
-
-write_tmp() {  # $1 path, $2 whole|merge|env; sets _tmp
-    case $1 in */*) _dir=${1%/*} ;; *) _dir=. ;; esac
-    [ -n "$_dir" ] || _dir=/
-    # A fresh name: noclobber still opens an existing FIFO, which would block the start.
-    _tries=0
-    while :; do
-        _seq=$((_seq + 1))
-        _tmp="$_dir/.ecs-shim-$$-$_seq"
-        [ -e "$_tmp" ] || [ -L "$_tmp" ] || break
-        _tries=$((_tries + 1))
-        [ $_tries -lt 100 ] || return 1
-    done
-    set -C
-    true 2>/dev/null > "$_tmp" || { set +C; return 1; }
-    set +C
-    [ -f "$_tmp" ] && [ ! -L "$_tmp" ] || return 1
-    if [ "$2" = whole ]; then
-        printf '%s' "$HEADER$_b" > "$_tmp" || { rm -f "$_tmp"; return 1; }
-        return 0
-    fi
-    # An existing file keeps its owner and mode (never made wider); if it cannot keep its
-    # owner, it is not replaced. chown and chmod run only when they would change something.
-    if [ "$_action" != new ]; then
-        file_perm "$1" || { rm -f "$_tmp"; return 1; }
-        file_keep
-    fi
-    emit_merged "$1" > "$_tmp" || { rm -f "$_tmp"; return 1; }
-    if [ "$_action" != new ]; then
-        if ! ours "$1"; then
-            chown "$_own" "$_tmp" 2>/dev/null || { rm -f "$_tmp"; return 1; }
-            _chmod=1  # chown clears the set-id bits
-        else
-            _chmod=0
-        fi
-        if [ $_chmod = 1 ] || [ "$_keep" != $mode ]; then
-            chmod "$_keep" "$_tmp" 2>/dev/null || { rm -f "$_tmp"; return 1; }
-        fi
-    fi
-}
-
-write_one() {  # $1 path, $2 whole|merge|env
-    plan_one "$1" "$2"
-    if [ $_action = unchanged ]; then
-        [ $report = 1 ] && say "unchanged $1:${_n:- no variables}"
-        return 0
-    fi
-    if ! write_tmp "$1" "$2"; then
-        say "cannot write $1"
-        _fail=1
-        return 1
-    fi
-    # mv would move the file INTO a directory and call it success.
-    if [ -d "$1" ] && [ ! -L "$1" ]; then
-        rm -f "$_tmp"; say "cannot write $1: Is a directory"; _fail=1; return 1
-    fi
-    mv -f "$_tmp" "$1" 2>/dev/null || { rm -f "$_tmp"; say "cannot write $1"; _fail=1; return 1; }
-    [ $report = 1 ] && say "wrote $1:${_n:- no variables}"
-    return 0
-}
-
-# Every file the command line asks for, in order (as shim/__main__.py targets); $1 is the
-# function to run on each: write_one or show_one (--dry-run).
-each_target() {
-    if [ $default_profiles = 1 ]; then
-        if [ -d /etc/profile.d ]; then
-            "$1" "$PROFILE_D" whole
-        else
-            [ "$1" = show_one ] && printf '%s\n' "would not write $PROFILE_D: /etc/profile.d does not exist"
-        fi
-        if [ -n "${HOME-}" ]; then
-            "$1" "$HOME/.profile" merge
-        else
-            say "HOME is not set: ~/.profile not written"
-            _fail=1
-        fi
-    fi
-    _old_ifs=$IFS
-    IFS=$NL
-    for _path in $profiles; do
-        IFS=$_old_ifs
-        [ -n "$_path" ] && "$1" "$_path" merge
-    done
-    IFS=$_old_ifs
-    if [ -n "$env_file" ]; then
-        render_env_block
-        "$1" "$env_file" env
-    fi
-}
-
-write_all() {  # in a subshell (it changes umask); exit status 1 if a file failed
-    umask "$1"
-    _fail=0
-    _seq=0
-    each_target write_one
-    exit $_fail
-}
-
 show_one() {  # $1 path, $2 whole|merge|env: what --dry-run prints for it
     plan_one "$1" "$2"
     if [ $private = 1 ]; then _kept='owner kept; group and others lose access'; else _kept='owner and mode kept'; fi
@@ -496,11 +627,6 @@ show_one() {  # $1 path, $2 whole|merge|env: what --dry-run prints for it
     if [ "$2" = env ]; then printf '%s' "$_emasked"; else printf '%s' "$_masked"; fi
 }
 
-render_block plain
-_blk=$_out
-report=0
-[ $# -gt 0 ] || report=1
-
 if [ $dry_run = 1 ]; then
     render_block masked
     _masked=$_out
@@ -513,15 +639,6 @@ if [ $dry_run = 1 ]; then
         printf '%s\n' "dry run: nothing written"
     fi
     exit 0
-fi
-
-umask_for=022
-[ $mode = 600 ] && umask_for=077
-problems=0
-( write_all $umask_for ) || problems=1
-
-if [ $problems = 1 ] && [ $strict = 1 ]; then
-    exit 1
 fi
 
 # --- --wait --------------------------------------------------------------------------
@@ -717,23 +834,4 @@ if [ -n "$wait_s" ]; then
     fi
 fi
 
-# --- exec ----------------------------------------------------------------------------
-[ $# -gt 0 ] || exit 0
-case $1 in
-    '') say "'': command not found (the command name is empty)"; exit 127 ;;
-    */*)
-        if [ ! -e "$1" ]; then say "$1: command not found"; exit 127; fi
-        if [ -d "$1" ] || [ ! -x "$1" ]; then say "$1: permission denied (not executable)"; exit 126; fi ;;
-    *)
-        if ! command -v -- "$1" >/dev/null 2>&1; then
-            # A file of that name on PATH that cannot be run is 126, as in bash and the Python shim.
-            _old_ifs=$IFS; IFS=:
-            for _d in $PATH; do
-                IFS=$_old_ifs
-                if [ -f "${_d:-.}/$1" ]; then say "$1: permission denied (not executable)"; exit 126; fi
-            done
-            IFS=$_old_ifs
-            say "$1: command not found"; exit 127
-        fi ;;
-esac
-exec "$@"
+start_command "$@"
