@@ -8,8 +8,6 @@ cron reads no profile, only /etc/environment (pam_env).
 Standard library only, so it adds milliseconds, not an interpreter's worth of imports.
 """
 
-from __future__ import annotations
-
 import errno
 import os
 import sys
@@ -17,6 +15,8 @@ import sys
 from shim import ENVIRONMENT, PROFILE_D, VARS, profile
 
 TYPE_CHECKING = False
+# Annotations naming these are strings: no `from __future__ import annotations`, whose module
+# is one more file to import at every container start.
 if TYPE_CHECKING:  # annotations only (typing, argparse, re cost the start milliseconds)
     import argparse
     from typing import Mapping, NoReturn, Optional, Sequence, Union
@@ -61,12 +61,12 @@ USAGE = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> "argparse.ArgumentParser":
     """The command line's one definition: --help, abbreviations and every error come from here."""
     import argparse
 
     class _Parser(argparse.ArgumentParser):
-        def error(self, message: str) -> NoReturn:
+        def error(self, message: str) -> "NoReturn":
             say(message)
             say("usage: " + (self.usage or ""))
             raise SystemExit(2)
@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def collect(environ: Mapping[str, str], extra: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+def collect(environ: "Mapping[str, str]", extra: "Sequence[str]") -> tuple[dict[str, str], list[str]]:
     """The variables to carry (present ones, in a stable order) and messages about the rest."""
     notes = []
     values: dict[str, str] = {}
@@ -131,7 +131,7 @@ def _allowed_full(url: str) -> bool:
     return uris.full_uri_accepted(parts.scheme, parts.hostname or "")
 
 
-def credentials_url(environ: Mapping[str, str]) -> Optional[str]:
+def credentials_url(environ: "Mapping[str, str]") -> "Optional[str]":
     """The URL the SDKs would ask, if it is safe to ask (as the probe decides)."""
     from shim import uris
 
@@ -157,7 +157,7 @@ def has_control(text: str) -> bool:
     return any(c < " " or c == "\x7f" for c in text)
 
 
-def read_token(environ: Mapping[str, str]) -> tuple[Optional[str], Optional[str]]:
+def read_token(environ: "Mapping[str, str]") -> "tuple[Optional[str], Optional[str]]":
     """The authorization token the SDKs would send, or a reason not to wait."""
     token = environ.get("AWS_CONTAINER_AUTHORIZATION_TOKEN")
     path = environ.get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
@@ -177,7 +177,7 @@ def read_token(environ: Mapping[str, str]) -> tuple[Optional[str], Optional[str]
     return token or None, None
 
 
-def _fetch_once(url: str, headers: Mapping[str, Union[str, bytes]], timeout: float, out: dict) -> None:
+def _fetch_once(url: str, headers: "Mapping[str, Union[str, bytes]]", timeout: float, out: dict) -> None:
     """One GET, no proxy, no redirect followed (http.client never follows one), at most
     MAX_ANSWER bytes read. Runs in a worker thread: ``out`` gets "status" and "body", or
     "error"; "conn" lets the caller close the socket under it."""
@@ -216,7 +216,7 @@ def _abandon(out: dict) -> None:
             pass
 
 
-def judge(out: dict) -> Optional[str]:
+def judge(out: dict) -> "Optional[str]":
     """None when the answer carries usable credentials, else what was wrong with it."""
     import json
 
@@ -241,7 +241,7 @@ def judge(out: dict) -> Optional[str]:
     return "an answer without credentials"
 
 
-def wait_for_credentials(environ: Mapping[str, str], seconds: float) -> bool:
+def wait_for_credentials(environ: "Mapping[str, str]", seconds: float) -> bool:
     """Poll the credentials endpoint until it serves usable credentials, or time runs out.
 
     The whole wait is bounded, not each read: every attempt runs in a worker thread that
@@ -292,7 +292,7 @@ class Target:
 
     __slots__ = ("path", "block", "whole", "names", "notes", "skip", "problem", "environment")
 
-    def __init__(self, path: str, block: str = "", whole: bool = False, names: Sequence[str] = (), notes: Sequence[str] = (), skip: str = "", problem: bool = False, environment: bool = False) -> None:
+    def __init__(self, path: str, block: str = "", whole: bool = False, names: "Sequence[str]" = (), notes: "Sequence[str]" = (), skip: str = "", problem: bool = False, environment: bool = False) -> None:
         self.path = path
         self.environment = environment
         self.block = block
@@ -303,12 +303,12 @@ class Target:
         self.problem = problem
 
 
-def file_mode(args: Options, values: Mapping[str, str]) -> int:
+def file_mode(args: "Options", values: "Mapping[str, str]") -> int:
     """0600 when a --var carried looks like a secret, else 0644."""
     return 0o600 if any(secret_name(v) for v in args.var if v in values) else 0o644
 
 
-def targets(args: Options, values: Mapping[str, str], home: Optional[str]) -> list[Target]:
+def targets(args: "Options", values: "Mapping[str, str]", home: "Optional[str]") -> "list[Target]":
     """Every file the command line asks for, in the order they are written (both shims)."""
     block = profile.render_block(values)
     names = list(values)
@@ -333,11 +333,11 @@ def targets(args: Options, values: Mapping[str, str], home: Optional[str]) -> li
     return out
 
 
-def _written(names: Sequence[str]) -> str:
+def _written(names: "Sequence[str]") -> str:
     return " ".join(names) if names else "no variables"
 
 
-def write_profiles(args: Options, values: Mapping[str, str], home: Optional[str], report: bool = False) -> list[str]:
+def write_profiles(args: "Options", values: "Mapping[str, str]", home: "Optional[str]", report: bool = False) -> list[str]:
     """Write every requested file; return the problems (a file that could not be written).
 
     A file already as it would be written is left alone. ``report``: say on stderr, one
@@ -365,7 +365,7 @@ def write_profiles(args: Options, values: Mapping[str, str], home: Optional[str]
     return problems
 
 
-def dry_run(args: Options, values: Mapping[str, str], home: Optional[str], command: Sequence[str]) -> int:
+def dry_run(args: "Options", values: "Mapping[str, str]", home: "Optional[str]", command: "Sequence[str]") -> int:
     """Print what the shim would write and where, values masked as the probe masks them;
     write nothing, wait for nothing, start nothing."""
     from shim import mask
@@ -415,7 +415,7 @@ def _candidates(name: str) -> list[str]:
     return [os.path.join(folder or ".", name) for folder in path.split(":")]
 
 
-def exec_command(command: Sequence[str]) -> int:
+def exec_command(command: "Sequence[str]") -> int:
     """exec COMMAND in place of this process (it keeps our PID); returns only on failure.
 
     Like a POSIX shell (and so the sh twin, and glibc's execvp): PATH is searched in order,
@@ -493,7 +493,7 @@ def _plain_seconds(text: str) -> bool:
     return text.isascii() and whole.isdigit() and (not dot or fraction.isdigit())
 
 
-def parse_fast(argv: Sequence[str]) -> Optional[Options]:
+def parse_fast(argv: "Sequence[str]") -> "Optional[Options]":
     """The usual command lines (exact option names, well-formed values), parsed exactly as
     argparse parses them, without importing it (a few milliseconds of every container
     start). None for anything else (help, abbreviations, errors, odd values): argparse
@@ -548,7 +548,7 @@ def parse_fast(argv: Sequence[str]) -> Optional[Options]:
     return opts
 
 
-def parse_args(argv: Sequence[str]) -> Options:
+def parse_args(argv: "Sequence[str]") -> "Options":
     """The command line: parse_fast's answer, or argparse's for everything else."""
     fast = parse_fast(argv)
     if fast is not None:
@@ -561,7 +561,7 @@ def parse_args(argv: Sequence[str]) -> Options:
     return args  # type: ignore[return-value]  # the same attributes
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: "Optional[Sequence[str]]" = None) -> int:
     """Write the profiles (or, with --dry-run, show them), wait if asked, then exec COMMAND;
     returns only when there is no command or it cannot be started."""
     args = parse_args(sys.argv[1:] if argv is None else list(argv))

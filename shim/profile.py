@@ -11,13 +11,12 @@ ash, zsh) interprets inside: no expansion, no command substitution, newlines lit
 single quote in a value is written as ``'\\''``.
 """
 
-from __future__ import annotations
-
 import errno
 import os
 import stat
 
 TYPE_CHECKING = False
+# Annotations naming these are strings (no __future__ import: one module less to load at start).
 if TYPE_CHECKING:  # annotations only: typing costs the shim's start a few milliseconds
     from typing import Any, Mapping, Optional
 
@@ -37,7 +36,7 @@ _IDENT_REST = _IDENT_START | frozenset("0123456789")
 _PATTERNS = {"NAME": r"[A-Za-z_][A-Za-z0-9_]*\Z", "ENV_FILE_SAFE": r"[A-Za-z0-9_./:@%+,=~-]*\Z"}
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> "Any":
     """``NAME`` and ``ENV_FILE_SAFE``: the same rules as ``is_name`` and ``env_file_safe``, as
     patterns, for the probe (compiled when first asked for)."""
     if name in _PATTERNS:
@@ -63,7 +62,7 @@ def sh_quote(value: str) -> str:
     return "'" + value.replace("'", "'\\''") + "'"
 
 
-def render_block(values: Mapping[str, str]) -> str:
+def render_block(values: "Mapping[str, str]") -> str:
     lines = [BEGIN]
     for name, value in values.items():
         lines.append(f"export {name}={sh_quote(value)}")
@@ -71,7 +70,7 @@ def render_block(values: Mapping[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_environment_block(values: Mapping[str, str]) -> tuple[str, list[str]]:
+def render_environment_block(values: "Mapping[str, str]") -> tuple[str, list[str]]:
     """The /etc/environment block, and the names left out because pam_env cannot hold them."""
     lines = [BEGIN]
     skipped = []
@@ -125,7 +124,7 @@ class TooLarge(OSError):
     """A file the shim refuses to rewrite because it would have to hold it all in memory."""
 
 
-def _open_nofollow(path: str, follow: bool = False) -> Optional[int]:
+def _open_nofollow(path: str, follow: bool = False) -> "Optional[int]":
     """A descriptor on the regular file at ``path``, or None if there is none (missing, a
     symlink unless ``follow``, or not a regular file: a FIFO would block the container's start)."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -156,7 +155,7 @@ def _read_fd(fd: int, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def read_nofollow(path: str, limit: int = 1 << 20, follow: bool = False) -> Optional[str]:
+def read_nofollow(path: str, limit: int = 1 << 20, follow: bool = False) -> "Optional[str]":
     """The file's text (at most ``limit`` bytes), or None if it does not exist, is a symlink
     (never followed unless ``follow``) or is not a regular file."""
     fd = _open_nofollow(path, follow)
@@ -169,7 +168,7 @@ def read_nofollow(path: str, limit: int = 1 << 20, follow: bool = False) -> Opti
     return data.decode("utf-8", "surrogateescape")
 
 
-def read_existing(path: str) -> tuple[Optional[str], Optional[os.stat_result]]:
+def read_existing(path: str) -> "tuple[Optional[str], Optional[os.stat_result]]":
     """The whole text and the status of the regular file at ``path`` (never through a
     symlink), or (None, None). Raises TooLarge rather than return part of a file."""
     fd = _open_nofollow(path)
@@ -200,7 +199,7 @@ def _temporary(folder: str) -> tuple[int, str]:
     raise FileExistsError(errno.EEXIST, "no free temporary name", folder)
 
 
-def write_atomic(path: str, text: str, mode: int = 0o644, owner: Optional[tuple[int, int]] = None) -> None:
+def write_atomic(path: str, text: str, mode: int = 0o644, owner: "Optional[tuple[int, int]]" = None) -> None:
     """Write via a temporary file in the same folder, then rename it over the target.
 
     The rename replaces whatever is at ``path`` (a planted symlink included) instead of
@@ -239,7 +238,7 @@ class Plan:
 
     __slots__ = ("action", "text", "mode", "owner")
 
-    def __init__(self, action: str, text: str, mode: int, owner: Optional[tuple[int, int]]) -> None:
+    def __init__(self, action: str, text: str, mode: int, owner: "Optional[tuple[int, int]]") -> None:
         self.action = action
         self.text = text
         self.mode = mode
@@ -262,7 +261,7 @@ def _whole_unchanged(path: str, text: str, mode: int) -> bool:
         os.close(fd)
 
 
-def plan_file(path: str, block: str, mode: int = 0o644, whole: bool = False) -> Plan:
+def plan_file(path: str, block: str, mode: int = 0o644, whole: bool = False) -> "Plan":
     """What ``update_file`` would do, without doing it (``--dry-run`` shows this)."""
     if whole:
         text = HEADER + block
@@ -295,7 +294,7 @@ def update_file(path: str, block: str, mode: int = 0o644, whole: bool = False) -
     return True
 
 
-def read_block(text: str) -> Optional[dict[str, str]]:
+def read_block(text: str) -> "Optional[dict[str, str]]":
     """Parse our block back into names and values; None if the text has no block."""
     start = text.find(BEGIN + "\n")
     if start == -1:
