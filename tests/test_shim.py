@@ -18,7 +18,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 import pytest
 
@@ -838,6 +838,60 @@ def test_sh_twin_runs_no_sync_and_one_mv_per_changed_file(home: str, tmp_path: P
     b.write_text(b.read_text().replace("eu-west-1", "eu-west-2"))
     assert run_shim(IMPLS["sh"], args, env).returncode == 0
     assert calls() == ["ls", "mv"]  # ls: b's owner and mode, kept
+
+
+def _log_calls(tmp_path: Path, env: dict[str, str], names: Sequence[str]) -> Callable[[], list[str]]:
+    """Put logging wrappers of ``names`` first on env's PATH; returns a function that gives
+    (and forgets) the commands run since it was last called."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir(exist_ok=True)
+    log = tmp_path / "calls"
+    for name in names:
+        real = shutil.which(name)
+        assert real
+        (bindir / name).write_text(f'#!/bin/sh\necho "{name}" >> "{log}"\nexec {real} "$@"\n')
+        (bindir / name).chmod(0o755)
+    env["PATH"] = f"{bindir}:{env['PATH']}"
+
+    def calls() -> list[str]:
+        text = log.read_text() if log.exists() else ""
+        log.unlink(missing_ok=True)
+        return text.split()
+
+    return calls
+
+
+def test_sh_twin_first_start_with_the_defaults_runs_one_ls_and_one_mv_per_file(home: str, tmp_path: Path) -> None:
+    """The defaults' first start: ls for ~/.profile's mode and owner (kept), one mv per file
+    (renames run in the background: any order); a restart: ls for the whole file's mode only."""
+    need(os.geteuid() == 0 and shutil.which("unshare") is not None, "needs root and unshare (a private /etc/profile.d)")
+    env = shim_env(home)
+    calls = _log_calls(tmp_path, env, ("sync", "mv", "rm", "chmod", "chown", "ls", "cat", "stat"))
+    profile = Path(home) / ".profile"
+    profile.write_text("# the image's ~/.profile\n")
+    profile.chmod(0o644)  # as in most images: the new file's own mode, so no chmod
+    whole = Path(home).parent / "profile.d-scratch" / "ecs-credentials.sh"  # run_shim's /etc/profile.d
+    assert run_shim(IMPLS["sh"], ["--", "true"], env).returncode == 0
+    assert sorted(calls()) == ["ls", "mv", "mv"]
+    assert stat.S_IMODE(profile.stat().st_mode) == 0o644 and stat.S_IMODE(whole.stat().st_mode) == 0o644
+    assert profile.read_text().startswith("# the image's ~/.profile\n# >>> ecs-credential-probe shim >>>\n")
+    assert [q.name for d in (Path(home), whole.parent) for q in d.iterdir() if q.name.startswith(".ecs-shim-")] == []
+    assert run_shim(IMPLS["sh"], ["--", "true"], env).returncode == 0
+    assert calls() == ["ls"]
+
+
+def test_command_gets_the_umask_the_shim_was_started_with(impl: list[str], home: str, tmp_path: Path) -> None:
+    """The files get their own modes (0644, or 0600 for a secret-looking --var) whatever the
+    umask; the command starts with the umask the shim was given."""
+    seen = tmp_path / "umask"
+    under_027 = ["sh", "-c", 'umask 027 && exec "$@"', "umask-027", *impl]
+    for extra, want in (([], 0o644), (["--var", "APP_TOKEN"], 0o600)):
+        out = tmp_path / f"profile{len(extra)}"
+        args = ["--no-default-profiles", "--profile", str(out), *extra, "--", "sh", "-c", f'umask > "{seen}"']
+        proc = run_shim(under_027, args, shim_env(home, APP_TOKEN="t"))
+        assert proc.returncode == 0, proc.stderr
+        assert seen.read_text().strip() == "0027"
+        assert stat.S_IMODE(out.stat().st_mode) == want
 
 
 def test_python_shim_start_imports_no_heavy_module(home: str, tmp_path: Path) -> None:
