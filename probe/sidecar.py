@@ -1,8 +1,11 @@
 """`probe watch`: re-run the task diagnosis on an interval and serve its last result.
 
-Requests are answered from bodies prepared at the end of each run, so they cost a lock
-and a write, and never add traffic to the agent's rate-limited endpoint: the credentials
-endpoint sees one request per run, however often /healthz is polled.
+Requests are answered from bodies prepared at the end of each run, so they cost a write
+and never add traffic to the agent's rate-limited endpoint: the credentials endpoint sees
+one request per run, however often /healthz is polled. The HTTP server is a process of its
+own, forked before the first run: the runs' Python work (collectors, judging, rendering)
+holds this process's GIL, and a request served here waited for it (p99 11 ms with runs
+back to back, 4 ms without: issue 24). Each run sends its bodies to the server down a pipe.
 
 - GET /healthz: 200 when the last verdict is not fail, else 503 (also 503 before the first
   run, after a run that raised, and while the survey cannot read the task's processes:
@@ -23,15 +26,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pickle
 import queue
 import random
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, TextIO
+from typing import Any, Callable, Mapping, Optional, TextIO
 
 from probe import redact, runner
 from probe.facts import utc_now
@@ -126,6 +131,20 @@ def health_of(report: Report, doc: Mapping[str, Any]) -> tuple[int, dict[str, An
     return 200, body
 
 
+@dataclass(frozen=True)
+class Published:
+    """One message from the watcher to the HTTP server: the last snapshot, when the last run
+    finished (time.monotonic(): CLOCK_MONOTONIC, the same clock in both processes) and how
+    long after it /healthz is to say the loop is stuck."""
+
+    snapshot: Snapshot
+    last_finished: float
+    allowed: float
+
+    def stale(self) -> bool:
+        return time.monotonic() - self.last_finished > self.allowed
+
+
 @dataclass
 class Counters:
     runs: int = 0
@@ -149,8 +168,11 @@ class Watcher:
         target: Optional[Any] = None,
         output: Optional[str] = None,
         err: Optional[TextIO] = None,
+        publish: Optional[Callable[["Published"], None]] = None,
     ) -> None:
         self.environ = dict(environ)
+        # Where each run's bodies go: the HTTP server's process (HttpServer.publish).
+        self.publish = publish
         # --output FILE: each run's whole report (or its error), replaced atomically.
         self.output = output if output not in (None, "", "-") else None
         self.err = err
@@ -208,7 +230,18 @@ class Watcher:
             self._log(fit(summary, ("warnings", "task", "identity", "summary", "target")))
         with self.lock:
             self.last_finished = time.monotonic()
+        self._publish()
         return report
+
+    def published(self) -> "Published":
+        """What the HTTP server needs to answer: the bodies, and when it is to call the loop stuck."""
+        with self.lock:
+            allowed = 3 * self.interval * self.counters.backoff + self.deadline + 5
+            return Published(self.snapshot, self.last_finished, allowed)
+
+    def _publish(self) -> None:
+        if self.publish is not None:
+            self.publish(self.published())
 
     def _log(self, line: str) -> None:
         try:
@@ -268,10 +301,7 @@ class Watcher:
 
     def stale(self) -> bool:
         """True when no run has finished for much longer than the schedule allows."""
-        with self.lock:
-            age = time.monotonic() - self.last_finished
-            allowed = 3 * self.interval * self.counters.backoff + self.deadline + 5
-        return age > allowed
+        return self.published().stale()
 
     def _next_backoff(self, report: Report) -> int:
         """Double the wait after the agent said 429 or 5xx; back to normal on any other answer."""
@@ -316,11 +346,13 @@ class Watcher:
                 )
                 self.last_finished = time.monotonic()
                 body = self.snapshot.report
+            self._publish()
             self._write_output(body)
             line = {"schema": RUN_SCHEMA, "started_at": error["at"], "verdict": "error", "summary": _short(error["summary"], 4000), "failing": []}
             self._log(fit(line, ("summary",)))
 
 
+STALE_BODY = (json.dumps({"verdict": "stale", "summary": "no diagnosis finished recently; the sidecar's loop is stuck"}) + "\n").encode()
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
 
 
@@ -361,8 +393,8 @@ class _Http(asyncio.BufferedProtocol):
     # Connections whose answers are not being read, oldest first.
     stalled: "dict[_Http, None]" = {}
 
-    def __init__(self, watcher: "Watcher", scratch: memoryview) -> None:
-        self.watcher = watcher
+    def __init__(self, served: "_Served", scratch: memoryview) -> None:
+        self.served = served
         # What the transport reads into: the server's, one for all its connections, as the
         # event loop fills it and hands it to buffer_updated at once.
         self.scratch = scratch
@@ -530,13 +562,12 @@ class _Http(asyncio.BufferedProtocol):
         if method not in ("GET", "HEAD"):
             self._reply(405, b"", "text/plain", keep, http10, extra="Allow: GET, HEAD\r\n", head=method == "HEAD")
             return
-        with self.watcher.lock:
-            snap = self.watcher.snapshot
+        now = self.served.now  # one reference, replaced whole by each run's message: no lock
+        snap = now.snapshot
         if path == "/healthz":
             status, body, ctype = snap.health_status, snap.health, "application/json"
-            if self.watcher.stale():
-                status = 503
-                body = (json.dumps({"verdict": "stale", "summary": "no diagnosis finished recently; the sidecar's loop is stuck"}) + "\n").encode()
+            if now.stale():
+                status, body = 503, STALE_BODY
         elif path == "/report":
             status, body, ctype = (200 if snap.ran else 503), snap.report, "application/json"
         elif path == "/metrics":
@@ -589,43 +620,151 @@ def listen_backlog(somaxconn: str = "/proc/sys/net/core/somaxconn") -> int:
     return max(128, min(value, 65535))
 
 
-class HttpServer:
-    """The event loop and its listening socket, run in a daemon thread."""
+class _Served:
+    """What the server process answers from: the last message the watcher published."""
 
-    def __init__(self, watcher: "Watcher", listen: str) -> None:
-        host, _, port = listen.rpartition(":")
-        self.loop = asyncio.new_event_loop()
-        scratch = memoryview(bytearray(READ_MAX))
-        # Binding happens here, in the caller's thread, so a busy port is a usage error.
-        self.server = self.loop.run_until_complete(
-            self.loop.create_server(lambda: _Http(watcher, scratch), host.strip("[]") or "127.0.0.1", int(port), backlog=ACCEPT_BATCH, reuse_address=True)
-        )
+    def __init__(self, now: Published) -> None:
+        self.now = now
+
+
+# A message down the pipe: its length (8 bytes, big-endian), then the pickled Published.
+_FRAME = struct.Struct(">Q")
+
+
+def _bind(host: str, port: int) -> list[socket.socket]:
+    """Listening sockets for every address of ``host`` (as asyncio's create_server binds them)."""
+    socks: list[socket.socket] = []
+    try:
+        for family, kind, proto, _name, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE):
+            sock = socket.socket(family, kind, proto)
+            socks.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind(address)
+            except OSError as exc:
+                raise OSError(exc.errno, f"error while attempting to bind on address {address!r}: {exc.strerror}") from None
+            if port == 0:  # one port for every address, as asyncio does
+                port = sock.getsockname()[1]
+            sock.listen(listen_backlog())
+    except BaseException:
+        for sock in socks:
+            sock.close()
+        raise
+    return socks
+
+
+def _serve_forever(socks: list[socket.socket], updates: int, first: Published) -> None:
+    """The server process: an event loop on the listening sockets, and the watcher's messages
+    from ``updates``; it ends when the watcher closes the pipe (or dies: the kernel closes it)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the watcher stops us
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    served = _Served(first)
+    loop = asyncio.new_event_loop()
+    scratch = memoryview(bytearray(READ_MAX))
+    for sock in socks:
+        loop.run_until_complete(loop.create_server(lambda: _Http(served, scratch), sock=sock, backlog=ACCEPT_BATCH))
         # asyncio takes its backlog as the number of connections to accept per wake-up too:
         # at somaxconn (4096) one flood burst would hold the loop (and /healthz) for a while
         # and leave a memory spike. So accept in small batches, and queue at the kernel's
         # limit: listen() again on the listening socket only resizes its queue.
-        backlog = listen_backlog()
-        for listening in self.server.sockets:
-            with socket.socket(listening.family, listening.type, fileno=os.dup(listening.fileno())) as again:
-                again.listen(backlog)
-        sock = self.server.sockets[0].getsockname()
+        sock.listen(listen_backlog())
+    pending = bytearray()
+
+    def on_update() -> None:
+        try:
+            chunk = os.read(updates, 1 << 20)
+        except BlockingIOError:
+            return
+        if not chunk:
+            loop.stop()
+            return
+        pending.extend(chunk)
+        while len(pending) >= _FRAME.size:
+            (size,) = _FRAME.unpack_from(pending)
+            if len(pending) < _FRAME.size + size:
+                break
+            served.now = pickle.loads(bytes(pending[_FRAME.size : _FRAME.size + size]))
+            del pending[: _FRAME.size + size]
+
+    os.set_blocking(updates, False)
+    loop.add_reader(updates, on_update)
+    loop.run_forever()
+
+
+class HttpServer:
+    """The listening sockets, bound in the caller's process (a busy port is a usage error),
+    served by a child process that does nothing else. Forked before the watcher starts any
+    thread, so the child holds no lock another thread took. The child is the watcher's, so
+    the process survey leaves it out (facts/processes.py: the probe's own children)."""
+
+    def __init__(self, listen: str, first: Published) -> None:
+        host, _, port = listen.rpartition(":")
+        self.socks = _bind(host.strip("[]") or "127.0.0.1", int(port))
+        sock = self.socks[0].getsockname()
         self.server_address = (sock[0], sock[1])
-        self.thread = threading.Thread(target=self.loop.run_forever, name="probe-http", daemon=True)
+        self.first = first
+        self.pid = 0
+        self.updates = -1
+        self.lock = threading.Lock()
+        self.ended = threading.Event()  # the server process is gone
+        self.status: Optional[int] = None
 
     def start(self) -> "HttpServer":
-        self.thread.start()
+        read, write = os.pipe()
+        for stream in (sys.stdout, sys.stderr):  # nothing buffered here is written twice
+            try:
+                stream.flush()
+            except (OSError, ValueError, AttributeError):
+                pass
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                os.close(write)
+                _serve_forever(self.socks, read, self.first)
+            except BaseException:
+                code = 70
+            finally:
+                os._exit(code)  # never back into the watcher's code, its atexit or its buffers
+        os.close(read)
+        for sock in self.socks:
+            sock.close()  # the child's now: when it is gone, the port is closed, not silent
+        self.pid, self.updates = pid, write
+        threading.Thread(target=self._reap, name="probe-http-wait", daemon=True).start()
         return self
 
-    def stop(self) -> None:
-        def close() -> None:
-            self.server.close()
-            self.loop.stop()
+    def _reap(self) -> None:
+        _pid, status = os.waitpid(self.pid, 0)
+        self.status = os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status
+        self.ended.set()
 
-        if self.thread.is_alive():
-            self.loop.call_soon_threadsafe(close)
-            self.thread.join(2)
-        else:
-            self.server.close()
+    def publish(self, now: Published) -> None:
+        """Send the server a run's bodies. Blocks while the pipe is full: the server reads it
+        between requests, a few milliseconds for a large report."""
+        payload = pickle.dumps(now, protocol=pickle.HIGHEST_PROTOCOL)
+        data = memoryview(_FRAME.pack(len(payload)) + payload)
+        with self.lock:
+            if self.updates < 0:
+                return
+            try:
+                while data:
+                    data = data[os.write(self.updates, data) :]
+            except OSError:
+                pass  # the server is gone; the watcher hears it from ended
+
+    def stop(self) -> None:
+        with self.lock:
+            if self.updates >= 0:
+                os.close(self.updates)  # the server ends when it reads the end of the pipe
+                self.updates = -1
+        if self.pid and not self.ended.wait(2):
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.ended.wait(2)
 
 
 def watch(
@@ -642,9 +781,20 @@ def watch(
     target: Optional[Any] = None,
     output: Optional[str] = None,
 ) -> int:
-    watcher = Watcher(environ, interval, deadline, selection, emf, out, max_runs, sdk_roots, target=target, output=output, err=err)
-    server = HttpServer(watcher, listen).start()
+    # Bound and forked before the Watcher starts its log thread (a fork copies no thread).
+    server = HttpServer(listen, Published(Snapshot(metrics=Metrics().starting()), time.monotonic(), float("inf"))).start()
+    watcher = Watcher(environ, interval, deadline, selection, emf, out, max_runs, sdk_roots, target=target, output=output, err=err, publish=server.publish)
+    watcher._publish()  # the schedule's stale deadline
     bound = server.server_address
+
+    def on_server_end() -> None:
+        # A sidecar that cannot answer /healthz is not one: stop, and say why.
+        if server.ended.wait() and not watcher.stop.is_set():
+            server_died.append(server.status)
+            watcher.stop.set()
+
+    server_died: list[Optional[int]] = []
+    threading.Thread(target=on_server_end, name="probe-http-watch", daemon=True).start()
 
     def on_signal(signum: int, frame: Any) -> None:
         watcher.stop.set()
@@ -658,8 +808,13 @@ def watch(
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+        watcher.stop.set()  # before the server ends, so its end is not taken for a death
         server.stop()
         watcher.flush_lines(1.0)
+    if server_died:
+        err.write(f"probe: the HTTP server process ended (status {server_died[0]}); stopping\n")
+        err.flush()
+        return 1
     return 0
 
 

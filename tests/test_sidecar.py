@@ -839,3 +839,52 @@ def test_output_file_holds_each_runs_whole_report(emu: Emulator, home: str, tmp_
     doc = json.loads(out.read_text())
     assert doc["schema"] == "ecs-credential-probe/report/v1" and [c["id"] for c in doc["checks"]] == IMPLEMENTED_TASK_IDS
     assert not list(tmp_path.glob("report.json.*.tmp"))
+
+
+# ---------------------------------------------------------------------------------------
+# Issue 24: the HTTP server is a process of its own (a run's Python work no longer holds the
+# GIL a request waits for); it ends with the watcher, and the watcher with it
+# ---------------------------------------------------------------------------------------
+
+
+def _server_process(watch: Watch) -> Any:
+    """The `probe watch`'s HTTP server: its child with the same command line."""
+    import psutil
+
+    deadline = time.monotonic() + 30
+    while True:
+        for p in psutil.Process(watch.pid).children():
+            try:
+                if p.cmdline()[1:4] == ["-m", "probe", "watch"]:
+                    return p
+            except psutil.Error:
+                pass
+        assert time.monotonic() < deadline, "no server process"
+        time.sleep(0.02)
+
+
+def test_the_server_process_ends_with_the_watcher(emu: Emulator, home: str) -> None:
+    import psutil
+
+    port = free_port()
+    watch = Watch(["--interval", "0.2", "--listen", f"127.0.0.1:{port}"], clean_env(home, emu.task_env()))
+    try:
+        watch.wait_runs(2)
+        server = _server_process(watch)
+        assert http_get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+    finally:
+        rc, _elapsed, err = watch.stop()
+    assert rc == 0 and "Traceback" not in err, err
+    assert not server.is_running() or server.status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_watcher_whose_server_died_stops_and_says_so(emu: Emulator, home: str) -> None:
+    """A sidecar that cannot answer /healthz is not watching: it exits 1, with the reason."""
+    port = free_port()
+    watch = Watch(["--interval", "0.2", "--listen", f"127.0.0.1:{port}"], clean_env(home, emu.task_env()))
+    watch.wait_runs(1)
+    _server_process(watch).kill()
+    rc = watch.proc.wait(timeout=30)
+    watch.err_reader.join(5)
+    err = "".join(watch.err_lines)
+    assert rc == 1 and "the HTTP server process ended (status -9); stopping" in err, err
