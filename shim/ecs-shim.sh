@@ -376,7 +376,26 @@ write_tmp() {  # $1 path, $2 whole|merge|env; sets _tmp
     fi
 }
 
+# Whether a rename to the same directory entry as $1 (the same folder, by inode, and the
+# same name) is still pending: it is settled first, so that $1 is planned from what that
+# rename leaves, as when every rename finished before the next file (--profile given twice,
+# or spelled two ways).
+same_entry_pending() {  # $1 path
+    _i=$_ps
+    while [ "$_i" -lt "$_pn" ]; do
+        _i=$((_i + 1))
+        eval "_o=\$_pf$_i"
+        if [ "${_o##*/}" = "${1##*/}" ]; then
+            case $_o in */*) _od=${_o%/*} ;; *) _od=. ;; esac
+            case $1 in */*) _nd=${1%/*} ;; *) _nd=. ;; esac
+            [ "${_od:-/}" -ef "${_nd:-/}" ] && return 0
+        fi
+    done
+    return 1
+}
+
 write_one() {  # $1 path, $2 whole|merge|env
+    same_entry_pending "$1" && settle
     plan_one "$1" "$2"
     if [ $_action = unchanged ]; then
         [ $report = 1 ] && say "unchanged $1:${_n:- no variables}"
