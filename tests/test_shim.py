@@ -880,6 +880,20 @@ def test_sh_twin_first_start_with_the_defaults_runs_one_ls_and_one_mv_per_file(h
     assert calls() == ["ls"]
 
 
+def test_a_file_named_twice_is_written_once(impl: list[str], home: str, tmp_path: Path) -> None:
+    """The same file under two spellings: written by the first, found up to date by the
+    second (the sh twin settles a pending background rename to the same entry first)."""
+    (tmp_path / "sub").mkdir()
+    out = tmp_path / "p"
+    out.write_text("# user line\n")
+    spellings = [str(out), str(tmp_path / "sub" / ".." / "p"), str(tmp_path / "." / "p")]
+    proc = run_shim(impl, ["--no-default-profiles", *(x for p in spellings for x in ("--profile", p))], shim_env(home))
+    names = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_REGION"
+    assert proc.stderr == f"shim: wrote {spellings[0]}: {names}\n" + "".join(f"shim: unchanged {p}: {names}\n" for p in spellings[1:])
+    assert out.read_text().startswith("# user line\n# >>> ecs-credential-probe shim >>>\n")
+    assert out.read_text().count("# >>> ecs-credential-probe shim >>>") == 1
+
+
 def test_command_gets_the_umask_the_shim_was_started_with(impl: list[str], home: str, tmp_path: Path) -> None:
     """The files get their own modes (0644, or 0600 for a secret-looking --var) whatever the
     umask; the command starts with the umask the shim was given."""
