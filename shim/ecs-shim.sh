@@ -486,7 +486,7 @@ saved_umask() {  # sets _umask_was
     while IFS=': 	' read -r _k _v; do
         case $_k in
             Umask) _umask_was=$_v; break ;;
-            State) break ;;  # the line after Umask: this kernel does not show it
+            State) break ;;  # Umask would have come before it: a kernel older than 4.7
         esac
     done < /proc/self/status 2>/dev/null
     case $_umask_was in
