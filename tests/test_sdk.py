@@ -864,3 +864,92 @@ def test_the_walk_across_chunk_boundaries_counts_and_skips_like_one_entry_at_a_t
     assert rec["partial"] is None
     assert rec["files"] == 41  # 40 sources and one package.json; no symlink, no FIFO
     assert [(e["sdk"], e["version"]) for e in rec["found"]] == [("js-v2", "2.1.0")]
+
+
+def _tree_for_the_helper(root: Path) -> None:
+    """SDKs in many folders, a vendored botocore beside its site dir's other packages."""
+    for i in range(12):
+        pkg = root / f"srv{i}" / "node_modules" / "aws-sdk"
+        pkg.mkdir(parents=True)
+        (pkg / "package.json").write_text(json.dumps({"version": f"2.{i}.0"}))
+        for j in range(30):
+            (root / f"srv{i}" / f"f{j}.py").write_text("x = 1\n")
+    vendored = root / "opt" / "vendor" / "botocore"
+    vendored.mkdir(parents=True)
+    (vendored / "credentials.py").write_text("")
+    (vendored / "__init__.py").write_text("__version__ = '1.20.0'\n")
+
+
+def _wait_for_the_helper(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Hand over on the first folder (a test tree is walked before a helper could start)."""
+    from probe.facts import sdk as sdk_facts
+
+    monkeypatch.setattr(sdk_facts, "_SPLIT_AFTER", 1)
+    helpers: list[Any] = []
+    ready = sdk_facts._Helper.ready
+
+    def waiting(self: Any) -> bool:
+        end = time.monotonic() + 20
+        while not ready(self) and not self.failed and time.monotonic() < end:
+            time.sleep(0.01)
+        helpers.append(self)
+        return ready(self)
+
+    monkeypatch.setattr(sdk_facts._Helper, "ready", waiting)
+    return helpers
+
+
+def _summary(rec: dict[str, Any]) -> tuple[Any, ...]:
+    return rec["files"], rec["dirs"], rec["unreadable"], rec["partial"], sorted((e["sdk"], e["version"], e["path"]) for e in rec["found"])
+
+
+def test_a_big_walk_shared_with_a_helper_finds_what_one_process_finds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from probe.facts import sdk as sdk_facts
+
+    _tree_for_the_helper(tmp_path)
+    alone = scan([str(tmp_path)], split=False)
+    helpers = _wait_for_the_helper(monkeypatch)
+    shared = scan([str(tmp_path)], time.monotonic() + 30)
+    assert helpers and helpers[0].given, "the walk was not shared"
+    assert _summary(shared) == _summary(alone)
+    assert ("botocore", "1.20.0") in {(e["sdk"], e["version"]) for e in shared["found"]}
+    assert not sdk_facts._CHILDREN, "the helper outlived the scan"
+
+
+@pytest.mark.parametrize("failure", ["exits", "garbage", "never-ready"])
+def test_a_failed_helper_leaves_its_folders_to_the_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: str) -> None:
+    from probe.facts import sdk as sdk_facts
+
+    _tree_for_the_helper(tmp_path)
+    alone = scan([str(tmp_path)], split=False)
+    _wait_for_the_helper(monkeypatch)
+    code = sdk_facts._HELPER_CODE
+    tail = {
+        "exits": "sys.exit(1)\n",
+        "garbage": "sys.stdout.write(json.dumps({'files': 'many'}))\nsys.exit(0)\n",
+        "never-ready": None,
+    }[failure]
+    if tail is None:
+        code = code.replace('sys.stdout.write("ready\\n")', 'sys.stdout.write("nope!\\n")')
+    else:
+        code = code.replace("_scan = Scan([], _deadline)", tail + "_scan = Scan([], _deadline)")
+    assert code != sdk_facts._HELPER_CODE
+    monkeypatch.setattr(sdk_facts, "_HELPER_CODE", code)
+    assert _summary(scan([str(tmp_path)], time.monotonic() + 30)) == _summary(alone)
+    assert not sdk_facts._CHILDREN
+
+
+def test_a_helper_past_the_deadline_makes_the_scan_partial_and_is_killed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from probe.facts import sdk as sdk_facts
+
+    _tree_for_the_helper(tmp_path)
+    _wait_for_the_helper(monkeypatch)
+    marker = str(tmp_path / "stalled-helper")
+    code = sdk_facts._HELPER_CODE.replace("_scan = Scan([], _deadline)", f"import time; time.sleep(60)  # {marker}\n_scan = Scan([], _deadline)")
+    monkeypatch.setattr(sdk_facts, "_HELPER_CODE", code)
+    started = time.monotonic()
+    rec = scan([str(tmp_path)], time.monotonic() + 2)
+    assert time.monotonic() - started < 10
+    assert rec["partial"] and "deadline" in rec["partial"]
+    assert not sdk_facts._CHILDREN
+    assert _wait_gone(lambda: _processes_mentioning(marker), 3) == []

@@ -204,9 +204,12 @@ def _sort(chunk: list[os.DirEntry[str]]) -> tuple[list[os.DirEntry[str]], list[o
 class Scan:
     """One scan over several roots; call ``run`` once, then read ``record()``."""
 
-    def __init__(self, roots: Iterable[str], deadline: Optional[float] = None) -> None:
+    def __init__(self, roots: Iterable[str], deadline: Optional[float] = None, split: bool = False) -> None:
         self.roots = [os.path.abspath(r) for r in roots]
         self.deadline = deadline
+        # Whether a big walk may hand half of what is left to a helper process (_Helper).
+        self.split = split and _cores() > 1
+        self._helper: Optional[_Helper] = None
         self.found: list[dict[str, Any]] = []
         self.files = 0
         self.dirs = 0
@@ -246,20 +249,21 @@ class Scan:
             skip_here = {os.path.join(root, s) for s in ALWAYS_SKIP} | {
                 os.path.join(root, m.lstrip("/")) for m in skip if m != "/"
             }
-            self._walk(root, skip_here)
+            self._walk([root], skip_here)
             if self.partial:
                 break
+        if self._helper is not None:
+            self._join_helper()
         for site, pkg in self._bare_python:
             if site not in self._python_dirs:
                 self._python_init(os.path.join(site, pkg, "__init__.py"), pkg)
         self.dpkg_versions()
 
-    def _walk(self, root: str, skip: set[str]) -> None:
+    def _walk(self, stack: list[str], skip: set[str]) -> None:
         # Directories are read a chunk at a time and each chunk is sorted with C-level
         # passes (map over DirEntry's own methods, one regular expression over the names
         # joined): a per-entry Python loop cost more than the directory reads themselves
         # (issue 24). Only a chunk whose names might be ours is looked at name by name.
-        stack = [root]
         deadline = self.deadline
         while stack:
             path = stack.pop()
@@ -299,6 +303,61 @@ class Scan:
                     for entry, name, is_file in zip(others, names, regular):
                         if is_file:
                             self._dispatch(entry, path, name)
+            if self.split and self.files >= _SPLIT_AFTER and len(stack) > 1:
+                self._split(stack, skip)
+
+    def _split(self, stack: list[str], skip: set[str]) -> None:
+        """A big walk: start a helper, and once it is ready hand it every other pending
+        folder (the stack's bottom holds the large shallow ones, so alternate picks split
+        what is left about evenly). One helper per scan, one hand-over."""
+        if self._helper is None:
+            self._helper = _Helper.start(self.deadline)
+            if self._helper is None:
+                self.split = False
+            return
+        if not self._helper.ready():
+            if self._helper.failed:
+                self.split = False
+            return
+        given = stack[1::2]
+        if self._helper.hand(given, skip):
+            del stack[1::2]
+        self.split = False
+
+    def _join_helper(self) -> None:
+        """Add the helper's share to this scan; if it failed, walk its folders here."""
+        helper, self._helper = self._helper, None
+        if helper is None:
+            return
+        if helper.given is None or self.partial:
+            helper.stop()  # the walk ended before the helper was ready, or at the deadline
+            return
+        share = helper.result(self.deadline)
+        if share is None:
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                self.partial = f"stopped at the deadline after {self.files} files"
+                return
+            self._walk(*helper.given)
+            return
+        self.files += share["files"]
+        self.dirs += share["dirs"]
+        self.unreadable += share["unreadable"]
+        for entry in share["found"]:
+            key = (entry["sdk"], entry["path"])
+            if key not in self._seen and len(self.found) < MAX_FOUND:
+                self._seen.add(key)
+                self.found.append(entry)
+        self._python_dirs.update(share["python_dirs"])
+        self._bare_python.extend((site, pkg) for site, pkg in share["bare_python"])
+        if share["partial"] and not self.partial:
+            self.partial = f"stopped at the deadline after {self.files} files"
+
+    def share(self) -> dict[str, Any]:
+        """What a helper's walk sends back (the raw parts run() still combines)."""
+        return {
+            "files": self.files, "dirs": self.dirs, "unreadable": self.unreadable, "found": self.found,
+            "partial": self.partial, "python_dirs": sorted(self._python_dirs), "bare_python": self._bare_python,
+        }
 
     def _chunk_slowly(self, path: str, chunk: list[os.DirEntry[str]], skip: set[str], stack: list[str]) -> None:
         """The chunk entry by entry: an entry whose type cannot be read counts as unreadable."""
@@ -672,11 +731,11 @@ def roots_for(roots: list[str], survey: dict[str, Any]) -> list[str]:
     return out
 
 
-def scan(roots: Iterable[str], deadline: Optional[float] = None) -> dict[str, Any]:
-    """Scan the roots; never raises."""
+def scan(roots: Iterable[str], deadline: Optional[float] = None, split: bool = True) -> dict[str, Any]:
+    """Scan the roots; never raises. ``split``: a big walk may use a second core (_Helper)."""
     started = time.monotonic()
     roots = list(roots)
-    s = Scan(roots, deadline)
+    s = Scan(roots, deadline, split=split)
     try:
         s.run()
         for version, path in aws_cli_v2_installs(s.roots):
@@ -729,6 +788,14 @@ def run_child(code: str, args: list[str], deadline: Optional[float], grace: floa
     process (Linux's parent-death signal, and an atexit kill elsewhere): a child blocked
     on a file or a hung filesystem must not stay behind after the probe exits.
     """
+    started = _start_child(code, args, deadline, grace, stdin=False)
+    if started is None:
+        return None
+    return _finish_child(*started)
+
+
+def _start_child(code: str, args: list[str], deadline: Optional[float], grace: float, stdin: bool) -> Optional[tuple["subprocess.Popen[bytes]", Optional[float]]]:
+    """The child of run_child, started; with ``stdin`` a pipe to it. (process, limit) or None."""
     import subprocess
 
     budget = None if deadline is None else max(0.1, deadline - time.monotonic())
@@ -738,7 +805,7 @@ def run_child(code: str, args: list[str], deadline: Optional[float], grace: floa
         # -S: no site-packages (the scanner is standard library only): a 10 ms start.
         proc = subprocess.Popen(
             argv,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env={"PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8"},
@@ -747,19 +814,156 @@ def run_child(code: str, args: list[str], deadline: Optional[float], grace: floa
         return None
     with _CHILDREN_LOCK:
         _CHILDREN.add(proc)
+    return proc, limit
+
+
+def _finish_child(proc: "subprocess.Popen[bytes]", limit: Optional[float]) -> Optional[str]:
+    """The child's stdout once it ended (None: failed, or killed ``limit`` s from now)."""
+    import subprocess
+
     try:
         out, _ = proc.communicate(timeout=limit)
-    except subprocess.TimeoutExpired:
+    except (subprocess.TimeoutExpired, OSError, ValueError):
         return None
     finally:
         if proc.poll() is None:
             proc.kill()
         proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                try:
+                    pipe.close()
+                except OSError:  # a child that died before reading its stdin
+                    pass
         with _CHILDREN_LOCK:
             _CHILDREN.discard(proc)
     return out.decode("utf-8", "replace") if proc.returncode == 0 else None
+
+
+def _package_parent() -> str:
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+
+# A walk of more regular files than this may hand half of what is left to a helper: about
+# 6 ms into the walk, while the helper takes ~30 ms to start, so a small tree (every test
+# but a few) never starts one and a big one gains most of a core (issue 24).
+_SPLIT_AFTER = 5000
+
+# The helper: this module alone (empty stand-ins for the probe and probe.facts packages,
+# whose imports it does not need, make its start 30 ms rather than 55), "ready" on stdout,
+# then one line on stdin: the folders to walk, the skip set and the deadline (monotonic
+# time is the same clock in both processes on Linux), and the raw share on stdout.
+_HELPER_CODE = """\
+import json, types
+for _name, _path in json.loads(sys.argv[1]):
+    _mod = types.ModuleType(_name)
+    _mod.__path__ = [_path]
+    sys.modules[_name] = _mod
+from probe.facts.sdk import Scan
+sys.stdout.write("ready\\n")
+sys.stdout.flush()
+_job = sys.stdin.readline()
+if not _job:
+    sys.exit(0)
+_folders, _skip, _deadline = json.loads(_job)
+_scan = Scan([], _deadline)
+_scan._walk(_folders, set(_skip))
+sys.stdout.write(json.dumps(_scan.share()))
+"""
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+class _Helper:
+    """A second process that walks part of one big scan (the walk is CPU-bound and threads
+    would share one core through the GIL). It is run_child's kind of child: it dies at the
+    deadline and with this process. Everything it sends back is checked; if it fails, the
+    scan walks its folders itself."""
+
+    def __init__(self, proc: "subprocess.Popen[bytes]", limit: Optional[float], deadline: Optional[float]) -> None:
+        self.proc = proc
+        self.limit = limit
+        self.deadline = deadline
+        self.given: Optional[tuple[list[str], set[str]]] = None
+        self.failed = False
+        self._ready = False
+
+    @classmethod
+    def start(cls, deadline: Optional[float]) -> Optional["_Helper"]:
+        here = os.path.dirname(os.path.abspath(__file__))
+        stand_ins = [["probe", os.path.dirname(os.path.dirname(here))], ["probe.facts", os.path.dirname(here)]]
+        code = f"import sys\nsys.path.insert(0, {_package_parent()!r})\n" + _HELPER_CODE
+        started = _start_child(code, [json.dumps(stand_ins)], deadline, 0.5, stdin=True)
+        return None if started is None else cls(*started, deadline)
+
+    def ready(self) -> bool:
+        """Has it said "ready"? Never waits."""
+        import select
+
+        if self._ready or self.failed:
+            return self._ready
+        fd = self.proc.stdout.fileno() if self.proc.stdout is not None else -1
+        try:
+            if not select.select([fd], [], [], 0)[0]:
+                return False
+            line = os.read(fd, 6)
+        except (OSError, ValueError):
+            line = b""
+        self._ready = line == b"ready\n"
+        if not self._ready:
+            self.failed = True
+            self.stop()
+        return self._ready
+
+    def hand(self, folders: list[str], skip: set[str]) -> bool:
+        """Give it the folders to walk; False if it could not take them."""
+        if self.proc.stdin is None:
+            return False
+        try:
+            self.proc.stdin.write(json.dumps([folders, sorted(skip), self.deadline]).encode("utf-8", "surrogateescape") + b"\n")
+            self.proc.stdin.flush()
+        except (OSError, ValueError):
+            self.failed = True
+            self.stop()
+            return False
+        self.given = (folders, skip)
+        return True
+
+    def result(self, deadline: Optional[float]) -> Optional[dict[str, Any]]:
+        """Its share, once it ended; None if it failed or ran past the deadline."""
+        # It stops at the deadline too (its own Scan checks it): a moment's grace to send its share.
+        out = _finish_child(self.proc, self.limit if deadline is None else max(0.0, deadline - time.monotonic()) + 0.1)
+        if out is None:
+            return None
+        try:
+            share = json.loads(out)
+        except ValueError:
+            return None
+        return share if _valid_share(share) else None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        _finish_child(self.proc, 0)
+
+
+def _valid_share(share: Any) -> bool:
+    """The helper's answer has the shape Scan.share gives, so merging it cannot fail."""
+    if not isinstance(share, dict) or not all(isinstance(share.get(k), int) for k in ("files", "dirs", "unreadable")):
+        return False
+    if not (share.get("partial") is None or isinstance(share.get("partial"), str)):
+        return False
+    found, dirs, bare = share.get("found"), share.get("python_dirs"), share.get("bare_python")
+    return (
+        isinstance(found, list) and all(isinstance(e, dict) and isinstance(e.get("sdk"), str) and isinstance(e.get("path"), str) for e in found)
+        and isinstance(dirs, list) and all(isinstance(d, str) for d in dirs)
+        and isinstance(bare, list) and all(isinstance(b, list) and len(b) == 2 and all(isinstance(x, str) for x in b) for b in bare)
+    )
 
 
 def scan_elsewhere(roots: list[str], deadline: Optional[float]) -> dict[str, Any]:
@@ -767,14 +971,15 @@ def scan_elsewhere(roots: list[str], deadline: Optional[float]) -> dict[str, Any
     imports botocore and waits on the network (the walk is CPU-bound; threads would share
     one core through the GIL). Falls back to scanning here if the child cannot start."""
     budget = None if deadline is None else max(0.1, deadline - time.monotonic())
-    package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    package_parent = _package_parent()
     code = (
         "import json, sys, time\n"
         f"sys.path.insert(0, {package_parent!r})\n"
         "from probe.facts.sdk import scan\n"
         "roots, budget = json.loads(sys.argv[1])\n"
         "deadline = None if budget is None else time.monotonic() + budget\n"
-        "sys.stdout.write(json.dumps(scan(roots, deadline)))\n"
+        # Beside the probe's own work the child is the second core already.
+        "sys.stdout.write(json.dumps(scan(roots, deadline, split=False)))\n"
     )
     started = time.monotonic()
     out = run_child(code, [json.dumps([roots, budget])], deadline)
