@@ -185,6 +185,5 @@ def test_the_probes_own_aws_profile_never_reaches_its_sts_clients(tmp_path: Path
     monkeypatch.setenv("AWS_PROFILE", "the-probes-own-missing-profile")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "probe-config"))
     (tmp_path / "probe-config").write_text("[default]\nregion = nowhere-1\n[default]\n")
-    monkeypatch.setattr(identity, "_SESSION", None)
     rec = collect(tmp_path / "app", {}, sts)
     assert assumed(rec.get("arn"), "ecsTaskRole"), rec

@@ -152,13 +152,29 @@ class _Bounded(http.client.HTTPConnection):
         self.sock = cast(socket.socket, _DeadlineSocket(raw, self.deadline))
 
 
-def _https(host: str, port: int, timeout: float) -> _Bounded:
-    import ssl  # only for an https FULL_URI: ssl is the costliest import here
+def _https(host: str, port: int, timeout: float, context: Any = None) -> _Bounded:
+    import ssl  # only for an https URL: ssl is the costliest import here
 
     class _HTTPS(_Bounded, http.client.HTTPSConnection):
         pass
 
-    return _HTTPS(host, port, timeout=timeout, context=ssl.create_default_context())
+    return _HTTPS(host, port, timeout=timeout, context=context or ssl.create_default_context())
+
+
+def _proxy_parts(proxy: str) -> tuple[str, int, dict[str, str]]:
+    """Host, port and the Proxy-Authorization header of an http:// proxy URL (as botocore,
+    a proxy without a scheme is http://; its user and password go in Basic auth)."""
+    import base64
+    from urllib.parse import unquote
+
+    parts = urlsplit(proxy if "://" in proxy else "http://" + proxy)
+    if parts.scheme != "http" or not parts.hostname:
+        raise ValueError(f"proxy scheme {parts.scheme!r} is not supported (http:// proxies only)")
+    headers = {}
+    if parts.username is not None:
+        user_pass = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        headers["Proxy-Authorization"] = "Basic " + base64.b64encode(user_pass.encode()).decode()
+    return parts.hostname, parts.port or 80, headers
 
 
 @dataclass
@@ -196,11 +212,18 @@ def request(
     timeout: float = 2.0,
     max_body: int = MAX_BODY,
     deadline: Optional[float] = None,
+    body: Optional[bytes] = None,
+    context: Any = None,
+    proxy: Optional[str] = None,
 ) -> HttpAnswer:
     """Send one request; never raises. Errors are returned as text in ``error``.
 
     ``timeout`` bounds the whole request (connect, send, headers and body), and so does
     ``deadline`` (a ``time.monotonic()`` instant) when given: whichever comes first.
+    ``context`` is the ssl.SSLContext of an https URL (default: the system's CAs);
+    ``proxy`` an http:// proxy URL, tunnelled with CONNECT for https (the STS call goes
+    where the diagnosed environment's proxy settings send it; the link-local requests
+    never pass one).
     """
     started = time.monotonic()
     answer = HttpAnswer()
@@ -222,16 +245,26 @@ def request(
         # Always explicit: without a port http.client splits an IPv6 literal such as the Pod
         # Identity Agent's fd00:ec2::23 at its last colon (host "fd00:ec2:", port 23).
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        if parts.scheme == "https":
-            conn = _https(parts.hostname, port, timeout)
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+        sent = dict(headers or {})
+        if proxy:
+            proxy_host, proxy_port, proxy_auth = _proxy_parts(proxy)
+            if parts.scheme == "https":
+                conn = _https(proxy_host, proxy_port, timeout, context)
+                conn.set_tunnel(parts.hostname, port, headers=proxy_auth)
+            else:
+                conn = _Bounded(proxy_host, proxy_port, timeout=timeout)
+                target = url  # a plain proxy takes the absolute URL
+                sent.update(proxy_auth)
+        elif parts.scheme == "https":
+            conn = _https(parts.hostname, port, timeout, context)
         else:
             conn = _Bounded(parts.hostname, port, timeout=timeout)
         conn.deadline = ends
         conn.scope = scope
-        target = parts.path or "/"
-        if parts.query:
-            target += "?" + parts.query
-        conn.request(method, target, headers=dict(headers or {}))
+        conn.request(method, target, body=body, headers=sent)
         resp = conn.getresponse()
         answer.local_time = time.time()
         answer.status = resp.status

@@ -24,14 +24,12 @@ container provider get them, and the verdict follows the SDKs in use.
 
 from __future__ import annotations
 
-import os
-import tempfile
-import threading
 import time
 from typing import Any, Callable, Mapping, Optional
 
 from probe import chain, redact, sdkmodel
 from probe.facts.awsconfig import Secrets
+from probe.facts import sts as sts_api
 from probe.facts.endpoints import Observed
 from probe.facts.rootfs import RootFS
 
@@ -82,28 +80,6 @@ def reference_row() -> tuple[sdkmodel.SdkBehaviour, str]:
     return row or sdkmodel.rows_for("botocore")[0], botocore.__version__
 
 
-_SESSION: Any = None
-_SESSION_LOCK = threading.Lock()
-
-
-def _session() -> Any:
-    """One botocore session per process, blind to every config file: the probe passes the
-    endpoint, region, credentials, CA bundle and proxies of each call itself."""
-    global _SESSION
-    import botocore.session
-    from botocore.configprovider import ConstantProvider
-
-    with _SESSION_LOCK:
-        if _SESSION is None:
-            session = botocore.session.Session()
-            # Neither this process's AWS_PROFILE nor any config file reaches these clients.
-            store = session.get_component("config_store")
-            for name, value in (("config_file", os.devnull), ("credentials_file", os.devnull), ("profile", None)):
-                store.set_config_provider(name, ConstantProvider(value))
-            _SESSION = session
-        return _SESSION
-
-
 class Sts:
     """STS as the diagnosed environment reaches it: its endpoint, region, CA bundle and
     proxy settings, read as data."""
@@ -117,75 +93,41 @@ class Sts:
             environ.get("AWS_ENDPOINT_URL_STS") or environ.get("AWS_ENDPOINT_URL") or profile.get("endpoint_url") or None
         )
         url = self.endpoint or f"https://sts.{self.region}.amazonaws.com/"
+        self.url_to_call = url
         proxy_vars = {k: environ[k] for k in redact.PROXY_ENV_VARS if environ.get(k)}
         no_proxy = {k: environ[k] for k in ("NO_PROXY", "no_proxy") if environ.get(k)}
-        proxy = sdkmodel.proxy_for("python-urllib", url, proxy_vars, no_proxy)
-        self.proxies: dict[str, str] = {"http": proxy, "https": proxy} if proxy else {}
-        self.proxy_shown = redact.mask_url(proxy) if proxy else None
+        self.proxy: Optional[str] = sdkmodel.proxy_for("python-urllib", url, proxy_vars, no_proxy) or None
+        self.proxy_shown = redact.mask_url(self.proxy) if self.proxy else None
         self.ca_path = environ.get("AWS_CA_BUNDLE") or profile.get("ca_bundle")
         self.fs = fs
-        self._verify: Any = None
-        self._tmp: Optional[str] = None
+        self._context: Any = None
 
-    def verify(self) -> Any:
-        """True (the default bundle), or a private copy of the bundle the environment
-        names, read through the RootFS (regular, capped): never a path handed to botocore."""
-        if self._verify is not None:
-            return self._verify
-        if not self.ca_path:
-            self._verify = True
-            return True
+    def context(self) -> Any:
+        """None (the system's CAs), or an SSL context holding only the bundle the
+        environment names (as botocore's verify=PATH), read through the RootFS (regular,
+        capped): never a path handed to a library."""
+        if self._context is not None or not self.ca_path:
+            return self._context
         try:
             data = self.fs.read_bytes(self.ca_path, MAX_CA_BUNDLE)
         except OSError as exc:
             raise _Fail("session", f"cannot read the CA bundle {self.ca_path}: {exc}") from None
         if data is None:
             raise _Fail("session", f"the CA bundle {self.ca_path} does not exist")
-        fd, path = tempfile.mkstemp(prefix="probe-ca-", suffix=".pem")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        self._tmp = path
-        self._verify = path
-        return path
+        import ssl
 
-    def close(self) -> None:
-        if self._tmp:
-            try:
-                os.unlink(self._tmp)
-            except OSError:
-                pass
-
-    def client(self, creds: Optional[Creds]) -> Any:
-        import botocore
-        from botocore.config import Config
-
-        remaining = STS_TIMEOUT if self.deadline is None else max(0.1, min(STS_TIMEOUT, self.deadline - time.monotonic() - 0.1))
-        extra: dict[str, Any] = {}
-        if creds is None:
-            extra["signature_version"] = botocore.UNSIGNED
-        config = Config(
-            connect_timeout=remaining,
-            read_timeout=remaining,
-            retries={"total_max_attempts": 1},
-            region_name=self.region,
-            proxies=self.proxies,
-            **extra,
-        )
-        kw: dict[str, Any] = {}
-        if creds is not None:
-            kw = dict(aws_access_key_id=creds[0], aws_secret_access_key=creds[1], aws_session_token=creds[2])
-        return _session().create_client("sts", config=config, endpoint_url=self.endpoint, verify=self.verify(), **kw)
+        try:
+            self._context = ssl.create_default_context(cadata=data.decode("ascii", "replace"))
+        except (ssl.SSLError, ValueError) as exc:
+            raise _Fail("session", f"the CA bundle {self.ca_path} holds no usable certificate: {exc}") from None
+        return self._context
 
     def call(self, creds: Optional[Creds], operation: str, **params: Any) -> dict[str, Any]:
         try:
-            client = self.client(creds)
-            return getattr(client, operation)(**params)
-        except _Fail:
-            raise
-        except Exception as exc:  # botocore raises many kinds; every one is an answer
-            response = getattr(exc, "response", None)
-            code = (response.get("Error") or {}).get("Code") if isinstance(response, dict) else None
-            raise _StsError(redact.scrub(f"{type(exc).__name__}: {exc}")[:600], code) from None
+            return sts_api.call(self.url_to_call, self.region, creds, operation, params, timeout=STS_TIMEOUT,
+                                deadline=self.deadline, context=self.context(), proxy=self.proxy)
+        except sts_api.StsError as exc:
+            raise _StsError(redact.scrub(exc.message)[:600], exc.code) from None
 
     def url(self) -> str:
         return redact.mask_url(self.endpoint) or f"https://sts.{self.region}.amazonaws.com"
@@ -366,10 +308,7 @@ def collect_identity(
         record["sts_endpoint"] = sts.url()
         if sts.proxy_shown:
             record["sts_proxy"] = sts.proxy_shown
-        try:
-            _resolve(row, version, inputs, environ, secrets, fs, sts, observed, imds, record)
-        finally:
-            sts.close()
+        _resolve(row, version, inputs, environ, secrets, fs, sts, observed, imds, record)
     except Exception as exc:  # a bug here must not take the run down: record it
         record.setdefault("chain_error", redact.scrub(f"{type(exc).__name__}: {exc}")[:600])
         record.setdefault("chain_error_provider", "session")
