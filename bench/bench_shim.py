@@ -37,7 +37,6 @@ import argparse
 import compileall
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -45,7 +44,7 @@ import tempfile
 import time
 from typing import Callable, Optional
 
-from _common import emit  # noqa: E402
+from _common import Busy, emit  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRUE = shutil.which("true") or "/bin/true"
@@ -61,8 +60,6 @@ if __name__ == '__main__':
 """
 USER_PROFILE = "# ~/.profile: executed by the command interpreter for login shells.\nmesg n 2> /dev/null || true\n"
 TARGETS = {"python": 30.0, "sh": 4.0}
-# Time for stress-ng's workers to start spinning before the first busy sample.
-BUSY_SETTLE_SECONDS = 1.0
 
 
 def install_copy(source: str, venv: str) -> str:
@@ -89,41 +86,6 @@ def isolated() -> bool:
 
 def p90(values: list[float]) -> float:
     return sorted(values)[max(0, int(len(values) * 0.9) - 1)]
-
-
-class Busy:
-    """``stress-ng --cpu CPUS`` beside the bench, each in its own process group.
-
-    ``ensure`` (called every round) starts it again if it ended: on a shared machine someone
-    else may stop every stress-ng by name, and figures taken without the load must not be
-    reported as busy ones. ``restarts`` counts how often that happened.
-    """
-
-    def __init__(self, cpus: int) -> None:
-        self.cpus = cpus
-        self.proc: Optional[subprocess.Popen[bytes]] = None
-        self.restarts = 0
-
-    def start(self) -> None:
-        stress = shutil.which("stress-ng") or "stress-ng"
-        self.proc = subprocess.Popen([stress, "--cpu", str(self.cpus), "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        time.sleep(BUSY_SETTLE_SECONDS)
-
-    def ensure(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            self.restarts += self.proc is not None
-            self.start()
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        # Its workers are its children, in the group it leads: stop that group, nothing else.
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        self.proc.wait()
-        self.proc = None
 
 
 def shell_cases() -> list[tuple[str, list[str]]]:
