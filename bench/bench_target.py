@@ -26,13 +26,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any
+from typing import Any, Optional
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.join(REPO, "bench"))
 
-from _common import emit  # noqa: E402
+from _common import Busy, emit  # noqa: E402
 from bench_task import clean_env  # noqa: E402
 from probe.emulator import Emulator  # noqa: E402
 
@@ -40,6 +40,7 @@ from probe.emulator import Emulator  # noqa: E402
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--busy", action="store_true", help="measure a second time beside stress-ng --cpu 2")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     if os.getpid() != 1 and not os.environ.get("BENCH_OUTSIDE_SANDBOX"):
@@ -50,6 +51,23 @@ def main(argv: list[str]) -> int:
 
 
 def _run(args: argparse.Namespace, home: str) -> int:
+    figures: dict[str, Any] = {"runs": args.runs}
+    lines = [f"probe --pid against a plain probe run, median of {args.runs} runs each (one warm-up):"]
+    for load in ("quiet", "busy") if args.busy else ("quiet",):
+        if load == "busy":
+            with Busy(2) as busy:
+                plain, pid = _measure(args.runs, home, busy)
+            lines.append(f"beside stress-ng --cpu 2 (restarted {busy.restarts} times):")
+        else:
+            plain, pid = _measure(args.runs, home, None)
+        figures[load] = {"plain_ms": round(plain), "pid_ms": round(pid), "ratio": round(pid / plain, 2)}
+        lines.append(f"  probe --json            {plain:7.0f} ms")
+        lines.append(f"  probe --json --pid T    {pid:7.0f} ms   ratio {pid / plain:.2f} (target <= 1.5)")
+    return emit(figures, "\n".join(lines), args.json)
+
+
+def _measure(runs: int, home: str, busy: Optional[Busy]) -> tuple[float, float]:
+    """Median wall milliseconds of a plain run and of a --pid run, alternated."""
     base = clean_env(home)
     with Emulator() as emu:
         emu.give_task_role("bench-task-role")
@@ -65,7 +83,9 @@ def _run(args: argparse.Namespace, home: str) -> int:
             bare = {k: v for k, v in base.items()}
             bare["ECS_CONTAINER_METADATA_URI_V4"] = task["ECS_CONTAINER_METADATA_URI_V4"]
             times: dict[str, list[float]] = {"plain": [], "pid": []}
-            for i in range(args.runs + 1):
+            for i in range(runs + 1):
+                if busy is not None:
+                    busy.ensure()
                 for name, cmd, env in (("plain", plain_cmd, task), ("pid", pid_cmd, bare)):
                     started = time.perf_counter()
                     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
@@ -81,15 +101,7 @@ def _run(args: argparse.Namespace, home: str) -> int:
         finally:
             target.kill()
             target.wait()
-    plain = statistics.median(times["plain"]) * 1000
-    pid = statistics.median(times["pid"]) * 1000
-    figures: dict[str, Any] = {"runs": args.runs, "plain_ms": round(plain), "pid_ms": round(pid), "ratio": round(pid / plain, 2)}
-    text = (
-        f"probe --pid against a plain probe run, median of {args.runs} runs each (one warm-up):\n"
-        f"  probe --json            {plain:7.0f} ms\n"
-        f"  probe --json --pid T    {pid:7.0f} ms   ratio {pid / plain:.2f} (target <= 1.5)"
-    )
-    return emit(figures, text, args.json)
+    return statistics.median(times["plain"]) * 1000, statistics.median(times["pid"]) * 1000
 
 
 if __name__ == "__main__":
