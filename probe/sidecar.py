@@ -24,11 +24,13 @@ Embedded Metric Format record whose ``report`` property is that short summary.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
 import pickle
 import queue
 import random
+import select
 import signal
 import socket
 import struct
@@ -360,6 +362,9 @@ MAX_HEAD = 16 * 1024
 HEAD_TIMEOUT = 10.0  # a request head must arrive within this (slowloris)
 IDLE_TIMEOUT = 60.0  # an idle keep-alive connection is closed after this
 MAX_CONNECTIONS = 256
+# Seconds the kernel holds a connection that has sent nothing before handing it over anyway
+# (rounded up to SYN-ACK retransmits: 1 + 2 + 4 = 7 s); HEAD_TIMEOUT then applies.
+DEFER_ACCEPT = 5
 # A client that sends requests without reading the answers (a pipelining flood) would make
 # the server buffer answers without end. Past WRITE_HIGH bytes of unsent answers the server
 # stops reading that client (the kernel then stops the client's sends); it reads again once
@@ -393,8 +398,9 @@ class _Http(asyncio.BufferedProtocol):
     # Connections whose answers are not being read, oldest first.
     stalled: "dict[_Http, None]" = {}
 
-    def __init__(self, served: "_Served", scratch: memoryview) -> None:
+    def __init__(self, served: "_Served", scratch: memoryview, door: Optional["_Door"] = None) -> None:
         self.served = served
+        self.door = door
         # What the transport reads into: the server's, one for all its connections, as the
         # event loop fills it and hands it to buffer_updated at once.
         self.scratch = scratch
@@ -415,11 +421,8 @@ class _Http(asyncio.BufferedProtocol):
         self.transport = transport
         transport.set_write_buffer_limits(high=WRITE_HIGH, low=WRITE_LOW)
         _Http.live[self] = None
-        while len(_Http.live) > MAX_CONNECTIONS:
-            oldest = next(iter(_Http.live))
-            _Http.live.pop(oldest, None)
-            if oldest.transport is not None:
-                oldest.transport.abort()
+        if self.door is not None:
+            self.door.make_room()
         self._arm(HEAD_TIMEOUT)
 
     def connection_lost(self, exc: Optional[BaseException]) -> None:
@@ -645,6 +648,11 @@ def _bind(host: str, port: int) -> list[socket.socket]:
                 sock.bind(address)
             except OSError as exc:
                 raise OSError(exc.errno, f"error while attempting to bind on address {address!r}: {exc.strerror}") from None
+            if hasattr(socket, "TCP_DEFER_ACCEPT"):
+                # A connection joins the accept queue once its request arrives: a flood of
+                # connections that send nothing stays in the kernel, and a health check's
+                # connection is not queued behind thousands of them.
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, DEFER_ACCEPT)
             if port == 0:  # one port for every address, as asyncio does
                 port = sock.getsockname()[1]
             sock.listen(listen_backlog())
@@ -655,6 +663,105 @@ def _bind(host: str, port: int) -> list[socket.socket]:
     return socks
 
 
+class _Door:
+    """The accept loop, and the connections that have sent nothing yet.
+
+    Under a connection flood (thousands of connections that send nothing), a health check's
+    connection waits in the kernel's accept queue behind every flood connection accepted
+    before it. asyncio's server spent ~100 us of Python on each (a task, a transport, a
+    protocol, timers): 10,000 of them held /healthz for up to a second. Here a connection
+    costs a Python object only once its request arrives: one that has sent nothing is parked
+    in an epoll set of its own (a few microseconds), one that hung up is closed at once, and
+    a parked one is closed after HEAD_TIMEOUT, or first when connections are over the cap."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, factory: Callable[[], asyncio.BaseProtocol]) -> None:
+        self.loop = loop
+        self.factory = factory
+        self.quiet = select.epoll()
+        # Parked connections, oldest first: fd -> (socket, when accepted).
+        self.parked: dict[int, tuple[socket.socket, float]] = {}
+        loop.add_reader(self.quiet.fileno(), self._stirred)
+        loop.call_later(1.0, self._sweep)
+
+    def listen(self, listening: socket.socket) -> None:
+        listening.setblocking(False)
+        self.loop.add_reader(listening.fileno(), self._accept, listening)
+
+    def _accept(self, listening: socket.socket) -> None:
+        # At most ACCEPT_BATCH per wake-up: the requests already taken get their turn.
+        for _ in range(ACCEPT_BATCH):
+            try:
+                conn, _addr = listening.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    # Out of descriptors or memory: stop accepting for a second, as asyncio does.
+                    self.loop.remove_reader(listening.fileno())
+                    self.loop.call_later(1.0, self.listen, listening)
+                    return
+                continue  # ECONNABORTED and the like: that one connection is gone
+            conn.setblocking(False)
+            self._admit(conn)
+
+    def _admit(self, conn: socket.socket) -> None:
+        try:
+            said = conn.recv(1, socket.MSG_PEEK)
+        except BlockingIOError:
+            self.make_room(1)
+            self.parked[conn.fileno()] = (conn, time.monotonic())
+            self.quiet.register(conn.fileno(), select.EPOLLIN)
+            return
+        except OSError:
+            conn.close()
+            return
+        if not said:  # hung up before saying anything: nothing to answer
+            conn.close()
+            return
+        def failed(task: "asyncio.Task[Any]") -> None:
+            if not task.cancelled() and task.exception() is not None:  # retrieved: never logged
+                conn.close()
+
+        self.loop.create_task(self.loop.connect_accepted_socket(self.factory, conn)).add_done_callback(failed)
+
+    def _stirred(self) -> None:
+        """Parked connections that sent something (or hung up): answer them, or close them."""
+        for fd, _events in self.quiet.poll(0, ACCEPT_BATCH):
+            entry = self.parked.pop(fd, None)
+            self.quiet.unregister(fd)
+            if entry is not None:
+                self._admit(entry[0])
+
+    def _drop(self, fd: int) -> None:
+        entry = self.parked.pop(fd, None)
+        if entry is not None:
+            self.quiet.unregister(fd)
+            entry[0].close()
+
+    def _sweep(self) -> None:
+        """Close the parked connections that have sent nothing for HEAD_TIMEOUT (slowloris)."""
+        expired = time.monotonic() - HEAD_TIMEOUT
+        for fd, (_conn, since) in list(self.parked.items()):
+            if since > expired:
+                break
+            self._drop(fd)
+        self.loop.call_later(1.0, self._sweep)
+
+    def make_room(self, adding: int = 0) -> None:
+        """At most MAX_CONNECTIONS: past that the oldest that has sent nothing is closed,
+        else the oldest (so a new health check is always served)."""
+        while len(_Http.live) + len(self.parked) + adding > MAX_CONNECTIONS:
+            if self.parked:
+                self._drop(next(iter(self.parked)))
+            elif _Http.live:
+                oldest = next(iter(_Http.live))
+                _Http.live.pop(oldest, None)
+                if oldest.transport is not None:
+                    oldest.transport.abort()
+            else:
+                return
+
+
 def _serve_forever(socks: list[socket.socket], updates: int, first: Published) -> None:
     """The server process: an event loop on the listening sockets, and the watcher's messages
     from ``updates``; it ends when the watcher closes the pipe (or dies: the kernel closes it)."""
@@ -663,13 +770,9 @@ def _serve_forever(socks: list[socket.socket], updates: int, first: Published) -
     served = _Served(first)
     loop = asyncio.new_event_loop()
     scratch = memoryview(bytearray(READ_MAX))
+    door = _Door(loop, lambda: _Http(served, scratch, door))
     for sock in socks:
-        loop.run_until_complete(loop.create_server(lambda: _Http(served, scratch), sock=sock, backlog=ACCEPT_BATCH))
-        # asyncio takes its backlog as the number of connections to accept per wake-up too:
-        # at somaxconn (4096) one flood burst would hold the loop (and /healthz) for a while
-        # and leave a memory spike. So accept in small batches, and queue at the kernel's
-        # limit: listen() again on the listening socket only resizes its queue.
-        sock.listen(listen_backlog())
+        door.listen(sock)  # listening at the kernel's backlog since _bind; accepted in batches here
     pending = bytearray()
 
     def on_update() -> None:
