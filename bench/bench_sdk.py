@@ -67,7 +67,8 @@ def build_tree(root: str, files: int) -> int:
 
 def timed(cmd: str, env: dict[str, str]) -> float:
     started = time.perf_counter()
-    subprocess.run(cmd, shell=True, env=env, check=True, stdout=subprocess.DEVNULL)
+    # cwd: `python -m probe` imports the probe of the current folder first (sys.path[0]).
+    subprocess.run(cmd, shell=True, env=env, check=True, stdout=subprocess.DEVNULL, cwd=REPO)
     return time.perf_counter() - started
 
 
@@ -127,7 +128,7 @@ def measure(root: str, runs: int, stress: Optional[Stress]) -> dict[str, Any]:
     if stress is not None:
         stress.ensure()
     # Warm-up of each; the probe's answer is checked against find's count.
-    report = json.loads(subprocess.run(probe_cmd, shell=True, env=env, capture_output=True, text=True).stdout)
+    report = json.loads(subprocess.run(probe_cmd, shell=True, env=env, capture_output=True, text=True, cwd=REPO).stdout)
     check = report["checks"][0]
     counted = int(subprocess.run(find_cmd, shell=True, env=env, capture_output=True, text=True).stdout)
     probe_s: list[float] = []
