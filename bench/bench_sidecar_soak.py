@@ -16,6 +16,9 @@ same sidecar idle.
 Targets (issue 11): RSS within 10 MB of its start, threads and fds back to their baseline,
 /healthz p99 under 50 ms during the soak.
 
+Since issue 24 the sidecar is two processes (the watcher, and its HTTP server forked from
+it): RSS is their PSS summed (pages shared since the fork count once), threads and fds summed.
+
 Every load generator here targets loopback only, is bounded in time and bytes, and stops by
 itself. Threads and fds that grow with the trickling endpoint come from the diagnosis runs
 (collectors), not from the HTTP server: the figures say which.
@@ -46,17 +49,48 @@ LOOPBACK = "127.0.0.1"
 PIPELINE = b"GET /report HTTP/1.1\r\nHost: x\r\n\r\n" * 1000
 
 
+def server_of(pid: int) -> Optional[int]:
+    """The sidecar's HTTP server process (issue 24): its child with its own command line."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            cmdline = fh.read()
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            children = [int(c) for c in fh.read().split()]
+    except OSError:
+        return None
+    for child in children:
+        try:
+            with open(f"/proc/{child}/cmdline", "rb") as fh:
+                if fh.read() == cmdline:
+                    return child
+        except OSError:
+            pass
+    return None
+
+
 def sample(pid: int) -> dict[str, float]:
-    """RSS (MB), threads and fds of a process."""
-    out: dict[str, float] = {}
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            key, _, value = line.partition(":")
-            if key == "VmRSS":
-                out["rss_mb"] = int(value.split()[0]) / 1024
-            elif key == "Threads":
-                out["threads"] = int(value.split()[0])
-    out["fds"] = len(os.listdir(f"/proc/{pid}/fd"))
+    """RSS (MB; PSS when readable, so the pages the server process shares with the watcher
+    after the fork count once), threads and fds of the sidecar: the process and its HTTP
+    server process."""
+    out: dict[str, float] = {"rss_mb": 0.0, "threads": 0, "fds": 0}
+    for p in (pid, server_of(pid)):
+        if p is None:
+            continue
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as fh:
+                pss = next(int(line.split()[1]) for line in fh if line.startswith("Pss:"))
+        except (OSError, StopIteration):
+            pss = None
+        with open(f"/proc/{p}/status") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                if key == "VmRSS" and pss is None:
+                    out["rss_mb"] += int(value.split()[0]) / 1024
+                elif key == "Threads":
+                    out["threads"] += int(value.split()[0])
+        if pss is not None:
+            out["rss_mb"] += pss / 1024
+        out["fds"] += len(os.listdir(f"/proc/{p}/fd"))
     return out
 
 

@@ -888,3 +888,30 @@ def test_a_watcher_whose_server_died_stops_and_says_so(emu: Emulator, home: str)
     watch.err_reader.join(5)
     err = "".join(watch.err_lines)
     assert rc == 1 and "the HTTP server process ended (status -9); stopping" in err, err
+
+
+def test_silent_connections_over_the_cap_cannot_starve_the_health_check(emu: Emulator, home: str) -> None:
+    """Issue 24: connections that say nothing (a connection flood) are parked apart and the
+    oldest closed past the cap; those that hang up before a word are closed; a health check
+    is answered meanwhile, and again once they are gone."""
+    port = free_port()
+    watch = Watch(["--interval", "5", "--listen", f"127.0.0.1:{port}"], clean_env(home, emu.task_env()))
+    held = []
+    try:
+        watch.wait_runs(1)
+        for i in range(600):  # over twice the connection cap; every third hangs up at once
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            if i % 3 == 0:
+                s.close()
+            else:
+                held.append(s)
+        assert http_get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+        for s in held:
+            s.close()
+        held.clear()
+        assert http_get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+    finally:
+        for s in held:
+            s.close()
+        rc, _elapsed, err = watch.stop()
+    assert rc == 0 and "Traceback" not in err, err
