@@ -896,6 +896,8 @@ def _wait_for_the_helper(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
         return ready(self)
 
     monkeypatch.setattr(sdk_facts._Helper, "ready", waiting)
+    # The wait above is no sign of a busy machine.
+    monkeypatch.setattr(sdk_facts._Helper, "had_a_core", lambda self: True)
     return helpers
 
 
@@ -953,3 +955,15 @@ def test_a_helper_past_the_deadline_makes_the_scan_partial_and_is_killed(tmp_pat
     assert rec["partial"] and "deadline" in rec["partial"]
     assert not sdk_facts._CHILDREN
     assert _wait_gone(lambda: _processes_mentioning(marker), 3) == []
+
+
+def test_a_helper_that_took_the_walks_own_core_gets_no_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from probe.facts import sdk as sdk_facts
+
+    _tree_for_the_helper(tmp_path)
+    alone = scan([str(tmp_path)], split=False)
+    helpers = _wait_for_the_helper(monkeypatch)
+    monkeypatch.setattr(sdk_facts._Helper, "had_a_core", lambda self: False)
+    assert _summary(scan([str(tmp_path)], time.monotonic() + 30)) == _summary(alone)
+    assert helpers and helpers[0].given is None and helpers[0].proc.poll() is not None
+    assert not sdk_facts._CHILDREN
