@@ -242,7 +242,7 @@ def latency(env: dict[str, str], seconds: float, rate: float, interval: float, b
     backlog = open("/proc/sys/net/core/somaxconn").read().strip()
     procs = [
         subprocess.Popen([sys.executable, "-m", "probe", "watch", "--interval", str(interval), "--listen", f"127.0.0.1:{ports['sidecar']}"],
-                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+                         env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
         # Its stderr is dropped: a flooded client that hangs up makes it print a traceback per connection.
         subprocess.Popen([sys.executable, "-c", ALTERNATIVE, str(ports["alternative"]), HEALTH_BODY.decode(), backlog], env=env, stderr=subprocess.DEVNULL),
     ]
@@ -301,7 +301,7 @@ def cost(env: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
     """RSS, CPU per run, /metrics, and /healthz under saturating load (ab, wrk, loadgen)."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "probe", "watch", "--interval", "0.05", "--listen", f"127.0.0.1:{port}"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                            env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert proc.stdout is not None
         lines = Lines(proc.stdout)
@@ -324,7 +324,7 @@ def cost(env: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
     # Latency at a realistic pace: a run every second (the default is 60 s) under the load.
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "probe", "watch", "--interval", "1", "--listen", f"127.0.0.1:{port}"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                            env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         Lines(proc.stdout).wait(1)
         url = f"http://127.0.0.1:{port}/healthz"
@@ -339,7 +339,7 @@ def cost(env: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
     one_off = []
     for _ in range(5):
         started = os.times()
-        subprocess.run([sys.executable, "-m", "probe", "--json"], env=env, stdout=subprocess.DEVNULL, check=False)
+        subprocess.run([sys.executable, "-m", "probe", "--json"], env=env, cwd=REPO, stdout=subprocess.DEVNULL, check=False)
         ended = os.times()
         one_off.append((ended.children_user - started.children_user) + (ended.children_system - started.children_system))
     figures = {

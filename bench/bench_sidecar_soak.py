@@ -339,7 +339,7 @@ def soak(seconds: float, phases: set[str]) -> dict[str, Any]:
         env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = f"http://{LOOPBACK}:{trickler.port}{full.path}"
         port = free_port()
         sidecar = subprocess.Popen([sys.executable, "-m", "probe", "watch", "--interval", "1", "--deadline", "3", "--listen", f"{LOOPBACK}:{port}"],
-                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                   env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         figures: dict[str, Any] = {"seconds": seconds}
         try:
             poll_ready(port)
