@@ -896,8 +896,9 @@ def _wait_for_the_helper(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
         return ready(self)
 
     monkeypatch.setattr(sdk_facts._Helper, "ready", waiting)
-    # The wait above is no sign of a busy machine.
+    # The wait above is no sign of a busy machine; nor is the machine the tests run on.
     monkeypatch.setattr(sdk_facts._Helper, "had_a_core", lambda self: True)
+    monkeypatch.setattr(sdk_facts, "_idle_core", lambda: True)
     return helpers
 
 
@@ -967,3 +968,23 @@ def test_a_helper_that_took_the_walks_own_core_gets_no_work(tmp_path: Path, monk
     assert _summary(scan([str(tmp_path)], time.monotonic() + 30)) == _summary(alone)
     assert helpers and helpers[0].given is None and helpers[0].proc.poll() is not None
     assert not sdk_facts._CHILDREN
+
+
+def test_no_helper_starts_when_every_core_is_taken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from probe.facts import sdk as sdk_facts
+
+    monkeypatch.setattr(sdk_facts, "_cores", lambda: 2)
+    stat = tmp_path / "stat"
+    for running, idle in ((1, True), (2, True), (3, False), (40, False)):
+        stat.write_text(f"cpu  1 2 3 4\nprocs_running {running}\nprocs_blocked 0\n")
+        assert sdk_facts._idle_core(str(stat)) is idle
+    stat.write_text("cpu  1 2 3 4\n")
+    assert sdk_facts._idle_core(str(stat)) and sdk_facts._idle_core(str(tmp_path / "none"))
+    _tree_for_the_helper(tmp_path / "root")
+    alone = scan([str(tmp_path / "root")], split=False)
+    monkeypatch.setattr(sdk_facts, "_SPLIT_AFTER", 1)
+    monkeypatch.setattr(sdk_facts, "_idle_core", lambda: False)
+    started: list[Any] = []
+    monkeypatch.setattr(sdk_facts._Helper, "start", classmethod(lambda cls, deadline: started.append(deadline)))
+    assert _summary(scan([str(tmp_path / "root")])) == _summary(alone)
+    assert started == []

@@ -311,7 +311,9 @@ class Scan:
         folder (the stack's bottom holds the large shallow ones, so alternate picks split
         what is left about evenly). One helper per scan, one hand-over."""
         if self._helper is None:
-            self._helper = _Helper.start(self.deadline)
+            # Every core taken already: a helper's start (30 ms of CPU) would come out of
+            # this walk's time.
+            self._helper = _Helper.start(self.deadline) if _idle_core() else None
             if self._helper is None:
                 self.split = False
             return
@@ -879,6 +881,19 @@ _scan = Scan([], _deadline)
 _scan._walk(_folders, set(_skip))
 sys.stdout.write(json.dumps(_scan.share()))
 """
+
+
+def _idle_core(stat: str = "/proc/stat") -> bool:
+    """Is a core free now, by the kernel's count of runnable tasks (this walk is one)?
+    Unknown counts as yes: the helper's own check (had_a_core) still stands."""
+    try:
+        with open(stat, "rb") as fh:
+            for line in fh:
+                if line.startswith(b"procs_running "):
+                    return int(line.split()[1]) <= _cores()
+    except (OSError, ValueError, IndexError):
+        pass
+    return True
 
 
 def _cores() -> int:
