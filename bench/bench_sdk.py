@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -25,7 +24,7 @@ import time
 import zipfile
 from typing import Any, Optional
 
-from _common import emit  # noqa: E402
+from _common import Busy, emit  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -72,38 +71,6 @@ def timed(cmd: str, env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
-class Stress:
-    """``stress-ng --cpu N`` in its own process group: stopping it stops its workers and
-    nothing else. ``ensure`` starts it again if it ended (another bench on a shared machine
-    may stop every stress-ng), so that no sample called busy is taken without the load."""
-
-    def __init__(self, cpus: int) -> None:
-        self.cpus = cpus
-        self.proc: Optional["subprocess.Popen[bytes]"] = None
-        self.restarts = 0
-
-    def ensure(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            return
-        stress = shutil.which("stress-ng")
-        if stress is None:
-            raise SystemExit("--busy needs stress-ng (apt-get install stress-ng)")
-        self.restarts += self.proc is not None
-        self.proc = subprocess.Popen([stress, "--cpu", str(self.cpus), "--quiet"], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
-        time.sleep(1.0)  # the workers spinning before the first sample
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        self.proc.wait()
-        self.proc = None
-
-
 def tree_for(files: int, keep: Optional[str]) -> tuple[str, bool]:
     """A tree of about ``files`` files, and whether to remove it afterwards."""
     if keep is None:
@@ -121,7 +88,7 @@ def tree_for(files: int, keep: Optional[str]) -> tuple[str, bool]:
     return root, False
 
 
-def measure(root: str, runs: int, stress: Optional[Stress]) -> dict[str, Any]:
+def measure(root: str, runs: int, stress: Optional[Busy]) -> dict[str, Any]:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": root, "PYTHONPATH": REPO, "AWS_EC2_METADATA_DISABLED": "true"}
     probe_cmd = f"{sys.executable} -m probe sdk {root} --json --deadline 300"
     find_cmd = f"find {root} -type f | wc -l"
@@ -161,7 +128,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     rows: list[dict[str, Any]] = []
-    stress = Stress(2) if args.busy else None
+    stress = Busy(2) if args.busy else None
     try:
         for files in args.files:
             root, remove = tree_for(files, args.keep)
