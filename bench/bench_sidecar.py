@@ -46,7 +46,7 @@ from probe.facts import Facts  # noqa: E402
 from probe.metrics import Metrics  # noqa: E402
 from probe.model import Report, Result, Status  # noqa: E402
 
-from _common import emit, free_port  # noqa: E402
+from _common import Busy, emit, free_port  # noqa: E402
 
 
 def proc_stat(pid: int) -> tuple[int, float]:
@@ -247,7 +247,7 @@ def latency(env: dict[str, str], seconds: float, rate: float, interval: float, b
         subprocess.Popen([sys.executable, "-c", ALTERNATIVE, str(ports["alternative"]), HEALTH_BODY.decode(), backlog], env=env, stderr=subprocess.DEVNULL),
     ]
     figures: dict[str, Any] = {"interval_s": interval, "rate_per_s": rate, "seconds": seconds, "stress_outside": stress_running()}
-    stress: Optional["subprocess.Popen[bytes]"] = None
+    stress: Optional[Busy] = None
     try:
         for port in ports.values():
             wait_http(port)
@@ -255,23 +255,19 @@ def latency(env: dict[str, str], seconds: float, rate: float, interval: float, b
         if "idle" in phases:
             figures["idle"] = phase(ports, seconds, rate)
         if "busy" in phases and busy and not figures["stress_outside"]:
-            if not shutil.which("stress-ng"):
-                raise SystemExit("--busy needs stress-ng (apt-get install stress-ng)")
-            stress = subprocess.Popen(["stress-ng", "--cpu", "2", "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(1)
+            stress = Busy(2)
+            stress.start()
         if "busy" in phases and (stress is not None or stress_running()):
             figures["busy"] = phase(ports, seconds, rate)
         if stress is not None:
-            stress.terminate()
-            stress.wait(timeout=10)
+            stress.stop()
             stress = None
             time.sleep(1)
         if "flood" in phases:
             figures["flood"] = flood_phase(ports, rate)
     finally:
         if stress is not None:
-            stress.terminate()
-            stress.wait(timeout=10)
+            stress.stop()
         for p in procs:
             p.terminate()
             p.wait(timeout=10)

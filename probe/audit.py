@@ -30,7 +30,7 @@ from probe import __version__, checks, redact
 from probe.facts import Facts, utc_now
 from probe.facts import audit as walk_facts
 from probe.model import Report, Result, Status, exit_code
-from probe.output import EXIT_OK, EXIT_USAGE, UsageError, write_report
+from probe.output import EXIT_OK, EXIT_USAGE, UsageError, guarded, write_report
 
 MODE = "audit"
 # A fleet takes longer than one task: 300 s by default (--deadline, or PROBE_AUDIT_DEADLINE; not
@@ -378,7 +378,8 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, 
     out: TextIO = stdout or sys.stdout
     err: TextIO = stderr or sys.stderr
     argv = list(sys.argv[1:] if argv is None else argv)
-    try:
+
+    def body() -> int:
         try:
             args = build_parser().parse_args(argv)
         except SystemExit as exc:  # --help
@@ -401,15 +402,7 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, 
         text = render(report, settings["format"], _color(settings, out), settings["verbose"])
         write_report(text, settings.get("output"), out)
         return exit_code(report.results, strict=settings["strict"])
-    except UsageError as exc:
-        err.write(redact.scrub(f"probe audit: {exc}\n"))
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        err.write("probe audit: interrupted\n")
-        return 130
-    except Exception as exc:  # the contract: never a traceback
-        err.write(redact.scrub(f"probe audit: internal error: {type(exc).__name__}: {exc}\n"))
-        return EXIT_USAGE
+    return guarded("probe audit", err, body)
 
 
 # ---- a seeded moto account: the demo, the tests, the benchmark ----------------------------------

@@ -9,7 +9,7 @@ import threading
 from typing import Any, Callable, Optional, Sequence, TextIO
 
 from probe import __version__, redact
-from probe.output import EXIT_FAIL, EXIT_OK, EXIT_USAGE, UsageError, write_report
+from probe.output import EXIT_FAIL, EXIT_OK, EXIT_USAGE, UsageError, guarded, write_report
 
 __all__ = ["EXIT_FAIL", "EXIT_OK", "EXIT_USAGE", "UsageError", "build_parser", "entry", "main", "write_report"]
 COMMANDS = ("task", "sdk", "host", "taskdef", "trust", "watch", "health", "wait", "demo", "explain", "audit")
@@ -502,7 +502,8 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, 
     except SystemExit as exc:
         return int(exc.code or 0)
     command = args.command or "task"
-    try:
+
+    def dispatch() -> int:
         opts = _resolve(args)
         if command == "task":
             return run_task(args, opts, out)
@@ -523,16 +524,8 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, 
                     raise UsageError(f"probe demo runs whole scenarios; {flag} does not apply (name scenarios instead: probe demo --list)")
             return demo.run(args, opts, out, err)
         return run_other_mode(command, args, opts, out)
-    except UsageError as exc:
-        err.write(redact.scrub(f"probe: {exc}\n"))
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        err.write("probe: interrupted\n")
-        return 130
-    except Exception as exc:  # the contract: never a traceback
-        # The probe itself broke: it could not run as asked (2), which is not "a check failed" (1).
-        err.write(redact.scrub(f"probe: internal error: {type(exc).__name__}: {exc}\n"))
-        return EXIT_USAGE
+
+    return guarded("probe", err, dispatch)
 
 
 def entry() -> None:

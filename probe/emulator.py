@@ -52,6 +52,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 from urllib.parse import parse_qs, urlsplit
 
+from probe.facts.endpoints import clean_path
+
 ACCOUNT = "123456789012"
 BEHAVIOURS = (
     "ok",
@@ -140,27 +142,6 @@ def _go_escape_path(path: str) -> str:
         ch = chr(b)
         out.append(ch if b < 0x80 and ch in _PATH_SAFE else f"%{b:02X}")
     return "".join(out)
-
-
-def _go_clean(path: str) -> str:
-    """gorilla/mux cleanPath: Go's path.Clean, with a trailing slash put back."""
-    if path == "":
-        return "/"
-    if path[0] != "/":
-        path = "/" + path
-    parts: list[str] = []
-    for seg in path.split("/"):
-        if seg in ("", "."):
-            continue
-        if seg == "..":
-            if parts:
-                parts.pop()
-            continue
-        parts.append(seg)
-    clean = "/" + "/".join(parts)
-    if path.endswith("/") and clean != "/":
-        clean += "/"
-    return clean
 
 
 def _go_has_control(text: str) -> bool:
@@ -434,7 +415,7 @@ class Handler(BaseHTTPRequestHandler):
     # ---- agent -----------------------------------------------------------------
     def _agent(self, path: str, raw_query: str, force_query: bool) -> None:
         st = self.emulator.state
-        clean = _go_clean(path)
+        clean = clean_path(path)
         kind = "credentials" if clean.startswith(("/v1/credentials", "/v2/credentials")) else "metadata" if clean.startswith("/v4/") else None
         if kind:
             with self.emulator.lock:
@@ -656,7 +637,7 @@ class Handler(BaseHTTPRequestHandler):
         st = self.emulator.state
         with self.emulator.lock:
             st.count("pod_identity")
-        clean = _go_clean(path)
+        clean = clean_path(path)
         if clean != path:
             # ServeMux redirects an unclean path, with a link for GET.
             location = _go_escape_path(clean) + ("?" + raw_query if raw_query else "")

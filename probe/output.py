@@ -5,7 +5,9 @@ It sits below cli, audit and demo so that none of them imports another to print 
 
 from __future__ import annotations
 
-from typing import Optional, TextIO
+from typing import Callable, Optional, TextIO
+
+from probe import redact
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -26,3 +28,20 @@ def write_report(text: str, output: Optional[str], stdout: TextIO) -> None:
     else:
         stdout.write(text)
         stdout.flush()
+
+
+def guarded(prog: str, err: TextIO, body: Callable[[], int]) -> int:
+    """Run a command's body under the contract's rule, never a traceback: a usage error is its
+    message and exit 2, Ctrl-C exit 130, anything else "internal error" and exit 2 (the probe
+    could not run as asked, which is not "a check failed"); every message scrubbed."""
+    try:
+        return body()
+    except UsageError as exc:
+        err.write(redact.scrub(f"{prog}: {exc}\n"))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        err.write(f"{prog}: interrupted\n")
+        return 130
+    except Exception as exc:
+        err.write(redact.scrub(f"{prog}: internal error: {type(exc).__name__}: {exc}\n"))
+        return EXIT_USAGE

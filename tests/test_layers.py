@@ -31,7 +31,6 @@ LAYER = {
     "probe.redact": BASE,
     "probe.output": BASE,
     "probe.causes": BASE,
-    "probe.emulator": BASE,
     "probe.facts": FACTS,
     "probe.predict": PREDICT,
     "probe.checks": CHECKS,
@@ -39,6 +38,7 @@ LAYER = {
     "probe.render": RENDER,
     "probe.metrics": RENDER,
     "probe.runner": COMMANDS,
+    "probe.emulator": COMMANDS,  # `python -m probe.emulator`, a server: it serves by the facts' own rules
     "probe.sidecar": COMMANDS,
     "probe.audit": COMMANDS,
     "probe.demo": COMMANDS,

@@ -74,8 +74,9 @@ def _unescape_path(raw: str) -> Optional[str]:
     )
 
 
-def _clean_path(path: str) -> str:
-    """The agent's path cleaning (gorilla/mux cleanPath: Go's path.Clean, trailing slash kept)."""
+def clean_path(path: str) -> str:
+    """The agent's path cleaning (gorilla/mux cleanPath: Go's path.Clean, trailing slash kept;
+    "" and a path without its leading slash clean to one that has it). The emulator serves by it."""
     parts: list[str] = []
     for seg in path.split("/"):
         if seg in ("", "."):
@@ -109,7 +110,7 @@ def credentials_uri_problems(url: Optional[str]) -> list[str]:
         return ["bad-escape"]
     if path != raw_path:
         problems.append("percent-encoded")
-    clean = _clean_path(path)
+    clean = clean_path(path)
     if clean != path:
         segments = path.split("/")
         if "//" in path:

@@ -24,6 +24,7 @@ container provider get them, and the verdict follows the SDKs in use.
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any, Callable, Mapping, Optional
 
@@ -72,8 +73,10 @@ class _StsError(Exception):
         self.code = code
 
 
+@functools.lru_cache(maxsize=1)
 def reference_row() -> tuple[sdkmodel.SdkBehaviour, str]:
-    """botocore's row for the botocore the probe runs with: the reference chain."""
+    """botocore's row for the botocore the probe runs with: the reference chain (one lookup
+    per process: the version does not change while it runs)."""
     import botocore
 
     row, _ = sdkmodel.row_for("botocore", botocore.__version__)
@@ -85,7 +88,8 @@ class Sts:
     proxy settings, read as data."""
 
     def __init__(self, environ: Mapping[str, str], inputs: chain.Inputs, fs: RootFS, deadline: Optional[float]) -> None:
-        profile = inputs.settings(reference_row()[0], inputs.profile_name(reference_row()[0])[0])
+        row = reference_row()[0]
+        profile = inputs.settings(row, inputs.profile_name(row)[0])
         self.deadline = deadline
         self.region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or profile.get("region") or "us-east-1"
         ignore = str(environ.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", profile.get("ignore_configured_endpoint_urls", ""))).lower() == "true"
