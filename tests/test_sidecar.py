@@ -312,11 +312,14 @@ def test_soak_with_random_faults(emu: Emulator, home: str) -> None:
     fds = [s["fds"] for _, s in samples]
     print(f"soak: RSS {min(rss)}..{max(rss)} kB, threads {min(threads)}..{max(threads)}, fds {min(fds)}..{max(fds)}")
     assert max(rss) - min(rss) < 5 * 1024, "resident memory grew by 5 MB or more after warm-up"
-    # A run in flight uses a handful of threads and sockets, so single samples vary; what
-    # must not happen is growth: the peaks of the last third stay within those of the first.
+    # A run in flight uses a handful of threads and sockets (more when a hung endpoint keeps
+    # its collectors waiting), so single samples and their peaks vary at random; what must not
+    # happen is growth, and anything leaked stays: the floor of the last third stays that of
+    # the first. (Since the HTTP server lives in a process of its own, the watcher's count is
+    # the runs' alone: a peak of 10 or 11 shows up in any third.)
     third = max(1, len(samples) // 3)
-    assert max(threads[-third:]) <= max(threads[:third]) + 2, threads
-    assert max(fds[-third:]) <= max(fds[:third]) + 2, fds
+    assert min(threads[-third:]) <= min(threads[:third]) + 2, threads
+    assert min(fds[-third:]) <= min(fds[:third]) + 2, fds
     assert max(threads) <= 16 and max(fds) <= 32
 
 
