@@ -501,13 +501,19 @@ def test_the_limiter_counts_per_path_with_the_agents_arithmetic(emu: Emulator) -
     assert sum(bucket.allow(now=100.0) for _ in range(100)) == 60
     assert sum(bucket.allow(now=100.5) for _ in range(100)) == 20
     assert not bucket.allow(now=100.5) and bucket.allow(now=100.525)
-    # The emulator: a path's bucket runs dry, another path's does not; a lower limit is sent.
+    # The emulator, by default: a full burst of 60 served, and the path's bucket is the agent's 40/60.
     target = f"/v2/credentials/{emu.state.credentials_id}"
-    statuses = [_ask(emu, target)[0] for _ in range(90)]
-    assert 60 <= statuses.index(429) <= 70 and statuses.count(200) >= 60, statuses
+    assert [_ask(emu, target)[0] for _ in range(60)] == [200] * 60
+    assert {(b.rate, b.burst) for b in emu._buckets.values()} == {(40.0, 60)}
+    # A bucket that refills once in 100 s, so the count does not hang on the machine's speed:
+    # a path's bucket runs dry after its burst, another path's does not; a lower limit is sent.
+    emu.update({"rps_limit": 0.01, "rps_burst": 60})
+    statuses = [_ask(emu, target)[0] for _ in range(70)]
+    assert statuses == [200] * 60 + [429] * 10, statuses
     status, headers, body = _ask(emu, target)
     assert (status, headers["Content-Type"], body) == (429, "text/plain; charset=utf-8", b"You have reached maximum request limit.")
     assert _ask(emu, f"/v4/{emu.state.container_id}")[0] == 200
+    assert headers["X-Rate-Limit-Limit"] == "0.01"
     emu.update({"rps_limit": 10.0, "rps_burst": 15})
     assert _ask(emu, target)[1]["X-Rate-Limit-Limit"] == "10.00"
     emu.update({"rps_limit": None})
