@@ -34,7 +34,6 @@ Targets (issues 13, 24): Python shim at most 30 ms added, sh twin at most 4 ms a
 from __future__ import annotations
 
 import argparse
-import compileall
 import os
 import shutil
 import statistics
@@ -44,39 +43,12 @@ import tempfile
 import time
 from typing import Callable, Optional
 
-from _common import Busy, emit  # noqa: E402
+from _common import Busy, emit, install_copy  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRUE = shutil.which("true") or "/bin/true"
-# pip's console-script template (distlib), as `pip install` writes bin/shim.
-CONSOLE_SCRIPT = """#!{python}
-# -*- coding: utf-8 -*-
-import re
-import sys
-from shim.__main__ import entry
-if __name__ == '__main__':
-    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])
-    sys.exit(entry())
-"""
 USER_PROFILE = "# ~/.profile: executed by the command interpreter for login shells.\nmesg n 2> /dev/null || true\n"
 TARGETS = {"python": 30.0, "sh": 4.0}
-
-
-def install_copy(source: str, venv: str) -> str:
-    """A venv holding the packages from ``source`` as a wheel install lays them out; its python."""
-    base = getattr(sys, "_base_executable", None) or sys.executable
-    subprocess.run([base, "-m", "venv", "--without-pip", venv], check=True)
-    python = os.path.join(venv, "bin", "python")
-    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], check=True, capture_output=True, text=True).stdout.strip()
-    for package in ("shim", "probe"):  # one distribution: probe is installed beside the shim
-        if os.path.isdir(os.path.join(source, package)):
-            shutil.copytree(os.path.join(source, package), os.path.join(site, package), ignore=shutil.ignore_patterns("__pycache__"))
-            compileall.compile_dir(os.path.join(site, package), quiet=1, legacy=False)
-    script = os.path.join(venv, "bin", "shim")
-    with open(script, "w") as fh:
-        fh.write(CONSOLE_SCRIPT.format(python=python))
-    os.chmod(script, 0o755)
-    return python
 
 
 def isolated() -> bool:

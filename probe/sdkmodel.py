@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence, Union
 from urllib.parse import urlsplit
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 # ---------------------------------------------------------------------------------------
@@ -314,6 +313,9 @@ class SdkBehaviour:
             return True
         if version is None:
             return False
+        # Its regexes take a few ms to compile; only versioned rows need them.
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
         try:
             return Version(version) in SpecifierSet(self.versions)
         except (InvalidVersion, InvalidSpecifier):

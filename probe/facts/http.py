@@ -16,15 +16,16 @@ is still waiting wakes at once, returns, and holds nothing after its run.
 
 from __future__ import annotations
 
-import email.utils
-import http.client
-import io
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, cast
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    import socket
+
+    from probe.facts._conn import Bounded
 
 MAX_BODY = 64 * 1024
 
@@ -56,7 +57,7 @@ class Scope:
             # shutdown, not close: the owning thread still holds the descriptor and closes
             # it itself; closing it here could let a new socket reuse the number under it.
             try:
-                sock.shutdown(socket.SHUT_RDWR)
+                sock.shutdown(2)  # socket.SHUT_RDWR
             except OSError:
                 pass
 
@@ -76,89 +77,6 @@ class use_scope:
 
     def __exit__(self, *exc: Any) -> None:
         _local.scope = self.saved
-
-
-class _Expired(socket.timeout):
-    pass
-
-
-class _DeadlineReader(io.RawIOBase):
-    """The response side of the socket: every read waits at most until the deadline."""
-
-    def __init__(self, sock: socket.socket, deadline: float) -> None:
-        super().__init__()
-        self._sock = sock
-        self._deadline = deadline
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buf: Any) -> int:
-        left = self._deadline - time.monotonic()
-        if left <= 0:
-            raise _Expired("timed out")
-        self._sock.settimeout(left)
-        return self._sock.recv_into(buf)
-
-
-class _DeadlineSocket:
-    """What http.client sees as its socket: sends and reads bounded by one deadline.
-
-    ``close`` is left to ``request``, which closes the real socket itself: http.client
-    closes its socket early for ``Connection: close`` answers while the body is unread.
-    """
-
-    def __init__(self, sock: socket.socket, deadline: float) -> None:
-        self._sock = sock
-        self._deadline = deadline
-
-    def makefile(self, mode: str = "r", *args: Any, **kwargs: Any) -> io.BufferedReader:
-        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
-
-    def sendall(self, data: Any) -> None:
-        left = self._deadline - time.monotonic()
-        if left <= 0:
-            raise _Expired("timed out")
-        self._sock.settimeout(left)  # since 3.5 the total for the whole sendall
-        self._sock.sendall(data)
-
-    def close(self) -> None:
-        pass
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
-
-
-class _Bounded(http.client.HTTPConnection):
-    """HTTPConnection that connects within the deadline, then wraps the socket. _HTTPS puts
-    HTTPSConnection between this class and HTTPConnection, so there ``super().connect()``
-    is HTTPS's (TLS handshake included)."""
-
-    deadline: float
-    raw_sock: Optional[socket.socket] = None
-    scope: Optional[Scope] = None
-
-    def connect(self) -> None:
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise _Expired("timed out")
-        self.timeout = left
-        super().connect()
-        raw = self.raw_sock = self.sock
-        if self.scope is not None and not self.scope.add(raw):
-            raise ConnectionAbortedError("the run ended")
-        # Not a socket: it bounds sendall and makefile by the deadline and hands the rest to
-        # the real one, which is all http.client asks of its socket.
-        self.sock = cast(socket.socket, _DeadlineSocket(raw, self.deadline))
-
-
-def _https(host: str, port: int, timeout: float, context: Any = None) -> _Bounded:
-    import ssl  # only for an https URL: ssl is the costliest import here
-
-    class _HTTPS(_Bounded, http.client.HTTPSConnection):
-        pass
-
-    return _HTTPS(host, port, timeout=timeout, context=context or ssl.create_default_context())
 
 
 def _proxy_parts(proxy: str) -> tuple[str, int, dict[str, str]]:
@@ -198,6 +116,8 @@ class HttpAnswer:
         value = self.headers.get("date")
         if not value:
             return None
+        import email.utils  # only when an answer's Date is compared
+
         try:
             return email.utils.parsedate_to_datetime(value).timestamp()
         except (TypeError, ValueError, IndexError, OverflowError):
@@ -225,9 +145,16 @@ def request(
     where the diagnosed environment's proxy settings send it; the link-local requests
     never pass one).
     """
+    # The connection machinery (http.client, socket; ssl for https) is loaded on the first
+    # request: `probe sdk` and the other commands that send nothing never pay for it.
+    import http.client
+    import socket
+
+    from probe.facts._conn import Bounded, https
+
     started = time.monotonic()
     answer = HttpAnswer()
-    conn: Optional[_Bounded] = None
+    conn: Optional[Bounded] = None
     scope: Optional[Scope] = getattr(_local, "scope", None)
     timeout = max(0.05, timeout)
     if deadline is not None:
@@ -252,16 +179,16 @@ def request(
         if proxy:
             proxy_host, proxy_port, proxy_auth = _proxy_parts(proxy)
             if parts.scheme == "https":
-                conn = _https(proxy_host, proxy_port, timeout, context)
+                conn = https(proxy_host, proxy_port, timeout, context)
                 conn.set_tunnel(parts.hostname, port, headers=proxy_auth)
             else:
-                conn = _Bounded(proxy_host, proxy_port, timeout=timeout)
+                conn = Bounded(proxy_host, proxy_port, timeout=timeout)
                 target = url  # a plain proxy takes the absolute URL
                 sent.update(proxy_auth)
         elif parts.scheme == "https":
-            conn = _https(parts.hostname, port, timeout, context)
+            conn = https(parts.hostname, port, timeout, context)
         else:
-            conn = _Bounded(parts.hostname, port, timeout=timeout)
+            conn = Bounded(parts.hostname, port, timeout=timeout)
         conn.deadline = ends
         conn.scope = scope
         conn.request(method, target, body=body, headers=sent)
