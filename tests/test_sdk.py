@@ -26,7 +26,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from helpers import clean_env, need, run_probe
+from helpers import REPO, clean_env, need, run_probe
 from probe.checks.sdk import verdict_for
 from probe.facts.sdk import binaries, scan
 
@@ -95,6 +95,26 @@ def test_probe_sdk_command_on_a_pip_tree(pypi_root: Path, home: str) -> None:
     assert run.report["mode"] == "sdk" and run.report["identity"] is None
     ok = run_probe(["sdk", str(pypi_root / "opt" / "botocore-1.4.37"), "--json"], clean_env(home))
     assert ok.rc == 0 and ok.status("sdk.versions") == "pass"
+
+
+def test_probe_sdk_loads_no_network_machinery(pypi_root: Path, home: str) -> None:
+    """`probe sdk` sends nothing, so it imports no HTTP, TLS, socket or AWS SDK module (they
+    are milliseconds of its start; issue 24). The same run's verdict is the real one."""
+    heavy = ("http.client", "ssl", "socket", "email.utils", "botocore", "psutil", "probe.facts._conn", "probe.facts.sts")
+    code = (
+        "import sys\n"
+        "from probe.cli import main\n"
+        "rc = main(sys.argv[1:])\n"
+        f"sys.stderr.write('LOADED ' + ' '.join(m for m in {heavy!r} if m in sys.modules) + '\\n')\n"
+        "raise SystemExit(rc)\n"
+    )
+    env = clean_env(home)
+    env["PYTHONPATH"] = REPO
+    proc = subprocess.run([sys.executable, "-c", code, "sdk", str(pypi_root / "opt" / "botocore-1.4.37"), "--json"],
+                          env=env, capture_output=True, text=True, timeout=120, cwd=str(pypi_root))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["checks"][0]["status"] == "pass"
+    assert proc.stderr.splitlines()[-1] == "LOADED ", proc.stderr[-500:]
 
 
 # ---------------------------------------------------------------------------------------
