@@ -1,8 +1,10 @@
 """One small HTTP client for the link-local endpoints.
 
-Standard library only (``http.client``): it is fast to import, never consults proxy
-variables (the probe must see the endpoint itself; proxy effects are judged from the
-configuration), and lets us cap the body we read so an endless answer cannot eat memory.
+Standard library only (``http.client``): it never consults proxy variables (the probe
+must see the endpoint itself; proxy effects are judged from the configuration), and lets us
+cap the body we read so an endless answer cannot eat memory. The connection machinery
+(``probe.facts._conn``: http.client, socket, and ssl for https) is loaded by the first
+request, so a command that sends nothing (`probe sdk`) does not pay for its import.
 
 The whole request - connect, send, status line, headers and body - is bounded by one
 deadline, not each read: a server that trickles a byte a second never times out a
