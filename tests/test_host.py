@@ -4,6 +4,8 @@ of every flavour, including the knowledge center's."""
 
 from __future__ import annotations
 
+import random
+import re
 import shutil
 import subprocess
 import sys
@@ -275,6 +277,31 @@ def test_no_secret_from_a_messy_ecs_config(home: str, tmp_path: Path) -> None:
     run = run_probe(["host", "--ecs-config", str(cfg), "--iptables-save", "/dev/null", "--json"], clean_env(home),
                     secrets=["SuperSecretPw123", "HunterTwoSecret99", "dXNlcjpIdW50ZXJUd29TZWNyZXQ5OQ=="])
     assert run.status("host.config.syntax") == "fail"
+
+
+def test_a_long_ecs_config_value_is_read_within_the_deadline(home: str, tmp_path: Path) -> None:
+    """Values of letters and of "a://:" up to the 1 MiB the probe reads: the single pattern that
+    masked URL passwords took time quadratic in them (7.6 s on 40 kB, hours on 1 MiB); the run
+    ends, and the password in the same line is masked."""
+    cfg = tmp_path / "ecs.config"
+    cfg.write_text("ECS_CLUSTER=" + "a" * 400_000 + "\nECS_INSTANCE_ATTRIBUTES=" + "a://:" * 100_000
+                   + "\nHTTP_PROXY=http://user:HostileLongPw42@10.0.0.5:3128 " + "b" * 100_000 + "\n")
+    run = run_probe(["host", "--json", "--deadline", "3", "--ecs-config", str(cfg), "--iptables-save", "/dev/null"], clean_env(home),
+                    secrets=["HostileLongPw42"])
+    assert "http://user:****@10.0.0.5:3128" in run.stdout
+
+
+USERINFO_SPEC = re.compile(r"(\w+://[^\s/@]*:)([^\s@]+)(@)")
+
+
+def test_url_passwords_are_the_ones_the_pattern_names() -> None:
+    from probe.facts.host import mask_userinfo
+
+    rnd = random.Random(24)
+    pieces = ["a", "b1", "://", ":", "@", "/", " ", "\t", "x:", "@@", "\u00e9", "_", "-", "http", "s3"]
+    for _ in range(50_000):
+        text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 14)))
+        assert mask_userinfo(text) == USERINFO_SPEC.sub(lambda m: m.group(1) + "****" + m.group(3), text), text
 
 
 # ---------------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import re
 import shutil
 import subprocess
 import sys
@@ -15,7 +17,7 @@ from typing import Any, Iterator, Optional
 import pytest
 
 from helpers import REPO, clean_env, need
-from probe.facts.processes import _cmdline, _container_of
+from probe.facts.processes import _cmdline, _container_of, mask_secret_args, secret_arg
 
 URI = "/v2/credentials/7a1c9e2b-1d3f-4e5a-8b6c-9d0e1f2a3b4c"
 
@@ -162,6 +164,42 @@ def test_container_of(tmp_path: Path, cgroup: str, expected: str) -> None:
 
 def test_cmdline_masks_secret_arguments() -> None:
     assert _cmdline(["app", "--db-password=hunter2hunter2", "--port=80"]) == "app --db-password=**** --port=80"
+
+
+# What a secret argument is, as one pattern says it (the survey's own code finds the same
+# arguments in time linear in their length; this pattern takes time quadratic in a long word).
+SECRET_ARG_SPEC = re.compile(r"((?:secret|token|password|passwd|key)[\w-]*=)(\S+)", re.IGNORECASE)
+
+
+def test_secret_arguments_are_the_ones_the_pattern_names() -> None:
+    rnd = random.Random(24)
+    pieces = ["key", "KEY", "Token", "passwd", "word", "secret", "-", "_", "=", " ", "a", "/", ":", "@", "\u00e9", "\t", "x=", "\u212a"]
+    for _ in range(50_000):
+        text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 14)))
+        assert secret_arg(text) == bool(SECRET_ARG_SPEC.search(text)), text
+        assert mask_secret_args(text) == SECRET_ARG_SPEC.sub(lambda m: m.group(1) + "****", text), text
+
+
+def test_a_process_with_hostile_arguments_is_surveyed_within_the_deadline(tmp_path: Path, home: str) -> None:
+    """Eight 120 kB arguments made of "key" (each cost the old single pattern 2.5 s per look,
+    twice per argument) and a secret one: the survey still ends within the run's deadline,
+    judges the process, and prints no secret."""
+    need(os.geteuid() == 0 and shutil.which("unshare") is not None, "needs root and unshare for a PID namespace")
+    out = tmp_path / "report.json"
+    # Exec'd from Python: the arguments are too long for a shell's command line (128 kB).
+    hostile = 'import os, sys; os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(30)"] + ["key" * 40000] * 8 + ["--api-key=hunter2-hostile-secret"])'
+    script = (
+        f"{sys.executable} -c '{hostile}' & h=$!; "
+        f"{sys.executable} -m probe --json --deadline 3 --only processes.credentials-variable,processes.proxy > {out}; kill $h"
+    )
+    env = clean_env(home, {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": URI})
+    subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", script], env=env, capture_output=True, text=True, timeout=120, check=True)
+    text = out.read_text()
+    checks = {c["id"]: c for c in json.loads(text)["checks"]}
+    # PID 1 (sh), the hostile process and the probe: all surveyed, none cut off by the deadline.
+    assert checks["processes.credentials-variable"]["title"] == "All 3 readable processes have the credentials variable", checks
+    assert checks["processes.proxy"]["status"] == "pass"
+    assert "hunter2-hostile-secret" not in text
 
 
 def test_sidecar_scans_other_containers_roots(tmp_path: Path) -> None:

@@ -22,7 +22,25 @@ INTROSPECTION = "http://127.0.0.1:51678/v1/metadata"
 ECS_CONFIG = "/etc/ecs/ecs.config"
 SECRET_KEYS = re.compile(r"AUTH|SECRET|PASSWORD|TOKEN|CREDENTIAL", re.IGNORECASE)
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-USERINFO = re.compile(r"(\w+://[^\s/@]*:)([^\s@]+)(@)")
+# scheme://user:PASSWORD@ in a value. Linear in the value's length: a scheme is matched only
+# from the first letter of its word (the lookbehind; the single pattern started over at every
+# letter of a long word, 7.6 s on 40 kB of letters), and only up to a word's last "@" (every
+# match ends at one; past it the pattern could only fail, at the cost of the rest each time).
+USERINFO = re.compile(r"(?<!\w)(\w+://[^\s/@]*:)([^\s@]+)(@)")
+_WORD = re.compile(r"\S+")
+
+
+def mask_userinfo(value: str) -> str:
+    """``value`` with the password of every ``scheme://user:password@`` masked."""
+
+    def word(m: "re.Match[str]") -> str:
+        text = m.group(0)
+        last = text.rfind("@")
+        if last < 0 or "://" not in text:
+            return text
+        return USERINFO.sub(lambda u: u.group(1) + redact.MASK + u.group(3), text[: last + 1]) + text[last + 1 :]
+
+    return _WORD.sub(word, value)
 
 
 def read_ecs_config(path: str) -> dict[str, Any]:
@@ -67,7 +85,7 @@ def read_ecs_config(path: str) -> dict[str, Any]:
         else:
             password = redact._url_password(value.strip().strip("\"'")) if "@" in value else None
             redact.register(password)
-            entry["value"] = USERINFO.sub(lambda m: m.group(1) + redact.MASK + m.group(3), value)[:300]
+            entry["value"] = mask_userinfo(value)[:300]
         after_secret = bool(secret) or (after_secret and not named)
         record["entries"].append(entry)
     return record

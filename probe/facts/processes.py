@@ -33,7 +33,36 @@ _SEARCH_VARS = ("PYTHONPATH", "NODE_PATH", "GEM_PATH", "GEM_HOME", "RUBYLIB", "P
 PAUSE_CONTAINER_PREFIX = "~internal~ecs~pause"
 PAUSE_ARGV = (["/pause"], ["pause"])
 _SCRIPT_SUFFIXES = (".js", ".mjs", ".cjs", ".ts", ".py", ".jar", ".war", ".rb", ".php", ".dll")
-_SECRET_ARG = re.compile(r"((?:secret|token|password|passwd|key)[\w-]*=)(\S+)", re.IGNORECASE)
+# An argument that assigns a secret: NAME=VALUE where NAME (its run of word characters and
+# dashes) holds one of these words. Linear in the argument's length (a process's arguments,
+# the diagnosed application's included, reach 128 kB each): a name is matched only from its
+# first character (the lookbehind), never again from every letter of a long word, and the
+# word is looked for in that name alone. "keykeykey..." of 120 kB took 2.5 s per search with
+# the single pattern this replaces, which started over at every "key".
+_ASSIGNMENT = re.compile(r"(?<![\w-])([\w-]+)=(?=\S)")
+_SECRET_WORD = re.compile(r"secret|token|password|passwd|key", re.IGNORECASE)
+_VALUE = re.compile(r"\S+")
+
+
+def secret_arg(text: str) -> bool:
+    """Does ``text`` assign a secret (``--db-password=x``, ``API_KEY=x``)?"""
+    return any(_SECRET_WORD.search(m.group(1)) for m in _ASSIGNMENT.finditer(text))
+
+
+def mask_secret_args(text: str) -> str:
+    """``text`` with the value of every secret assignment masked (to the next whitespace)."""
+    out: list[str] = []
+    pos = 0
+    for m in _ASSIGNMENT.finditer(text):
+        if m.start() < pos or not _SECRET_WORD.search(m.group(1)):
+            continue
+        value = _VALUE.match(text, m.end())
+        end = value.end() if value is not None else m.end()
+        out.append(text[pos : m.end()])
+        out.append(redact.MASK)
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _container_of(pid: int, proc: str) -> Optional[str]:
@@ -144,7 +173,7 @@ def container_main(pid: int, proc: str = "/proc", containers: Optional[Mapping[s
 
 def _cmdline(parts: list[str]) -> str:
     text = " ".join(parts)[:300]
-    return _SECRET_ARG.sub(lambda m: m.group(1) + redact.MASK, text)
+    return mask_secret_args(text)
 
 
 def _paths(p: Any, cmd: list[str]) -> dict[str, Any]:
@@ -161,7 +190,7 @@ def _paths(p: Any, cmd: list[str]) -> dict[str, Any]:
     cwd = out.get("cwd") or ""
     paths: list[str] = []
     for arg in cmd[1:]:
-        if _SECRET_ARG.search(arg):
+        if secret_arg(arg):
             continue
         for part in arg.split(":") if ":" in arg and not arg.startswith(("http:", "https:")) else [arg]:
             if "/" in part or part.endswith(_SCRIPT_SUFFIXES):
@@ -386,7 +415,7 @@ def _loads(entry: dict[str, Any], cmd: list[str], env: Mapping[str, str], fs: An
     runtime = runtime_of([str(exe or ""), argv0, str(entry.get("name") or "")])
     if runtime is None:
         return None
-    args = [a for a in cmd[1:201] if not _SECRET_ARG.search(a)]
+    args = [a for a in cmd[1:201] if not secret_arg(a)]
     out: dict[str, Any] = {"runtime": runtime}
     found = _on_path(argv0, env, cwd, fs) if argv0 else None
     if found:
