@@ -231,7 +231,7 @@ def flood_phase(ports: dict[str, int], rate: float) -> dict[str, dict[str, Any]]
     for name, port in ports.items():
         flood = soak_role("flood", port, 10000, 2, 3)
         # The floor: at the same time the other server, which nobody floods, is polled too.
-        # What it waits is the flood's cost to the whole machine (the kernel's loopback
+        # What it waits for is the flood's cost to the whole machine (the kernel's loopback
         # queue, SYN handling, the clients' own scheduling), which no server design removes.
         others = [(other, soak_role("poll", other_port, 8, rate)) for other, other_port in ports.items() if other != name]
         got[name] = collect(soak_role("poll", port, 8, rate), 68)
