@@ -512,6 +512,170 @@ def test_http_details(emu: Emulator, home: str, bystander: int) -> None:
         assert watch.stop()[0] == 0
 
 
+# Run inside the namespace: connections that say nothing, a third of them hung up, then three
+# requests; it prints "asked" once the requests are sent and, after a line on stdin (the server
+# let go), each answer's status.
+SILENT_FLOOD = r"""
+import socket, sys, time
+port = int(sys.argv[1])
+silent = []
+for _ in range(300):
+    s = socket.socket()
+    s.setblocking(False)
+    try:
+        s.connect(("127.0.0.1", port))
+    except BlockingIOError:
+        pass
+    silent.append(s)
+time.sleep(0.5)
+for s in silent[:100]:
+    s.close()
+asking = []
+for _ in range(3):
+    s = socket.create_connection(("127.0.0.1", port), timeout=20)
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    asking.append(s)
+print("asked", flush=True)
+sys.stdin.readline()
+for s in asking:
+    answer = b""
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        answer += chunk
+    print(answer.split(b" ", 2)[1].decode(), flush=True)
+"""
+
+
+def accept_queue(pid: int, port: int, table: str = "tcp") -> int:
+    """The accept queue's length of the socket listening on ``port`` in the network namespace
+    of process ``pid`` (the rx_queue of a LISTEN row of /proc/net/tcp, or tcp6)."""
+    with open(f"/proc/{pid}/net/{table}") as fh:
+        for line in fh.readlines()[1:]:
+            fields = line.split()
+            if fields[1].endswith(f":{port:04X}") and fields[3] == "0A":
+                return int(fields[4].split(":")[1], 16)
+    raise AssertionError(f"nothing listens on port {port} ({table})")
+
+
+def test_connections_that_say_nothing_never_reach_the_accept_queue(home: str) -> None:
+    """Issue 24: a health check waits in the kernel's accept queue behind every connection
+    handed over before it. Connections that say nothing are never handed over, not when they
+    hang up (a FIN counts as data for TCP_DEFER_ACCEPT) and not past a full SYN queue (a SYN
+    cookie's ACK creates the connection at once): with the server process stopped, 300 such
+    connections (a SYN queue of 64, so most come back as SYN cookies; 100 hung up) leave the
+    queue empty, and three requests sent after them are the queue, answered once the server
+    runs again. Without the listening socket's filter the queue fills with them and the
+    requests' SYNs are dropped."""
+    why = netns_available()
+    need(why is None, why or "")
+    name = f"ecp-q-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True, timeout=30)
+    watch: Optional[Watch] = None
+    client: Optional["subprocess.Popen[str]"] = None
+    server = None
+    try:
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True, timeout=30)
+        subprocess.run(["ip", "netns", "exec", name, "sysctl", "-q", "-w", "net.core.somaxconn=64"], check=True, timeout=30)
+        watch = Watch(["--interval", "5", "--listen", "127.0.0.1:9471"], clean_env(home), netns=name)
+        watch.wait_serving()
+        server = _server_process(watch)
+        assert accept_queue(server.pid, 9471) == 0
+        server.suspend()
+        client = subprocess.Popen(["ip", "netns", "exec", name, sys.executable, "-c", SILENT_FLOOD, "9471"], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert client.stdout is not None and client.stdin is not None
+        assert client.stdout.readline() == "asked\n", client.stderr.read() if client.stderr else ""
+        deadline = time.monotonic() + 10
+        while accept_queue(server.pid, 9471) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)  # a request is on its way through loopback
+        assert accept_queue(server.pid, 9471) == 3
+        server.resume()
+        client.stdin.write("go\n")
+        client.stdin.flush()
+        out, err = client.communicate(timeout=30)
+        codes = out.split()
+        assert len(codes) == 3 and set(codes) <= {"200", "503"}, (out, err)  # 503: no task role in this namespace
+        assert http_get("http://127.0.0.1:9471/healthz", netns=name)[0] in (200, 503)
+    finally:
+        if server is not None and server.is_running():
+            server.resume()
+        if client is not None and client.poll() is None:
+            client.kill()
+            client.communicate()
+        if watch is not None:
+            watch.stop()
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=30)
+
+
+def test_answers_the_client_reads_slowly_arrive_whole(emu: Emulator, home: str) -> None:
+    """The listening socket's filter drops segments without data; each accepted connection
+    inherits it and must drop it at once: a client that reads long answers through a small
+    receive window tells the server it may send more only by such segments (window updates),
+    and the answers would stop mid-way."""
+    port = free_port()
+    watch = Watch(["--interval", "60", "--listen", f"127.0.0.1:{port}"], clean_env(home, emu.task_env()))
+    try:
+        watch.wait_runs(1)
+        report = http_get(f"http://127.0.0.1:{port}/report")[1]
+        asks = 16  # over 100 kB of answers: many windows of this client's
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+            s.settimeout(10)
+            s.connect(("127.0.0.1", port))
+            s.sendall(b"GET /report HTTP/1.1\r\nHost: x\r\n\r\n" * (asks - 1) + b"GET /report HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answers = b""
+            while True:
+                time.sleep(0.001)
+                chunk = s.recv(1024)
+                if not chunk:
+                    break
+                answers += chunk
+        bodies = []
+        while answers:
+            head, _, rest = answers.partition(b"\r\n\r\n")
+            length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")))
+            assert head.startswith(b"HTTP/1.1 200 ")
+            bodies.append(rest[:length])
+            answers = rest[length:]
+        assert bodies == [report] * asks
+    finally:
+        rc, _elapsed, err = watch.stop()
+    assert rc == 0 and "Traceback" not in err, err
+
+
+def test_an_ipv6_listener_says_its_url_and_keeps_silence_out(emu: Emulator, home: str) -> None:
+    """The served URL as `probe health --url` takes it (brackets around an IPv6 address), and
+    the listening socket's filter reads an IPv6 segment as it does an IPv4 one: with the
+    server stopped, connections that hang up having said nothing leave the accept queue
+    empty, and a request is the queue."""
+    port = free_port()
+    watch = Watch(["--interval", "60", "--listen", f"[::1]:{port}"], clean_env(home, emu.task_env()))
+    server = None
+    try:
+        watch.wait_runs(1)
+        assert f"serving http://[::1]:{port}/healthz, /report, /metrics" in "".join(watch.err_lines)
+        server = _server_process(watch)
+        server.suspend()
+        for _ in range(20):
+            socket.create_connection(("::1", port), timeout=5).close()
+        with socket.create_connection(("::1", port), timeout=10) as asking:
+            asking.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            deadline = time.monotonic() + 10
+            while accept_queue(server.pid, port, "tcp6") < 1 and time.monotonic() < deadline:
+                time.sleep(0.05)  # the request is on its way through loopback
+            assert accept_queue(server.pid, port, "tcp6") == 1
+            server.resume()
+            assert asking.recv(4096).startswith(b"HTTP/1.1 200 ")
+        assert http_get(f"http://[::1]:{port}/healthz")[0] == 200
+    finally:
+        if server is not None and server.is_running():
+            server.resume()
+        rc, _elapsed, err = watch.stop()
+    assert rc == 0 and "Traceback" not in err, err
+
+
 def test_slow_clients_cannot_starve_the_health_check(emu: Emulator, home: str) -> None:
     port = free_port()
     watch = Watch(["--interval", "5", "--listen", f"127.0.0.1:{port}"], clean_env(home, emu.task_env()))
