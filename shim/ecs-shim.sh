@@ -11,13 +11,15 @@
 #                    [--var NAME ...] [--wait SECONDS] [--strict] [--dry-run] [--] [COMMAND [ARG ...]]
 #
 # Plain POSIX sh: no bash-isms, no binutils. Needs mv and ls (chown and chmod to keep an
-# existing profile's owner and mode); --wait needs curl or wget (and cat, wc, tr, sleep,
-# mktemp or mkdir).
+# existing profile's owner and mode; sed, where there is one, appends to an existing profile
+# in one exec); --wait needs curl or wget (and cat, wc, tr, sleep, mktemp or mkdir).
 #
 # Laid out for the start's cost: the code a usual start runs comes first and the command is
 # exec'd before the shell has read (parsed) the --dry-run and --wait code below it. Every
-# fork and exec is counted: no subshell for the umask, one mv per changed file (each run in
-# the background while the next file is prepared), ls only for a file whose mode must be known.
+# fork and exec is counted (each exec here costs more than the shell's own work): no subshell
+# for the umask, one command per changed file (mv, or sed -i appending to an existing profile,
+# which keeps its mode and owner without the ls that would read them first; each in the
+# background while the next file is prepared), ls only for a file whose mode must be known.
 
 BEGIN='# >>> ecs-credential-probe shim >>>'
 END='# <<< ecs-credential-probe shim <<<'
@@ -177,18 +179,24 @@ HEADER="# Written by the ecs-credential-probe shim at container start from PID 1
 # what matters here, and each mv is a fork and an exec.
 
 # $1 file, $2 the block: one pass over the file. Sets _has_end (a BEGIN line with an END line
-# after it: the block is replaced in place) and _same (1: merging would not change a byte).
+# after it: the block is replaced in place), _same (1: merging would not change a byte), _nb
+# (BEGIN lines), and, when the whole file was read, _nonl (its last line has no newline) and
+# _empty.
 scan_merge() {
     _has_end=0
     _same=1
     _nb=0
     _inside=0
     _rest=''
+    _nonl=0
+    _empty=1
     while :; do
         if ! IFS= read -r _line; then
             [ -n "$_line" ] || break
             _same=0  # the last line has no newline: it gets one
+            _nonl=1
         fi
+        _empty=0
         if [ $_inside = 1 ]; then
             if [ "$_line" = "$END" ]; then
                 _inside=0
@@ -256,6 +264,20 @@ file_keep() {
 
 ours() {  # $1 path: owned by this process's user and group (test -O/-G; unknown: no)
     { [ -O "$1" ] && [ -G "$1" ]; } 2>/dev/null
+}
+
+# Whether the block can be appended to $1 by `sed -i` (one exec that writes a temporary file
+# in the same folder with the file's mode and owner, and renames it over the file: the same
+# atomic write as ours, without the ls that reads the mode first nor the mv). Only the plain
+# case, where the result is byte for byte ours: a regular file of this user and group with
+# lines, each ending in a newline, no marker line, no set-id or sticky bit (busybox sed drops
+# them), the block not private (a private file may lose group or other access: ours decides).
+# Needs scan_merge's verdict on $1.
+appendable() {  # $1 path
+    [ $_nb = 0 ] && [ $_nonl = 0 ] && [ $_empty = 0 ] && [ $private = 0 ] || return 1
+    ours "$1" && [ ! -u "$1" ] && [ ! -g "$1" ] && [ ! -k "$1" ] || return 1
+    [ -n "${_sed+x}" ] || { command -v sed >/dev/null 2>&1 && _sed=1 || _sed=''; }
+    [ -n "$_sed" ]
 }
 
 # $1 file: whether it already is exactly $HEADER$_blk, a regular file (not a symlink) of mode
@@ -401,6 +423,17 @@ write_one() {  # $1 path, $2 whole|merge|env
         [ $report = 1 ] && say "unchanged $1:${_n:- no variables}"
         return 0
     fi
+    if [ $_action = append ] && appendable "$1"; then
+        # In the background, as mv below; the block reaches sed on its standard input (a here-
+        # document: no temporary file of ours to remove).
+        _bb=${_b%"$NL"}
+        sed -i -e '$r /dev/stdin' -- "$1" 2>/dev/null <<EOF &
+$_bb
+EOF
+        _pn=$((_pn + 1))
+        eval "_pp$_pn=\$! _pt$_pn='' _pf$_pn=\$1 _pm$_pn=\$_n"
+        return 0
+    fi
     if ! write_tmp "$1" "$2"; then
         say "cannot write $1"
         _fail=1
@@ -427,7 +460,7 @@ settle() {
         if wait "$_sp"; then
             [ $report = 1 ] && printf 'shim: %s\n' "wrote $_sf:${_sn:- no variables}" >&2
         else
-            rm -f "$_st"
+            [ -z "$_st" ] || rm -f "$_st"
             printf 'shim: %s\n' "cannot write $_sf" >&2
             _fail=1
         fi
@@ -472,6 +505,7 @@ prefetch_perm() {  # $1 a merge target
     scan_merge "$1" "$_blk"
     _scan_of=$1
     [ $_same = 0 ] || return 0
+    [ $_has_end = 0 ] && appendable "$1" && return 0  # sed appends the block: no mode to know
     new_tmp "$1" || return 0
     ls -ldn -- "$1" > "$_tmp" 2>/dev/null &
     _pre_pid=$! _pre_of=$1 _pre_tmp=$_tmp

@@ -583,7 +583,7 @@ def test_dry_run_writes_nothing_starts_nothing_and_shows_no_secret(impl: list[st
     envfile.write_text('LANG="C.UTF-8"\n')
     token = "tok-" + os.urandom(12).hex()
     full = emu.task_env()["AWS_CONTAINER_CREDENTIALS_FULL_URI"]
-    env = shim_env(home, AWS_CONTAINER_AUTHORIZATION_TOKEN=token, APP_TOKEN=token, DB_URL="postgres://app:pw-" + SECRET_ID + "@db/x?sslkey=k1")
+    env = shim_env(home, AWS_CONTAINER_AUTHORIZATION_TOKEN=token, APP_TOKEN=token, DB_URL="postgres://app:pw-" + SECRET_ID + "@db/x?sslkey=K1Zq")  # capitals: never in a temporary name
     marker = tmp_path / "started"
     before = tree(profile_d, Path(home), tmp_path)
     args = [
@@ -606,7 +606,7 @@ def test_dry_run_writes_nothing_starts_nothing_and_shows_no_secret(impl: list[st
     assert "export DB_URL='postgres://app:****@db/x?sslkey=****'\n" in out
     assert "would wait up to 30 s for the credentials endpoint\n" in out
     assert out.endswith("dry run: nothing written; not started: sh\n")
-    for secret in (SECRET_ID, token, "k1"):
+    for secret in (SECRET_ID, token, "K1Zq"):
         assert secret not in out and secret not in proc.stderr
     assert full  # the emulator served no request: nothing to mask there
 
@@ -861,23 +861,84 @@ def _log_calls(tmp_path: Path, env: dict[str, str], names: Sequence[str]) -> Cal
     return calls
 
 
-def test_sh_twin_first_start_with_the_defaults_runs_one_ls_and_one_mv_per_file(home: str, tmp_path: Path) -> None:
-    """The defaults' first start: ls for ~/.profile's mode and owner (kept), one mv per file
-    (renames run in the background: any order); a restart: ls for the whole file's mode only."""
+def test_sh_twin_first_start_with_the_defaults_runs_one_command_per_file(home: str, tmp_path: Path) -> None:
+    """The defaults' first start: one mv for the whole file, one `sed -i` appending the block to
+    ~/.profile (its mode and owner kept by sed; both in the background: any order); a restart:
+    ls for the whole file's mode only. Without sed: ls for ~/.profile's mode, and a mv."""
     need(os.geteuid() == 0 and shutil.which("unshare") is not None, "needs root and unshare (a private /etc/profile.d)")
     env = shim_env(home)
-    calls = _log_calls(tmp_path, env, ("sync", "mv", "rm", "chmod", "chown", "ls", "cat", "stat"))
+    calls = _log_calls(tmp_path, env, ("sync", "mv", "rm", "chmod", "chown", "ls", "cat", "stat", "sed"))
     profile = Path(home) / ".profile"
-    profile.write_text("# the image's ~/.profile\n")
-    profile.chmod(0o644)  # as in most images: the new file's own mode, so no chmod
     whole = Path(home).parent / "profile.d-scratch" / "ecs-credentials.sh"  # run_shim's /etc/profile.d
+    for mode in (0o644, 0o640):
+        profile.write_text("# the image's ~/.profile\n")
+        profile.chmod(mode)
+        whole.unlink(missing_ok=True)
+        inode = profile.stat().st_ino
+        assert run_shim(IMPLS["sh"], ["--", "true"], env).returncode == 0
+        assert sorted(calls()) == ["mv", "sed"]
+        assert stat.S_IMODE(profile.stat().st_mode) == mode and stat.S_IMODE(whole.stat().st_mode) == 0o644
+        assert profile.stat().st_ino != inode, "not replaced by a rename"
+        block = whole.read_text()[whole.read_text().index("# >>> ecs-credential-probe shim >>>\n") :]
+        assert profile.read_text() == "# the image's ~/.profile\n" + block
+        assert [q.name for d in (Path(home), whole.parent) for q in d.iterdir() if q.name.startswith((".ecs-shim-", "sed"))] == []
+        assert run_shim(IMPLS["sh"], ["--", "true"], env).returncode == 0
+        assert calls() == ["ls"]
+    # No sed on PATH: the mode read by ls, the file renamed by mv.
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for name in ("mv", "ls", "rm", "chmod", "chown"):  # logged
+        (bare / name).symlink_to(tmp_path / "bin" / name)
+    for name in ("true", "sh", "unshare", "mount"):  # run_shim's own
+        (bare / name).symlink_to(str(shutil.which(name)))
+    env["PATH"] = str(bare)
+    profile.write_text("# the image's ~/.profile\n")
+    profile.chmod(0o640)
+    whole.unlink()
     assert run_shim(IMPLS["sh"], ["--", "true"], env).returncode == 0
-    assert sorted(calls()) == ["ls", "mv", "mv"]
-    assert stat.S_IMODE(profile.stat().st_mode) == 0o644 and stat.S_IMODE(whole.stat().st_mode) == 0o644
-    assert profile.read_text().startswith("# the image's ~/.profile\n# >>> ecs-credential-probe shim >>>\n")
-    assert [q.name for d in (Path(home), whole.parent) for q in d.iterdir() if q.name.startswith(".ecs-shim-")] == []
-    assert run_shim(IMPLS["sh"], ["--", "true"], env).returncode == 0
-    assert calls() == ["ls"]
+    assert sorted(calls()) == ["chmod", "ls", "mv", "mv"]  # chmod: 0640 is not a new file's mode
+    assert stat.S_IMODE(profile.stat().st_mode) == 0o640 and profile.read_text() == "# the image's ~/.profile\n" + block
+
+
+APPEND_STARTS = {
+    "plain": (b"# the image's ~/.profile\nmesg n 2> /dev/null || true\n", 0o644),
+    "private-mode": (b"export PS1='$ '\n", 0o600),
+    "group-writable": (b"umask 002\n", 0o664),
+    "no-last-newline": (b"export A=1\nexport B=2", 0o644),
+    "empty": (b"", 0o644),
+    "stray-marker": (b"# >>> ecs-credential-probe shim >>>\nexport A=1\n", 0o644),
+    "set-id": (b"export A=1\n", 0o4644),
+}
+
+
+@pytest.mark.parametrize("start", sorted(APPEND_STARTS))
+def test_twins_append_alike_with_gnu_and_busybox_tools(home: str, tmp_path: Path, start: str) -> None:
+    """The block added to an existing profile (by the sh twin's `sed -i` where the result is
+    plainly an append, else by its ls, mv and chmod) gives the same bytes and mode as the
+    Python shim, with GNU sed and coreutils under dash and with busybox's applets under busybox
+    sh (as in Alpine), and leaves no temporary file."""
+    need(shutil.which("busybox") is not None, "needs busybox")
+    applets = tmp_path / "busybox-bin"
+    applets.mkdir()
+    for name in ("sed", "mv", "ls", "rm", "chmod", "chown", "true", "busybox"):
+        (applets / name).symlink_to(str(shutil.which("busybox")))
+    for name in ("sh", "unshare", "mount"):  # run_shim's own
+        (applets / name).symlink_to(str(shutil.which(name)))
+    content, mode = APPEND_STARTS[start]
+    results = {}
+    for name, impl, path in (("python", IMPLS["python"], None), ("dash", IMPLS["sh"], None), ("busybox", ["busybox", "sh", SH_TWIN], str(applets))):
+        out = tmp_path / name / "profile"
+        out.parent.mkdir()
+        out.write_bytes(content)
+        out.chmod(mode)
+        env = shim_env(home)
+        if path:
+            env["PATH"] = path
+        proc = run_shim(impl, ["--no-default-profiles", "--profile", str(out)], env)
+        assert proc.returncode == 0 and proc.stderr == f"shim: wrote {out}: {NAMES}\n", proc.stderr
+        results[name] = (out.read_text(), oct(stat.S_IMODE(out.stat().st_mode)))
+        assert [q.name for q in out.parent.iterdir()] == ["profile"]
+    assert results["dash"] == results["python"] and results["busybox"] == results["python"]
 
 
 def test_a_file_named_twice_is_written_once(impl: list[str], home: str, tmp_path: Path) -> None:
