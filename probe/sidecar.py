@@ -748,10 +748,13 @@ class _Door:
                     return
                 continue  # ECONNABORTED and the like: that one connection is gone
             try:
-                # Inherited from the listening socket: it would drop this connection's ACKs.
+                # Inherited from the listening socket: it would drop this connection's ACKs
+                # (and, until now, a FIN sent apart from the request: the client sends it again).
                 conn.setsockopt(socket.SOL_SOCKET, SO_DETACH_FILTER, 0)
-            except OSError:
-                pass  # none was attached
+            except OSError as exc:
+                if exc.errno != errno.ENOENT:  # ENOENT: none was attached
+                    conn.close()  # a connection that keeps the filter would stall mid-answer
+                    continue
             conn.setblocking(False)
             self._admit(conn)
 

@@ -424,12 +424,10 @@ write_one() {  # $1 path, $2 whole|merge|env
         return 0
     fi
     if [ $_action = append ] && appendable "$1"; then
-        # In the background, as mv below; the block reaches sed on its standard input (a here-
-        # document: no temporary file of ours to remove).
-        _bb=${_b%"$NL"}
-        sed -i -e '$r /dev/stdin' -- "$1" 2>/dev/null <<EOF &
-$_bb
-EOF
+        # In the background, as mv below; the block reaches sed on its standard input down a
+        # pipe (a here-document is a temporary file in bash before 5.1 and in zsh: it would
+        # need a writable /tmp). wait on sed's pid waits for the whole pipeline.
+        printf '%s' "$_b" | sed -i -e '$r /dev/stdin' -- "$1" 2>/dev/null &
         _pn=$((_pn + 1))
         eval "_pp$_pn=\$! _pt$_pn='' _pf$_pn=\$1 _pm$_pn=\$_n"
         return 0

@@ -900,44 +900,59 @@ def test_sh_twin_first_start_with_the_defaults_runs_one_command_per_file(home: s
     assert stat.S_IMODE(profile.stat().st_mode) == 0o640 and profile.read_text() == "# the image's ~/.profile\n" + block
 
 
+# (content, mode, a secret --var: the block is private, the file narrowed), and whether the sh
+# twin appends with sed (else ls, mv and chmod).
 APPEND_STARTS = {
-    "plain": (b"# the image's ~/.profile\nmesg n 2> /dev/null || true\n", 0o644),
-    "private-mode": (b"export PS1='$ '\n", 0o600),
-    "group-writable": (b"umask 002\n", 0o664),
-    "no-last-newline": (b"export A=1\nexport B=2", 0o644),
-    "empty": (b"", 0o644),
-    "stray-marker": (b"# >>> ecs-credential-probe shim >>>\nexport A=1\n", 0o644),
-    "set-id": (b"export A=1\n", 0o4644),
+    "plain": (b"# the image's ~/.profile\nmesg n 2> /dev/null || true\n", 0o644, False, True),
+    "private-mode": (b"export PS1='$ '\n", 0o600, False, True),
+    "group-writable": (b"umask 002\n", 0o664, False, True),
+    "no-last-newline": (b"export A=1\nexport B=2", 0o644, False, False),
+    "empty": (b"", 0o644, False, False),
+    "stray-marker": (b"# >>> ecs-credential-probe shim >>>\nexport A=1\n", 0o644, False, False),
+    "set-id": (b"export A=1\n", 0o4644, False, False),
+    "secret-var": (b"export A=1\n", 0o644, True, False),
 }
 
 
 @pytest.mark.parametrize("start", sorted(APPEND_STARTS))
 def test_twins_append_alike_with_gnu_and_busybox_tools(home: str, tmp_path: Path, start: str) -> None:
     """The block added to an existing profile (by the sh twin's `sed -i` where the result is
-    plainly an append, else by its ls, mv and chmod) gives the same bytes and mode as the
-    Python shim, with GNU sed and coreutils under dash and with busybox's applets under busybox
-    sh (as in Alpine), and leaves no temporary file."""
+    plainly an append, else by its ls, mv and chmod: which ran is logged under dash) gives the same bytes
+    and mode as the Python shim, with GNU sed and coreutils under dash and with busybox's
+    applets under busybox sh (as in Alpine), and leaves no temporary file."""
     need(shutil.which("busybox") is not None, "needs busybox")
-    applets = tmp_path / "busybox-bin"
-    applets.mkdir()
-    for name in ("sed", "mv", "ls", "rm", "chmod", "chown", "true", "busybox"):
-        (applets / name).symlink_to(str(shutil.which("busybox")))
-    for name in ("sh", "unshare", "mount"):  # run_shim's own
-        (applets / name).symlink_to(str(shutil.which(name)))
-    content, mode = APPEND_STARTS[start]
+    content, mode, secret, by_sed = APPEND_STARTS[start]
+    log = tmp_path / "calls"
+    toolsets = {}
+    for toolset, real in (("gnu", shutil.which), ("busybox", lambda name: f"{shutil.which('busybox')} {name}")):
+        bindir = tmp_path / f"{toolset}-bin"
+        bindir.mkdir()
+        for name in ("sed", "mv", "ls", "rm", "chmod", "chown", "true"):
+            (bindir / name).write_text(f'#!/bin/sh\necho {name} >> "{log}"\nexec {real(name)} "$@"\n')
+            (bindir / name).chmod(0o755)
+        for name in ("sh", "unshare", "mount", "busybox", "dash"):  # run_shim's own, the shells
+            (bindir / name).symlink_to(str(shutil.which(name)))
+        toolsets[toolset] = str(bindir)
+    args = ["--no-default-profiles", "--var", "DB_PASSWORD"] if secret else ["--no-default-profiles"]
+    names = f"{NAMES} DB_PASSWORD" if secret else NAMES
     results = {}
-    for name, impl, path in (("python", IMPLS["python"], None), ("dash", IMPLS["sh"], None), ("busybox", ["busybox", "sh", SH_TWIN], str(applets))):
+    for name, impl, path in (("python", IMPLS["python"], None), ("dash", ["dash", SH_TWIN], toolsets["gnu"]),
+                             ("busybox", ["busybox", "sh", SH_TWIN], toolsets["busybox"])):
         out = tmp_path / name / "profile"
         out.parent.mkdir()
         out.write_bytes(content)
         out.chmod(mode)
-        env = shim_env(home)
+        env = shim_env(home, DB_PASSWORD="hunter2-but-longer")
         if path:
             env["PATH"] = path
-        proc = run_shim(impl, ["--no-default-profiles", "--profile", str(out)], env)
-        assert proc.returncode == 0 and proc.stderr == f"shim: wrote {out}: {NAMES}\n", proc.stderr
+        log.unlink(missing_ok=True)
+        proc = run_shim(impl, [*args, "--profile", str(out)], env)
+        assert proc.returncode == 0 and proc.stderr == f"shim: wrote {out}: {names}\n", proc.stderr
         results[name] = (out.read_text(), oct(stat.S_IMODE(out.stat().st_mode)))
         assert [q.name for q in out.parent.iterdir()] == ["profile"]
+        if name == "dash":  # busybox sh runs its own applets whatever PATH holds: not logged
+            ran = set(log.read_text().split()) if log.exists() else set()
+            assert ("sed" in ran, "ls" in ran) == (by_sed, not by_sed), (name, ran)
     assert results["dash"] == results["python"] and results["busybox"] == results["python"]
 
 
