@@ -424,10 +424,20 @@ write_one() {  # $1 path, $2 whole|merge|env
         return 0
     fi
     if [ $_action = append ] && appendable "$1"; then
-        # In the background, as mv below; the block reaches sed on its standard input down a
-        # pipe (a here-document is a temporary file in bash before 5.1 and in zsh: it would
-        # need a writable /tmp). wait on sed's pid waits for the whole pipeline.
-        printf '%s' "$_b" | sed -i -e '$r /dev/stdin' -- "$1" 2>/dev/null &
+        # In the background, as mv below; the block reaches sed on its standard input. dash
+        # and busybox write a short here-document into a pipe themselves (no fork: 0.4 ms less
+        # than printf in a pipeline); bash before 5.1, zsh and ksh write one to a temporary
+        # file (a read-only /tmp would fail it), and dash and busybox fork a writer for a long
+        # one (a zombie for the command to inherit): those take the pipeline, whose whole
+        # job `wait` on sed's pid waits for.
+        if [ -z "${BASH_VERSION-}${ZSH_VERSION-}${KSH_VERSION-}" ] && [ ${#_b} -le 1000 ]; then
+            _bb=${_b%"$NL"}
+            sed -i -e '$r /dev/stdin' -- "$1" 2>/dev/null <<EOF &
+$_bb
+EOF
+        else
+            printf '%s' "$_b" | sed -i -e '$r /dev/stdin' -- "$1" 2>/dev/null &
+        fi
         _pn=$((_pn + 1))
         eval "_pp$_pn=\$! _pt$_pn='' _pf$_pn=\$1 _pm$_pn=\$_n"
         return 0
