@@ -637,11 +637,11 @@ SO_ATTACH_FILTER = getattr(socket, "SO_ATTACH_FILTER", 26)  # asm-generic (x86-6
 SO_DETACH_FILTER = getattr(socket, "SO_DETACH_FILTER", 27)
 
 
-def _filter_silence(sock: socket.socket) -> bool:
-    """Attach _SAY_SOMETHING to a listening socket; False where the kernel takes no socket
-    filter (then TCP_DEFER_ACCEPT and the Door's parking are the defence)."""
+def _filter_silence(sock: socket.socket) -> None:
+    """Attach _SAY_SOMETHING to a listening socket, where the kernel takes socket filters
+    (elsewhere TCP_DEFER_ACCEPT and the Door's parking are the defence)."""
     if not sys.platform.startswith("linux"):
-        return False
+        return
     import ctypes
 
     program = b"".join(struct.pack("HBBI", *step) for step in _SAY_SOMETHING)
@@ -649,8 +649,7 @@ def _filter_silence(sock: socket.socket) -> bool:
     try:
         sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, struct.pack("HP", len(_SAY_SOMETHING), ctypes.addressof(code)))
     except OSError:
-        return False
-    return True
+        pass
 
 
 def listen_backlog(somaxconn: str = "/proc/sys/net/core/somaxconn") -> int:

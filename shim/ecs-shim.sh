@@ -423,7 +423,7 @@ write_one() {  # $1 path, $2 whole|merge|env
         [ $report = 1 ] && say "unchanged $1:${_n:- no variables}"
         return 0
     fi
-    if [ $_action = append ] && appendable "$1"; then
+    if [ $_action = append ] && { [ "$_app_of" = "$1" ] || appendable "$1"; }; then
         # In the background, as mv below; the block reaches sed on its standard input. dash
         # and busybox write a short here-document into a pipe themselves (no fork: 0.4 ms less
         # than printf in a pipeline); bash before 5.1, zsh and ksh write one to a temporary
@@ -438,8 +438,7 @@ EOF
         else
             printf '%s' "$_b" | sed -i -e '$r /dev/stdin' -- "$1" 2>/dev/null &
         fi
-        _pn=$((_pn + 1))
-        eval "_pp$_pn=\$! _pt$_pn='' _pf$_pn=\$1 _pm$_pn=\$_n"
+        pending "$!" '' "$1"
         return 0
     fi
     if ! write_tmp "$1" "$2"; then
@@ -454,9 +453,15 @@ EOF
     # The rename runs in the background while the next file is prepared (each mv is a fork
     # and an exec, a millisecond or two of the start); settle waits for it and tells how it went.
     mv -f "$_tmp" "$1" 2>/dev/null &
-    _pn=$((_pn + 1))
-    eval "_pp$_pn=\$! _pt$_pn=\$_tmp _pf$_pn=\$1 _pm$_pn=\$_n"
+    pending "$!" "$_tmp" "$1"
     return 0
+}
+
+# A write started in the background, for settle: $1 its pid, $2 the temporary file to remove if
+# it fails ('' for none), $3 the target; the names written are _n's.
+pending() {
+    _pn=$((_pn + 1))
+    eval "_pp$_pn=\$1 _pt$_pn=\$2 _pf$_pn=\$3 _pm$_pn=\$_n"
 }
 
 # Wait for the renames started in the background, in the order they were started, and say
@@ -513,13 +518,17 @@ prefetch_perm() {  # $1 a merge target
     scan_merge "$1" "$_blk"
     _scan_of=$1
     [ $_same = 0 ] || return 0
-    [ $_has_end = 0 ] && appendable "$1" && return 0  # sed appends the block: no mode to know
+    if [ $_has_end = 0 ] && appendable "$1"; then
+        _app_of=$1  # sed appends the block: no mode to know (write_one takes this verdict)
+        return 0
+    fi
     new_tmp "$1" || return 0
     ls -ldn -- "$1" > "$_tmp" 2>/dev/null &
     _pre_pid=$! _pre_of=$1 _pre_tmp=$_tmp
 }
 _pre_of=''
 _scan_of=''
+_app_of=''
 
 # The umask this shell was started with, to give back to COMMAND: from /proc (the shell
 # reads it itself: no fork), else from `umask` (a command substitution: a fork).
